@@ -1,0 +1,51 @@
+/*
+ * cli: message helpers and defaults shared by the subcommands. See cli.h.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void vreport(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport("study: error: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_warning(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport("study: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+const char *store_dir_default(const char *opt)
+{
+	if (opt && *opt)
+		return opt;
+	const char *env = getenv("STUDY_STORE");
+	if (env && *env)
+		return env;
+	return "artifacts";
+}
+
+int use_color(void)
+{
+	const char *nc = getenv("NO_COLOR");
+	if (nc && *nc)
+		return 0;
+	return isatty(STDOUT_FILENO);
+}

@@ -1,0 +1,35 @@
+/*
+ * hash: SHA-256 (OpenSSL libcrypto EVP) of buffers, files and streams, and
+ * hex encoding. Digests travel through the program as 64-char lowercase hex
+ * strings in char[HASH_HEX_SIZE] buffers.
+ */
+#ifndef STUDY_HASH_H
+#define STUDY_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "strbuf.h"
+
+#define HASH_RAW_SIZE 32
+#define HASH_HEX_SIZE 65 /* 64 hex digits + NUL */
+
+/* Incremental hashing. hash_init never fails (dies on OOM). */
+struct hash_ctx {
+	void *md; /* EVP_MD_CTX */
+};
+void hash_init(struct hash_ctx *h);
+void hash_update(struct hash_ctx *h, const void *data, size_t len);
+/* Finishes and releases the context. */
+void hash_final_hex(struct hash_ctx *h, char hex[HASH_HEX_SIZE]);
+
+void hash_buf_hex(const void *data, size_t len, char hex[HASH_HEX_SIZE]);
+void hash_str_hex(const char *s, char hex[HASH_HEX_SIZE]);
+
+/* Hash a regular file's content. Returns 0, or -1 with "cannot read 'path': why" in err.
+ * *size (if non-NULL) receives the byte count. */
+int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err);
+
+/* 1 when s is exactly 64 lowercase hex digits. */
+int hash_hex_valid(const char *s);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * prov: the provenance database (SQLite, WAL) at <store>/provenance.db.
+ * Schema, versioning (PRAGMA user_version migrations) and every read and
+ * write of provenance live here; the schema is documented for auditors in
+ * docs/provenance.md.
+ *
+ * Writers batch records: prov_begin() ... prov_record_*() ... prov_commit()
+ * wrap many records in one transaction (the runner commits once per batch of
+ * finished stages). Readers open with prov_open_readonly() and never block a
+ * writer (WAL).
+ *
+ * All functions return 0, or -1 with a one-line message in `err`.
+ */
+#ifndef STUDY_PROV_H
+#define STUDY_PROV_H
+
+#include <stdint.h>
+#include "strbuf.h"
+
+struct prov; /* opaque: the sqlite3 handle and prepared statements */
+
+/* Open (creating and migrating as needed) <path>. */
+int prov_open(struct prov **p, const char *path, struct strbuf *err);
+/* Open an existing database read-only; fails with a clear message if absent. */
+int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err);
+void prov_close(struct prov *p);
+
+int prov_begin(struct prov *p, struct strbuf *err);
+int prov_commit(struct prov *p, struct strbuf *err);
+int prov_rollback(struct prov *p);
+
+/* Mark runs left in status 'running' by a killed process as 'interrupted'. */
+int prov_mark_interrupted(struct prov *p, struct strbuf *err);
+
+struct prov_run {
+	const char *study_name, *study_path, *study_digest;
+	const char *git_commit;  /* NULL when the study is not in a git repo */
+	const char *git_branch;  /* NULL when detached or unknown */
+	int git_dirty;           /* 0/1; -1 unknown */
+	const char *tool_version, *host, *user;
+	const char *argv_json;   /* JSON array of the orchestrator's argv */
+	const char *cwd;
+	double started;          /* unix time, seconds */
+};
+/* Insert a run with status 'running' (own transaction). Fills *run_id. */
+int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, struct strbuf *err);
+/* Set end time, status ('ok', 'failed', 'interrupted') and counts (own transaction). */
+int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ended, int ran,
+		 int cached, int failed, int skipped, struct strbuf *err);
+
+struct prov_input {
+	const char *name;   /* "model", "data.world", "evaluations[3]", ... */
+	const char *stage;  /* producing stage id */
+	const char *digest; /* tree digest */
+};
+
+struct prov_exec {
+	int64_t run_id;
+	const char *stage_id;
+	const char *kind;        /* stage kind: data, model, method, mitigation, eval, report */
+	const char *model, *variant, *evaluation; /* NULL where not applicable */
+	const char *cache_key;
+	const char *status;      /* 'ran' (ok), 'cached', 'failed', 'skipped' */
+	const char *reason;      /* failure/skip reason, NULL when ok */
+	const char *argv_json;   /* argv as executed (JSON array) */
+	const char *env_json;    /* environment as given (JSON object) */
+	const char *cache_record;/* the canonical record whose SHA-256 is cache_key */
+	const struct prov_input *inputs;
+	size_t inputs_nr;
+	const char *output_digest; /* tree digest, NULL when none */
+	uint64_t output_files, output_bytes;
+	int exit_code;           /* -1 when not run or killed */
+	int term_signal;         /* 0 when none */
+	int timed_out;
+	double started, ended;   /* unix time; 0 for cache hits/skips */
+	double cpu_s;
+	long peak_rss_kb;
+	const char *stdout_digest, *stderr_digest; /* objects; NULL when not run */
+	const char *metrics_json; /* content of ${out}/metrics.json, NULL when absent */
+};
+/* Record one execution / cache hit / failure / skip, its inputs, its output
+ * artifact and its metrics (parsed from metrics_json; a malformed metrics.json
+ * is an error naming the stage). Call between prov_begin and prov_commit. */
+int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
+		     struct strbuf *err);
+
+/* The output tree of the latest successful execution of stage_id with this
+ * cache key, if any (used to cross-check the action cache). 1 found, 0 not. */
+int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65]);
+
+#endif

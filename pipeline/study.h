@@ -1,0 +1,129 @@
+/*
+ * study: the in-memory model of a study file, and its loader.
+ *
+ * study_load() parses a YAML study file with libyaml and validates all of it:
+ * unknown keys, wrong types, bad names, duplicate names, unknown ${...}
+ * variables (per section), `after` naming an unknown method, missing `run`,
+ * and cycles between data entries. On any error it returns -1 and writes into
+ * `err` exactly one diagnostic of the form
+ *
+ *     <path>:<line>:<col>: <message>\n<source line>\n<spaces>^
+ *
+ * (line and column 1-based; the path as given by the caller). The caller
+ * prefixes "study: error: " when printing. Nothing is allocated on failure
+ * (the struct is released). See docs/study-format.md for the language.
+ *
+ * Ownership: everything reachable from a struct study is owned by it and
+ * freed by study_release().
+ */
+#ifndef STUDY_STUDY_H
+#define STUDY_STUDY_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "strbuf.h"
+
+struct srcpos {
+	int line, col; /* 1-based; 0 when unknown */
+};
+
+enum section {
+	SEC_DATA,
+	SEC_MODELS,
+	SEC_METHODS,
+	SEC_MITIGATIONS,
+	SEC_EVALUATIONS,
+	SEC_REPORT,
+};
+
+/* One ${...} reference, or a literal run of text, inside an argv element. */
+enum tvar {
+	TV_LITERAL,         /* text = the literal bytes ("$$" already unescaped to "$") */
+	TV_SEED,            /* ${seed} */
+	TV_OUT,             /* ${out} */
+	TV_ROOT,            /* ${root}: the study's root directory (absolute) */
+	TV_MODEL,           /* ${model}: input path of the model this entry applies to */
+	TV_MODEL_BASE,      /* ${model.base}: input path of the aligned base model */
+	TV_DATA,            /* ${data.NAME}: input path; text = NAME */
+	TV_EVALUATIONS,     /* ${evaluations}: list of input paths (report only, alone in its element) */
+	TV_PARAM,           /* ${params.X}: text = X (a scalar of this entry's params) */
+	TV_MODEL_NAME,      /* ${model.name} */
+	TV_METHOD_NAME,     /* ${method.name}: the method, or "base" for the base variant */
+	TV_MITIGATION_NAME, /* ${mitigation.name}: the mitigation, or "" when none */
+	TV_EVALUATION_NAME, /* ${evaluation.name} */
+	TV_VARIANT,         /* ${variant}: "base", "wo", "wo+sft", ... */
+	TV_STAGE,           /* ${stage}: the stage id */
+};
+
+struct tpart {
+	enum tvar kind;
+	char *text; /* literal text, NAME for TV_DATA, X for TV_PARAM; NULL otherwise */
+};
+
+/* One element of a `run` argv, split into literal and variable parts. */
+struct targ {
+	struct tpart *parts;
+	size_t nr;
+	struct srcpos pos; /* where the element's value starts */
+};
+
+struct resources {
+	int cpus;            /* default 1 */
+	long long mem_bytes; /* 0 = unspecified; "512M", "1G", plain bytes */
+	int gpus;            /* default 0 */
+	double time_s;       /* 0 = no limit; "90", "90s", "15m", "2h" */
+};
+
+struct strpos {
+	char *s;
+	struct srcpos pos;
+};
+
+struct entry {
+	char *name; /* key under its section ("report" for the report) */
+	enum section section;
+	struct srcpos pos;     /* position of the entry's key */
+	struct targ *run;      /* argv template, run_nr >= 1 */
+	size_t run_nr;
+	struct srcpos run_pos;
+	cJSON *params;         /* always an object (possibly empty), owned */
+	struct strpos *code;   /* extra files whose content belongs to the cache key */
+	size_t code_nr;
+	struct strpos *env;    /* names of environment variables passed through */
+	size_t env_nr;
+	struct resources res;
+	struct strpos *after;  /* mitigations only: method names (validated) */
+	size_t after_nr;
+	/* computed by the loader: the data entries this one references, by index
+	 * into study.data (deduplicated, in first-reference order) */
+	size_t *data_refs;
+	size_t data_refs_nr;
+};
+
+struct study {
+	char *path;        /* as given to study_load */
+	char *name;        /* [a-z0-9][a-z0-9-]* */
+	char *seed;        /* decimal string; "0" when absent */
+	char *root;        /* absolute: `root:` (relative to the file's dir), else the git
+	                      work tree holding the file, else the file's directory */
+	char digest[65];   /* SHA-256 hex of the file's bytes */
+	struct entry *data;        size_t data_nr;
+	struct entry *models;      size_t models_nr;
+	struct entry *methods;     size_t methods_nr;
+	struct entry *mitigations; size_t mitigations_nr;
+	struct entry *evaluations; size_t evaluations_nr;
+	struct entry *report;      /* NULL when the study has none */
+};
+
+/* Load and validate `path`. Returns 0, or -1 with one diagnostic in err. */
+int study_load(struct study *st, const char *path, struct strbuf *err);
+/* Same from memory; `path` is used for messages and to resolve `root`. */
+int study_load_buffer(struct study *st, const char *path, const char *buf, size_t len,
+		      struct strbuf *err);
+void study_release(struct study *st);
+
+/* Limits that keep hostile files inert. */
+#define STUDY_MAX_FILE_BYTES (4u << 20)
+#define STUDY_MAX_DEPTH 32
+
+#endif
