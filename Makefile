@@ -65,7 +65,7 @@ include stages/toyllm/toyllm.mk
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Ipipeline -c $< -o $@
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote pipeline -c $< -o $@
 
 $(STUDY_BIN): $(PIPE_OBJ)
 	@mkdir -p $(dir $@)
@@ -98,7 +98,7 @@ deps:
 	fi
 
 # ---- the main job ---------------------------------------------------------------
-STUDY ?= studies/six-models.yaml
+STUDY ?= studies/example.yaml
 run: deps
 	$(MAKE) all
 	./bin/study run $(STUDY) -j $$(nproc)
@@ -122,3 +122,4 @@ help:
 	@sed -n '1,12p' Makefile
 
 -include $(PIPE_OBJ:.o=.d) $(TOY_OBJ:.o=.d) $(UNIT_BIN:=.d)
+.SECONDARY:

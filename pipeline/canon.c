@@ -1,0 +1,94 @@
+/*
+ * canon: canonical JSON serialisation (sorted keys). See canon.h.
+ */
+#include "canon.h"
+#include "xalloc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmp_items(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(x->string ? x->string : "", y->string ? y->string : "");
+}
+
+static void canon_number(double d, struct strbuf *out)
+{
+	if (!isfinite(d)) {
+		strbuf_addstr(out, "null");
+		return;
+	}
+	if (d == (double)(long long)d && fabs(d) < 1e15) {
+		strbuf_addf(out, "%lld", (long long)d);
+		return;
+	}
+	/* shortest %.Ng that round-trips */
+	char buf[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	strbuf_addstr(out, buf);
+}
+
+void canon_json(const cJSON *v, struct strbuf *out)
+{
+	if (!v || cJSON_IsNull(v)) {
+		strbuf_addstr(out, "null");
+	} else if (cJSON_IsFalse(v)) {
+		strbuf_addstr(out, "false");
+	} else if (cJSON_IsTrue(v)) {
+		strbuf_addstr(out, "true");
+	} else if (cJSON_IsNumber(v)) {
+		canon_number(v->valuedouble, out);
+	} else if (cJSON_IsString(v)) {
+		strbuf_add_json_str(out, v->valuestring);
+	} else if (cJSON_IsArray(v)) {
+		strbuf_addch(out, '[');
+		int first = 1;
+		for (const cJSON *c = v->child; c; c = c->next) {
+			if (!first)
+				strbuf_addch(out, ',');
+			first = 0;
+			canon_json(c, out);
+		}
+		strbuf_addch(out, ']');
+	} else if (cJSON_IsObject(v)) {
+		size_t n = 0;
+		for (const cJSON *c = v->child; c; c = c->next)
+			n++;
+		const cJSON **items = xmalloc((n ? n : 1) * sizeof(*items));
+		n = 0;
+		for (const cJSON *c = v->child; c; c = c->next)
+			items[n++] = c;
+		qsort(items, n, sizeof(*items), cmp_items);
+		strbuf_addch(out, '{');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				strbuf_addch(out, ',');
+			strbuf_add_json_str(out, items[i]->string ? items[i]->string : "");
+			strbuf_addch(out, ':');
+			canon_json(items[i], out);
+		}
+		strbuf_addch(out, '}');
+		free(items);
+	} else {
+		strbuf_addstr(out, "null");
+	}
+}
+
+void canon_scalar_text(const cJSON *v, struct strbuf *out)
+{
+	if (cJSON_IsString(v))
+		strbuf_addstr(out, v->valuestring);
+	else if (cJSON_IsNumber(v))
+		canon_number(v->valuedouble, out);
+	else if (cJSON_IsTrue(v))
+		strbuf_addstr(out, "true");
+	else if (cJSON_IsFalse(v))
+		strbuf_addstr(out, "false");
+}

@@ -1,0 +1,268 @@
+/*
+ * cmd_run: `study run STUDY.yaml` — load, expand, lock the store, record
+ * the run (git state included), execute what is stale, summarise.
+ */
+#include "cli.h"
+#include "gitinfo.h"
+#include "plan.h"
+#include "prov.h"
+#include "proc.h"
+#include "runner.h"
+#include "store.h"
+#include "study.h"
+#include "xalloc.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char run_usage[] =
+	"usage: study run STUDY.yaml [options]\n"
+	"\n"
+	"Runs every stage of the study whose cache key changed; the rest comes\n"
+	"from the store. Ends with 'run R: ran N, cached M, failed F'.\n"
+	"\n"
+	"options:\n"
+	"  -j, --jobs N        cpu slots to fill at once (default: number of CPUs);\n"
+	"                      a stage takes resources.cpus slots\n"
+	"  -k, --keep-going    after a failure, run everything not downstream of it\n"
+	"  -n, --dry-run       show what would run; execute and record nothing\n"
+	"      --store DIR     the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+	"      --no-wait       fail at once if another run holds the store\n"
+	"      --json          print the summary as a JSON object\n"
+	"  -v, --verbose       also list cached and skipped stages\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"exit status: 0 all stages ok, 1 a stage failed, 2 bad usage or bad study file\n";
+
+struct run_args {
+	const char *study_path;
+	const char *store_dir;
+	int jobs, keep_going, dry_run, json, verbose, no_wait;
+};
+
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT };
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(a, 0, sizeof(*a));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	a->jobs = ncpu > 0 ? (int)ncpu : 1;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "j:knvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 4096) {
+				cli_error("-j wants a number from 1 to 4096, not '%s'", optarg);
+				return -1;
+			}
+			a->jobs = (int)v;
+			break;
+		}
+		case 'k': a->keep_going = 1; break;
+		case 'n': a->dry_run = 1; break;
+		case 'v': a->verbose = 1; break;
+		case OPT_STORE: a->store_dir = optarg; break;
+		case OPT_NO_WAIT: a->no_wait = 1; break;
+		case OPT_JSON: a->json = 1; break;
+		case 'h': fputs(run_usage, stdout); exit(EXIT_OK);
+		default:
+			cli_error("unknown option '%s'", argv[optind - 1]);
+			fputs(run_usage, stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error(optind >= argc ? "which study? give one STUDY.yaml"
+					 : "give exactly one study file");
+		fputs(run_usage, stderr);
+		return -1;
+	}
+	a->study_path = argv[optind];
+	a->store_dir = store_dir_default(a->store_dir);
+	return 0;
+}
+
+static char *orchestrator_argv_json(int argc, char **argv)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "[\"study\"");
+	for (int i = 0; i < argc; i++) {
+		strbuf_addch(&sb, ',');
+		strbuf_add_json_str(&sb, argv[i]);
+	}
+	strbuf_addch(&sb, ']');
+	return strbuf_detach(&sb, NULL);
+}
+
+static void print_summary(const struct run_args *a, int64_t run_id, const struct run_counts *c,
+			  const char *status)
+{
+	if (a->dry_run) {
+		if (a->json)
+			printf("{\"dry_run\":true,\"would_run\":%d,\"cached\":%d,\"failed\":%d}\n",
+			       c->would_run, c->cached, c->failed);
+		else
+			printf("dry run: would run %d, cached %d, failed %d\n", c->would_run,
+			       c->cached, c->failed);
+		return;
+	}
+	if (a->json) {
+		printf("{\"run\":%lld,\"status\":\"%s\",\"ran\":%d,\"cached\":%d,\"failed\":%d,"
+		       "\"skipped\":%d}\n",
+		       (long long)run_id, status, c->ran, c->cached, c->failed, c->skipped);
+		return;
+	}
+	if (c->skipped)
+		fprintf(stderr, "study: %d stage%s skipped because an upstream stage failed\n",
+			c->skipped, c->skipped == 1 ? "" : "s");
+	printf("run %lld: ran %d, cached %d, failed %d\n", (long long)run_id, c->ran, c->cached,
+	       c->failed);
+}
+
+/* Open the store for a dry run without creating anything. */
+static void open_store_for_reading(struct store *st, const char *dir)
+{
+	struct strbuf err = STRBUF_INIT;
+	if (store_open_existing(st, dir, &err) < 0) {
+		memset(st, 0, sizeof(*st)); /* no store yet: every lookup misses */
+		st->root = xstrdup(dir);
+		st->lock_fd = -1;
+	}
+	strbuf_release(&err);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a;
+	if (parse_args(argc, argv, &a) < 0)
+		return EXIT_USAGE;
+
+	struct strbuf err = STRBUF_INIT;
+	struct study study;
+	if (study_load(&study, a.study_path, &err) < 0) {
+		cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
+	struct plan plan;
+	if (plan_build(&plan, &study, &err) < 0) {
+		cli_error("%s", err.buf);
+		study_release(&study);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
+
+	int rc = EXIT_FAILED;
+	struct store st;
+	memset(&st, 0, sizeof(st));
+	st.lock_fd = -1;
+	struct prov *pv = NULL;
+	struct gitinfo gi;
+	memset(&gi, 0, sizeof(gi));
+	struct run_opts o = { a.jobs, a.keep_going, a.dry_run, a.verbose };
+	struct run_counts counts;
+	int64_t run_id = 0;
+	char *argv_json = NULL;
+
+	if (a.dry_run) {
+		open_store_for_reading(&st, a.store_dir);
+		if (runner_run(&plan, &st, NULL, &o, 0, &counts, &err) < 0) {
+			cli_error("%s", err.buf);
+			goto out;
+		}
+		print_summary(&a, 0, &counts, "dry-run");
+		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
+		goto out;
+	}
+
+	if (store_open(&st, a.store_dir, &err) < 0 || store_lock(&st, !a.no_wait, &err) < 0 ||
+	    store_clean_tmp(&st, &err) < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	struct strbuf dbpath = STRBUF_INIT;
+	strbuf_addf(&dbpath, "%s/provenance.db", st.root);
+	int prc = prov_open(&pv, dbpath.buf, &err);
+	strbuf_release(&dbpath);
+	if (prc < 0 || prov_mark_interrupted(pv, &err) < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	if (gitinfo_read(a.study_path, &gi, &err) < 0) {
+		cli_warning("cannot read git state: %s", err.buf);
+		strbuf_reset(&err);
+	}
+
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	const struct passwd *pw = getpwuid(geteuid());
+	char cwd[4096] = "";
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	argv_json = orchestrator_argv_json(argc, argv);
+	struct prov_run pr = {
+		.study_name = study.name,
+		.study_path = a.study_path,
+		.study_digest = study.digest,
+		.git_commit = gi.found && gi.commit[0] ? gi.commit : NULL,
+		.git_branch = gi.found ? gi.branch : NULL,
+		.git_dirty = gi.found ? gi.dirty : -1,
+		.tool_version = STUDY_VERSION,
+		.host = host,
+		.user = pw ? pw->pw_name : "",
+		.argv_json = argv_json,
+		.cwd = cwd,
+		.started = clock_wall(),
+	};
+	if (prov_run_begin(pv, &pr, &run_id, &err) < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+
+	int runner_rc = runner_run(&plan, &st, pv, &o, run_id, &counts, &err);
+	const char *status = counts.interrupted ? "interrupted"
+			     : (runner_rc < 0 || counts.failed) ? "failed" : "ok";
+	struct strbuf err2 = STRBUF_INIT;
+	if (prov_run_end(pv, run_id, status, clock_wall(), counts.ran, counts.cached, counts.failed,
+			 counts.skipped, &err2) < 0)
+		cli_error("%s", err2.buf);
+	strbuf_release(&err2);
+	if (runner_rc < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	print_summary(&a, run_id, &counts, status);
+	if (counts.interrupted)
+		rc = 130;
+	else
+		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
+
+out:
+	free(argv_json);
+	gitinfo_release(&gi);
+	if (pv)
+		prov_close(pv);
+	store_release(&st);
+	plan_release(&plan);
+	study_release(&study);
+	strbuf_release(&err);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/*
+ * plan: expands a study into its stage DAG (ids, variants, inputs, edges).
+ * See plan.h for the order and the rules.
+ */
+#include "plan.h"
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct builder {
+	struct plan *p;
+	size_t alloc;
+};
+
+const char *stage_kind_name(enum stage_kind k)
+{
+	switch (k) {
+	case SK_DATA: return "data";
+	case SK_MODEL: return "model";
+	case SK_METHOD: return "method";
+	case SK_MITIGATION: return "mitigation";
+	case SK_EVAL: return "eval";
+	case SK_REPORT: return "report";
+	}
+	return "?";
+}
+
+static size_t add_stage(struct builder *b, enum stage_kind kind, const struct entry *e, char *id)
+{
+	XGROW(b->p->stages, b->alloc, b->p->nr + 1);
+	struct stage *s = &b->p->stages[b->p->nr];
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->kind = kind;
+	s->entry = e;
+	s->model_input = s->base_input = -1;
+	return b->p->nr++;
+}
+
+/* Append an input; `known_new` skips the duplicate-producer scan when the
+ * caller knows the producer is not yet a dependency (the report's many evals). */
+static void add_input(struct stage *s, char *name, size_t producer, int known_new)
+{
+	s->inputs = xrealloc(s->inputs, (s->inputs_nr + 1) * sizeof(*s->inputs));
+	s->inputs[s->inputs_nr].name = name;
+	s->inputs[s->inputs_nr].stage = producer;
+	s->inputs_nr++;
+	if (!known_new)
+		for (size_t i = 0; i < s->deps_nr; i++)
+			if (s->deps[i] == producer)
+				return;
+	s->deps = xrealloc(s->deps, (s->deps_nr + 1) * sizeof(*s->deps));
+	s->deps[s->deps_nr++] = producer;
+}
+
+static int has_input(const struct stage *s, const char *name)
+{
+	for (size_t i = 0; i < s->inputs_nr; i++)
+		if (!strcmp(s->inputs[i].name, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Bind the inputs a stage's run template references, in first-reference
+ * order. `model_stage` / `base_stage` are -1 where the section has no such
+ * input (the loader already rejected references to them there).
+ */
+static void bind_inputs(struct plan *p, size_t si, long model_stage, long base_stage,
+			const size_t *evals, size_t evals_nr)
+{
+	struct stage *s = &p->stages[si];
+	const struct entry *e = s->entry;
+	for (size_t a = 0; a < e->run_nr; a++) {
+		const struct targ *t = &e->run[a];
+		for (size_t k = 0; k < t->nr; k++) {
+			const struct tpart *part = &t->parts[k];
+			switch (part->kind) {
+			case TV_MODEL:
+				if (model_stage >= 0 && !has_input(s, "model")) {
+					add_input(s, xstrdup("model"), (size_t)model_stage, 0);
+					s->model_input = model_stage;
+				}
+				break;
+			case TV_MODEL_BASE:
+				if (base_stage >= 0 && !has_input(s, "model.base")) {
+					add_input(s, xstrdup("model.base"), (size_t)base_stage, 0);
+					s->base_input = base_stage;
+				}
+				break;
+			case TV_DATA: {
+				char *name = xasprintf("data.%s", part->text);
+				if (has_input(s, name)) {
+					free(name);
+					break;
+				}
+				for (size_t d = 0; d < p->study->data_nr; d++)
+					if (!strcmp(p->study->data[d].name, part->text)) {
+						add_input(s, name, d, 0); /* data stage d has index d */
+						name = NULL;
+						break;
+					}
+				free(name);
+				break;
+			}
+			case TV_EVALUATIONS:
+				if (has_input(s, "evaluations[0]"))
+					break;
+				/* only the report sees ${evaluations}; evals are not data */
+				for (size_t i = 0; i < evals_nr; i++)
+					add_input(s, xasprintf("evaluations[%zu]", i), evals[i], 1);
+				break;
+			default:
+				break;
+			}
+		}
+	}
+}
+
+struct variant {
+	long stage;           /* stage producing the variant's model */
+	const char *method, *mitigation;
+	char *name;
+};
+
+int plan_build(struct plan *p, const struct study *st, struct strbuf *err)
+{
+	(void)err;
+	memset(p, 0, sizeof(*p));
+	p->study = st;
+	struct builder b = { p, 0 };
+	size_t *evals = NULL, evals_nr = 0, evals_alloc = 0;
+
+	for (size_t d = 0; d < st->data_nr; d++) {
+		size_t si = add_stage(&b, SK_DATA, &st->data[d], xasprintf("data/%s", st->data[d].name));
+		bind_inputs(p, si, -1, -1, NULL, 0);
+	}
+
+	size_t nvariants = 1 + st->methods_nr;
+	for (size_t y = 0; y < st->mitigations_nr; y++)
+		nvariants += st->mitigations[y].after_nr;
+	struct variant *vars = xcalloc(nvariants, sizeof(*vars));
+
+	for (size_t m = 0; m < st->models_nr; m++) {
+		const struct entry *me = &st->models[m];
+		size_t nv = 0;
+		size_t ms = add_stage(&b, SK_MODEL, me, xasprintf("model/%s", me->name));
+		p->stages[ms].model = me->name;
+		p->stages[ms].variant = xstrdup("base");
+		bind_inputs(p, ms, -1, -1, NULL, 0);
+		vars[nv++] = (struct variant){ (long)ms, NULL, NULL, xstrdup("base") };
+
+		for (size_t x = 0; x < st->methods_nr; x++) {
+			const struct entry *xe = &st->methods[x];
+			size_t si = add_stage(&b, SK_METHOD, xe,
+					      xasprintf("method/%s/%s", xe->name, me->name));
+			p->stages[si].model = me->name;
+			p->stages[si].method = xe->name;
+			p->stages[si].variant = xstrdup(xe->name);
+			bind_inputs(p, si, (long)ms, (long)ms, NULL, 0);
+			vars[nv++] = (struct variant){ (long)si, xe->name, NULL, xstrdup(xe->name) };
+		}
+		for (size_t y = 0; y < st->mitigations_nr; y++) {
+			const struct entry *ye = &st->mitigations[y];
+			for (size_t a = 0; a < ye->after_nr; a++) {
+				const char *method = ye->after[a].s;
+				long method_stage = -1;
+				const char *method_name = NULL;
+				for (size_t v = 0; v < nv; v++)
+					if (vars[v].method && !vars[v].mitigation &&
+					    !strcmp(vars[v].method, method)) {
+						method_stage = vars[v].stage;
+						method_name = vars[v].method;
+					}
+				if (method_stage < 0)
+					continue; /* the loader validated `after`; unreachable */
+				size_t si = add_stage(&b, SK_MITIGATION, ye,
+						      xasprintf("mitigation/%s/%s/%s", ye->name,
+								method_name, me->name));
+				struct stage *s = &p->stages[si];
+				s->model = me->name;
+				s->method = method_name;
+				s->mitigation = ye->name;
+				s->variant = xasprintf("%s+%s", method_name, ye->name);
+				bind_inputs(p, si, method_stage, (long)ms, NULL, 0);
+				vars[nv++] = (struct variant){ (long)si, method_name, ye->name,
+							       xstrdup(s->variant) };
+			}
+		}
+		for (size_t e = 0; e < st->evaluations_nr; e++) {
+			const struct entry *ee = &st->evaluations[e];
+			for (size_t v = 0; v < nv; v++) {
+				size_t si = add_stage(&b, SK_EVAL, ee,
+						      xasprintf("eval/%s/%s/%s", ee->name,
+								me->name, vars[v].name));
+				struct stage *s = &p->stages[si];
+				s->model = me->name;
+				s->method = vars[v].method;
+				s->mitigation = vars[v].mitigation;
+				s->evaluation = ee->name;
+				s->variant = xstrdup(vars[v].name);
+				bind_inputs(p, si, vars[v].stage, (long)ms, NULL, 0);
+				XGROW(evals, evals_alloc, evals_nr + 1);
+				evals[evals_nr++] = si;
+			}
+		}
+		for (size_t v = 0; v < nv; v++)
+			free(vars[v].name);
+	}
+	free(vars);
+
+	if (st->report) {
+		size_t si = add_stage(&b, SK_REPORT, st->report, xstrdup("report"));
+		bind_inputs(p, si, -1, -1, evals, evals_nr);
+	}
+	free(evals);
+
+	for (size_t i = 0; i < p->nr; i++) {
+		struct stage *s = &p->stages[i];
+		for (size_t d = 0; d < s->deps_nr; d++) {
+			struct stage *up = &p->stages[s->deps[d]];
+			XGROW(up->dependents, up->dependents_alloc, up->dependents_nr + 1);
+			up->dependents[up->dependents_nr++] = i;
+		}
+	}
+	return 0;
+}
+
+void plan_release(struct plan *p)
+{
+	for (size_t i = 0; i < p->nr; i++) {
+		struct stage *s = &p->stages[i];
+		free(s->id);
+		free(s->variant);
+		for (size_t k = 0; k < s->inputs_nr; k++)
+			free(s->inputs[k].name);
+		free(s->inputs);
+		free(s->deps);
+		free(s->dependents);
+	}
+	free(p->stages);
+	memset(p, 0, sizeof(*p));
+}
+
+long plan_find(const struct plan *p, const char *id)
+{
+	for (size_t i = 0; i < p->nr; i++)
+		if (!strcmp(p->stages[i].id, id))
+			return (long)i;
+	return -1;
+}

@@ -1,0 +1,58 @@
+/*
+ * plan: the expansion of a validated study into the stage DAG.
+ *
+ * Stages, in this stable order: data/NAME (declaration order), then per model
+ * (declaration order): model/M, method/X/M for each method, mitigation/Y/X/M
+ * for each mitigation Y and each X in its `after`, eval/E/M/VARIANT for each
+ * evaluation and each variant (base, X, X+Y in that order), and finally
+ * `report`. Variants of a model: "base", each method name, "method+mitigation".
+ *
+ * A stage's inputs are exactly the outputs its run template references:
+ * ${model}, ${model.base}, ${data.NAME}, ${evaluations}. Dependencies follow
+ * from inputs. The plan borrows the study (which must outlive it).
+ */
+#ifndef STUDY_PLAN_H
+#define STUDY_PLAN_H
+
+#include <stddef.h>
+#include "study.h"
+
+enum stage_kind { SK_DATA, SK_MODEL, SK_METHOD, SK_MITIGATION, SK_EVAL, SK_REPORT };
+
+struct stage_input {
+	char *name;   /* "model", "model.base", "data.world", "evaluations[3]" */
+	size_t stage; /* index of the producing stage */
+};
+
+struct stage {
+	char *id;
+	enum stage_kind kind;
+	const struct entry *entry;
+	/* names (borrowed from the study) or NULL where not applicable */
+	const char *model, *method, *mitigation, *evaluation;
+	char *variant;           /* "base", "wo", "wo+sft"; NULL for data and report */
+	long model_input;        /* stage bound to ${model}, -1 if none */
+	long base_input;         /* stage bound to ${model.base}, -1 if none */
+	struct stage_input *inputs; /* every referenced input, in first-reference order */
+	size_t inputs_nr;
+	size_t *deps;            /* distinct producing stages of the inputs */
+	size_t deps_nr;
+	size_t *dependents;      /* stages that list this one in deps */
+	size_t dependents_nr, dependents_alloc;
+};
+
+struct plan {
+	const struct study *study;
+	struct stage *stages;
+	size_t nr;
+};
+
+/* Expand. Cannot fail on a study that study_load accepted, except for a
+ * stage-id collision, reported in err with -1. */
+int plan_build(struct plan *p, const struct study *st, struct strbuf *err);
+void plan_release(struct plan *p);
+/* Index of the stage with this id, or -1. */
+long plan_find(const struct plan *p, const char *id);
+const char *stage_kind_name(enum stage_kind k);
+
+#endif

@@ -1,0 +1,798 @@
+/*
+ * runner: the run loop — cache checks, spawning stages under the stage
+ * protocol, collecting their results into the store and provenance, and
+ * the live progress. See runner.h for the protocol it implements.
+ */
+#include "runner.h"
+#include "canon.h"
+#include "proc.h"
+#include "progress.h"
+#include "scheduler.h"
+#include "stagecmd.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KILL_GRACE_S 5.0
+#define LOG_TAIL_LINES 20
+
+struct slot {
+	size_t stage;
+	struct child ch;
+	char *workdir;
+	char *out_dir;
+	char *program;
+	char key[HASH_HEX_SIZE];
+	struct strbuf record;
+	char *argv_json, *env_json;
+	double wall_started;
+	double deadline, kill_at; /* monotonic; 0 = none */
+	int timed_out;
+	struct strbuf progbuf;
+};
+
+/* A cache entry to write once the transaction that recorded it commits. */
+struct pending_cache {
+	char key[HASH_HEX_SIZE];
+	char tree[HASH_HEX_SIZE];
+};
+
+struct runner {
+	const struct plan *p;
+	struct store *st;
+	struct prov *pv;
+	const struct run_opts *o;
+	int64_t run_id;
+	struct run_counts *counts;
+	struct sched sched;
+	struct stage_output *outs;
+	struct code_digests cd;
+	struct progress prog;
+	struct slot **slots;
+	size_t slots_nr, slots_alloc;
+	struct pending_cache *pend;
+	size_t pend_nr, pend_alloc;
+	int in_txn;
+	int fatal; /* a store/provenance error stops the run */
+	struct strbuf fatal_err;
+};
+
+/* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
+
+static int wake_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+		interrupted = 1;
+	if (wake_pipe[1] >= 0) {
+		char c = 0;
+		if (write(wake_pipe[1], &c, 1) < 0) {
+			/* pipe full: a wake-up is already pending */
+		}
+	}
+	errno = saved;
+}
+
+static struct sigaction old_actions[4];
+static const int handled_signals[4] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
+
+static int install_signals(struct strbuf *err)
+{
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		strbuf_addf(err, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	interrupted = 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 4; i++)
+		sigaction(handled_signals[i], &sa, &old_actions[i]);
+	return 0;
+}
+
+static void restore_signals(void)
+{
+	for (int i = 0; i < 4; i++)
+		sigaction(handled_signals[i], &old_actions[i], NULL);
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
+}
+
+static void drain_wake_pipe(void)
+{
+	char buf[256];
+	while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* ---- provenance batching ---- */
+
+static int ensure_txn(struct runner *r)
+{
+	if (r->in_txn)
+		return 0;
+	if (prov_begin(r->pv, &r->fatal_err) < 0) {
+		r->fatal = 1;
+		return -1;
+	}
+	r->in_txn = 1;
+	return 0;
+}
+
+/* Commit the round's records, then publish their cache entries. */
+static int flush_round(struct runner *r)
+{
+	if (!r->in_txn)
+		return 0;
+	r->in_txn = 0;
+	if (prov_commit(r->pv, &r->fatal_err) < 0) {
+		r->fatal = 1;
+		r->pend_nr = 0;
+		return -1;
+	}
+	for (size_t i = 0; i < r->pend_nr; i++)
+		if (store_cache_put(r->st, r->pend[i].key, r->pend[i].tree, &r->fatal_err) < 0) {
+			r->fatal = 1;
+			break;
+		}
+	r->pend_nr = 0;
+	return r->fatal ? -1 : 0;
+}
+
+static void fill_exec_common(struct runner *r, size_t si, struct prov_exec *e,
+			     struct prov_input *inputs)
+{
+	const struct stage *s = &r->p->stages[si];
+	memset(e, 0, sizeof(*e));
+	e->run_id = r->run_id;
+	e->stage_id = s->id;
+	e->kind = stage_kind_name(s->kind);
+	e->model = s->model;
+	e->variant = s->variant;
+	e->evaluation = s->evaluation;
+	e->exit_code = -1;
+	for (size_t k = 0; k < s->inputs_nr; k++) {
+		inputs[k].name = s->inputs[k].name;
+		inputs[k].stage = r->p->stages[s->inputs[k].stage].id;
+		inputs[k].digest = r->outs[s->inputs[k].stage].digest;
+	}
+	e->inputs = inputs;
+	e->inputs_nr = s->inputs_nr;
+}
+
+static void record(struct runner *r, struct prov_exec *e)
+{
+	if (!r->pv || r->fatal || ensure_txn(r) < 0)
+		return;
+	int64_t id;
+	if (prov_record_exec(r->pv, e, &id, &r->fatal_err) < 0)
+		r->fatal = 1;
+}
+
+/* A stage that could not even start (no program, unreadable code file...). */
+static void fail_before_start(struct runner *r, size_t si, const char *key, const char *reason)
+{
+	struct prov_input *inputs = xcalloc(r->p->stages[si].inputs_nr + 1, sizeof(*inputs));
+	struct prov_exec e;
+	fill_exec_common(r, si, &e, inputs);
+	e.status = "failed";
+	e.reason = reason;
+	e.cache_key = key;
+	record(r, &e);
+	free(inputs);
+	r->counts->failed++;
+	progress_finished(&r->prog, r->p->stages[si].id, "failed", 0, reason);
+	sched_done(&r->sched, si, 0);
+}
+
+static void set_output(struct runner *r, size_t si, const char *tree)
+{
+	memcpy(r->outs[si].digest, tree, HASH_HEX_SIZE);
+	struct strbuf path = STRBUF_INIT;
+	store_tree_dir_path(r->st, tree, &path);
+	free(r->outs[si].path);
+	r->outs[si].path = strbuf_detach(&path, NULL);
+}
+
+/* ---- starting a stage ---- */
+
+static char *argv_to_json(char *const *argv)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addch(&sb, '[');
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strbuf_addch(&sb, ',');
+		strbuf_add_json_str(&sb, argv[i]);
+	}
+	strbuf_addch(&sb, ']');
+	return strbuf_detach(&sb, NULL);
+}
+
+static char *env_to_json(char *const *env)
+{
+	cJSON *o = cJSON_CreateObject();
+	for (size_t i = 0; env[i]; i++) {
+		const char *eq = strchr(env[i], '=');
+		if (!eq)
+			continue;
+		char *name = xstrndup(env[i], (size_t)(eq - env[i]));
+		cJSON_AddItemToObject(o, name, cJSON_CreateString(eq + 1));
+		free(name);
+	}
+	struct strbuf sb = STRBUF_INIT;
+	canon_json(o, &sb);
+	cJSON_Delete(o);
+	return strbuf_detach(&sb, NULL);
+}
+
+static void build_env(struct runner *r, size_t si, struct slot *sl, struct strvec *env)
+{
+	const struct stage *s = &r->p->stages[si];
+	strvec_pushf(env, "PATH=%s", STAGE_PATH);
+	strvec_pushf(env, "HOME=%s/cwd", sl->workdir);
+	strvec_pushf(env, "TMPDIR=%s/tmp", sl->workdir);
+	strvec_push(env, "LC_ALL=C");
+	strvec_push(env, "TZ=UTC");
+	strvec_pushf(env, "STUDY_SEED=%s", r->p->study->seed);
+	strvec_pushf(env, "STUDY_STAGE=%s", s->id);
+	strvec_pushf(env, "STUDY_OUT=%s", sl->out_dir);
+	struct strbuf params = STRBUF_INIT;
+	stagecmd_params_json(s, &params);
+	strvec_pushf(env, "STUDY_PARAMS=%s", params.buf);
+	strbuf_release(&params);
+	strvec_pushf(env, "STUDY_THREADS=%d", sched_cpus(&r->sched, si));
+	strvec_pushf(env, "STUDY_ROOT=%s", r->p->study->root);
+	strvec_pushf(env, "STUDY_PROGRESS_FD=%d", CHILD_PROGRESS_FD);
+	for (size_t i = 0; i < s->entry->env_nr; i++) {
+		const char *v = getenv(s->entry->env[i].s);
+		if (v)
+			strvec_pushf(env, "%s=%s", s->entry->env[i].s, v);
+	}
+}
+
+static void slot_free(struct slot *sl)
+{
+	child_release(&sl->ch);
+	free(sl->workdir);
+	free(sl->out_dir);
+	free(sl->program);
+	free(sl->argv_json);
+	free(sl->env_json);
+	strbuf_release(&sl->record);
+	strbuf_release(&sl->progbuf);
+	free(sl);
+}
+
+static int make_subdir(const char *base, const char *name, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT;
+	strbuf_addf(&p, "%s/%s", base, name);
+	int rc = mkdir(p.buf, 0700);
+	if (rc < 0)
+		strbuf_addf(err, "cannot create '%s': %s", p.buf, strerror(errno));
+	strbuf_release(&p);
+	return rc;
+}
+
+/* Start stage si (cache already missed). On failure, the stage is failed. */
+static void start_stage(struct runner *r, size_t si, char *program, const char *key,
+			struct strbuf *record_text)
+{
+	const struct stage *s = &r->p->stages[si];
+	struct slot *sl = xcalloc(1, sizeof(*sl));
+	struct strbuf err = STRBUF_INIT, wd = STRBUF_INIT;
+	sl->stage = si;
+	sl->program = program;
+	memcpy(sl->key, key, HASH_HEX_SIZE);
+	strbuf_init(&sl->record, 0);
+	strbuf_add(&sl->record, record_text->buf, record_text->len);
+	strbuf_init(&sl->progbuf, 0);
+	child_init(&sl->ch);
+
+	if (store_make_workdir(r->st, s->id, &wd, &err) < 0 ||
+	    make_subdir(wd.buf, "cwd", &err) < 0 || make_subdir(wd.buf, "out", &err) < 0 ||
+	    make_subdir(wd.buf, "tmp", &err) < 0) {
+		fail_before_start(r, si, key, err.buf);
+		goto fail;
+	}
+	sl->workdir = strbuf_detach(&wd, NULL);
+	sl->out_dir = xasprintf("%s/out", sl->workdir);
+
+	stagecmd_argv(r->p, si, r->outs, sl->out_dir, program, &sl->ch.argv, &err);
+	build_env(r, si, sl, &sl->ch.env);
+	sl->argv_json = argv_to_json(sl->ch.argv.v);
+	sl->env_json = env_to_json(sl->ch.env.v);
+
+	char *cwd = xasprintf("%s/cwd", sl->workdir);
+	char *out_log = xasprintf("%s/stdout", sl->workdir);
+	char *err_log = xasprintf("%s/stderr", sl->workdir);
+	sl->ch.dir = cwd;
+	sl->ch.stdout_path = out_log;
+	sl->ch.stderr_path = err_log;
+	sl->ch.want_progress = 1;
+	sl->wall_started = clock_wall();
+	int rc = child_start(&sl->ch, &err);
+	sl->ch.dir = sl->ch.stdout_path = sl->ch.stderr_path = NULL;
+	free(cwd);
+	free(out_log);
+	free(err_log);
+	if (rc < 0) {
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(sl->workdir, &ignored);
+		strbuf_release(&ignored);
+		fail_before_start(r, si, key, err.buf);
+		goto fail;
+	}
+	double t = s->entry->res.time_s;
+	if (t > 0)
+		sl->deadline = sl->ch.started + t;
+	XGROW(r->slots, r->slots_alloc, r->slots_nr + 1);
+	r->slots[r->slots_nr++] = sl;
+	progress_started(&r->prog, s->id);
+	strbuf_release(&err);
+	return;
+fail:
+	strbuf_release(&err);
+	strbuf_release(&wd);
+	slot_free(sl);
+}
+
+/* Release stages from the scheduler: cache hits are settled at once,
+ * misses are started. */
+static void launch_ready(struct runner *r)
+{
+	struct strbuf err = STRBUF_INIT, record_text = STRBUF_INIT;
+	long i;
+	while (!r->fatal && !interrupted && (i = sched_next(&r->sched)) >= 0) {
+		size_t si = (size_t)i;
+		const struct stage *s = &r->p->stages[si];
+		strbuf_reset(&err);
+		char *program = stagecmd_program(r->p, s, &err);
+		if (!program) {
+			fail_before_start(r, si, NULL, err.buf);
+			continue;
+		}
+		char key[HASH_HEX_SIZE], tree[HASH_HEX_SIZE];
+		if (stagecmd_key(r->p, si, r->outs, program, &r->cd, &record_text, key, &err) < 0) {
+			free(program);
+			fail_before_start(r, si, NULL, err.buf);
+			continue;
+		}
+		if (store_cache_get(r->st, key, tree) == 1 && store_has_tree(r->st, tree)) {
+			set_output(r, si, tree);
+			if (!r->o->dry_run) {
+				struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));
+				struct prov_exec e;
+				fill_exec_common(r, si, &e, inputs);
+				e.status = "cached";
+				e.cache_key = key;
+				e.cache_record = record_text.buf;
+				e.output_digest = tree;
+				record(r, &e);
+				free(inputs);
+			}
+			free(program);
+			r->counts->cached++;
+			progress_finished(&r->prog, s->id, "cached", 0, NULL);
+			sched_done(&r->sched, si, 1);
+			continue;
+		}
+		if (r->o->dry_run) {
+			/* downstream keys cannot be known: they will run too */
+			free(program);
+			r->counts->would_run++;
+			progress_finished(&r->prog, s->id, "would run", 0, NULL);
+			sched_done(&r->sched, si, 1);
+			continue;
+		}
+		start_stage(r, si, program, key, &record_text);
+	}
+	strbuf_release(&err);
+	strbuf_release(&record_text);
+}
+
+/* ---- finishing a stage ---- */
+
+static void read_progress(struct runner *r, struct slot *sl)
+{
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(sl->ch.progress_fd, buf, sizeof(buf))) > 0) {
+		strbuf_add(&sl->progbuf, buf, (size_t)n);
+		if (sl->progbuf.len > 65536)
+			strbuf_reset(&sl->progbuf); /* a runaway writer: drop, stay bounded */
+	}
+	char *line = sl->progbuf.buf, *nl;
+	double last = -1;
+	while ((nl = memchr(line, '\n', sl->progbuf.len - (size_t)(line - sl->progbuf.buf)))) {
+		*nl = '\0';
+		double f;
+		if (sscanf(line, "progress %lf", &f) == 1)
+			last = f;
+		line = nl + 1;
+	}
+	size_t rest = sl->progbuf.len - (size_t)(line - sl->progbuf.buf);
+	memmove(sl->progbuf.buf, line, rest);
+	strbuf_setlen(&sl->progbuf, rest);
+	if (last >= 0)
+		progress_fraction(&r->prog, r->p->stages[sl->stage].id, last);
+}
+
+/* The last lines of a log file, indented, for the failure report. */
+static void log_tail(const char *path, const char *label, struct strbuf *out)
+{
+	struct strbuf content = STRBUF_INIT;
+	if (strbuf_read_file(&content, path) < 0 || !content.len) {
+		strbuf_release(&content);
+		return;
+	}
+	strbuf_rtrim(&content);
+	size_t lines = 0, i = content.len;
+	while (i > 0) {
+		if (content.buf[i - 1] == '\n' && ++lines == LOG_TAIL_LINES)
+			break;
+		i--;
+	}
+	strbuf_addf(out, "  --- %s (last %d lines) ---\n", label, LOG_TAIL_LINES);
+	const char *line = content.buf + i;
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		strbuf_addstr(out, "  | ");
+		strbuf_add(out, line, len);
+		strbuf_addch(out, '\n');
+		line = nl ? nl + 1 : line + len;
+	}
+	strbuf_release(&content);
+}
+
+static int dir_is_empty(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 1;
+	}
+	struct dirent *de;
+	int empty = 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static void describe_exit(const struct slot *sl, struct strbuf *why)
+{
+	if (sl->timed_out)
+		strbuf_addf(why, "timed out after %.0fs (resources.time), killed",
+			    sl->deadline - sl->ch.started);
+	else if (sl->ch.term_signal)
+		strbuf_addf(why, "killed by signal %d (%s)", sl->ch.term_signal,
+			    strsignal(sl->ch.term_signal));
+	else
+		strbuf_addf(why, "exit status %d", sl->ch.exit_code);
+}
+
+static void finish_stage(struct runner *r, struct slot *sl)
+{
+	const size_t si = sl->stage;
+	const struct stage *s = &r->p->stages[si];
+	struct strbuf err = STRBUF_INIT, reason = STRBUF_INIT, tail = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, metrics = STRBUF_INIT;
+	char out_hex[HASH_HEX_SIZE] = "", log_out[HASH_HEX_SIZE] = "", log_err[HASH_HEX_SIZE] = "";
+	uint64_t nfiles = 0, nbytes = 0;
+	int ok = sl->ch.exit_code == 0 && !sl->ch.term_signal && !sl->timed_out;
+	int have_metrics = 0;
+
+	if (sl->ch.progress_fd >= 0)
+		read_progress(r, sl);
+	if (!ok)
+		describe_exit(sl, &reason);
+	else if (dir_is_empty(sl->out_dir)) {
+		ok = 0;
+		strbuf_addstr(&reason, "exit status 0 but ${out} is empty");
+	}
+
+	/* the failure report reads the logs before they move into the store */
+	if (!ok) {
+		strbuf_addf(&path, "%s/stderr", sl->workdir);
+		log_tail(path.buf, "stderr", &tail);
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/stdout", sl->workdir);
+		log_tail(path.buf, "stdout", &tail);
+	}
+
+	if (ok) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/metrics.json", sl->out_dir);
+		have_metrics = strbuf_read_file(&metrics, path.buf) == 0;
+		if (store_put_tree(r->st, sl->out_dir, 1, out_hex, &nfiles, &nbytes, &err) < 0) {
+			ok = 0;
+			strbuf_addf(&reason, "cannot store output: %s", err.buf);
+			out_hex[0] = '\0';
+		}
+	}
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%s/stdout", sl->workdir);
+	strbuf_reset(&err);
+	if (store_put_file(r->st, path.buf, 1, log_out, NULL, &err) < 0)
+		log_out[0] = '\0';
+	strbuf_reset(&path);
+	strbuf_addf(&path, "%s/stderr", sl->workdir);
+	if (store_put_file(r->st, path.buf, 1, log_err, NULL, &err) < 0)
+		log_err[0] = '\0';
+
+	struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));
+	struct prov_exec e;
+	fill_exec_common(r, si, &e, inputs);
+	e.cache_key = sl->key;
+	e.cache_record = sl->record.buf;
+	e.argv_json = sl->argv_json;
+	e.env_json = sl->env_json;
+	e.exit_code = sl->ch.term_signal ? -1 : sl->ch.exit_code;
+	e.term_signal = sl->ch.term_signal;
+	e.timed_out = sl->timed_out;
+	e.started = sl->wall_started;
+	e.ended = sl->wall_started + (sl->ch.ended - sl->ch.started);
+	e.cpu_s = (double)sl->ch.ru.ru_utime.tv_sec + sl->ch.ru.ru_utime.tv_usec / 1e6 +
+		  (double)sl->ch.ru.ru_stime.tv_sec + sl->ch.ru.ru_stime.tv_usec / 1e6;
+	e.peak_rss_kb = sl->ch.ru.ru_maxrss;
+	e.stdout_digest = log_out[0] ? log_out : NULL;
+	e.stderr_digest = log_err[0] ? log_err : NULL;
+	if (ok) {
+		e.status = "ran";
+		e.output_digest = out_hex;
+		e.output_files = nfiles;
+		e.output_bytes = nbytes;
+		e.metrics_json = have_metrics ? metrics.buf : NULL;
+	} else {
+		e.status = "failed";
+		e.reason = reason.buf;
+	}
+
+	if (!r->fatal && ensure_txn(r) == 0) {
+		int64_t id;
+		strbuf_reset(&err);
+		if (prov_record_exec(r->pv, &e, &id, &err) < 0) {
+			if (ok && have_metrics) {
+				/* a bad metrics.json fails the stage, not the run */
+				ok = 0;
+				strbuf_addstr(&reason, err.buf);
+				e.status = "failed";
+				e.reason = reason.buf;
+				e.output_digest = NULL;
+				e.metrics_json = NULL;
+				strbuf_reset(&err);
+				if (prov_record_exec(r->pv, &e, &id, &err) < 0) {
+					r->fatal = 1;
+					strbuf_addstr(&r->fatal_err, err.buf);
+				}
+			} else {
+				r->fatal = 1;
+				strbuf_addstr(&r->fatal_err, err.buf);
+			}
+		}
+	}
+	free(inputs);
+
+	double secs = sl->ch.ended - sl->ch.started;
+	if (ok) {
+		set_output(r, si, out_hex);
+		XGROW(r->pend, r->pend_alloc, r->pend_nr + 1);
+		memcpy(r->pend[r->pend_nr].key, sl->key, HASH_HEX_SIZE);
+		memcpy(r->pend[r->pend_nr].tree, out_hex, HASH_HEX_SIZE);
+		r->pend_nr++;
+		r->counts->ran++;
+		progress_finished(&r->prog, s->id, "ran", secs, NULL);
+	} else {
+		r->counts->failed++;
+		progress_finished(&r->prog, s->id, "failed", secs, reason.buf);
+		if (tail.len)
+			progress_print(&r->prog, tail.buf);
+	}
+	sched_done(&r->sched, si, ok);
+
+	strbuf_reset(&err);
+	remove_tree(sl->workdir, &err);
+	strbuf_release(&err);
+	strbuf_release(&reason);
+	strbuf_release(&tail);
+	strbuf_release(&path);
+	strbuf_release(&metrics);
+}
+
+static void reap_children(struct runner *r)
+{
+	for (;;) {
+		int status;
+		struct rusage ru;
+		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+		if (pid <= 0)
+			return;
+		for (size_t k = 0; k < r->slots_nr; k++) {
+			struct slot *sl = r->slots[k];
+			if (sl->ch.pid != pid)
+				continue;
+			sl->ch.ended = clock_mono();
+			sl->ch.ru = ru;
+			if (WIFEXITED(status)) {
+				sl->ch.exit_code = WEXITSTATUS(status);
+			} else if (WIFSIGNALED(status)) {
+				sl->ch.exit_code = -1;
+				sl->ch.term_signal = WTERMSIG(status);
+			}
+			/* whatever the stage left running in its group goes with it */
+			child_signal(&sl->ch, SIGKILL);
+			finish_stage(r, sl);
+			slot_free(sl);
+			r->slots[k] = r->slots[--r->slots_nr];
+			break;
+		}
+	}
+}
+
+static void enforce_deadlines(struct runner *r, double now)
+{
+	for (size_t k = 0; k < r->slots_nr; k++) {
+		struct slot *sl = r->slots[k];
+		if (sl->deadline > 0 && !sl->timed_out && now >= sl->deadline) {
+			sl->timed_out = 1;
+			sl->kill_at = now + KILL_GRACE_S;
+			child_signal(&sl->ch, SIGTERM);
+		} else if (sl->kill_at > 0 && now >= sl->kill_at) {
+			child_signal(&sl->ch, SIGKILL);
+			sl->kill_at = 0;
+		}
+	}
+}
+
+static int poll_timeout_ms(struct runner *r, double now)
+{
+	double t = r->prog.tty ? 0.2 : 1.0;
+	for (size_t k = 0; k < r->slots_nr; k++) {
+		const struct slot *sl = r->slots[k];
+		if (sl->deadline > 0 && !sl->timed_out && sl->deadline - now < t)
+			t = sl->deadline - now;
+		if (sl->kill_at > 0 && sl->kill_at - now < t)
+			t = sl->kill_at - now;
+	}
+	return t < 0 ? 0 : (int)(t * 1000) + 1;
+}
+
+static void wait_events(struct runner *r)
+{
+	struct pollfd *fds = xcalloc(r->slots_nr + 1, sizeof(*fds));
+	fds[0].fd = wake_pipe[0];
+	fds[0].events = POLLIN;
+	for (size_t k = 0; k < r->slots_nr; k++) {
+		fds[k + 1].fd = r->slots[k]->ch.progress_fd;
+		fds[k + 1].events = POLLIN;
+	}
+	int n = poll(fds, r->slots_nr + 1, poll_timeout_ms(r, clock_mono()));
+	if (n > 0) {
+		if (fds[0].revents)
+			drain_wake_pipe();
+		for (size_t k = 0; k < r->slots_nr; k++) {
+			if (!fds[k + 1].revents)
+				continue;
+			struct slot *sl = r->slots[k];
+			read_progress(r, sl);
+			if (fds[k + 1].revents & (POLLHUP | POLLERR)) {
+				close(sl->ch.progress_fd); /* writer closed: stop polling it */
+				sl->ch.progress_fd = -1;
+			}
+		}
+	}
+	free(fds);
+	enforce_deadlines(r, clock_mono());
+	progress_tick(&r->prog);
+}
+
+/* Interrupted: stop every running stage's group, wait for them, record them. */
+static void stop_all(struct runner *r)
+{
+	for (size_t k = 0; k < r->slots_nr; k++)
+		child_signal(&r->slots[k]->ch, SIGTERM);
+	double give_up = clock_mono() + KILL_GRACE_S;
+	while (r->slots_nr) {
+		reap_children(r);
+		if (!r->slots_nr)
+			break;
+		if (clock_mono() >= give_up) {
+			for (size_t k = 0; k < r->slots_nr; k++)
+				child_signal(&r->slots[k]->ch, SIGKILL);
+			give_up = clock_mono() + 60;
+		}
+		usleep(10000);
+	}
+}
+
+int runner_run(const struct plan *p, struct store *st, struct prov *pv,
+	       const struct run_opts *o, int64_t run_id, struct run_counts *counts,
+	       struct strbuf *err)
+{
+	struct runner r;
+	memset(&r, 0, sizeof(r));
+	memset(counts, 0, sizeof(*counts));
+	r.p = p;
+	r.st = st;
+	r.pv = pv;
+	r.o = o;
+	r.run_id = run_id;
+	r.counts = counts;
+	strbuf_init(&r.fatal_err, 0);
+	r.outs = xcalloc(p->nr ? p->nr : 1, sizeof(*r.outs));
+	code_digests_init(&r.cd);
+	sched_init(&r.sched, p, o->jobs, o->keep_going);
+	progress_init(&r.prog, stderr, p->nr, o->verbose);
+	if (install_signals(err) < 0)
+		return -1;
+
+	for (;;) {
+		launch_ready(&r);
+		if (r.fatal || interrupted)
+			break;
+		if (sched_idle(&r.sched))
+			break;
+		wait_events(&r);
+		reap_children(&r);
+		flush_round(&r);
+		if (r.fatal || interrupted)
+			break;
+	}
+	if (interrupted || r.fatal) {
+		stop_all(&r);
+		counts->interrupted = interrupted ? 1 : 0;
+	}
+	flush_round(&r);
+
+	for (size_t i = 0; i < p->nr; i++)
+		if (r.sched.state[i] == ST_SKIPPED) {
+			counts->skipped++;
+			if (r.prog.verbose)
+				progress_finished(&r.prog, p->stages[i].id, "skipped", 0,
+						  "an upstream stage failed");
+		}
+	progress_end(&r.prog);
+	restore_signals();
+
+	int rc = 0;
+	if (r.fatal) {
+		strbuf_addstr(err, r.fatal_err.buf);
+		rc = -1;
+	}
+	for (size_t i = 0; i < p->nr; i++)
+		free(r.outs[i].path);
+	free(r.outs);
+	free(r.slots);
+	free(r.pend);
+	code_digests_release(&r.cd);
+	sched_release(&r.sched);
+	progress_release(&r.prog);
+	strbuf_release(&r.fatal_err);
+	return rc;
+}

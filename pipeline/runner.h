@@ -1,0 +1,49 @@
+/*
+ * runner: executes a plan against a store, recording provenance.
+ *
+ * For each stage that the scheduler releases: resolve the program, compute
+ * the cache key; on a hit (action cache entry whose tree is present) record
+ * a cache hit and move on; otherwise run the stage under the stage protocol:
+ *
+ *   - a fresh work directory <store>/work/<stage>-XXXXXX/ with cwd/ (also
+ *     HOME), out/ (${out}, empty), tmp/ (TMPDIR), and the two log files;
+ *   - a cleared environment: PATH, HOME, TMPDIR, LC_ALL=C, TZ=UTC, STUDY_SEED,
+ *     STUDY_STAGE, STUDY_OUT, STUDY_PARAMS, STUDY_THREADS, STUDY_ROOT,
+ *     STUDY_PROGRESS_FD and the entry's `env:` pass-through names;
+ *   - resources.time enforced with TERM then, 5 s later, KILL to the group.
+ *
+ * Success is exit 0 with a non-empty out/: the tree is stored, metrics.json
+ * ingested, the logs stored as objects, the execution recorded; then (after
+ * the provenance transaction commits) the action cache entry is written, so
+ * the cache never points at something provenance does not know. A failure
+ * stores the logs, records the reason, prints the log tail, and stores no
+ * output. Records are committed in batches (one transaction per scheduler
+ * round), never one per stage.
+ */
+#ifndef STUDY_RUNNER_H
+#define STUDY_RUNNER_H
+
+#include <stdint.h>
+#include "plan.h"
+#include "prov.h"
+#include "store.h"
+
+struct run_opts {
+	int jobs;
+	int keep_going;
+	int dry_run;
+	int verbose;
+};
+
+struct run_counts {
+	int ran, cached, failed, skipped, would_run;
+	int interrupted;
+};
+
+/* Returns 0 when the run was carried out (stages may have failed: see
+ * counts), -1 on an orchestrator error (store or provenance), with err. */
+int runner_run(const struct plan *p, struct store *st, struct prov *pv,
+	       const struct run_opts *o, int64_t run_id, struct run_counts *counts,
+	       struct strbuf *err);
+
+#endif

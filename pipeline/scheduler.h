@@ -1,0 +1,41 @@
+/*
+ * scheduler: which stage may start next. Pure bookkeeping over the plan's edges,
+ * with no processes and no I/O, so it is unit-tested directly.
+ *
+ * -j N gives N cpu slots; a stage takes resources.cpus slots (clamped to N so
+ * that a big stage still runs, alone). Ready stages start in plan order.
+ * When a stage fails, everything downstream of it is skipped; without
+ * keep_going no new stage starts after the first failure (running ones finish).
+ */
+#ifndef STUDY_SCHEDULER_H
+#define STUDY_SCHEDULER_H
+
+#include <stddef.h>
+#include "plan.h"
+
+enum stage_state { ST_WAITING, ST_READY, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
+
+struct sched {
+	const struct plan *plan;
+	enum stage_state *state;
+	size_t *pending;     /* unfinished deps per stage */
+	int *cpus;           /* slots per stage, clamped */
+	size_t *ready;       /* min-heap of ready stage indices (plan order) */
+	size_t ready_nr;
+	int slots, slots_used;
+	int keep_going, stopped;
+	size_t running, finished;
+};
+
+void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going);
+void sched_release(struct sched *s);
+/* Next stage to start now (marked running, slots reserved), or -1. */
+long sched_next(struct sched *s);
+/* Report that a running stage finished; ok=0 skips its downstream stages. */
+void sched_done(struct sched *s, size_t i, int ok);
+/* 1 when nothing runs and nothing more can start. */
+int sched_idle(const struct sched *s);
+/* Slots a stage uses (its STUDY_THREADS). */
+int sched_cpus(const struct sched *s, size_t i);
+
+#endif

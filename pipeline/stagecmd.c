@@ -1,0 +1,300 @@
+/*
+ * stagecmd: template expansion of a stage's run argv and its cache key.
+ * See stagecmd.h.
+ */
+#include "stagecmd.h"
+#include "canon.h"
+#include "proc.h"
+#include "xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void code_digests_init(struct code_digests *cd) { memset(cd, 0, sizeof(*cd)); }
+
+void code_digests_release(struct code_digests *cd) { strmap_clear(&cd->map, free); }
+
+/* Digest of a file, memoised for the run. */
+static const char *code_digest(struct code_digests *cd, const char *abs, struct strbuf *err)
+{
+	char *hex = strmap_get(&cd->map, abs);
+	if (hex)
+		return hex;
+	hex = xmalloc(HASH_HEX_SIZE);
+	if (hash_file_hex(abs, hex, NULL, err) < 0) {
+		free(hex);
+		return NULL;
+	}
+	strmap_put(&cd->map, abs, hex);
+	return hex;
+}
+
+static char *join_root(const char *root, const char *rel)
+{
+	if (rel[0] == '/')
+		return xstrdup(rel);
+	return xasprintf("%s/%s", root, rel);
+}
+
+/* The literal text of argv[0]'s template (argv[0] has no variables in
+ * practice; if it has, it is expanded with the same rules by stagecmd_argv). */
+static void literal_text(const struct targ *t, struct strbuf *out)
+{
+	for (size_t k = 0; k < t->nr; k++)
+		if (t->parts[k].kind == TV_LITERAL)
+			strbuf_addstr(out, t->parts[k].text);
+}
+
+char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbuf *err)
+{
+	struct strbuf name = STRBUF_INIT;
+	const struct targ *t0 = &s->entry->run[0];
+	int has_root = 0;
+	for (size_t k = 0; k < t0->nr; k++)
+		if (t0->parts[k].kind == TV_ROOT)
+			has_root = 1;
+	if (has_root) {
+		for (size_t k = 0; k < t0->nr; k++)
+			strbuf_addstr(&name, t0->parts[k].kind == TV_ROOT ? p->study->root
+									: (t0->parts[k].text ? t0->parts[k].text : ""));
+	} else {
+		literal_text(t0, &name);
+	}
+	char *res = NULL;
+	if (strchr(name.buf, '/')) {
+		res = join_root(p->study->root, name.buf);
+		if (access(res, X_OK) < 0) {
+			strbuf_addf(err, "command not found: '%s'", res);
+			free(res);
+			res = NULL;
+		}
+	} else {
+		res = find_in_path(name.buf, STAGE_PATH);
+		if (!res)
+			strbuf_addf(err, "command not found: '%s' (searched %s)", name.buf, STAGE_PATH);
+	}
+	strbuf_release(&name);
+	return res;
+}
+
+static const char *input_digest(const struct stage_output *outs, long stage)
+{
+	return stage >= 0 ? outs[stage].digest : "";
+}
+
+static long data_input(const struct plan *p, const char *name)
+{
+	for (size_t d = 0; d < p->study->data_nr; d++)
+		if (!strcmp(p->study->data[d].name, name))
+			return (long)d;
+	return -1;
+}
+
+/*
+ * Expand one argv element. for_key=1 writes the symbolic form used in the
+ * cache record. ${evaluations} is handled by the caller.
+ */
+static void expand_targ(const struct plan *p, const struct stage *s, const struct targ *t,
+			const struct stage_output *outs, const char *out_dir, int for_key,
+			struct strbuf *sb)
+{
+	const struct study *st = p->study;
+	for (size_t k = 0; k < t->nr; k++) {
+		const struct tpart *part = &t->parts[k];
+		long in = -1;
+		switch (part->kind) {
+		case TV_LITERAL: strbuf_addstr(sb, part->text); break;
+		case TV_SEED: strbuf_addstr(sb, st->seed); break;
+		case TV_OUT: strbuf_addstr(sb, for_key ? "${out}" : out_dir); break;
+		case TV_ROOT: strbuf_addstr(sb, for_key ? "${root}" : st->root); break;
+		case TV_STAGE: strbuf_addstr(sb, s->id); break;
+		case TV_MODEL: in = s->model_input; break;
+		case TV_MODEL_BASE: in = s->base_input; break;
+		case TV_DATA: in = data_input(p, part->text); break;
+		case TV_EVALUATIONS: break;
+		case TV_PARAM:
+			canon_scalar_text(cJSON_GetObjectItemCaseSensitive(s->entry->params, part->text),
+					  sb);
+			break;
+		case TV_MODEL_NAME: strbuf_addstr(sb, s->model ? s->model : ""); break;
+		case TV_METHOD_NAME: strbuf_addstr(sb, s->method ? s->method : "base"); break;
+		case TV_MITIGATION_NAME: strbuf_addstr(sb, s->mitigation ? s->mitigation : ""); break;
+		case TV_EVALUATION_NAME: strbuf_addstr(sb, s->evaluation ? s->evaluation : ""); break;
+		case TV_VARIANT: strbuf_addstr(sb, s->variant ? s->variant : ""); break;
+		}
+		if (in >= 0) {
+			if (for_key)
+				strbuf_addf(sb, "sha256:%s", input_digest(outs, in));
+			else
+				strbuf_addstr(sb, outs[in].path ? outs[in].path : "");
+		}
+	}
+}
+
+static int is_evaluations(const struct targ *t)
+{
+	return t->nr == 1 && t->parts[0].kind == TV_EVALUATIONS;
+}
+
+/* Calls `emit` for each final argv element (after list expansion). */
+static void expand_all(const struct plan *p, size_t si, const struct stage_output *outs,
+		       const char *out_dir, int for_key, const char *program,
+		       void (*emit)(void *ctx, const char *arg), void *ctx)
+{
+	const struct stage *s = &p->stages[si];
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t a = 0; a < s->entry->run_nr; a++) {
+		const struct targ *t = &s->entry->run[a];
+		if (is_evaluations(t)) {
+			for (size_t k = 0; k < s->inputs_nr; k++) {
+				if (strncmp(s->inputs[k].name, "evaluations[", 12))
+					continue;
+				size_t in = s->inputs[k].stage;
+				strbuf_reset(&sb);
+				if (for_key)
+					strbuf_addf(&sb, "sha256:%s", outs[in].digest);
+				else
+					strbuf_addstr(&sb, outs[in].path ? outs[in].path : "");
+				emit(ctx, sb.buf);
+			}
+			continue;
+		}
+		strbuf_reset(&sb);
+		if (a == 0 && !for_key && program)
+			strbuf_addstr(&sb, program);
+		else
+			expand_targ(p, s, t, outs, out_dir, for_key, &sb);
+		emit(ctx, sb.buf);
+	}
+	strbuf_release(&sb);
+}
+
+static void emit_strvec(void *ctx, const char *arg) { strvec_push(ctx, arg); }
+
+int stagecmd_argv(const struct plan *p, size_t si, const struct stage_output *outs,
+		  const char *out_dir, const char *program, struct strvec *argv, struct strbuf *err)
+{
+	(void)err;
+	expand_all(p, si, outs, out_dir, 0, program, emit_strvec, argv);
+	return 0;
+}
+
+struct json_array_ctx {
+	struct strbuf *sb;
+	int first;
+};
+
+static void emit_json(void *ctx, const char *arg)
+{
+	struct json_array_ctx *c = ctx;
+	if (!c->first)
+		strbuf_addch(c->sb, ',');
+	c->first = 0;
+	strbuf_add_json_str(c->sb, arg);
+}
+
+void stagecmd_params_json(const struct stage *s, struct strbuf *out)
+{
+	canon_json(s->entry->params, out);
+}
+
+/* Relative path of `abs` inside `root`, or NULL when outside. */
+static const char *inside_root(const char *root, const char *abs)
+{
+	size_t n = strlen(root);
+	if (!strncmp(abs, root, n) && abs[n] == '/')
+		return abs + n + 1;
+	return NULL;
+}
+
+int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *outs,
+		 const char *program, struct code_digests *cd, struct strbuf *record,
+		 char key[HASH_HEX_SIZE], struct strbuf *err)
+{
+	const struct stage *s = &p->stages[si];
+	const struct entry *e = s->entry;
+	const char *root = p->study->root;
+	strbuf_reset(record);
+
+	/* Fields in sorted key order: argv, code, env, inputs, params, protocol, seed, stage. */
+	strbuf_addstr(record, "{\"argv\":[");
+	struct json_array_ctx jc = { record, 1 };
+	expand_all(p, si, outs, NULL, 1, NULL, emit_json, &jc);
+	strbuf_addstr(record, "],\"code\":{");
+
+	/* code: argv[0] if inside the root, then `code:` entries; sorted by path */
+	size_t ncode = e->code_nr + 1;
+	char **paths = xcalloc(ncode, sizeof(*paths));
+	size_t np = 0;
+	const char *rel0 = program ? inside_root(root, program) : NULL;
+	if (rel0)
+		paths[np++] = xstrdup(rel0);
+	for (size_t i = 0; i < e->code_nr; i++) {
+		char *abs = join_root(root, e->code[i].s);
+		const char *rel = inside_root(root, abs);
+		paths[np++] = xstrdup(rel ? rel : abs);
+		free(abs);
+	}
+	/* insertion sort + dedupe: a handful of entries */
+	for (size_t i = 1; i < np; i++)
+		for (size_t j = i; j > 0 && strcmp(paths[j - 1], paths[j]) > 0; j--) {
+			char *t = paths[j];
+			paths[j] = paths[j - 1];
+			paths[j - 1] = t;
+		}
+	int rc = 0, first = 1;
+	for (size_t i = 0; i < np; i++) {
+		if (i && !strcmp(paths[i], paths[i - 1]))
+			continue;
+		char *abs = join_root(root, paths[i]);
+		const char *hex = code_digest(cd, abs, err);
+		free(abs);
+		if (!hex) {
+			rc = -1;
+			break;
+		}
+		if (!first)
+			strbuf_addch(record, ',');
+		first = 0;
+		strbuf_add_json_str(record, paths[i]);
+		strbuf_addch(record, ':');
+		strbuf_add_json_str(record, hex);
+	}
+	for (size_t i = 0; i < np; i++)
+		free(paths[i]);
+	free(paths);
+	if (rc < 0)
+		return -1;
+
+	/* env: passed-through names and values (null when unset), sorted */
+	strbuf_addstr(record, "},\"env\":");
+	cJSON *env = cJSON_CreateObject();
+	for (size_t i = 0; i < e->env_nr; i++) {
+		const char *v = getenv(e->env[i].s);
+		if (!cJSON_GetObjectItemCaseSensitive(env, e->env[i].s))
+			cJSON_AddItemToObject(env, e->env[i].s,
+					      v ? cJSON_CreateString(v) : cJSON_CreateNull());
+	}
+	canon_json(env, record);
+	cJSON_Delete(env);
+
+	/* inputs: name -> digest, sorted by name */
+	strbuf_addstr(record, ",\"inputs\":");
+	cJSON *inputs = cJSON_CreateObject();
+	for (size_t i = 0; i < s->inputs_nr; i++)
+		cJSON_AddItemToObject(inputs, s->inputs[i].name,
+				      cJSON_CreateString(outs[s->inputs[i].stage].digest));
+	canon_json(inputs, record);
+	cJSON_Delete(inputs);
+
+	strbuf_addstr(record, ",\"params\":");
+	canon_json(e->params, record);
+	strbuf_addf(record, ",\"protocol\":%d,\"seed\":", STUDY_PROTOCOL);
+	strbuf_add_json_str(record, p->study->seed);
+	strbuf_addstr(record, ",\"stage\":");
+	strbuf_add_json_str(record, s->id);
+	strbuf_addch(record, '}');
+	hash_buf_hex(record->buf, record->len, key);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * stagecmd: turns a planned stage into what is executed and what is hashed.
+ *
+ * - stagecmd_argv(): the argv a stage runs with: ${...} replaced by real
+ *   values (input paths in the store, the fresh ${out}, the study's root...),
+ *   argv[0] resolved (relative paths against the study root, bare names on
+ *   STAGE_PATH).
+ * - stagecmd_key(): the stage's cache key: SHA-256 of the canonical record
+ *     {"argv":[...],"code":{path:digest},"env":{name:value|null},
+ *      "inputs":{name:digest},"params":{...},"protocol":1,"seed":"...",
+ *      "stage":"..."}
+ *   (keys sorted, canonical JSON; see canon.h) in which inputs appear as
+ *   "sha256:<tree digest>" and ${out}/${root} stay symbolic, so the key names
+ *   what a stage computes, not where. `code` holds argv[0] when it lies
+ *   inside the study root plus every `code:` entry.
+ *
+ * Both need the output digests (and paths) of the stage's inputs, given as
+ * an array indexed by stage.
+ */
+#ifndef STUDY_STAGECMD_H
+#define STUDY_STAGECMD_H
+
+#include "hash.h"
+#include "plan.h"
+#include "strbuf.h"
+#include "strmap.h"
+#include "strvec.h"
+
+#define STUDY_PROTOCOL 1
+/* PATH given to stages and used to resolve bare command names. */
+#define STAGE_PATH "/usr/local/bin:/usr/bin:/bin"
+
+struct stage_output {
+	char digest[HASH_HEX_SIZE]; /* "" while unknown */
+	char *path;                 /* materialised directory, NULL while unknown */
+};
+
+/* Per-run memo of code file digests (path -> hex). */
+struct code_digests {
+	struct strmap map;
+};
+void code_digests_init(struct code_digests *cd);
+void code_digests_release(struct code_digests *cd);
+
+/* Resolve argv[0] of `s`. Returns a new absolute path, or NULL with
+ * "command not found: 'X'" in err. */
+char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbuf *err);
+
+int stagecmd_argv(const struct plan *p, size_t si, const struct stage_output *outs,
+		  const char *out_dir, const char *program, struct strvec *argv, struct strbuf *err);
+
+/* Fills `record` (canonical text) and `key`. Fails when a code file cannot be read. */
+int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *outs,
+		 const char *program, struct code_digests *cd, struct strbuf *record,
+		 char key[HASH_HEX_SIZE], struct strbuf *err);
+
+/* JSON of an entry's params (canonical text), for $STUDY_PARAMS. */
+void stagecmd_params_json(const struct stage *s, struct strbuf *out);
+
+#endif

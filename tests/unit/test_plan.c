@@ -1,0 +1,270 @@
+/*
+ * Unit tests for expansion (plan.c) and for what a stage runs and hashes
+ * (stagecmd.c, canon.c): stage ids, order, inputs, templating, and that
+ * every ingredient of the cache key changes the key.
+ */
+#include "canon.h"
+#include "check.h"
+#include "plan.h"
+#include "stagecmd.h"
+#include "study.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/study-test-plan.XXXXXX";
+
+static void write_text(const char *name, const char *text, int mode)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	free(path);
+}
+
+static const char *study_text =
+	"study: t\n"
+	"seed: 5\n"
+	"root: .\n"
+	"data:\n"
+	"  world: {run: [./prog, world, '${seed}', '${out}']}\n"
+	"  extra: {run: [./prog, extra, '${data.world}', '${out}']}\n"
+	"models:\n"
+	"  m1: {run: [./prog, train, '${data.world}', '${params.size}', '${out}'], params: {size: 2}}\n"
+	"  m2: {run: [./prog, train, '${data.world}', '${params.size}', '${out}'], params: {size: 4}}\n"
+	"methods:\n"
+	"  wo: {run: [./prog, wo, '${model}', '${model.name}-${method.name}', '${out}'],"
+	" code: [extra.txt], env: [PLAN_TEST_VAR]}\n"
+	"  jt: {run: [./prog, jt, '${model}', '${out}']}\n"
+	"mitigations:\n"
+	"  sft: {after: [wo, jt], run: [./prog, sft, '${model}', '${model.base}', '${out}']}\n"
+	"evaluations:\n"
+	"  refusal: {run: [./prog, eval, '${model}', '${variant}', '${evaluation.name}', '${out}']}\n"
+	"report:\n"
+	"  run: [./prog, report, '${out}', '${evaluations}']\n";
+
+static int load(struct study *st, struct plan *p, const char *text)
+{
+	write_text("study.yaml", text, 0644);
+	char *path = xasprintf("%s/study.yaml", dir);
+	struct strbuf err = STRBUF_INIT;
+	int rc = study_load(st, path, &err);
+	if (rc < 0)
+		printf("# load failed: %s\n", err.buf);
+	else
+		rc = plan_build(p, st, &err);
+	free(path);
+	strbuf_release(&err);
+	return rc;
+}
+
+static void test_expansion(void)
+{
+	struct study st;
+	struct plan p;
+	if (!CHECK(load(&st, &p, study_text) == 0, "study loads and expands"))
+		return;
+	/* 2 data + per model (1 + 2 methods + 2 mitigations + 5 variants x 1 eval) + report */
+	CHECK(p.nr == 2 + 2 * (1 + 2 + 2 + 5) + 1, "stage count: data, models, variants, evals, report");
+	CHECK_STR(p.stages[0].id, "data/world", "data stages come first");
+	CHECK_STR(p.stages[2].id, "model/m1", "then each model");
+	CHECK_STR(p.stages[3].id, "method/wo/m1", "then its methods");
+	CHECK_STR(p.stages[5].id, "mitigation/sft/wo/m1", "then its mitigations (method order of after)");
+	CHECK_STR(p.stages[6].id, "mitigation/sft/jt/m1", "one mitigation stage per method in after");
+	CHECK_STR(p.stages[7].id, "eval/refusal/m1/base", "evaluations start with the base variant");
+	CHECK_STR(p.stages[10].id, "eval/refusal/m1/wo+sft", "mitigated variants are method+mitigation");
+	CHECK_STR(p.stages[p.nr - 1].id, "report", "the report comes last");
+	CHECK(plan_find(&p, "eval/refusal/m2/jt+sft") > 0, "plan_find finds a stage by id");
+	CHECK(plan_find(&p, "eval/refusal/m3/base") == -1, "plan_find misses unknown ids");
+
+	const struct stage *sft = &p.stages[5];
+	CHECK(sft->model_input == 3, "a mitigation's ${model} is its method's output");
+	CHECK(sft->base_input == 2, "${model.base} is the aligned base model");
+	CHECK(sft->deps_nr == 2, "deps are distinct producers");
+	const struct stage *extra = &p.stages[1];
+	CHECK(extra->inputs_nr == 1 && extra->inputs[0].stage == 0, "data may use other data");
+	CHECK_STR(extra->inputs[0].name, "data.world", "input names say what they bind");
+	const struct stage *rep = &p.stages[p.nr - 1];
+	CHECK(rep->inputs_nr == 10, "the report receives every evaluation");
+	CHECK(p.stages[0].dependents_nr == 3, "dependents are the reverse edges");
+
+	/* argv expansion */
+	struct stage_output *outs = xcalloc(p.nr, sizeof(*outs));
+	for (size_t i = 0; i < p.nr; i++) {
+		snprintf(outs[i].digest, HASH_HEX_SIZE, "%064zx", i + 1);
+		outs[i].path = xasprintf("/store/out/%zu", i);
+	}
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	stagecmd_argv(&p, 3, outs, "/work/out", "/abs/prog", &argv, &err);
+	CHECK(argv.nr == 5, "method argv has 5 elements");
+	CHECK_STR(argv.v[0], "/abs/prog", "argv[0] is the resolved program");
+	CHECK_STR(argv.v[2], "/store/out/2", "${model} expands to the model's store path");
+	CHECK_STR(argv.v[3], "m1-wo", "names expand inside a larger element");
+	CHECK_STR(argv.v[4], "/work/out", "${out} expands to the fresh output dir");
+	strvec_clear(&argv);
+	stagecmd_argv(&p, p.nr - 1, outs, "/o", "/abs/prog", &argv, &err);
+	CHECK(argv.nr == 3 + 10, "${evaluations} expands to one argument per evaluation");
+	strvec_clear(&argv);
+	stagecmd_argv(&p, 2, outs, "/o", "/abs/prog", &argv, &err);
+	CHECK_STR(argv.v[3], "2", "${params.size} expands to the scalar");
+	strvec_clear(&argv);
+	size_t ev = (size_t)plan_find(&p, "eval/refusal/m1/jt+sft");
+	stagecmd_argv(&p, ev, outs, "/o", "/abs/prog", &argv, &err);
+	CHECK_STR(argv.v[3], "jt+sft", "${variant} is method+mitigation");
+	strvec_clear(&argv);
+
+	for (size_t i = 0; i < p.nr; i++)
+		free(outs[i].path);
+	free(outs);
+	strbuf_release(&err);
+	plan_release(&p);
+	study_release(&st);
+}
+
+/* Key of stage `id` in a study text, with input digests set to `fill`. */
+static void key_of(const char *text, const char *id, char fill, char key[HASH_HEX_SIZE],
+		   struct strbuf *record)
+{
+	struct study st;
+	struct plan p;
+	key[0] = '\0';
+	if (load(&st, &p, text) < 0)
+		return;
+	struct stage_output *outs = xcalloc(p.nr, sizeof(*outs));
+	for (size_t i = 0; i < p.nr; i++) {
+		memset(outs[i].digest, fill, 64);
+		outs[i].digest[64] = '\0';
+	}
+	long si = plan_find(&p, id);
+	struct strbuf err = STRBUF_INIT;
+	char *prog = stagecmd_program(&p, &p.stages[si], &err);
+	struct code_digests cd;
+	code_digests_init(&cd);
+	if (!prog || stagecmd_key(&p, (size_t)si, outs, prog, &cd, record, key, &err) < 0) {
+		printf("# key failed: %s\n", err.buf);
+		key[0] = '\0';
+	}
+	code_digests_release(&cd);
+	free(prog);
+	free(outs);
+	strbuf_release(&err);
+	plan_release(&p);
+	study_release(&st);
+}
+
+static char *replace(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_add(&sb, text, (size_t)(at - text));
+	strbuf_addstr(&sb, to);
+	strbuf_addstr(&sb, at + strlen(from));
+	return strbuf_detach(&sb, NULL);
+}
+
+static void test_cache_key(void)
+{
+	char base[HASH_HEX_SIZE], k[HASH_HEX_SIZE];
+	struct strbuf rec = STRBUF_INIT;
+	setenv("PLAN_TEST_VAR", "one", 1);
+	key_of(study_text, "method/wo/m1", 'a', base, &rec);
+	CHECK(hash_hex_valid(base), "a cache key is a SHA-256 hex digest");
+	CHECK(strstr(rec.buf, "\"argv\":[\"./prog\",\"wo\",\"sha256:aaaa") != NULL,
+	      "the record names inputs by digest, not by path");
+	CHECK(strstr(rec.buf, "\"${out}\"]") != NULL, "${out} stays symbolic in the record");
+	char hex[HASH_HEX_SIZE];
+	hash_buf_hex(rec.buf, rec.len, hex);
+	CHECK_STR(base, hex, "the key is the SHA-256 of the canonical record");
+
+	key_of(study_text, "method/wo/m1", 'a', k, &rec);
+	CHECK_STR(k, base, "the same ingredients give the same key");
+
+	key_of(study_text, "method/wo/m1", 'b', k, &rec);
+	CHECK(strcmp(k, base), "an input digest changes the key");
+
+	char *t = replace(study_text, "'${model.name}-${method.name}'", "'x-${method.name}'");
+	key_of(t, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "an argv element changes the key");
+	free(t);
+
+	t = replace(study_text, "code: [extra.txt]", "code: [extra.txt], params: {lr: 1}");
+	key_of(t, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "params change the key");
+	free(t);
+
+	t = replace(study_text, "seed: 5", "seed: 6");
+	key_of(t, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "the seed changes the key");
+	free(t);
+
+	setenv("PLAN_TEST_VAR", "two", 1);
+	key_of(study_text, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "a passed-through environment value changes the key");
+	setenv("PLAN_TEST_VAR", "one", 1);
+
+	write_text("extra.txt", "extra 2\n", 0644);
+	key_of(study_text, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "a code file's content changes the key");
+	write_text("extra.txt", "extra 1\n", 0644);
+
+	write_text("prog", "#!/bin/sh\necho changed\n", 0755);
+	key_of(study_text, "method/wo/m1", 'a', k, &rec);
+	CHECK(strcmp(k, base), "the program's content (argv[0] in the repo) changes the key");
+	write_text("prog", "#!/bin/sh\nexit 0\n", 0755);
+
+	key_of(study_text, "method/wo/m2", 'a', k, &rec);
+	CHECK(strcmp(k, base), "the stage id changes the key");
+
+	key_of(study_text, "method/wo/m1", 'a', k, &rec);
+	CHECK_STR(k, base, "restoring every ingredient restores the key");
+
+	t = replace(study_text, "params: {size: 2}", "params: {size: 2, other: {b: 1, a: 2}}");
+	char k1[HASH_HEX_SIZE], k2[HASH_HEX_SIZE];
+	key_of(t, "model/m1", 'a', k1, &rec);
+	free(t);
+	t = replace(study_text, "params: {size: 2}", "params: {other: {a: 2, b: 1}, size: 2}");
+	key_of(t, "model/m1", 'a', k2, &rec);
+	free(t);
+	CHECK_STR(k1, k2, "the order of keys in params does not change the key");
+	strbuf_release(&rec);
+}
+
+static void test_canon(void)
+{
+	cJSON *v = cJSON_Parse("{\"b\":[1,2.5,\"x\\n\"],\"a\":{\"z\":true,\"y\":null},\"c\":1e21}");
+	struct strbuf sb = STRBUF_INIT;
+	canon_json(v, &sb);
+	CHECK_STR(sb.buf, "{\"a\":{\"y\":null,\"z\":true},\"b\":[1,2.5,\"x\\n\"],\"c\":1e+21}",
+		  "canonical JSON sorts keys and drops whitespace");
+	cJSON_Delete(v);
+	strbuf_reset(&sb);
+	v = cJSON_CreateNumber(0.1);
+	canon_json(v, &sb);
+	CHECK_STR(sb.buf, "0.1", "numbers print in their shortest round-trip form");
+	cJSON_Delete(v);
+	strbuf_release(&sb);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	write_text("prog", "#!/bin/sh\nexit 0\n", 0755);
+	write_text("extra.txt", "extra 1\n", 0644);
+	test_expansion();
+	test_cache_key();
+	test_canon();
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# cleanup failed\n");
+	free(cmd);
+	return check_done();
+}
