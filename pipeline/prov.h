@@ -85,7 +85,37 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 		     struct strbuf *err);
 
 /* The output tree of the latest successful execution of stage_id with this
- * cache key, if any (used to cross-check the action cache). 1 found, 0 not. */
+ * cache key, if any (used to cross-check the action cache). 1 found, 0 not
+ * (-1 on a database error). */
 int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65]);
+
+/* ---- added by the provenance module ---- */
+
+/* The schema version this code creates and understands (PRAGMA user_version). */
+#define PROV_SCHEMA_VERSION 1
+
+/* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
+ * metric, in file order. `stage_id` only names the stage in messages:
+ * "stage 'ID': invalid metrics.json: <why>". The evaluation/model/variant
+ * passed to fn are the file's top-level strings, else the defaults given.
+ * Used by prov_record_exec; exposed for tests and for validating early. */
+struct prov_metric {
+	const char *evaluation, *model, *variant; /* NULL where not applicable */
+	const char *name;
+	double value;
+	int has_n;
+	long long n;
+	int has_ci_low, has_ci_high;
+	double ci_low, ci_high;
+};
+typedef int (*prov_metric_fn)(const struct prov_metric *m, void *data);
+int prov_parse_metrics(const char *stage_id, const char *json, const char *evaluation,
+		       const char *model, const char *variant, prov_metric_fn fn, void *data,
+		       struct strbuf *err);
+
+/* The connection, for prov_query.c (the read side) only. */
+struct sqlite3 *prov_sqlite(struct prov *p);
+/* The path the database was opened from. */
+const char *prov_path(const struct prov *p);
 
 #endif

@@ -1,0 +1,517 @@
+/*
+ * cmd_show: `study show RUN-ID|STAGE-ID`, the full provenance of one run (its
+ * record and a table of its executions) or of a stage's latest execution
+ * (argv, env, inputs, output and its path in the store, resources, logs,
+ * metrics, reuse by later cache hits), as text or JSON. Read-only.
+ */
+#include "cli.h"
+#include "prov_query.h"
+#include "store.h"
+#include "xalloc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: study show RUN-ID|STAGE-ID [--store DIR] [--json]\n"
+		   "\n"
+		   "Show the provenance of a run (an all-digit id, see 'study log') or of the\n"
+		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft).\n"
+		   "\n"
+		   "  --store DIR  the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+		   "  --json       print one JSON object\n");
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
+
+static void commit_text(const char *commit, int dirty, char out[64])
+{
+	if (!commit)
+		snprintf(out, 64, "-");
+	else if (!*commit)
+		snprintf(out, 64, "(no commit)");
+	else
+		snprintf(out, 64, "%.12s%s", commit, dirty == 1 ? "+dirty" : "");
+}
+
+/* ---- runs ---- */
+
+static cJSON *exec_row_json(const struct prov_exec_info *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "execution_id", (double)e->id);
+	prov_json_add_str(o, "stage", e->stage_id);
+	prov_json_add_str(o, "kind", e->kind);
+	prov_json_add_str(o, "status", e->status);
+	prov_json_add_str(o, "reason", e->reason);
+	prov_json_add_str(o, "cache_key", e->cache_key);
+	if (e->has_exit)
+		cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
+	else
+		cJSON_AddNullToObject(o, "exit_code");
+	if (e->started > 0)
+		cJSON_AddNumberToObject(o, "wall_s", e->wall_s);
+	else
+		cJSON_AddNullToObject(o, "wall_s");
+	prov_json_add_str(o, "output_digest", e->output_digest);
+	return o;
+}
+
+static void print_run(const struct prov_run_info *r, const struct prov_exec_info *ex, size_t nr)
+{
+	char t0[32], t1[32], dur[32], commit[64];
+	prov_format_time(r->started, t0);
+	prov_format_time(r->ended, t1);
+	commit_text(r->git_commit, r->git_dirty, commit);
+	printf("run %lld\n", (long long)r->id);
+	printf("  study      %s (%s)\n", or_dash(r->study_name), or_dash(r->study_path));
+	printf("  digest     %s\n", or_dash(r->study_digest));
+	printf("  commit     %s%s%s%s\n", commit, r->git_branch ? " (branch " : "",
+	       r->git_branch ? r->git_branch : "", r->git_branch ? ")" : "");
+	printf("  status     %s\n", or_dash(r->status));
+	printf("  started    %s\n", t0);
+	if (r->ended > 0) {
+		prov_format_duration(r->ended - r->started, dur);
+		printf("  ended      %s (%s)\n", t1, dur);
+	} else {
+		printf("  ended      -\n");
+	}
+	printf("  stages     ran %d, cached %d, failed %d, skipped %d\n", r->ran, r->cached,
+	       r->failed, r->skipped);
+	printf("  tool       study %s\n", or_dash(r->tool_version));
+	printf("  host       %s (user %s)\n", or_dash(r->host), or_dash(r->user));
+	printf("  cwd        %s\n", or_dash(r->cwd));
+	printf("  argv       %s\n", or_dash(r->argv_json));
+
+	int w = 5;
+	for (size_t i = 0; i < nr; i++) {
+		int len = (int)strlen(ex[i].stage_id);
+		if (len > w)
+			w = len;
+	}
+	printf("\nexecutions (%zu)\n", nr);
+	printf("  %-*s  %-7s  %4s  %8s  %-12s  %s\n", w, "STAGE", "STATUS", "EXIT", "WALL",
+	       "OUTPUT", "REASON");
+	for (size_t i = 0; i < nr; i++) {
+		const struct prov_exec_info *e = &ex[i];
+		char exitbuf[16], wall[32], out[16];
+		if (!e->has_exit)
+			snprintf(exitbuf, sizeof(exitbuf), "-");
+		else if (e->term_signal)
+			snprintf(exitbuf, sizeof(exitbuf), "sig%d", e->term_signal);
+		else
+			snprintf(exitbuf, sizeof(exitbuf), "%d", e->exit_code);
+		if (e->started > 0)
+			prov_format_duration(e->wall_s, wall);
+		else
+			snprintf(wall, sizeof(wall), "-");
+		snprintf(out, sizeof(out), "%.12s", or_dash(e->output_digest));
+		if (e->reason)
+			printf("  %-*s  %-7s  %4s  %8s  %-12s  %s\n", w, e->stage_id,
+			       or_dash(e->status), exitbuf, wall, out, e->reason);
+		else
+			printf("  %-*s  %-7s  %4s  %8s  %s\n", w, e->stage_id, or_dash(e->status),
+			       exitbuf, wall, out);
+	}
+}
+
+static int show_run(struct prov *p, int64_t id, int json)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct prov_run_info r;
+	struct prov_exec_info *ex = NULL;
+	size_t nr = 0;
+	int found = prov_get_run(p, id, &r, &err);
+	if (found <= 0) {
+		if (found == 0)
+			cli_error("no run %lld recorded", (long long)id);
+		else
+			cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (prov_run_execs(p, id, &ex, &nr, &err) < 0) {
+		cli_error("%s", err.buf);
+		prov_run_info_release(&r);
+		strbuf_release(&err);
+		return EXIT_FAILED;
+	}
+	if (json) {
+		cJSON *o = prov_run_to_json(&r);
+		cJSON *arr = cJSON_AddArrayToObject(o, "executions");
+		for (size_t i = 0; i < nr; i++)
+			cJSON_AddItemToArray(arr, exec_row_json(&ex[i]));
+		char *text = cJSON_Print(o);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else {
+		print_run(&r, ex, nr);
+	}
+	prov_execs_free(ex, nr);
+	prov_run_info_release(&r);
+	strbuf_release(&err);
+	return EXIT_OK;
+}
+
+/* ---- stages ---- */
+
+struct paths {
+	struct strbuf output, out_log, err_log;
+};
+
+static void fill_paths(const char *store_dir, const struct prov_exec_info *e, struct paths *ps)
+{
+	char *real = realpath(store_dir, NULL);
+	struct store st;
+	memset(&st, 0, sizeof(st)); /* only root is read by the path helpers */
+	st.root = real ? real : (char *)store_dir;
+	st.lock_fd = -1;
+	strbuf_init(&ps->output, 0);
+	strbuf_init(&ps->out_log, 0);
+	strbuf_init(&ps->err_log, 0);
+	if (e->output_digest)
+		store_tree_dir_path(&st, e->output_digest, &ps->output);
+	if (e->stdout_digest)
+		store_object_path(&st, e->stdout_digest, &ps->out_log);
+	if (e->stderr_digest)
+		store_object_path(&st, e->stderr_digest, &ps->err_log);
+	free(real);
+}
+
+static void release_paths(struct paths *ps)
+{
+	strbuf_release(&ps->output);
+	strbuf_release(&ps->out_log);
+	strbuf_release(&ps->err_log);
+}
+
+static void add_path(cJSON *o, const char *key, const struct strbuf *sb)
+{
+	prov_json_add_str(o, key, sb->len ? sb->buf : NULL);
+}
+
+static cJSON *metric_json(const struct prov_metric_info *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	prov_json_add_str(o, "metric", m->metric);
+	cJSON_AddNumberToObject(o, "value", m->value);
+	if (m->has_n)
+		cJSON_AddNumberToObject(o, "n", (double)m->n);
+	else
+		cJSON_AddNullToObject(o, "n");
+	if (m->has_ci_low)
+		cJSON_AddNumberToObject(o, "ci_low", m->ci_low);
+	else
+		cJSON_AddNullToObject(o, "ci_low");
+	if (m->has_ci_high)
+		cJSON_AddNumberToObject(o, "ci_high", m->ci_high);
+	else
+		cJSON_AddNullToObject(o, "ci_high");
+	prov_json_add_str(o, "evaluation", m->evaluation);
+	prov_json_add_str(o, "model", m->model);
+	prov_json_add_str(o, "variant", m->variant);
+	return o;
+}
+
+static void add_json_text(cJSON *o, const char *key, const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	if (v)
+		cJSON_AddItemToObject(o, key, v);
+	else
+		prov_json_add_str(o, key, text);
+}
+
+static cJSON *stage_json(const struct prov_exec_info *e, const struct prov_run_info *r,
+			 long hits, int64_t latest_run, const struct paths *ps)
+{
+	cJSON *o = cJSON_CreateObject();
+	prov_json_add_str(o, "stage", e->stage_id);
+	cJSON_AddNumberToObject(o, "execution_id", (double)e->id);
+	cJSON_AddNumberToObject(o, "run_id", (double)e->run_id);
+	prov_json_add_str(o, "git_commit", r->git_commit);
+	prov_json_add_str(o, "git_branch", r->git_branch);
+	if (r->git_dirty < 0)
+		cJSON_AddNullToObject(o, "git_dirty");
+	else
+		cJSON_AddBoolToObject(o, "git_dirty", r->git_dirty);
+	prov_json_add_str(o, "kind", e->kind);
+	prov_json_add_str(o, "model", e->model);
+	prov_json_add_str(o, "variant", e->variant);
+	prov_json_add_str(o, "evaluation", e->evaluation);
+	prov_json_add_str(o, "status", e->status);
+	prov_json_add_str(o, "reason", e->reason);
+	prov_json_add_str(o, "cache_key", e->cache_key);
+	prov_json_add_str(o, "cache_record", e->cache_record);
+	cJSON_AddNumberToObject(o, "later_cache_hits", (double)hits);
+	cJSON_AddNumberToObject(o, "latest_run", (double)latest_run);
+	add_json_text(o, "argv", e->argv_json);
+	add_json_text(o, "env", e->env_json);
+	cJSON *ins = cJSON_AddArrayToObject(o, "inputs");
+	for (size_t i = 0; i < e->inputs_nr; i++) {
+		cJSON *in = cJSON_CreateObject();
+		prov_json_add_str(in, "name", e->inputs[i].name);
+		prov_json_add_str(in, "stage", e->inputs[i].stage);
+		prov_json_add_str(in, "digest", e->inputs[i].digest);
+		cJSON_AddItemToArray(ins, in);
+	}
+	prov_json_add_str(o, "output_digest", e->output_digest);
+	add_path(o, "output_path", &ps->output);
+	if (e->output_digest) {
+		cJSON_AddNumberToObject(o, "output_files", (double)e->output_files);
+		cJSON_AddNumberToObject(o, "output_bytes", (double)e->output_bytes);
+	} else {
+		cJSON_AddNullToObject(o, "output_files");
+		cJSON_AddNullToObject(o, "output_bytes");
+	}
+	if (e->has_exit) {
+		cJSON_AddNumberToObject(o, "exit_code", e->exit_code);
+		cJSON_AddNumberToObject(o, "term_signal", e->term_signal);
+	} else {
+		cJSON_AddNullToObject(o, "exit_code");
+		cJSON_AddNullToObject(o, "term_signal");
+	}
+	cJSON_AddBoolToObject(o, "timed_out", e->timed_out);
+	prov_json_add_time(o, "started", e->started);
+	prov_json_add_time(o, "ended", e->ended);
+	if (e->started > 0) {
+		cJSON_AddNumberToObject(o, "wall_s", e->wall_s);
+		cJSON_AddNumberToObject(o, "cpu_s", e->cpu_s);
+		cJSON_AddNumberToObject(o, "peak_rss_kb", (double)e->peak_rss_kb);
+	} else {
+		cJSON_AddNullToObject(o, "wall_s");
+		cJSON_AddNullToObject(o, "cpu_s");
+		cJSON_AddNullToObject(o, "peak_rss_kb");
+	}
+	prov_json_add_str(o, "stdout_digest", e->stdout_digest);
+	add_path(o, "stdout_path", &ps->out_log);
+	prov_json_add_str(o, "stderr_digest", e->stderr_digest);
+	add_path(o, "stderr_path", &ps->err_log);
+	cJSON *ms = cJSON_AddArrayToObject(o, "metrics");
+	for (size_t i = 0; i < e->metrics_nr; i++)
+		cJSON_AddItemToArray(ms, metric_json(&e->metrics[i]));
+	return o;
+}
+
+static void print_lines_of_json(const char *text, int object)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	if (!v || (object ? !cJSON_IsObject(v) : !cJSON_IsArray(v))) {
+		printf("  %s\n", text ? text : "-");
+		cJSON_Delete(v);
+		return;
+	}
+	if (!v->child)
+		printf("  (none)\n");
+	for (const cJSON *c = v->child; c; c = c->next) {
+		char *plain = cJSON_IsString(c) ? NULL : cJSON_PrintUnformatted(c);
+		const char *s = cJSON_IsString(c) ? c->valuestring : plain ? plain : "?";
+		if (object)
+			printf("  %s=%s\n", c->string, s);
+		else
+			printf("  %s\n", s);
+		free(plain);
+	}
+	cJSON_Delete(v);
+}
+
+static void print_metric_values(const struct prov_metric_info *m, int w)
+{
+	printf("  %-*s  %.6g", w, m->metric, m->value);
+	if (m->has_n)
+		printf("  n=%lld", m->n);
+	if (m->has_ci_low && m->has_ci_high)
+		printf("  95%% CI [%.3f, %.3f]", m->ci_low, m->ci_high);
+	printf("\n");
+}
+
+static void print_stage(const struct prov_exec_info *e, const struct prov_run_info *r,
+			long hits, int64_t latest_run, const struct paths *ps)
+{
+	char commit[64], t0[32], wall[32];
+	commit_text(r->git_commit, r->git_dirty, commit);
+	printf("stage        %s\n", e->stage_id);
+	printf("kind         %s", or_dash(e->kind));
+	if (e->evaluation)
+		printf(", evaluation %s", e->evaluation);
+	if (e->model)
+		printf(", model %s", e->model);
+	if (e->variant)
+		printf(", variant %s", e->variant);
+	printf("\n");
+	printf("execution    %lld in run %lld (commit %s%s%s)\n", (long long)e->id,
+	       (long long)e->run_id, commit, r->git_branch ? ", branch " : "",
+	       r->git_branch ? r->git_branch : "");
+	printf("status       %s%s%s\n", or_dash(e->status), e->reason ? ": " : "",
+	       e->reason ? e->reason : "");
+	printf("reuse        %ld later cache hit%s; latest run using it: %lld\n", hits,
+	       hits == 1 ? "" : "s", (long long)latest_run);
+	printf("cache key    %s\n", or_dash(e->cache_key));
+	printf("argv\n");
+	print_lines_of_json(e->argv_json, 0);
+	printf("env\n");
+	print_lines_of_json(e->env_json, 1);
+	printf("inputs\n");
+	if (!e->inputs_nr)
+		printf("  (none)\n");
+	int w = 4, sw = 5;
+	for (size_t i = 0; i < e->inputs_nr; i++) {
+		if ((int)strlen(e->inputs[i].name) > w)
+			w = (int)strlen(e->inputs[i].name);
+		if ((int)strlen(e->inputs[i].stage) > sw)
+			sw = (int)strlen(e->inputs[i].stage);
+	}
+	for (size_t i = 0; i < e->inputs_nr; i++)
+		printf("  %-*s  %-*s  %s\n", w, e->inputs[i].name, sw, e->inputs[i].stage,
+		       e->inputs[i].digest);
+	if (e->output_digest) {
+		printf("output       %s (%lld file%s, %lld bytes)\n", e->output_digest,
+		       e->output_files, e->output_files == 1 ? "" : "s", e->output_bytes);
+		printf("             %s\n", ps->output.buf);
+	} else {
+		printf("output       -\n");
+	}
+	if (e->has_exit)
+		printf("exit         %d, signal %d, timed out %s\n", e->exit_code, e->term_signal,
+		       e->timed_out ? "yes" : "no");
+	else
+		printf("exit         - (no process ran)\n");
+	if (e->started > 0) {
+		prov_format_time(e->started, t0);
+		prov_format_duration(e->wall_s, wall);
+		printf("time         started %s, wall %s, cpu %.2fs, peak rss %lld KiB\n", t0, wall,
+		       e->cpu_s, e->peak_rss_kb);
+	}
+	if (e->stdout_digest)
+		printf("stdout       %s\n             %s\n", e->stdout_digest, ps->out_log.buf);
+	if (e->stderr_digest)
+		printf("stderr       %s\n             %s\n", e->stderr_digest, ps->err_log.buf);
+	printf("metrics\n");
+	if (!e->metrics_nr)
+		printf("  (none)\n");
+	int mw = 6;
+	for (size_t i = 0; i < e->metrics_nr; i++)
+		if ((int)strlen(e->metrics[i].metric) > mw)
+			mw = (int)strlen(e->metrics[i].metric);
+	for (size_t i = 0; i < e->metrics_nr; i++)
+		print_metric_values(&e->metrics[i], mw);
+}
+
+static int show_stage(struct prov *p, const char *store_dir, const char *stage, int json)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct prov_exec_info e;
+	struct prov_run_info r;
+	struct paths ps;
+	long hits = 0;
+	int64_t latest_run = 0;
+	int ret = EXIT_FAILED;
+
+	int found = prov_stage_latest(p, stage, &e, &err);
+	if (found <= 0) {
+		if (found == 0)
+			cli_error("no execution of stage '%s' recorded", stage);
+		else
+			cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
+	}
+	memset(&r, 0, sizeof(r));
+	if (prov_stage_reuse(p, &e, &hits, &latest_run, &err) < 0 ||
+	    prov_get_run(p, e.run_id, &r, &err) < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	fill_paths(store_dir, &e, &ps);
+	if (json) {
+		cJSON *o = stage_json(&e, &r, hits, latest_run, &ps);
+		char *text = cJSON_Print(o);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else {
+		print_stage(&e, &r, hits, latest_run, &ps);
+	}
+	release_paths(&ps);
+	ret = EXIT_OK;
+out:
+	prov_run_info_release(&r);
+	prov_exec_info_release(&e);
+	strbuf_release(&err);
+	return ret;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *store_opt = NULL;
+	int json = 0, c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			store_opt = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			cli_error("unknown option or missing value: '%s'", argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		if (argc - optind < 1)
+			cli_error("show needs a run id or a stage id");
+		else
+			cli_error("unexpected argument '%s'", argv[optind + 1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *what = argv[optind];
+	const char *store_dir = store_dir_default(store_opt);
+	struct strbuf err = STRBUF_INIT;
+	struct prov *p = NULL;
+	if (prov_open_store_readonly(store_dir, &p, &err) < 0) {
+		cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
+	strbuf_release(&err);
+	int ret;
+	if (all_digits(what))
+		ret = show_run(p, strtoll(what, NULL, 10), json);
+	else
+		ret = show_stage(p, store_dir, what, json);
+	prov_close(p);
+	return ret;
+}

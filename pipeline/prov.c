@@ -1,0 +1,831 @@
+/*
+ * prov: the write side of the provenance database (SQLite, WAL) and its
+ * schema: opening, checking and migrating (PRAGMA user_version), transactions,
+ * recording runs and executions (inputs, output artifact, metrics parsed from
+ * metrics.json), and the action-cache cross-check. The read side used by the
+ * `log`, `show` and `results` commands lives in prov_query.c. The schema is
+ * documented for auditors in docs/provenance.md; keep both in step.
+ */
+#include "prov.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#define PROV_FORMAT "study-provenance"
+
+/*
+ * Migration steps: migrations[i] takes a database from user_version i to i+1.
+ * Never edit a released step; append a new one and bump PROV_SCHEMA_VERSION.
+ */
+static const char *const migrations[PROV_SCHEMA_VERSION] = {
+	/* 0 -> 1: the initial schema */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"INSERT INTO meta(key, value) VALUES ('format', '" PROV_FORMAT "');"
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  study_name TEXT NOT NULL,"
+	"  study_path TEXT NOT NULL,"
+	"  study_digest TEXT NOT NULL,"
+	"  git_commit TEXT,"
+	"  git_branch TEXT,"
+	"  git_dirty INTEGER CHECK (git_dirty IN (0, 1)),"
+	"  tool_version TEXT NOT NULL,"
+	"  host TEXT,"
+	"  user TEXT,"
+	"  argv_json TEXT NOT NULL,"
+	"  cwd TEXT,"
+	"  started REAL NOT NULL,"
+	"  ended REAL,"
+	"  status TEXT NOT NULL DEFAULT 'running'"
+	"    CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),"
+	"  ran INTEGER NOT NULL DEFAULT 0,"
+	"  cached INTEGER NOT NULL DEFAULT 0,"
+	"  failed INTEGER NOT NULL DEFAULT 0,"
+	"  skipped INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE executions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER NOT NULL REFERENCES runs(id),"
+	"  stage_id TEXT NOT NULL,"
+	"  kind TEXT,"
+	"  model TEXT,"
+	"  variant TEXT,"
+	"  evaluation TEXT,"
+	"  cache_key TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN ('ran', 'cached', 'failed', 'skipped')),"
+	"  reason TEXT,"
+	"  argv_json TEXT,"
+	"  env_json TEXT,"
+	"  cache_record TEXT,"
+	"  output_digest TEXT,"
+	"  output_files INTEGER,"
+	"  output_bytes INTEGER,"
+	"  exit_code INTEGER,"
+	"  term_signal INTEGER,"
+	"  timed_out INTEGER NOT NULL DEFAULT 0,"
+	"  started REAL,"
+	"  ended REAL,"
+	"  wall_s REAL,"
+	"  cpu_s REAL,"
+	"  peak_rss_kb INTEGER,"
+	"  stdout_digest TEXT,"
+	"  stderr_digest TEXT);"
+	"CREATE TABLE inputs ("
+	"  execution_id INTEGER NOT NULL REFERENCES executions(id),"
+	"  name TEXT NOT NULL,"
+	"  stage_id TEXT NOT NULL,"
+	"  digest TEXT NOT NULL);"
+	"CREATE TABLE artifacts ("
+	"  digest TEXT PRIMARY KEY,"
+	"  files INTEGER,"
+	"  bytes INTEGER,"
+	"  first_execution_id INTEGER NOT NULL REFERENCES executions(id));"
+	"CREATE TABLE metrics ("
+	"  execution_id INTEGER NOT NULL REFERENCES executions(id),"
+	"  stage_id TEXT NOT NULL,"
+	"  evaluation TEXT,"
+	"  model TEXT,"
+	"  variant TEXT,"
+	"  metric TEXT NOT NULL,"
+	"  value REAL NOT NULL,"
+	"  n INTEGER,"
+	"  ci_low REAL,"
+	"  ci_high REAL);"
+	"CREATE INDEX executions_stage ON executions(stage_id, id);"
+	"CREATE INDEX executions_run ON executions(run_id);"
+	"CREATE INDEX executions_cache_key ON executions(cache_key);"
+	"CREATE INDEX metrics_execution ON metrics(execution_id);"
+	"CREATE INDEX metrics_stage ON metrics(stage_id, execution_id);"
+	"CREATE INDEX inputs_execution ON inputs(execution_id);",
+};
+
+struct prov {
+	sqlite3 *db;
+	char *path;
+	int readonly;
+	/* the hot path (prov_record_exec), prepared once for writers */
+	sqlite3_stmt *ins_exec, *ins_input, *ins_artifact, *ins_metric;
+};
+
+static void db_error(struct strbuf *err, sqlite3 *db, const char *fmt, const char *arg)
+{
+	strbuf_addf(err, fmt, arg);
+	strbuf_addf(err, ": %s", db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+struct sqlite3 *prov_sqlite(struct prov *p) { return p->db; }
+const char *prov_path(const struct prov *p) { return p->path; }
+
+/* A single-integer query ("PRAGMA user_version"); -1 on error. */
+static int query_int(sqlite3 *db, const char *sql, long long *out)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		ret = 0;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int table_exists(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		found = 1;
+	else if (rc != SQLITE_DONE)
+		found = -1;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* 1 when meta.format is ours, 0 when it is something else, -1 on error. */
+static int format_is_ours(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int ours = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'format'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		ours = v && !strcmp(v, PROV_FORMAT);
+	} else if (rc != SQLITE_DONE) {
+		ours = -1;
+	}
+	sqlite3_finalize(st);
+	return ours;
+}
+
+/*
+ * Check that the database is ours and not newer than this code. Sets
+ * *version. A database without tables and with user_version 0 is "empty"
+ * (ours to initialise).
+ */
+static int check_schema(struct prov *p, long long *version, struct strbuf *err)
+{
+	long long v = 0, ntables = 0;
+	if (query_int(p->db, "PRAGMA user_version", &v) < 0 ||
+	    query_int(p->db, "SELECT count(*) FROM sqlite_master", &ntables) < 0) {
+		db_error(err, p->db, "cannot read provenance database '%s'", p->path);
+		return -1;
+	}
+	int has_meta = table_exists(p->db, "meta");
+	if (has_meta < 0) {
+		db_error(err, p->db, "cannot read provenance database '%s'", p->path);
+		return -1;
+	}
+	if (has_meta) {
+		int ours = format_is_ours(p->db);
+		if (ours < 0) {
+			db_error(err, p->db, "cannot read provenance database '%s'", p->path);
+			return -1;
+		}
+		if (!ours)
+			goto foreign;
+	}
+	if (v > PROV_SCHEMA_VERSION) {
+		strbuf_addf(err,
+			    "provenance database '%s' has schema version %lld, this study knows up "
+			    "to %d; upgrade study",
+			    p->path, v, PROV_SCHEMA_VERSION);
+		return -1;
+	}
+	if ((v >= 1 && !has_meta) || (v == 0 && ntables > 0))
+		goto foreign;
+	*version = v;
+	return 0;
+foreign:
+	strbuf_addf(err, "'%s' is not a study provenance database", p->path);
+	return -1;
+}
+
+static int exec_sql(struct prov *p, const char *sql, struct strbuf *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		strbuf_addf(err, "provenance database '%s': %s", p->path,
+			    msg ? msg : sqlite3_errmsg(p->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Apply the missing migration steps in one IMMEDIATE transaction (re-reading
+ * the version inside it, so two writers opening a fresh file cannot race). */
+static int migrate(struct prov *p, struct strbuf *err)
+{
+	long long v = 0;
+	if (exec_sql(p, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (check_schema(p, &v, err) < 0)
+		goto fail;
+	for (long long i = v; i < PROV_SCHEMA_VERSION; i++)
+		if (exec_sql(p, migrations[i], err) < 0)
+			goto fail;
+	if (v < PROV_SCHEMA_VERSION) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", PROV_SCHEMA_VERSION);
+		if (exec_sql(p, sql, err) < 0)
+			goto fail;
+	}
+	if (exec_sql(p, "COMMIT", err) < 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int prepare(struct prov *p, sqlite3_stmt **st, const char *sql, struct strbuf *err)
+{
+	if (sqlite3_prepare_v3(p->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		db_error(err, p->db, "provenance database '%s': cannot prepare statement", p->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int prepare_writes(struct prov *p, struct strbuf *err)
+{
+	if (prepare(p, &p->ins_exec,
+		    "INSERT INTO executions (run_id, stage_id, kind, model, variant, evaluation,"
+		    " cache_key, status, reason, argv_json, env_json, cache_record, output_digest,"
+		    " output_files, output_bytes, exit_code, term_signal, timed_out, started, ended,"
+		    " wall_s, cpu_s, peak_rss_kb, stdout_digest, stderr_digest)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+		    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+		    err) < 0)
+		return -1;
+	if (prepare(p, &p->ins_input,
+		    "INSERT INTO inputs (execution_id, name, stage_id, digest) VALUES (?, ?, ?, ?)",
+		    err) < 0)
+		return -1;
+	if (prepare(p, &p->ins_artifact,
+		    "INSERT OR IGNORE INTO artifacts (digest, files, bytes, first_execution_id)"
+		    " VALUES (?, ?, ?, ?)",
+		    err) < 0)
+		return -1;
+	if (prepare(p, &p->ins_metric,
+		    "INSERT INTO metrics (execution_id, stage_id, evaluation, model, variant, metric,"
+		    " value, n, ci_low, ci_high) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    err) < 0)
+		return -1;
+	return 0;
+}
+
+static int open_common(struct prov **out, const char *path, int readonly, struct strbuf *err)
+{
+	struct prov *p = xcalloc(1, sizeof(*p));
+	p->path = xstrdup(path);
+	p->readonly = readonly;
+	int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	long long v = 0;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &p->db, flags, NULL) != SQLITE_OK) {
+		db_error(err, p->db, "cannot open provenance database '%s'", path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(p->db, 1);
+	sqlite3_busy_timeout(p->db, 5000);
+	if (exec_sql(p, "PRAGMA foreign_keys = ON", err) < 0)
+		goto fail;
+	if (readonly) {
+		if (exec_sql(p, "PRAGMA query_only = ON", err) < 0 || check_schema(p, &v, err) < 0)
+			goto fail;
+		if (v < PROV_SCHEMA_VERSION) {
+			strbuf_addf(err,
+				    "provenance database '%s' has schema version %lld, older than %d;"
+				    " run a study with this store to upgrade it",
+				    path, v, PROV_SCHEMA_VERSION);
+			goto fail;
+		}
+	} else {
+		/* Check before switching to WAL so a foreign database is left untouched. */
+		if (check_schema(p, &v, err) < 0 ||
+		    exec_sql(p, "PRAGMA journal_mode = WAL", err) < 0 ||
+		    exec_sql(p, "PRAGMA synchronous = NORMAL", err) < 0 || migrate(p, err) < 0 ||
+		    prepare_writes(p, err) < 0)
+			goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	prov_close(p);
+	return -1;
+}
+
+int prov_open(struct prov **p, const char *path, struct strbuf *err)
+{
+	return open_common(p, path, 0, err);
+}
+
+int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0) {
+		*p = NULL;
+		if (errno == ENOENT)
+			strbuf_addf(err, "no provenance database at '%s'", path);
+		else
+			strbuf_addf(err, "cannot open provenance database '%s': %s", path,
+				    strerror(errno));
+		return -1;
+	}
+	return open_common(p, path, 1, err);
+}
+
+void prov_close(struct prov *p)
+{
+	if (!p)
+		return;
+	sqlite3_finalize(p->ins_exec);
+	sqlite3_finalize(p->ins_input);
+	sqlite3_finalize(p->ins_artifact);
+	sqlite3_finalize(p->ins_metric);
+	sqlite3_close(p->db);
+	free(p->path);
+	free(p);
+}
+
+int prov_begin(struct prov *p, struct strbuf *err)
+{
+	return exec_sql(p, p->readonly ? "BEGIN" : "BEGIN IMMEDIATE", err);
+}
+
+int prov_commit(struct prov *p, struct strbuf *err)
+{
+	if (exec_sql(p, "COMMIT", err) < 0) {
+		prov_rollback(p);
+		return -1;
+	}
+	return 0;
+}
+
+int prov_rollback(struct prov *p)
+{
+	if (sqlite3_get_autocommit(p->db))
+		return 0; /* no transaction open */
+	return sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static double now_unix(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Run a one-shot write statement; `bind` has filled its parameters. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int prov_mark_interrupted(struct prov *p, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE runs SET status = 'interrupted', ended = coalesce(ended, ?)"
+			       " WHERE status = 'running'",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_double(st, 1, now_unix());
+	ret = step_done(st);
+out:
+	if (ret < 0)
+		db_error(err, p->db, "cannot mark interrupted runs in '%s'", p->path);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "INSERT INTO runs (study_name, study_path, study_digest, git_commit,"
+			       " git_branch, git_dirty, tool_version, host, user, argv_json, cwd,"
+			       " started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	bind_text(st, 1, r->study_name ? r->study_name : "");
+	bind_text(st, 2, r->study_path ? r->study_path : "");
+	bind_text(st, 3, r->study_digest ? r->study_digest : "");
+	bind_text(st, 4, r->git_commit);
+	bind_text(st, 5, r->git_branch);
+	if (r->git_dirty == 0 || r->git_dirty == 1)
+		sqlite3_bind_int(st, 6, r->git_dirty);
+	else
+		sqlite3_bind_null(st, 6);
+	bind_text(st, 7, r->tool_version ? r->tool_version : "");
+	bind_text(st, 8, r->host);
+	bind_text(st, 9, r->user);
+	bind_text(st, 10, r->argv_json ? r->argv_json : "[]");
+	bind_text(st, 11, r->cwd);
+	sqlite3_bind_double(st, 12, r->started);
+	if (step_done(st) < 0)
+		goto out;
+	*run_id = sqlite3_last_insert_rowid(p->db);
+	ret = 0;
+out:
+	if (ret < 0)
+		db_error(err, p->db, "cannot record the run of study '%s'",
+			 r->study_name ? r->study_name : "");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ended, int ran,
+		 int cached, int failed, int skipped, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	char idbuf[32];
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run_id);
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE runs SET status = ?, ended = ?, ran = ?, cached = ?, failed = ?,"
+			       " skipped = ? WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	bind_text(st, 1, status);
+	sqlite3_bind_double(st, 2, ended);
+	sqlite3_bind_int(st, 3, ran);
+	sqlite3_bind_int(st, 4, cached);
+	sqlite3_bind_int(st, 5, failed);
+	sqlite3_bind_int(st, 6, skipped);
+	sqlite3_bind_int64(st, 7, run_id);
+	if (step_done(st) < 0)
+		goto out;
+	if (sqlite3_changes(p->db) != 1) {
+		strbuf_addf(err, "cannot end run %s: no such run in '%s'", idbuf, p->path);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		db_error(err, p->db, "cannot end run %s", idbuf);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ---- metrics.json ---- */
+
+static int metric_error(struct strbuf *err, const char *stage_id, const char *fmt,
+			const char *arg)
+{
+	strbuf_addf(err, "stage '%s': invalid metrics.json: ", stage_id ? stage_id : "");
+	strbuf_addf(err, fmt, arg);
+	return -1;
+}
+
+static const char *top_string(const cJSON *root, const char *key, const char *dflt, int *bad)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+	if (!v)
+		return dflt;
+	if (!cJSON_IsString(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static int is_reserved_key(const char *k)
+{
+	return !strcmp(k, "evaluation") || !strcmp(k, "model") || !strcmp(k, "variant");
+}
+
+/* Fill m from one metric member (a number or {value, n?, ci_low?, ci_high?}). */
+static int read_metric(const cJSON *item, struct prov_metric *m, const char *stage_id,
+		       struct strbuf *err)
+{
+	const char *name = item->string;
+	const cJSON *v = item;
+	m->name = name;
+	m->has_n = m->has_ci_low = m->has_ci_high = 0;
+	m->n = 0;
+	m->ci_low = m->ci_high = 0;
+	if (cJSON_IsObject(item)) {
+		v = cJSON_GetObjectItemCaseSensitive(item, "value");
+		if (!v)
+			return metric_error(err, stage_id, "metric '%s' has no \"value\"", name);
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(item, "n");
+		const cJSON *lo = cJSON_GetObjectItemCaseSensitive(item, "ci_low");
+		const cJSON *hi = cJSON_GetObjectItemCaseSensitive(item, "ci_high");
+		if (n && !cJSON_IsNull(n)) {
+			double d = n->valuedouble;
+			if (!cJSON_IsNumber(n) || !isfinite(d) || d < 0 || d != floor(d) || d > 9e15)
+				return metric_error(err, stage_id,
+						    "metric '%s': \"n\" is not a non-negative integer",
+						    name);
+			m->has_n = 1;
+			m->n = (long long)d;
+		}
+		if (lo && !cJSON_IsNull(lo)) {
+			if (!cJSON_IsNumber(lo) || !isfinite(lo->valuedouble))
+				return metric_error(err, stage_id,
+						    "metric '%s': \"ci_low\" is not a number", name);
+			m->has_ci_low = 1;
+			m->ci_low = lo->valuedouble;
+		}
+		if (hi && !cJSON_IsNull(hi)) {
+			if (!cJSON_IsNumber(hi) || !isfinite(hi->valuedouble))
+				return metric_error(err, stage_id,
+						    "metric '%s': \"ci_high\" is not a number", name);
+			m->has_ci_high = 1;
+			m->ci_high = hi->valuedouble;
+		}
+	}
+	if (!cJSON_IsNumber(v))
+		return metric_error(err, stage_id, "metric '%s' is not a number", name);
+	if (!isfinite(v->valuedouble))
+		return metric_error(err, stage_id, "metric '%s' is not a finite number", name);
+	m->value = v->valuedouble;
+	return 0;
+}
+
+/* A flat-form member is a metric when it is a number or an object with "value". */
+static int is_flat_metric(const cJSON *item)
+{
+	if (cJSON_IsNumber(item))
+		return 1;
+	return cJSON_IsObject(item) && cJSON_GetObjectItemCaseSensitive(item, "value") != NULL;
+}
+
+static int seen_before(const cJSON *first, const cJSON *item)
+{
+	for (const cJSON *c = first; c && c != item; c = c->next)
+		if (c->string && !strcmp(c->string, item->string))
+			return 1;
+	return 0;
+}
+
+int prov_parse_metrics(const char *stage_id, const char *json, const char *evaluation,
+		       const char *model, const char *variant, prov_metric_fn fn, void *data,
+		       struct strbuf *err)
+{
+	const char *end = NULL;
+	char off[32];
+	int ret = -1, bad = 0;
+	cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
+	if (!root) {
+		snprintf(off, sizeof(off), "%ld", end ? (long)(end - json) : 0L);
+		return metric_error(err, stage_id, "not valid JSON (error at byte %s)", off);
+	}
+	if (!cJSON_IsObject(root)) {
+		metric_error(err, stage_id, "%s", "the top level is not an object");
+		goto out;
+	}
+	struct prov_metric m;
+	m.evaluation = top_string(root, "evaluation", evaluation, &bad);
+	m.model = top_string(root, "model", model, &bad);
+	m.variant = top_string(root, "variant", variant, &bad);
+	if (bad) {
+		metric_error(err, stage_id, "%s",
+			     "\"evaluation\", \"model\" and \"variant\" must be strings");
+		goto out;
+	}
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "metrics");
+	int flat = list == NULL;
+	if (flat) {
+		list = root;
+	} else if (!cJSON_IsObject(list)) {
+		metric_error(err, stage_id, "%s", "\"metrics\" is not an object");
+		goto out;
+	}
+	for (const cJSON *item = list->child; item; item = item->next) {
+		if (flat && (is_reserved_key(item->string) || !is_flat_metric(item)))
+			continue;
+		if (!*item->string) {
+			metric_error(err, stage_id, "%s", "a metric has an empty name");
+			goto out;
+		}
+		if (seen_before(list->child, item)) {
+			metric_error(err, stage_id, "metric '%s' appears twice", item->string);
+			goto out;
+		}
+		if (read_metric(item, &m, stage_id, err) < 0)
+			goto out;
+		if (fn && fn(&m, data) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	return ret;
+}
+
+/* ---- executions ---- */
+
+struct metric_sink {
+	struct prov *p;
+	int64_t exec_id;
+	const char *stage_id;
+	struct strbuf *err;
+};
+
+static int insert_metric(const struct prov_metric *m, void *data)
+{
+	struct metric_sink *s = data;
+	sqlite3_stmt *st = s->p->ins_metric;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, s->exec_id);
+	bind_text(st, 2, s->stage_id);
+	bind_text(st, 3, m->evaluation);
+	bind_text(st, 4, m->model);
+	bind_text(st, 5, m->variant);
+	bind_text(st, 6, m->name);
+	sqlite3_bind_double(st, 7, m->value);
+	if (m->has_n)
+		sqlite3_bind_int64(st, 8, m->n);
+	else
+		sqlite3_bind_null(st, 8);
+	if (m->has_ci_low)
+		sqlite3_bind_double(st, 9, m->ci_low);
+	else
+		sqlite3_bind_null(st, 9);
+	if (m->has_ci_high)
+		sqlite3_bind_double(st, 10, m->ci_high);
+	else
+		sqlite3_bind_null(st, 10);
+	int rc = step_done(st);
+	sqlite3_clear_bindings(st);
+	if (rc < 0)
+		db_error(s->err, s->p->db, "cannot record metrics of stage '%s'", s->stage_id);
+	return rc;
+}
+
+static int valid_status(const char *s)
+{
+	return s && (!strcmp(s, "ran") || !strcmp(s, "cached") || !strcmp(s, "failed") ||
+		     !strcmp(s, "skipped"));
+}
+
+static void bind_time(sqlite3_stmt *st, int i, double t)
+{
+	if (t > 0)
+		sqlite3_bind_double(st, i, t);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int insert_exec_row(struct prov *p, const struct prov_exec *e)
+{
+	sqlite3_stmt *st = p->ins_exec;
+	int run = e->started > 0; /* a process was started */
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, e->run_id);
+	bind_text(st, 2, e->stage_id);
+	bind_text(st, 3, e->kind);
+	bind_text(st, 4, e->model);
+	bind_text(st, 5, e->variant);
+	bind_text(st, 6, e->evaluation);
+	bind_text(st, 7, e->cache_key);
+	bind_text(st, 8, e->status);
+	bind_text(st, 9, e->reason);
+	bind_text(st, 10, e->argv_json);
+	bind_text(st, 11, e->env_json);
+	bind_text(st, 12, e->cache_record);
+	bind_text(st, 13, e->output_digest);
+	if (e->output_digest) {
+		sqlite3_bind_int64(st, 14, (sqlite3_int64)e->output_files);
+		sqlite3_bind_int64(st, 15, (sqlite3_int64)e->output_bytes);
+	}
+	if (run) {
+		sqlite3_bind_int(st, 16, e->exit_code);
+		sqlite3_bind_int(st, 17, e->term_signal);
+	}
+	sqlite3_bind_int(st, 18, e->timed_out ? 1 : 0);
+	bind_time(st, 19, e->started);
+	bind_time(st, 20, e->ended);
+	if (run && e->ended >= e->started)
+		sqlite3_bind_double(st, 21, e->ended - e->started);
+	if (run) {
+		sqlite3_bind_double(st, 22, e->cpu_s);
+		sqlite3_bind_int64(st, 23, e->peak_rss_kb);
+	}
+	bind_text(st, 24, e->stdout_digest);
+	bind_text(st, 25, e->stderr_digest);
+	return step_done(st);
+}
+
+int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
+		     struct strbuf *err)
+{
+	const char *sid = e->stage_id ? e->stage_id : "";
+	int want_metrics = e->metrics_json && e->status && !strcmp(e->status, "ran");
+
+	if (!e->stage_id || !*e->stage_id) {
+		strbuf_addstr(err, "cannot record an execution without a stage id");
+		return -1;
+	}
+	if (!valid_status(e->status)) {
+		strbuf_addf(err, "stage '%s': invalid execution status '%s'", sid,
+			    e->status ? e->status : "(null)");
+		return -1;
+	}
+	/* Validate metrics before writing anything: a bad file records nothing. */
+	if (want_metrics && prov_parse_metrics(sid, e->metrics_json, e->evaluation, e->model,
+					       e->variant, NULL, NULL, err) < 0)
+		return -1;
+
+	if (insert_exec_row(p, e) < 0)
+		goto dberr;
+	int64_t id = sqlite3_last_insert_rowid(p->db);
+
+	for (size_t i = 0; i < e->inputs_nr; i++) {
+		const struct prov_input *in = &e->inputs[i];
+		sqlite3_stmt *st = p->ins_input;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, in->name);
+		bind_text(st, 3, in->stage);
+		bind_text(st, 4, in->digest);
+		if (step_done(st) < 0)
+			goto dberr;
+	}
+	if (e->output_digest) {
+		sqlite3_stmt *st = p->ins_artifact;
+		sqlite3_reset(st);
+		bind_text(st, 1, e->output_digest);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)e->output_files);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)e->output_bytes);
+		sqlite3_bind_int64(st, 4, id);
+		if (step_done(st) < 0)
+			goto dberr;
+	}
+	if (want_metrics) {
+		struct metric_sink sink = { p, id, sid, err };
+		if (prov_parse_metrics(sid, e->metrics_json, e->evaluation, e->model, e->variant,
+				       insert_metric, &sink, err) < 0)
+			return -1;
+	}
+	if (exec_id)
+		*exec_id = id;
+	return 0;
+dberr:
+	db_error(err, p->db, "cannot record stage '%s'", sid);
+	return -1;
+}
+
+int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT output_digest FROM executions WHERE cache_key = ?"
+			       " AND status = 'ran' AND output_digest IS NOT NULL"
+			       " ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	bind_text(st, 1, cache_key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 0);
+		size_t n = d ? strlen(d) : 0;
+		if (n > 64)
+			n = 64;
+		memcpy(tree_hex, d ? d : "", n);
+		tree_hex[n] = '\0';
+		ret = 1;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -1,0 +1,508 @@
+/*
+ * prov_query: the read side of the provenance database (runs, executions,
+ * inputs, metrics) as owned structs for the read-side commands. See
+ * prov_query.h; the schema lives in prov.c and docs/provenance.md.
+ */
+#include "prov_query.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return s ? xstrdup((const char *)s) : NULL;
+}
+
+static int col_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+static int prepare(struct prov *p, const char *sql, sqlite3_stmt **st, struct strbuf *err)
+{
+	sqlite3 *db = prov_sqlite(p);
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+		strbuf_addf(err, "cannot query provenance database '%s': %s", prov_path(p),
+			    sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int step_error(struct prov *p, sqlite3_stmt *st, struct strbuf *err)
+{
+	strbuf_addf(err, "cannot query provenance database '%s': %s", prov_path(p),
+		    sqlite3_errmsg(prov_sqlite(p)));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+int prov_open_store_readonly(const char *store_dir, struct prov **p, struct strbuf *err)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat sb;
+	int ret;
+	strbuf_addf(&path, "%s/provenance.db", store_dir);
+	if (stat(path.buf, &sb) < 0 && errno == ENOENT) {
+		*p = NULL;
+		strbuf_addf(err, "no provenance database at '%s' (has a study been run with this"
+			    " store?)", path.buf);
+		ret = -1;
+	} else {
+		ret = prov_open_readonly(p, path.buf, err);
+	}
+	strbuf_release(&path);
+	return ret;
+}
+
+void prov_format_time(double t, char out[32])
+{
+	struct tm tm;
+	time_t secs = (time_t)t;
+	if (t <= 0 || !gmtime_r(&secs, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "-");
+}
+
+void prov_format_duration(double s, char out[32])
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60) {
+		snprintf(out, 32, "%.1fs", s);
+	} else if (s < 3600) {
+		long t = (long)(s + 0.5);
+		snprintf(out, 32, "%ldm%02lds", t / 60, t % 60);
+	} else {
+		long t = (long)(s / 60 + 0.5);
+		snprintf(out, 32, "%ldh%02ldm", t / 60, t % 60);
+	}
+}
+
+/* ---- runs ---- */
+
+#define RUN_COLUMNS                                                                         \
+	"id, study_name, study_path, study_digest, git_commit, git_branch, git_dirty,"      \
+	" tool_version, host, user, argv_json, cwd, started, ended, status, ran, cached,"   \
+	" failed, skipped"
+
+static void read_run(sqlite3_stmt *st, struct prov_run_info *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->study_name = col_str(st, 1);
+	r->study_path = col_str(st, 2);
+	r->study_digest = col_str(st, 3);
+	r->git_commit = col_str(st, 4);
+	r->git_branch = col_str(st, 5);
+	r->git_dirty = col_null(st, 6) ? -1 : sqlite3_column_int(st, 6);
+	r->tool_version = col_str(st, 7);
+	r->host = col_str(st, 8);
+	r->user = col_str(st, 9);
+	r->argv_json = col_str(st, 10);
+	r->cwd = col_str(st, 11);
+	r->started = sqlite3_column_double(st, 12);
+	r->ended = col_null(st, 13) ? 0 : sqlite3_column_double(st, 13);
+	r->status = col_str(st, 14);
+	r->ran = sqlite3_column_int(st, 15);
+	r->cached = sqlite3_column_int(st, 16);
+	r->failed = sqlite3_column_int(st, 17);
+	r->skipped = sqlite3_column_int(st, 18);
+}
+
+int prov_list_runs(struct prov *p, long limit, struct prov_run_info **runs, size_t *nr,
+		   struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+
+	*runs = NULL;
+	*nr = 0;
+	if (prepare(p, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*runs, alloc, *nr + 1);
+		read_run(st, &(*runs)[(*nr)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_runs_free(*runs, *nr);
+		*runs = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_get_run(struct prov *p, int64_t id, struct prov_run_info *r, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	memset(r, 0, sizeof(*r));
+	if (prepare(p, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_run(st, r);
+	else if (rc != SQLITE_DONE)
+		return step_error(p, st, err);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW;
+}
+
+void prov_run_info_release(struct prov_run_info *r)
+{
+	free(r->study_name);
+	free(r->study_path);
+	free(r->study_digest);
+	free(r->git_commit);
+	free(r->git_branch);
+	free(r->tool_version);
+	free(r->host);
+	free(r->user);
+	free(r->argv_json);
+	free(r->cwd);
+	free(r->status);
+	memset(r, 0, sizeof(*r));
+}
+
+void prov_runs_free(struct prov_run_info *runs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		prov_run_info_release(&runs[i]);
+	free(runs);
+}
+
+void prov_json_add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+void prov_json_add_time(cJSON *o, const char *key, double t)
+{
+	char buf[32];
+	if (t <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	prov_format_time(t, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+cJSON *prov_run_to_json(const struct prov_run_info *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	prov_json_add_str(o, "study", r->study_name);
+	prov_json_add_str(o, "study_path", r->study_path);
+	prov_json_add_str(o, "study_digest", r->study_digest);
+	prov_json_add_str(o, "git_commit", r->git_commit);
+	prov_json_add_str(o, "git_branch", r->git_branch);
+	if (r->git_dirty < 0)
+		cJSON_AddNullToObject(o, "git_dirty");
+	else
+		cJSON_AddBoolToObject(o, "git_dirty", r->git_dirty);
+	prov_json_add_str(o, "status", r->status);
+	cJSON_AddNumberToObject(o, "ran", r->ran);
+	cJSON_AddNumberToObject(o, "cached", r->cached);
+	cJSON_AddNumberToObject(o, "failed", r->failed);
+	cJSON_AddNumberToObject(o, "skipped", r->skipped);
+	prov_json_add_time(o, "started", r->started);
+	prov_json_add_time(o, "ended", r->ended);
+	if (r->ended > 0)
+		cJSON_AddNumberToObject(o, "duration_s", r->ended - r->started);
+	else
+		cJSON_AddNullToObject(o, "duration_s");
+	prov_json_add_str(o, "tool_version", r->tool_version);
+	prov_json_add_str(o, "host", r->host);
+	prov_json_add_str(o, "user", r->user);
+	prov_json_add_str(o, "cwd", r->cwd);
+	cJSON *argv = r->argv_json ? cJSON_Parse(r->argv_json) : NULL;
+	if (argv)
+		cJSON_AddItemToObject(o, "argv", argv);
+	else
+		prov_json_add_str(o, "argv", r->argv_json);
+	return o;
+}
+
+/* ---- executions ---- */
+
+#define EXEC_COLUMNS                                                                        \
+	"id, run_id, stage_id, kind, model, variant, evaluation, cache_key, status, reason,"  \
+	" argv_json, env_json, cache_record, output_digest, output_files, output_bytes,"     \
+	" exit_code, term_signal, timed_out, started, ended, wall_s, cpu_s, peak_rss_kb,"    \
+	" stdout_digest, stderr_digest"
+
+static void read_exec(sqlite3_stmt *st, struct prov_exec_info *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = sqlite3_column_int64(st, 0);
+	e->run_id = sqlite3_column_int64(st, 1);
+	e->stage_id = col_str(st, 2);
+	e->kind = col_str(st, 3);
+	e->model = col_str(st, 4);
+	e->variant = col_str(st, 5);
+	e->evaluation = col_str(st, 6);
+	e->cache_key = col_str(st, 7);
+	e->status = col_str(st, 8);
+	e->reason = col_str(st, 9);
+	e->argv_json = col_str(st, 10);
+	e->env_json = col_str(st, 11);
+	e->cache_record = col_str(st, 12);
+	e->output_digest = col_str(st, 13);
+	e->output_files = sqlite3_column_int64(st, 14);
+	e->output_bytes = sqlite3_column_int64(st, 15);
+	e->has_exit = !col_null(st, 16);
+	e->exit_code = sqlite3_column_int(st, 16);
+	e->term_signal = sqlite3_column_int(st, 17);
+	e->timed_out = sqlite3_column_int(st, 18);
+	e->started = sqlite3_column_double(st, 19);
+	e->ended = sqlite3_column_double(st, 20);
+	e->wall_s = sqlite3_column_double(st, 21);
+	e->cpu_s = sqlite3_column_double(st, 22);
+	e->peak_rss_kb = sqlite3_column_int64(st, 23);
+	e->stdout_digest = col_str(st, 24);
+	e->stderr_digest = col_str(st, 25);
+}
+
+int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs, size_t *nr,
+		   struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+
+	*execs = NULL;
+	*nr = 0;
+	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE run_id = ? ORDER BY id", &st,
+		    err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*execs, alloc, *nr + 1);
+		read_exec(st, &(*execs)[(*nr)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_execs_free(*execs, *nr);
+		*execs = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void read_metric_row(sqlite3_stmt *st, struct prov_metric_info *m)
+{
+	m->execution_id = sqlite3_column_int64(st, 0);
+	m->stage_id = col_str(st, 1);
+	m->evaluation = col_str(st, 2);
+	m->model = col_str(st, 3);
+	m->variant = col_str(st, 4);
+	m->metric = col_str(st, 5);
+	m->value = sqlite3_column_double(st, 6);
+	m->has_n = !col_null(st, 7);
+	m->n = sqlite3_column_int64(st, 7);
+	m->has_ci_low = !col_null(st, 8);
+	m->ci_low = sqlite3_column_double(st, 8);
+	m->has_ci_high = !col_null(st, 9);
+	m->ci_high = sqlite3_column_double(st, 9);
+}
+
+#define METRIC_COLUMNS                                                                      \
+	"m.execution_id, m.stage_id, m.evaluation, m.model, m.variant, m.metric, m.value,"   \
+	" m.n, m.ci_low, m.ci_high"
+
+static int load_metrics(struct prov *p, sqlite3_stmt *st, struct prov_metric_info **rows,
+			size_t *nr, struct strbuf *err)
+{
+	size_t alloc = 0;
+	int rc;
+	*rows = NULL;
+	*nr = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*rows, alloc, *nr + 1);
+		read_metric_row(st, &(*rows)[(*nr)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_metrics_free(*rows, *nr);
+		*rows = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int load_inputs(struct prov *p, struct prov_exec_info *e, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+	if (prepare(p, "SELECT name, stage_id, digest FROM inputs WHERE execution_id = ?"
+		       " ORDER BY rowid", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, e->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(e->inputs, alloc, e->inputs_nr + 1);
+		struct prov_input_info *in = &e->inputs[e->inputs_nr++];
+		in->name = col_str(st, 0);
+		in->stage = col_str(st, 1);
+		in->digest = col_str(st, 2);
+	}
+	if (rc != SQLITE_DONE)
+		return step_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	memset(e, 0, sizeof(*e));
+	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE stage_id = ?1"
+		       " ORDER BY status IN ('ran', 'failed') DESC, id DESC LIMIT 1", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, stage_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return step_error(p, st, err);
+	read_exec(st, e);
+	sqlite3_finalize(st);
+
+	if (load_inputs(p, e, err) < 0)
+		goto fail;
+	if (prepare(p, "SELECT " METRIC_COLUMNS " FROM metrics m WHERE m.execution_id = ?"
+		       " ORDER BY m.rowid", &st, err) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, e->id);
+	if (load_metrics(p, st, &e->metrics, &e->metrics_nr, err) < 0)
+		goto fail;
+	return 1;
+fail:
+	prov_exec_info_release(e);
+	return -1;
+}
+
+int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
+		     int64_t *latest_run, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	*hits = 0;
+	*latest_run = e->run_id;
+	if (!e->cache_key)
+		return 0;
+	if (prepare(p, "SELECT count(*), max(run_id) FROM executions WHERE stage_id = ?1"
+		       " AND cache_key = ?2 AND status = 'cached' AND id > ?3", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, e->stage_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, e->cache_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, e->id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return step_error(p, st, err);
+	*hits = (long)sqlite3_column_int64(st, 0);
+	if (!col_null(st, 1) && sqlite3_column_int64(st, 1) > *latest_run)
+		*latest_run = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void prov_exec_info_release(struct prov_exec_info *e)
+{
+	free(e->stage_id);
+	free(e->kind);
+	free(e->model);
+	free(e->variant);
+	free(e->evaluation);
+	free(e->cache_key);
+	free(e->status);
+	free(e->reason);
+	free(e->argv_json);
+	free(e->env_json);
+	free(e->cache_record);
+	free(e->output_digest);
+	free(e->stdout_digest);
+	free(e->stderr_digest);
+	for (size_t i = 0; i < e->inputs_nr; i++) {
+		free(e->inputs[i].name);
+		free(e->inputs[i].stage);
+		free(e->inputs[i].digest);
+	}
+	free(e->inputs);
+	prov_metrics_free(e->metrics, e->metrics_nr);
+	memset(e, 0, sizeof(*e));
+}
+
+void prov_execs_free(struct prov_exec_info *execs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		prov_exec_info_release(&execs[i]);
+	free(execs);
+}
+
+/* ---- results ---- */
+
+#define RESULTS_ORDER                                                                       \
+	" ORDER BY coalesce(m.evaluation, ''), coalesce(m.model, ''),"                       \
+	" coalesce(m.variant, '') <> 'base', coalesce(m.variant, ''), m.metric, m.rowid"
+
+int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows, size_t *nr,
+		 struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *all =
+		"WITH src AS (SELECT stage_id, max(execution_id) AS eid FROM metrics"
+		"             GROUP BY stage_id)"
+		" SELECT " METRIC_COLUMNS " FROM metrics m JOIN src ON m.execution_id = src.eid"
+		RESULTS_ORDER;
+	/* For a run: each stage it ran or took from the cache; the metrics come from
+	 * that execution, or (cache hit) from the latest execution that ran and
+	 * produced the same output. */
+	const char *one_run =
+		"WITH used AS (SELECT id, stage_id, output_digest FROM executions"
+		"              WHERE run_id = ?1 AND status IN ('ran', 'cached')),"
+		" src AS (SELECT u.stage_id, max(x.id) AS eid FROM used u"
+		"         JOIN executions x ON x.stage_id = u.stage_id"
+		"          AND (x.id = u.id OR (x.status = 'ran' AND x.output_digest = u.output_digest))"
+		"         WHERE EXISTS (SELECT 1 FROM metrics mm WHERE mm.execution_id = x.id)"
+		"         GROUP BY u.stage_id)"
+		" SELECT " METRIC_COLUMNS " FROM metrics m JOIN src ON m.execution_id = src.eid"
+		RESULTS_ORDER;
+
+	*rows = NULL;
+	*nr = 0;
+	if (prepare(p, run_id > 0 ? one_run : all, &st, err) < 0)
+		return -1;
+	if (run_id > 0)
+		sqlite3_bind_int64(st, 1, run_id);
+	return load_metrics(p, st, rows, nr, err);
+}
+
+void prov_metrics_free(struct prov_metric_info *rows, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(rows[i].stage_id);
+		free(rows[i].evaluation);
+		free(rows[i].model);
+		free(rows[i].variant);
+		free(rows[i].metric);
+	}
+	free(rows);
+}

@@ -1,0 +1,115 @@
+/*
+ * prov_query: the read side of the provenance database, as plain structs for
+ * the `log`, `show` and `results` commands (and for tests). Open the database
+ * with prov_open_readonly() (readers never block the writer).
+ *
+ * Every struct returned owns its strings; release with the matching *_release
+ * or *_free function. Absent SQL values are NULL strings / 0 numbers with a
+ * has_* flag where 0 is a meaningful value. Functions returning rows return 0
+ * (or 1 found / 0 not found for single lookups), or -1 with a message in err.
+ */
+#ifndef STUDY_PROV_QUERY_H
+#define STUDY_PROV_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "prov.h"
+#include "strbuf.h"
+
+struct prov_run_info {
+	int64_t id;
+	char *study_name, *study_path, *study_digest;
+	char *git_commit, *git_branch; /* NULL when unknown / detached */
+	int git_dirty;                 /* 0, 1, or -1 unknown */
+	char *tool_version, *host, *user;
+	char *argv_json, *cwd;
+	double started, ended;         /* unix time; ended 0 while running */
+	char *status;                  /* running, ok, failed, interrupted */
+	int ran, cached, failed, skipped;
+};
+
+struct prov_input_info {
+	char *name, *stage, *digest;
+};
+
+struct prov_metric_info {
+	int64_t execution_id;
+	char *stage_id, *evaluation, *model, *variant, *metric; /* evaluation..variant may be NULL */
+	double value;
+	int has_n, has_ci_low, has_ci_high;
+	long long n;
+	double ci_low, ci_high;
+};
+
+struct prov_exec_info {
+	int64_t id, run_id;
+	char *stage_id, *kind, *model, *variant, *evaluation;
+	char *cache_key, *status, *reason;
+	char *argv_json, *env_json, *cache_record;
+	char *output_digest;            /* NULL when no output */
+	long long output_files, output_bytes;
+	int has_exit;                   /* 0 when no process ran (cache hit, skip) */
+	int exit_code, term_signal, timed_out;
+	double started, ended, wall_s, cpu_s; /* 0 when not run */
+	long long peak_rss_kb;
+	char *stdout_digest, *stderr_digest;
+	/* filled by prov_stage_latest only */
+	struct prov_input_info *inputs;
+	size_t inputs_nr;
+	struct prov_metric_info *metrics;
+	size_t metrics_nr;
+};
+
+/* Open <store_dir>/provenance.db read-only for a command. A missing file is
+ * "no provenance database at 'DIR/provenance.db' (has a study been run with
+ * this store?)". */
+int prov_open_store_readonly(const char *store_dir, struct prov **p, struct strbuf *err);
+
+/* Unix time as UTC ISO-8601 ("2026-11-23T09:15:02Z"); "-" when t <= 0. */
+void prov_format_time(double t, char out[32]);
+/* A duration as "0.4s", "12.3s", "4m05s", "2h03m". */
+void prov_format_duration(double s, char out[32]);
+
+/* Runs, newest first; limit <= 0 means all. */
+int prov_list_runs(struct prov *p, long limit, struct prov_run_info **runs, size_t *nr,
+		   struct strbuf *err);
+/* One run: 1 found, 0 no such run, -1 error. */
+int prov_get_run(struct prov *p, int64_t id, struct prov_run_info *r, struct strbuf *err);
+void prov_run_info_release(struct prov_run_info *r);
+void prov_runs_free(struct prov_run_info *runs, size_t nr);
+/* A run as a JSON object (the `log --json` / `show --json` form): id, study,
+ * study_path, study_digest, git_commit, git_branch, git_dirty (bool or null),
+ * status, ran, cached, failed, skipped, started, ended (ISO strings or null),
+ * duration_s, tool_version, host, user, cwd, argv (array). */
+cJSON *prov_run_to_json(const struct prov_run_info *r);
+/* Add a string member, or null when v is NULL. */
+void prov_json_add_str(cJSON *o, const char *key, const char *v);
+/* Add an ISO-8601 time member, or null when t <= 0. */
+void prov_json_add_time(cJSON *o, const char *key, double t);
+
+/* The executions a run recorded, in recording order (without inputs/metrics). */
+int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs, size_t *nr,
+		   struct strbuf *err);
+/* The latest execution of a stage that actually ran (status 'ran' or 'failed';
+ * failing that, the latest of any status), with its inputs and metrics.
+ * 1 found, 0 never recorded, -1 error. */
+int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
+		      struct strbuf *err);
+/* Cache hits of e's cache key recorded after e, and the latest run that
+ * recorded e or one of those hits. */
+int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
+		     int64_t *latest_run, struct strbuf *err);
+void prov_exec_info_release(struct prov_exec_info *e);
+void prov_execs_free(struct prov_exec_info *execs, size_t nr);
+
+/* The metrics table: for each stage, the metrics of its latest execution that
+ * has metrics. With run_id > 0, only stages that run executed or took from the
+ * cache, each with the metrics of the execution that produced the output the
+ * run used. Sorted by evaluation, model, variant ("base" first, then
+ * alphabetical), metric. */
+int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows, size_t *nr,
+		 struct strbuf *err);
+void prov_metrics_free(struct prov_metric_info *rows, size_t nr);
+
+#endif
