@@ -355,6 +355,21 @@ fail:
 	slot_free(sl);
 }
 
+/* A cached tree is usable when materialised, or when it can be rebuilt from
+ * its manifest and objects (someone removed out/<hex>). Dry runs only look. */
+static int tree_available(struct runner *r, const char *tree)
+{
+	if (store_has_tree(r->st, tree))
+		return 1;
+	if (r->o->dry_run)
+		return 0;
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	int ok = store_tree_path(r->st, tree, &path, &err) == 0;
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return ok;
+}
+
 /* Release stages from the scheduler: cache hits are settled at once,
  * misses are started. */
 static void launch_ready(struct runner *r)
@@ -376,7 +391,7 @@ static void launch_ready(struct runner *r)
 			fail_before_start(r, si, NULL, err.buf);
 			continue;
 		}
-		if (store_cache_get(r->st, key, tree) == 1 && store_has_tree(r->st, tree)) {
+		if (store_cache_get(r->st, key, tree) == 1 && tree_available(r, tree)) {
 			set_output(r, si, tree);
 			if (!r->o->dry_run) {
 				struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));

@@ -31,23 +31,34 @@
 #define STUDY_STORE_H
 
 #include <stdint.h>
+#include "fsutil.h" /* mkdir_p, remove_tree, write_file_atomic (moved there) */
 #include "hash.h"
 #include "strbuf.h"
 
 struct store {
 	char *root;  /* absolute path of the store directory */
 	int lock_fd; /* -1 unless the writer lock is held */
+	int fsync;   /* 1: fsync files and directories around renames (store_set_fsync) */
 };
 
 /* Create the layout if missing (mkdir -p) and fill st. */
 int store_open(struct store *st, const char *dir, struct strbuf *err);
-/* Open an existing store for reading only; fails if `dir` is not a store. */
+/* Open an existing store for reading only; fails with "no store at 'DIR'" when
+ * DIR/objects is missing. */
 int store_open_existing(struct store *st, const char *dir, struct strbuf *err);
 void store_release(struct store *st); /* also drops the lock */
+/* Off by default (crash safety targets kill -9, not power loss). When on,
+ * objects, manifests, cache entries are fsynced before their rename and
+ * their directory after it. */
+void store_set_fsync(struct store *st, int on);
 
-/* Writer lock. wait=0: fail at once when another process holds it, with
- * "store 'DIR' is locked by another run (pid N)". wait=1: print
- * "study: waiting for the store lock held by pid N" to stderr once, then block. */
+/* Writer lock: flock(LOCK_EX) on <root>/lock (O_CLOEXEC: stage subprocesses
+ * do not inherit it); the pid is written into the file after acquiring.
+ * wait=0: fail at once when another process holds it, with
+ * "store 'DIR' is locked by another run (pid N)" (DIR is st->root, absolute).
+ * wait=1: print "study: waiting for the store lock held by pid N" to stderr
+ * once, then block. N reads "unknown" when the holder has not written its pid
+ * yet. Taking it again through the same struct is a no-op (returns 0). */
 int store_lock(struct store *st, int wait, struct strbuf *err);
 void store_unlock(struct store *st);
 
@@ -63,41 +74,43 @@ void store_tree_dir_path(const struct store *st, const char *hex, struct strbuf 
 /* Store bytes as an object. */
 int store_put_bytes(struct store *st, const void *data, size_t len, char hex[HASH_HEX_SIZE],
 		    struct strbuf *err);
-/* Store a file's content as an object. When `consume` is 1 the file may be
- * renamed into the store (it must be on the same filesystem; it is gone
- * afterwards); otherwise it is copied. */
+/* Store a file's content as an object (`size` may be NULL). When `consume`
+ * is 1 the file is gone afterwards: renamed into the store (zero copy), or
+ * copied then removed when it is on another filesystem or has other hard
+ * links; otherwise it is copied (hashing while copying) and left alone. */
 int store_put_file(struct store *st, const char *path, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *size, struct strbuf *err);
 
 /* Ingest a whole directory tree: store every file as an object (consuming
  * them when consume=1), write the manifest, materialise out/<hex>/.
- * Fills the tree digest, the number of files and total bytes. An empty
- * directory is an error ("output directory 'DIR' is empty"). */
+ * Fills the tree digest, the number of files and total bytes (nfiles/bytes
+ * may be NULL). An empty directory is an error ("output directory 'DIR' is
+ * empty"); so are "output 'PATH' is a symbolic link (only regular files and
+ * directories are allowed)" (also "a fifo", "a socket", "a device") and
+ * "output 'PATH' has a control character or newline in its name". */
 int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err);
 
-/* 1 when the tree's manifest and its materialised directory exist. */
+/* 1 when the tree's manifest and its materialised directory exist (two stat
+ * calls, no hashing: the no-op rerun hot path). */
 int store_has_tree(const struct store *st, const char *hex);
 /* Make sure out/<hex>/ exists (re-materialise from manifest + objects if the
- * directory was removed) and put its path in `path`. */
+ * directory was removed) and put its path in `path`. The manifest's digest is
+ * checked first. Errors: "tree 'HEX' is not in the store", "tree manifest
+ * 'PATH' is corrupt (digest HEX)", "object 'HEX' (for 'PATH' of tree 'HEX')
+ * is missing from the store". */
 int store_tree_path(struct store *st, const char *hex, struct strbuf *path, struct strbuf *err);
 
-/* Action cache. store_cache_get returns 1 (hit, tree hex filled), 0 (miss). */
+/* Action cache. store_cache_get returns 1 (hit, tree hex filled), 0 (miss:
+ * no entry, invalid key, or a malformed entry; never an error). */
 int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE]);
 int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		    struct strbuf *err);
 
-/* Create a fresh, empty, private directory under work/ and return its path. */
+/* Create a fresh, empty, private (0700) directory work/<label>-XXXXXX and
+ * return its path; characters of label other than [A-Za-z0-9._-] become '-'
+ * (at most 96 kept; an empty label becomes "stage"). */
 int store_make_workdir(struct store *st, const char *label, struct strbuf *path,
 		       struct strbuf *err);
-
-/* Recursively remove a directory tree (making read-only dirs writable first).
- * Missing path is not an error. */
-int remove_tree(const char *path, struct strbuf *err);
-/* mkdir -p */
-int mkdir_p(const char *path, int mode, struct strbuf *err);
-/* Write a whole file atomically: temp file in the same directory, then rename. */
-int write_file_atomic(const char *path, const void *data, size_t len, int mode,
-		      struct strbuf *err);
 
 #endif

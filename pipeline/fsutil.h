@@ -1,0 +1,45 @@
+/*
+ * fsutil: filesystem helpers shared by the store and anyone else who needs
+ * them. Functions that can fail return 0, or -1 with a one-line message in
+ * `err` ("cannot write 'PATH': why", paths quoted); none calls exit().
+ */
+#ifndef STUDY_FSUTIL_H
+#define STUDY_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "strbuf.h"
+
+/* mkdir -p: create `path` and any missing parents with `mode`. An existing
+ * directory is fine; an existing non-directory is an error. */
+int mkdir_p(const char *path, int mode, struct strbuf *err);
+
+/* Recursively remove a directory tree (or a single file), giving read-only
+ * directories u+rwx before descending. A missing path is not an error.
+ * Symlinks are removed, never followed. */
+int remove_tree(const char *path, struct strbuf *err);
+/* Remove everything inside directory `dir`, keeping `dir` itself. A missing
+ * `dir` is not an error. */
+int remove_tree_contents(const char *dir, struct strbuf *err);
+
+/* Write a whole file atomically: temp file ".tmp-XXXXXX" in the same
+ * directory, write all (short writes and EINTR handled), fchmod `mode`,
+ * close, rename over `path`. On failure the temp is removed, `path` is
+ * untouched, and err says "cannot write 'PATH': why" (e.g. "No space left on
+ * device") or "cannot rename 'TMP' to 'PATH': why". After a failure to create
+ * the temp file, errno is preserved (ENOENT: the directory is missing). */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode,
+		      struct strbuf *err);
+/* The same; with do_fsync=1 also fsync the file before the rename and its
+ * directory after it. */
+int write_file_atomic_sync(const char *path, const void *data, size_t len, int mode,
+			   int do_fsync, struct strbuf *err);
+
+/* write(2) until all of `len` is written, retrying on EINTR. 0 or -1 (errno). */
+int fs_write_all(int fd, const void *data, size_t len);
+/* read(2) retrying on EINTR (may return fewer bytes than asked; 0 at EOF). */
+ssize_t fs_read_retry(int fd, void *buf, size_t len);
+/* Best-effort fsync of the directory containing `path` (errors ignored). */
+void fs_fsync_parent(const char *path);
+
+#endif

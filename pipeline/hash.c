@@ -1,0 +1,111 @@
+/*
+ * hash: SHA-256 through OpenSSL's EVP interface, hex encoding, file hashing.
+ * See hash.h.
+ */
+#include "hash.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static void to_hex(const unsigned char *raw, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+void hash_init(struct hash_ctx *h)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		fputs("study: fatal: cannot initialise SHA-256\n", stderr);
+		exit(70);
+	}
+	h->md = ctx;
+}
+
+void hash_update(struct hash_ctx *h, const void *data, size_t len)
+{
+	if (len)
+		EVP_DigestUpdate((EVP_MD_CTX *)h->md, data, len);
+}
+
+void hash_final_hex(struct hash_ctx *h, char hex[HASH_HEX_SIZE])
+{
+	unsigned char raw[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_DigestFinal_ex((EVP_MD_CTX *)h->md, raw, &n);
+	EVP_MD_CTX_free((EVP_MD_CTX *)h->md);
+	h->md = NULL;
+	to_hex(raw, HASH_RAW_SIZE, hex);
+}
+
+void hash_buf_hex(const void *data, size_t len, char hex[HASH_HEX_SIZE])
+{
+	unsigned char raw[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (EVP_Digest(data, len, raw, &n, EVP_sha256(), NULL) != 1) {
+		fputs("study: fatal: SHA-256 failed\n", stderr);
+		exit(70);
+	}
+	to_hex(raw, HASH_RAW_SIZE, hex);
+}
+
+void hash_str_hex(const char *s, char hex[HASH_HEX_SIZE]) { hash_buf_hex(s, strlen(s), hex); }
+
+int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	struct hash_ctx h;
+	hash_init(&h);
+	enum { CHUNK = 1 << 18 };
+	unsigned char *buf = xmalloc(CHUNK);
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			char junk[HASH_HEX_SIZE];
+			hash_final_hex(&h, junk);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		hash_update(&h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	hash_final_hex(&h, hex);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+int hash_hex_valid(const char *s)
+{
+	size_t i = 0;
+	for (; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}

@@ -1,0 +1,1070 @@
+/*
+ * store: the content-addressed artifact store (objects, tree manifests,
+ * materialised trees, action cache, temporaries, work dirs, writer lock).
+ * The filesystem helpers it is built on live in fsutil.c. See store.h for
+ * the interface and docs/store.md for the on-disk layout and the guarantees.
+ *
+ * Every write goes to a temporary name first and is renamed into place, so a
+ * killed run never leaves a half-written file under a final name. Objects are
+ * never rewritten once present. No fsync unless store_set_fsync() asked for it.
+ */
+#include "store.h"
+#include "fsutil.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
+#define MANIFEST_HEADER "study-tree 1\n"
+
+enum { IO_CHUNK = 64 * 1024 };
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+/* 1 when c is a control character (C0, newline included, or DEL). */
+static int is_ctrl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+/* Append `s` with control characters shown as '?', for one-line messages. */
+static void add_printable(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++)
+		strbuf_addch(sb, is_ctrl((unsigned char)*s) ? '?' : *s);
+}
+
+/* A relative '/'-separated path without empty, "." or ".." components and
+ * without control characters. */
+static int valid_rel_path(const char *p)
+{
+	if (!*p || *p == '/')
+		return 0;
+	const char *comp = p;
+	for (const char *s = p;; s++) {
+		if (*s == '/' || *s == '\0') {
+			size_t n = (size_t)(s - comp);
+			if (n == 0 || (n == 1 && comp[0] == '.') ||
+			    (n == 2 && comp[0] == '.' && comp[1] == '.'))
+				return 0;
+			if (*s == '\0')
+				return 1;
+			comp = s + 1;
+		} else if (is_ctrl((unsigned char)*s)) {
+			return 0;
+		}
+	}
+}
+
+/* ---- open / release / lock ---------------------------------------------------------- */
+
+static const char *const store_subdirs[] = { "objects", "trees", "out", "cache", "tmp", "work" };
+
+static int store_fill(struct store *st, const char *dir, struct strbuf *err)
+{
+	char *abs = realpath(dir, NULL);
+	if (!abs) {
+		strbuf_addf(err, "cannot resolve '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	st->root = abs;
+	st->lock_fd = -1;
+	st->fsync = 0;
+	return 0;
+}
+
+int store_open(struct store *st, const char *dir, struct strbuf *err)
+{
+	st->root = NULL;
+	st->lock_fd = -1;
+	st->fsync = 0;
+	if (mkdir_p(dir, 0755, err))
+		return -1;
+	if (store_fill(st, dir, err))
+		return -1;
+	struct strbuf p = STRBUF_INIT;
+	for (size_t i = 0; i < sizeof(store_subdirs) / sizeof(store_subdirs[0]); i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", st->root, store_subdirs[i]);
+		if (mkdir_p(p.buf, 0755, err)) {
+			strbuf_release(&p);
+			store_release(st);
+			return -1;
+		}
+	}
+	strbuf_release(&p);
+	return 0;
+}
+
+int store_open_existing(struct store *st, const char *dir, struct strbuf *err)
+{
+	st->root = NULL;
+	st->lock_fd = -1;
+	st->fsync = 0;
+	struct strbuf p = STRBUF_INIT;
+	struct stat sb;
+	strbuf_addf(&p, "%s/objects", dir);
+	int ok = stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode);
+	strbuf_release(&p);
+	if (!ok) {
+		strbuf_addf(err, "no store at '%s'", dir);
+		return -1;
+	}
+	return store_fill(st, dir, err);
+}
+
+void store_release(struct store *st)
+{
+	store_unlock(st);
+	free(st->root);
+	st->root = NULL;
+}
+
+void store_set_fsync(struct store *st, int on) { st->fsync = !!on; }
+
+/* The pid written in the lock file, or 0 when it cannot be read. */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n;
+	do
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *end;
+	long pid = strtol(buf, &end, 10);
+	return (end != buf && pid > 0) ? pid : 0;
+}
+
+static void add_pid(struct strbuf *sb, long pid)
+{
+	if (pid > 0)
+		strbuf_addf(sb, "pid %ld", pid);
+	else
+		strbuf_addstr(sb, "pid unknown");
+}
+
+int store_lock(struct store *st, int wait, struct strbuf *err)
+{
+	if (st->lock_fd >= 0)
+		return 0;
+	struct strbuf p = STRBUF_INIT;
+	strbuf_addf(&p, "%s/lock", st->root);
+	int fd = open(p.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot open '%s': %s", p.buf, strerror(errno));
+		strbuf_release(&p);
+		return -1;
+	}
+	int r;
+	while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (r != 0 && errno == EWOULDBLOCK) {
+		long pid = lock_holder(fd);
+		if (!wait) {
+			strbuf_addf(err, "store '%s' is locked by another run (", st->root);
+			add_pid(err, pid);
+			strbuf_addch(err, ')');
+			close(fd);
+			strbuf_release(&p);
+			return -1;
+		}
+		struct strbuf msg = STRBUF_INIT;
+		strbuf_addstr(&msg, "study: waiting for the store lock held by ");
+		add_pid(&msg, pid);
+		strbuf_addch(&msg, '\n');
+		fputs(msg.buf, stderr);
+		fflush(stderr);
+		strbuf_release(&msg);
+		while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+			;
+	}
+	if (r != 0) {
+		strbuf_addf(err, "cannot lock '%s': %s", p.buf, strerror(errno));
+		close(fd);
+		strbuf_release(&p);
+		return -1;
+	}
+	char pidbuf[32];
+	int n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pidbuf, (size_t)n, 0) != n) {
+		strbuf_addf(err, "cannot write '%s': %s", p.buf, strerror(errno));
+		close(fd);
+		strbuf_release(&p);
+		return -1;
+	}
+	strbuf_release(&p);
+	st->lock_fd = fd;
+	return 0;
+}
+
+void store_unlock(struct store *st)
+{
+	if (st->lock_fd < 0)
+		return;
+	/* Closing the only descriptor of the open file description drops the flock. */
+	close(st->lock_fd);
+	st->lock_fd = -1;
+}
+
+int store_clean_tmp(struct store *st, struct strbuf *err)
+{
+	struct strbuf p = STRBUF_INIT;
+	int ret = 0;
+	const char *dirs[] = { "tmp", "work" };
+	for (size_t i = 0; i < 2 && !ret; i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", st->root, dirs[i]);
+		ret = remove_tree_contents(p.buf, err);
+		if (!ret)
+			ret = mkdir_p(p.buf, 0755, err);
+	}
+	strbuf_release(&p);
+	return ret;
+}
+
+/* ---- paths ---------------------------------------------------------------------------- */
+
+static void fanout_path(const struct store *st, const char *kind, const char *hex,
+			struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/%s/%.2s/%s", st->root, kind, hex, hex);
+}
+
+void store_object_path(const struct store *st, const char *hex, struct strbuf *out)
+{
+	fanout_path(st, "objects", hex, out);
+}
+
+void store_tree_manifest_path(const struct store *st, const char *hex, struct strbuf *out)
+{
+	fanout_path(st, "trees", hex, out);
+}
+
+void store_tree_dir_path(const struct store *st, const char *hex, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/out/%s", st->root, hex);
+}
+
+/* Create the fan-out directory holding `path` (its parent). */
+static int make_parent(const char *path, struct strbuf *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int ret = 0;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		strbuf_addf(err, "cannot create directory '%s': %s", dir, strerror(errno));
+		ret = -1;
+	}
+	free(dir);
+	return ret;
+}
+
+/* Write a fan-out file (trees/ab/.., cache/ab/..) atomically, creating the
+ * fan-out directory only when it turns out to be missing. */
+static int write_fanout(struct store *st, const char *path, const void *data, size_t len,
+			struct strbuf *err)
+{
+	size_t mark = err->len;
+	if (write_file_atomic_sync(path, data, len, 0444, st->fsync, err) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	strbuf_setlen(err, mark);
+	if (make_parent(path, err))
+		return -1;
+	return write_file_atomic_sync(path, data, len, 0444, st->fsync, err);
+}
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+enum { PLACE_OK = 0, PLACE_ERR = -1, PLACE_EXDEV = -2 };
+
+/*
+ * Move the file at `src` (relative to dirfd `srcdir`; `srcname` is its full
+ * name for messages) to objects/ab/<hex> unless an object by that name is
+ * already there, in which case `src` is removed. Returns PLACE_EXDEV (no
+ * message) when src is on another filesystem.
+ */
+static int place_object(struct store *st, int srcdir, const char *src, const char *srcname,
+			const char *hex, struct strbuf *err)
+{
+	struct strbuf obj = STRBUF_INIT;
+	store_object_path(st, hex, &obj);
+	int tried_mkdir = 0, noreplace = 1, ret = PLACE_OK;
+	for (;;) {
+		int r;
+		if (noreplace) {
+			r = renameat2(srcdir, src, AT_FDCWD, obj.buf, RENAME_NOREPLACE);
+			if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+				noreplace = 0; /* filesystem without RENAME_NOREPLACE */
+				continue;
+			}
+		} else {
+			struct stat sb;
+			if (stat(obj.buf, &sb) == 0) {
+				errno = EEXIST;
+				r = -1;
+			} else {
+				r = renameat(srcdir, src, AT_FDCWD, obj.buf);
+			}
+		}
+		if (r == 0) {
+			if (st->fsync)
+				fs_fsync_parent(obj.buf);
+			break;
+		}
+		if (errno == EEXIST) {
+			unlinkat(srcdir, src, 0);
+			break;
+		}
+		if (errno == ENOENT && !tried_mkdir) {
+			tried_mkdir = 1;
+			if (make_parent(obj.buf, err)) {
+				ret = PLACE_ERR;
+				break;
+			}
+			continue;
+		}
+		if (errno == EXDEV) {
+			ret = PLACE_EXDEV;
+			break;
+		}
+		strbuf_addf(err, "cannot move '%s' to '%s': %s", srcname, obj.buf, strerror(errno));
+		ret = PLACE_ERR;
+		break;
+	}
+	strbuf_release(&obj);
+	return ret;
+}
+
+/* A fresh temporary file under tmp/; fills `tmp` with its path. */
+static int make_tmpfile(struct store *st, const char *prefix, struct strbuf *tmp,
+			struct strbuf *err)
+{
+	strbuf_reset(tmp);
+	strbuf_addf(tmp, "%s/tmp/%s-XXXXXX", st->root, prefix);
+	int fd = mkostemp(tmp->buf, O_CLOEXEC);
+	if (fd < 0)
+		strbuf_addf(err, "cannot create a temporary file in '%s/tmp': %s", st->root,
+			    strerror(errno));
+	return fd;
+}
+
+/*
+ * Read `in` to the end, hashing it, and (when out >= 0) copying it to `out`.
+ * `inname`/`outname` are for messages.
+ */
+static int hash_copy_fd(int in, const char *inname, int out, const char *outname,
+			char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err)
+{
+	char buf[IO_CHUNK];
+	struct hash_ctx h;
+	uint64_t total = 0;
+	hash_init(&h);
+	for (;;) {
+		ssize_t n = fs_read_retry(in, buf, sizeof(buf));
+		if (n < 0) {
+			strbuf_addf(err, "cannot read '%s': %s", inname, strerror(errno));
+			hash_final_hex(&h, hex);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		hash_update(&h, buf, (size_t)n);
+		if (out >= 0 && fs_write_all(out, buf, (size_t)n) != 0) {
+			strbuf_addf(err, "cannot write '%s': %s", outname, strerror(errno));
+			hash_final_hex(&h, hex);
+			return -1;
+		}
+		total += (uint64_t)n;
+	}
+	hash_final_hex(&h, hex);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+/* Copy the open file `in` into the store (single pass: hash while copying). */
+static int copy_in(struct store *st, int in, const char *inname, char hex[HASH_HEX_SIZE],
+		   uint64_t *size, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	int out = make_tmpfile(st, "obj", &tmp, err);
+	if (out < 0) {
+		strbuf_release(&tmp);
+		return -1;
+	}
+	if (hash_copy_fd(in, inname, out, tmp.buf, hex, size, err) != 0)
+		goto fail;
+	if (fchmod(out, 0444) != 0 || (st->fsync && fsync(out) != 0)) {
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto fail;
+	}
+	if (close(out) != 0) {
+		out = -1;
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto fail;
+	}
+	out = -1;
+	if (place_object(st, AT_FDCWD, tmp.buf, tmp.buf, hex, err) != PLACE_OK)
+		goto fail; /* tmp/ and objects/ share a filesystem: no EXDEV here */
+	strbuf_release(&tmp);
+	return 0;
+fail:
+	if (out >= 0)
+		close(out);
+	unlink(tmp.buf);
+	strbuf_release(&tmp);
+	return -1;
+}
+
+int store_put_bytes(struct store *st, const void *data, size_t len, char hex[HASH_HEX_SIZE],
+		    struct strbuf *err)
+{
+	hash_buf_hex(data, len, hex);
+	struct strbuf obj = STRBUF_INIT;
+	struct stat sb;
+	store_object_path(st, hex, &obj);
+	int present = stat(obj.buf, &sb) == 0;
+	strbuf_release(&obj);
+	if (present)
+		return 0;
+	struct strbuf tmp = STRBUF_INIT;
+	int fd = make_tmpfile(st, "obj", &tmp, err);
+	if (fd < 0) {
+		strbuf_release(&tmp);
+		return -1;
+	}
+	if (fs_write_all(fd, data, len) != 0 || fchmod(fd, 0444) != 0 ||
+	    (st->fsync && fsync(fd) != 0)) {
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto fail;
+	}
+	if (place_object(st, AT_FDCWD, tmp.buf, tmp.buf, hex, err) != PLACE_OK)
+		goto fail;
+	strbuf_release(&tmp);
+	return 0;
+fail:
+	unlink(tmp.buf);
+	strbuf_release(&tmp);
+	return -1;
+}
+
+/*
+ * Ingest the regular file open as `fd` (named `name` in dirfd `dir`, `path`
+ * for messages; `sb` is its fstat). With consume, rename it into the store
+ * when possible (same filesystem, not hard-linked elsewhere), else copy it
+ * and remove it. Closes fd.
+ */
+static int ingest_fd(struct store *st, int fd, const struct stat *sb, int dir, const char *name,
+		     const char *path, int consume, char hex[HASH_HEX_SIZE], uint64_t *size,
+		     struct strbuf *err)
+{
+	int ret;
+	if (consume && sb->st_nlink == 1) {
+		if (hash_copy_fd(fd, path, -1, NULL, hex, size, err) != 0) {
+			close(fd);
+			return -1;
+		}
+		if (fchmod(fd, 0444) != 0 || (st->fsync && fsync(fd) != 0)) {
+			strbuf_addf(err, "cannot write '%s': %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		ret = place_object(st, dir, name, path, hex, err);
+		if (ret != PLACE_EXDEV) {
+			close(fd);
+			return ret == PLACE_OK ? 0 : -1;
+		}
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	ret = copy_in(st, fd, path, hex, size, err);
+	close(fd);
+	if (ret == 0 && consume && unlinkat(dir, name, 0) != 0 && errno != ENOENT) {
+		strbuf_addf(err, "cannot remove '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return ret;
+}
+
+int store_put_file(struct store *st, const char *path, int consume, char hex[HASH_HEX_SIZE],
+		   uint64_t *size, struct strbuf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) != 0) {
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		strbuf_addf(err, "cannot store '%s': not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return ingest_fd(st, fd, &sb, AT_FDCWD, path, path, consume, hex, size, err);
+}
+
+/* ---- trees ------------------------------------------------------------------------------- */
+
+struct tree_entry {
+	char *path;
+	char kind; /* 'f', 'x' or 'd' */
+	char hex[HASH_HEX_SIZE];
+	uint64_t size;
+};
+
+struct tree_list {
+	struct tree_entry *v;
+	size_t nr, alloc;
+};
+
+static void tree_list_release(struct tree_list *tl)
+{
+	for (size_t i = 0; i < tl->nr; i++)
+		free(tl->v[i].path);
+	free(tl->v);
+	tl->v = NULL;
+	tl->nr = tl->alloc = 0;
+}
+
+static struct tree_entry *tree_list_add(struct tree_list *tl, const char *path, char kind)
+{
+	XGROW(tl->v, tl->alloc, tl->nr + 1);
+	struct tree_entry *e = &tl->v[tl->nr++];
+	e->path = xstrdup(path);
+	e->kind = kind;
+	memcpy(e->hex, ZERO_HEX, HASH_HEX_SIZE);
+	e->size = 0;
+	return e;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tree_entry *)a)->path, ((const struct tree_entry *)b)->path);
+}
+
+struct walk {
+	struct store *st;
+	const char *top;
+	int consume;
+	struct tree_list *list;
+	struct strbuf rel;  /* path relative to top */
+	struct strbuf full; /* scratch: top/rel for messages */
+};
+
+static const char *walk_full(struct walk *w)
+{
+	strbuf_reset(&w->full);
+	strbuf_addf(&w->full, "%s/", w->top);
+	add_printable(&w->full, w->rel.buf);
+	return w->full.buf;
+}
+
+static int walk_dir(struct walk *w, int dfd, struct strbuf *err);
+
+/* Handle one directory entry `name` of dfd; w->rel already names it. */
+static int walk_entry(struct walk *w, int dfd, const char *name, unsigned char dtype,
+		      struct strbuf *err)
+{
+	struct stat sb;
+	mode_t fmt;
+	if (dtype == DT_REG) {
+		fmt = S_IFREG;
+	} else if (dtype == DT_DIR) {
+		fmt = S_IFDIR;
+	} else if (dtype == DT_LNK) {
+		fmt = S_IFLNK;
+	} else {
+		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			strbuf_addf(err, "cannot stat '%s': %s", walk_full(w), strerror(errno));
+			return -1;
+		}
+		fmt = sb.st_mode & S_IFMT;
+	}
+	if (fmt == S_IFDIR) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w),
+				    strerror(errno));
+			return -1;
+		}
+		size_t before = w->list->nr;
+		if (walk_dir(w, fd, err))
+			return -1;
+		if (w->list->nr == before)
+			tree_list_add(w->list, w->rel.buf, 'd');
+		return 0;
+	}
+	if (fmt == S_IFREG) {
+		int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			strbuf_addf(err, "cannot read '%s': %s", walk_full(w), strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			strbuf_addf(err, "cannot read '%s': %s", walk_full(w),
+				    "not a regular file");
+			close(fd);
+			return -1;
+		}
+		char kind = (sb.st_mode & S_IXUSR) ? 'x' : 'f';
+		struct tree_entry *e = tree_list_add(w->list, w->rel.buf, kind);
+		return ingest_fd(w->st, fd, &sb, dfd, name, walk_full(w), w->consume, e->hex,
+				 &e->size, err);
+	}
+	const char *what = fmt == S_IFLNK ? "a symbolic link" :
+			   fmt == S_IFIFO ? "a fifo" :
+			   fmt == S_IFSOCK ? "a socket" :
+			   (fmt == S_IFCHR || fmt == S_IFBLK) ? "a device" : "not a regular file";
+	strbuf_addf(err, "output '%s' is %s (only regular files and directories are allowed)",
+		    walk_full(w), what);
+	return -1;
+}
+
+/* Walk the directory open as dfd (takes ownership of dfd). */
+static int walk_dir(struct walk *w, int dfd, struct strbuf *err)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w), strerror(errno));
+		close(dfd);
+		return -1;
+	}
+	size_t base = w->rel.len;
+	int ret = 0;
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (base)
+			strbuf_addch(&w->rel, '/');
+		strbuf_addstr(&w->rel, name);
+		for (const char *s = name; *s; s++) {
+			if (is_ctrl((unsigned char)*s)) {
+				strbuf_addf(err, "output '%s' has a control character or newline "
+						 "in its name",
+					    walk_full(w));
+				ret = -1;
+				break;
+			}
+		}
+		if (!ret)
+			ret = walk_entry(w, dirfd(d), name, de->d_type, err);
+		strbuf_setlen(&w->rel, base);
+		if (ret)
+			break;
+		errno = 0;
+	}
+	if (!ret && errno) {
+		strbuf_addf(err, "cannot read directory '%s': %s", walk_full(w), strerror(errno));
+		ret = -1;
+	}
+	closedir(d);
+	return ret;
+}
+
+static void build_manifest(const struct tree_list *tl, struct strbuf *m)
+{
+	strbuf_addstr(m, MANIFEST_HEADER);
+	for (size_t i = 0; i < tl->nr; i++) {
+		const struct tree_entry *e = &tl->v[i];
+		strbuf_addf(m, "%c %s %llu %s\n", e->kind, e->hex, (unsigned long long)e->size,
+			    e->path);
+	}
+}
+
+/* Parse a manifest; every line is validated (it names paths we create). */
+static int parse_manifest(const char *text, size_t len, struct tree_list *tl, const char *what,
+			  struct strbuf *err)
+{
+	size_t hl = strlen(MANIFEST_HEADER);
+	if (len < hl || memcmp(text, MANIFEST_HEADER, hl)) {
+		strbuf_addf(err, "malformed tree manifest '%s': bad header", what);
+		return -1;
+	}
+	const char *p = text + hl, *end = text + len;
+	unsigned long lineno = 1;
+	while (p < end) {
+		lineno++;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			goto bad;
+		/* "<k> <64 hex> <size> <path>" */
+		if (nl - p < 2 + 64 + 1 + 1 + 1 || (p[0] != 'f' && p[0] != 'x' && p[0] != 'd') ||
+		    p[1] != ' ' || p[66] != ' ')
+			goto bad;
+		char hex[HASH_HEX_SIZE];
+		memcpy(hex, p + 2, 64);
+		hex[64] = '\0';
+		if (!hash_hex_valid(hex))
+			goto bad;
+		const char *s = p + 67;
+		if (s >= nl || *s < '0' || *s > '9')
+			goto bad;
+		uint64_t size = 0;
+		for (; s < nl && *s >= '0' && *s <= '9'; s++) {
+			if (size > (UINT64_MAX - 9) / 10)
+				goto bad;
+			size = size * 10 + (uint64_t)(*s - '0');
+		}
+		if (s >= nl || *s != ' ')
+			goto bad;
+		s++;
+		char *path = xstrndup(s, (size_t)(nl - s));
+		if (!valid_rel_path(path) || strlen(path) != (size_t)(nl - s) ||
+		    (tl->nr && strcmp(tl->v[tl->nr - 1].path, path) >= 0)) {
+			free(path);
+			goto bad;
+		}
+		struct tree_entry *e = tree_list_add(tl, path, p[0]);
+		free(path);
+		memcpy(e->hex, hex, HASH_HEX_SIZE);
+		e->size = size;
+		p = nl + 1;
+	}
+	return 0;
+bad:
+	strbuf_addf(err, "malformed tree manifest '%s': line %lu", what, lineno);
+	return -1;
+}
+
+/* Link (or, past the filesystem's link limit, copy) object `hex` to `dst`. */
+static int link_object(struct store *st, const struct tree_entry *e, const char *tree_hex,
+		       const char *dst, struct strbuf *obj, struct strbuf *err)
+{
+	store_object_path(st, e->hex, obj);
+	if (link(obj->buf, dst) == 0)
+		return 0;
+	if (errno == ENOENT) {
+		strbuf_addf(err, "object '%s' (for '%s' of tree '%s') is missing from the store",
+			    e->hex, e->path, tree_hex);
+		return -1;
+	}
+	if (errno != EMLINK) {
+		strbuf_addf(err, "cannot link '%s' to '%s': %s", obj->buf, dst, strerror(errno));
+		return -1;
+	}
+	int in = open(obj->buf, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		strbuf_addf(err, "cannot read '%s': %s", obj->buf, strerror(errno));
+		return -1;
+	}
+	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (out < 0) {
+		strbuf_addf(err, "cannot write '%s': %s", dst, strerror(errno));
+		close(in);
+		return -1;
+	}
+	char hex[HASH_HEX_SIZE];
+	int ret = hash_copy_fd(in, obj->buf, out, dst, hex, NULL, err);
+	close(in);
+	if (close(out) != 0 && !ret) {
+		strbuf_addf(err, "cannot write '%s': %s", dst, strerror(errno));
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Build out/<hex>/ from the (sorted) entries: temp dir of hard links, then rename. */
+static int materialise(struct store *st, const char *hex, const struct tree_list *tl,
+		       struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT, dst = STRBUF_INIT, obj = STRBUF_INIT;
+	struct strbuf lastdir = STRBUF_INIT;
+	char **dirs = NULL;
+	size_t ndirs = 0, adirs = 0;
+	int ret = -1;
+
+	strbuf_addf(&tmp, "%s/tmp/tree-XXXXXX", st->root);
+	if (!mkdtemp(tmp.buf)) {
+		strbuf_addf(err, "cannot create a temporary directory in '%s/tmp': %s", st->root,
+			    strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < tl->nr; i++) {
+		const struct tree_entry *e = &tl->v[i];
+		const char *slash = strrchr(e->path, '/');
+		size_t plen = e->kind == 'd' ? strlen(e->path) :
+			      slash ? (size_t)(slash - e->path) : 0;
+		/* Create the parent directories (every prefix of path[0..plen)). */
+		if (plen && (plen != lastdir.len || memcmp(lastdir.buf, e->path, plen))) {
+			for (size_t j = 1; j <= plen; j++) {
+				if (j < plen && e->path[j] != '/')
+					continue;
+				strbuf_reset(&dst);
+				strbuf_addf(&dst, "%s/%.*s", tmp.buf, (int)j, e->path);
+				if (mkdir(dst.buf, 0755) == 0) {
+					XGROW(dirs, adirs, ndirs + 1);
+					dirs[ndirs++] = xstrdup(dst.buf);
+				} else if (errno != EEXIST) {
+					strbuf_addf(err, "cannot create directory '%s': %s",
+						    dst.buf, strerror(errno));
+					goto out;
+				}
+			}
+			strbuf_reset(&lastdir);
+			strbuf_add(&lastdir, e->path, plen);
+		}
+		if (e->kind == 'd')
+			continue;
+		strbuf_reset(&dst);
+		strbuf_addf(&dst, "%s/%s", tmp.buf, e->path);
+		if (link_object(st, e, hex, dst.buf, &obj, err))
+			goto out;
+	}
+	for (size_t i = 0; i < ndirs; i++) {
+		if (chmod(dirs[i], 0555) != 0) {
+			strbuf_addf(err, "cannot change mode of '%s': %s", dirs[i],
+				    strerror(errno));
+			goto out;
+		}
+	}
+	store_tree_dir_path(st, hex, &dst);
+	/* The top directory stays writable until renamed: moving a directory to a
+	 * new parent needs write access to it (its ".." changes). */
+	if (rename(tmp.buf, dst.buf) != 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY) {
+			ret = 0; /* materialised meanwhile: identical content */
+			goto out;
+		}
+		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, dst.buf,
+			    strerror(errno));
+		goto out;
+	}
+	strbuf_reset(&tmp); /* nothing left to clean up */
+	if (chmod(dst.buf, 0555) != 0) {
+		strbuf_addf(err, "cannot change mode of '%s': %s", dst.buf, strerror(errno));
+		goto out;
+	}
+	if (st->fsync)
+		fs_fsync_parent(dst.buf);
+	ret = 0;
+out:
+	if (tmp.len) {
+		struct strbuf ignored = STRBUF_INIT;
+		(void)remove_tree(tmp.buf, &ignored);
+		strbuf_release(&ignored);
+	}
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	free(dirs);
+	strbuf_release(&tmp);
+	strbuf_release(&dst);
+	strbuf_release(&obj);
+	strbuf_release(&lastdir);
+	return ret;
+}
+
+int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
+		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err)
+{
+	struct tree_list tl = { NULL, 0, 0 };
+	struct walk w = { st, dir, consume, &tl, STRBUF_INIT, STRBUF_INIT };
+	struct strbuf m = STRBUF_INIT, path = STRBUF_INIT;
+	int ret = -1;
+
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		strbuf_addf(err, "cannot open output directory '%s': %s", dir, strerror(errno));
+		goto out;
+	}
+	if (walk_dir(&w, fd, err))
+		goto out;
+	if (!tl.nr) {
+		strbuf_addf(err, "output directory '%s' is empty", dir);
+		goto out;
+	}
+	qsort(tl.v, tl.nr, sizeof(*tl.v), entry_cmp);
+	build_manifest(&tl, &m);
+	hash_buf_hex(m.buf, m.len, hex);
+
+	uint64_t nf = 0, nb = 0;
+	for (size_t i = 0; i < tl.nr; i++) {
+		if (tl.v[i].kind != 'd') {
+			nf++;
+			nb += tl.v[i].size;
+		}
+	}
+	if (nfiles)
+		*nfiles = nf;
+	if (bytes)
+		*bytes = nb;
+
+	struct stat sb;
+	store_tree_manifest_path(st, hex, &path);
+	if (stat(path.buf, &sb) != 0) {
+		if (write_fanout(st, path.buf, m.buf, m.len, err))
+			goto out;
+	}
+	store_tree_dir_path(st, hex, &path);
+	if (stat(path.buf, &sb) != 0 && materialise(st, hex, &tl, err))
+		goto out;
+	ret = 0;
+out:
+	tree_list_release(&tl);
+	strbuf_release(&w.rel);
+	strbuf_release(&w.full);
+	strbuf_release(&m);
+	strbuf_release(&path);
+	return ret;
+}
+
+int store_has_tree(const struct store *st, const char *hex)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat sb;
+	store_tree_manifest_path(st, hex, &p);
+	int ok = stat(p.buf, &sb) == 0;
+	if (ok) {
+		store_tree_dir_path(st, hex, &p);
+		ok = stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode);
+	}
+	strbuf_release(&p);
+	return ok;
+}
+
+int store_tree_path(struct store *st, const char *hex, struct strbuf *path, struct strbuf *err)
+{
+	struct stat sb;
+	if (!hash_hex_valid(hex)) {
+		strbuf_addstr(err, "invalid tree digest '");
+		add_printable(err, hex);
+		strbuf_addch(err, '\'');
+		return -1;
+	}
+	store_tree_dir_path(st, hex, path);
+	if (stat(path->buf, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
+
+	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT;
+	struct tree_list tl = { NULL, 0, 0 };
+	int ret = -1;
+	store_tree_manifest_path(st, hex, &mpath);
+	if (strbuf_read_file(&text, mpath.buf) != 0) {
+		if (errno == ENOENT)
+			strbuf_addf(err, "tree '%s' is not in the store", hex);
+		else
+			strbuf_addf(err, "cannot read '%s': %s", mpath.buf, strerror(errno));
+		goto out;
+	}
+	char check[HASH_HEX_SIZE];
+	hash_buf_hex(text.buf, text.len, check);
+	if (strcmp(check, hex)) {
+		strbuf_addf(err, "tree manifest '%s' is corrupt (digest %s)", mpath.buf, check);
+		goto out;
+	}
+	if (parse_manifest(text.buf, text.len, &tl, mpath.buf, err))
+		goto out;
+	if (!tl.nr) {
+		strbuf_addf(err, "malformed tree manifest '%s': no entries", mpath.buf);
+		goto out;
+	}
+	ret = materialise(st, hex, &tl, err);
+out:
+	tree_list_release(&tl);
+	strbuf_release(&mpath);
+	strbuf_release(&text);
+	return ret;
+}
+
+/* ---- action cache -------------------------------------------------------------------- */
+
+int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE])
+{
+	if (!hash_hex_valid(key_hex))
+		return 0;
+	struct strbuf p = STRBUF_INIT;
+	fanout_path(st, "cache", key_hex, &p);
+	int fd = open(p.buf, O_RDONLY | O_CLOEXEC);
+	strbuf_release(&p);
+	if (fd < 0)
+		return 0;
+	char buf[HASH_HEX_SIZE + 1];
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = fs_read_retry(fd, buf + got, sizeof(buf) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(buf))
+			break;
+	}
+	close(fd);
+	if (got != HASH_HEX_SIZE || buf[64] != '\n')
+		return 0;
+	buf[64] = '\0';
+	if (!hash_hex_valid(buf))
+		return 0;
+	memcpy(tree_hex, buf, HASH_HEX_SIZE);
+	return 1;
+}
+
+int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
+		    struct strbuf *err)
+{
+	if (!hash_hex_valid(key_hex) || !hash_hex_valid(tree_hex)) {
+		strbuf_addstr(err, "invalid cache entry (key and tree must be SHA-256 hex)");
+		return -1;
+	}
+	struct strbuf p = STRBUF_INIT;
+	char line[HASH_HEX_SIZE + 1];
+	memcpy(line, tree_hex, 64);
+	line[64] = '\n';
+	fanout_path(st, "cache", key_hex, &p);
+	int ret = write_fanout(st, p.buf, line, HASH_HEX_SIZE, err);
+	strbuf_release(&p);
+	return ret;
+}
+
+/* ---- work dirs ------------------------------------------------------------------------ */
+
+int store_make_workdir(struct store *st, const char *label, struct strbuf *path,
+		       struct strbuf *err)
+{
+	strbuf_reset(path);
+	strbuf_addf(path, "%s/work/", st->root);
+	size_t n = 0;
+	for (const char *s = label ? label : ""; *s && n < 96; s++, n++) {
+		char c = *s;
+		int safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		strbuf_addch(path, safe ? c : '-');
+	}
+	if (!n)
+		strbuf_addstr(path, "stage");
+	strbuf_addstr(path, "-XXXXXX");
+	if (!mkdtemp(path->buf)) {
+		strbuf_addf(err, "cannot create a work directory in '%s/work': %s", st->root,
+			    strerror(errno));
+		strbuf_reset(path);
+		return -1;
+	}
+	return 0;
+}
