@@ -14,7 +14,9 @@
  * (the struct is released). See docs/study-format.md for the language.
  *
  * Ownership: everything reachable from a struct study is owned by it and
- * freed by study_release().
+ * freed by study_release(). Entries, their names, arrays, run templates and texts live
+ * in one arena (st->mem) and must not be freed or reallocated one by one;
+ * only `params` are separate cJSON trees (still freed by study_release).
  */
 #ifndef STUDY_STUDY_H
 #define STUDY_STUDY_H
@@ -59,6 +61,8 @@ struct tpart {
 	enum tvar kind;
 	char *text; /* literal text, NAME for TV_DATA, X for TV_PARAM; NULL otherwise */
 };
+/* An empty element ("") is one TV_LITERAL part with text "". Adjacent literal
+ * text is merged into one part. */
 
 /* One element of a `run` argv, split into literal and variable parts. */
 struct targ {
@@ -113,6 +117,7 @@ struct study {
 	struct entry *mitigations; size_t mitigations_nr;
 	struct entry *evaluations; size_t evaluations_nr;
 	struct entry *report;      /* NULL when the study has none */
+	void *mem;                 /* private: the arena behind the fields above */
 };
 
 /* Load and validate `path`. Returns 0, or -1 with one diagnostic in err. */
