@@ -106,9 +106,12 @@ run: deps
 # ---- tests -------------------------------------------------------------------------
 # `make test` = plain suite, then the sanitized suite.
 test: deps
-	$(MAKE) test-suite
-	$(MAKE) SAN=1 test-suite
-	@echo "all test suites passed (plain and ASan+UBSan)"
+	@rm -f build/plain/test-counts build/san/test-counts
+	@st=0; $(MAKE) --no-print-directory test-suite || st=1; \
+	$(MAKE) --no-print-directory SAN=1 test-suite || st=1; \
+	cat build/plain/test-counts build/san/test-counts 2>/dev/null | \
+	  awk '{p += $$1; f += $$2} END {printf "%d passed, %d failed\n", p, f}'; \
+	exit $$st
 
 test-suite: all $(UNIT_BIN) engine-tests-bin
 	@STUDY_BIN=$(abspath $(STUDY_BIN)) TOY_BIN_DIR=$(abspath $(STAGEBIN)) \

@@ -37,7 +37,11 @@ done
 passed=$(grep -c '^ok ' "$log")
 failed=$(grep -c '^not ok ' "$log")
 rm -f "$log" "$log.out"
-echo "${SAN:+[asan+ubsan] }$passed passed, $failed failed"
+flavour=plain
+[ "${SAN:-}" = 1 ] && flavour=sanitized
+echo "$flavour: $passed passed, $failed failed"
+# the Makefile's `test` target adds the flavours up for the closing line
+echo "$passed $failed" >"$top/$BUILD/test-counts"
 [ "$failed" -eq 0 ] || status=1
 [ "$passed" -gt 0 ] || status=1
 exit $status
