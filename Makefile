@@ -50,6 +50,11 @@ TOY_SRC := $(sort $(wildcard stages/toy/*.c))
 TOY_OBJ := $(TOY_SRC:%.c=$(BUILD)/%.o)
 TOY_BIN := $(STAGEBIN)/toystage
 
+# ---- the report stage (links cJSON) -------------------------------------------
+REPORT_SRC := $(sort $(wildcard stages/report/*.c))
+REPORT_OBJ := $(REPORT_SRC:%.c=$(BUILD)/%.o)
+REPORT_BIN := $(STAGEBIN)/study-report
+
 # ---- unit tests ----------------------------------------------------------------
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -57,7 +62,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 .PHONY: all deps run test test-suite unit e2e malformed check-banned clean help
 .DEFAULT_GOAL := all
 
-all: check-banned $(STUDY_BIN) $(TOY_BIN) engine
+all: check-banned $(STUDY_BIN) $(TOY_BIN) $(REPORT_BIN) engine
 
 # The engine (issue 3) brings its own fragment: it defines the `engine` target
 # (stages/bin/toyllm) and `engine-tests`. It sees $(BUILD), $(STAGEBIN), $(SANFLAGS).
@@ -74,6 +79,10 @@ $(STUDY_BIN): $(PIPE_OBJ)
 $(TOY_BIN): $(TOY_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(REPORT_BIN): $(REPORT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(PIPE_LIB)
 	@mkdir -p $(dir $@)
@@ -124,5 +133,5 @@ clean:
 help:
 	@sed -n '1,12p' Makefile
 
--include $(PIPE_OBJ:.o=.d) $(TOY_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(PIPE_OBJ:.o=.d) $(TOY_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 .SECONDARY:

@@ -1,0 +1,79 @@
+/*
+ * report_model: the numbers a report is made of. Every (metric, model,
+ * variant) cell with its value and optional n and 95% interval, plus the
+ * first-appearance order of models and the canonical order of variants
+ * (base, then plain methods, then method+mitigation, each alphabetical).
+ */
+#ifndef REPORT_MODEL_H
+#define REPORT_MODEL_H
+
+#include <stddef.h>
+
+struct cell {
+	char *metric, *model, *variant, *evaluation;
+	double value;
+	int has_n, has_ci;
+	long n;
+	double ci_low, ci_high;
+};
+
+struct report {
+	struct cell *cells;
+	size_t nr, alloc;
+	char **models;   /* first-appearance order */
+	size_t models_nr;
+	char **variants; /* canonical order (see above) */
+	size_t variants_nr;
+	char **metrics;  /* sorted by evaluation, then metric name */
+	size_t metrics_nr;
+};
+
+void report_init(struct report *r);
+void report_release(struct report *r);
+/* Reads DIR/metrics.json. -1 with a message in err on a missing or bad file. */
+int report_add_dir(struct report *r, const char *dir, char *err, size_t errlen);
+/* Sorts the axes; called by report_write. */
+void report_finish(struct report *r);
+const struct cell *report_get(const struct report *r, const char *metric, const char *model,
+			      const char *variant);
+/* The evaluation a metric belongs to (of its first cell). */
+const char *report_metric_evaluation(const struct report *r, const char *metric);
+
+/* Writes report.md, report.json and the SVG charts into dir. */
+int report_write(struct report *r, const char *dir, const char *title, char *err, size_t errlen);
+
+/* ---- findings (findings.c) ---- */
+enum verdict { V_NOT_MEASURED, V_REPRODUCED, V_NOT_REPRODUCED, V_MIXED };
+
+struct finding {
+	const char *id;
+	const char *claim;     /* the paper's claim, in one sentence */
+	const char *test;      /* how it is checked here */
+	enum verdict verdict;
+	int models_agree, models_total;
+	char detail[1024];     /* the deltas that decided it */
+};
+
+#define FINDINGS_NR 5
+void findings_compute(const struct report *r, struct finding out[FINDINGS_NR]);
+const char *verdict_name(enum verdict v);
+
+/* ---- small output helpers (render.c) ---- */
+struct outbuf {
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+void ob_add(struct outbuf *o, const char *s);
+void ob_addf(struct outbuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ob_json_str(struct outbuf *o, const char *s);
+void ob_xml_str(struct outbuf *o, const char *s);
+int ob_write(struct outbuf *o, const char *dir, const char *name, char *err, size_t errlen);
+
+/* svg.c: one chart per metric, in the file svg_file_name() names (the
+ * metric with every character outside [A-Za-z0-9_-] replaced by '_') */
+void svg_file_name(const char *metric, char *buf, size_t len);
+int svg_write_metric(const struct report *r, const char *metric, const char *dir, char *err,
+		     size_t errlen);
+
+#endif
