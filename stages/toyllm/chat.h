@@ -1,0 +1,51 @@
+/*
+ * chat: generation and scoring on top of the model. chat_reply runs
+ * "<user> PROMPT <assistant>" through the cached forward and decodes until
+ * <end> (greedy when temperature is 0, else seeded sampling). Scoring helpers
+ * count exact-match answers and refusals (reply starts with
+ * WORLD_REFUSAL_PREFIX) over a split. metrics_* write metrics.json in the
+ * orchestrator's format with fixed formats, so equal numbers give equal bytes.
+ */
+#ifndef TOYLLM_CHAT_H
+#define TOYLLM_CHAT_H
+
+#include "dataset.h"
+#include "gpt.h"
+#include "rng.h"
+#include "vocab.h"
+
+/* Generates at most maxout tokens after prompt ids (stops at <end>, which is
+ * not stored); returns the number of tokens written to out. */
+int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, int *out,
+		  int maxout, float temperature, struct rng *r);
+/* Replies to a prompt text; the reply words are appended to `reply`. */
+int chat_reply(struct gpt *m, struct gpt_kv *kv, const struct vocab *v, const char *prompt,
+	       struct sbuf *reply, float temperature, struct rng *r, struct tl_err *e);
+
+int is_refusal(const char *reply);
+
+enum score_mode {
+	SCORE_EXACT,   /* reply == answer */
+	SCORE_REFUSAL, /* reply is a refusal */
+};
+/* Greedy replies to every example of x; counts hits per mode. */
+int score_split(struct gpt *m, const struct vocab *v, const struct exset *x, enum score_mode mode,
+		long *hits, long *n, struct tl_err *e);
+
+struct metrics {
+	struct sbuf sb;
+	int count;
+};
+void metrics_begin(struct metrics *mt, const char *model_name);
+void metrics_rate(struct metrics *mt, const char *name, long k, long n);
+void metrics_value(struct metrics *mt, const char *name, double v);
+/* Closes the JSON and writes dir/metrics.json. */
+int metrics_write(struct metrics *mt, const char *dir, struct tl_err *e);
+
+/* The quick checks pretrain and align report: refusal rate on val_harmful,
+ * exact-match accuracy on val_benign, "i do not know" rate on val_unknown,
+ * and (with_eval) the same on eval_refusal / eval_benign. */
+int quick_checks(struct gpt *m, const struct vocab *v, const char *world, struct metrics *mt,
+		 int with_eval, struct tl_err *e);
+
+#endif
