@@ -32,6 +32,8 @@ static const char run_usage[] =
 	"  -n, --dry-run       show what would run; execute and record nothing\n"
 	"      --store DIR     the artifact store (default: $STUDY_STORE or ./artifacts)\n"
 	"      --no-wait       fail at once if another run holds the store\n"
+	"      --require-clean refuse to run unless the study's git work tree is clean\n"
+	"                      (auditors' mode: every run is exactly a commit)\n"
 	"      --json          print the summary as a JSON object\n"
 	"  -v, --verbose       also list cached and skipped stages\n"
 	"  -h, --help          show this help\n"
@@ -42,17 +44,19 @@ struct run_args {
 	const char *study_path;
 	const char *store_dir;
 	int jobs, keep_going, dry_run, json, verbose, no_wait;
+	int require_clean;
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT };
+	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT, OPT_REQUIRE_CLEAN };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "store", required_argument, NULL, OPT_STORE },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,6 +85,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case 'v': a->verbose = 1; break;
 		case OPT_STORE: a->store_dir = optarg; break;
 		case OPT_NO_WAIT: a->no_wait = 1; break;
+		case OPT_REQUIRE_CLEAN: a->require_clean = 1; break;
 		case OPT_JSON: a->json = 1; break;
 		case 'h': fputs(run_usage, stdout); exit(EXIT_OK);
 		default:
@@ -137,6 +142,33 @@ static void print_summary(const struct run_args *a, int64_t run_id, const struct
 	       c->failed);
 }
 
+/* --require-clean: 0 when the study file is in a git work tree that is clean
+ * and has a commit; else print why and return -1. */
+static int check_clean(const char *study_path)
+{
+	struct gitinfo gi;
+	struct strbuf err = STRBUF_INIT;
+	int rc = -1;
+	memset(&gi, 0, sizeof(gi));
+	if (gitinfo_read(study_path, &gi, &err) < 0)
+		cli_error("--require-clean: cannot read the git state of '%s': %s", study_path,
+			  err.buf);
+	else if (!gi.found)
+		cli_error("'%s' is not in a git repository; --require-clean needs a committed study",
+			  study_path);
+	else if (!gi.commit[0])
+		cli_error("the repository '%s' has no commit yet; commit the study or drop"
+			  " --require-clean", gi.workdir ? gi.workdir : study_path);
+	else if (gi.dirty)
+		cli_error("the work tree of '%s' has uncommitted changes; commit them or drop"
+			  " --require-clean", gi.workdir ? gi.workdir : study_path);
+	else
+		rc = 0;
+	gitinfo_release(&gi);
+	strbuf_release(&err);
+	return rc;
+}
+
 /* Open the store for a dry run without creating anything. */
 static void open_store_for_reading(struct store *st, const char *dir)
 {
@@ -159,6 +191,11 @@ int cmd_run(int argc, char **argv)
 	struct study study;
 	if (study_load(&study, a.study_path, &err) < 0) {
 		cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
+	if (a.require_clean && check_clean(a.study_path) < 0) {
+		study_release(&study);
 		strbuf_release(&err);
 		return EXIT_USAGE;
 	}

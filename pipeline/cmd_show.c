@@ -5,6 +5,7 @@
  * metrics, reuse by later cache hits), as text or JSON. Read-only.
  */
 #include "cli.h"
+#include "lineage.h"
 #include "prov_query.h"
 #include "store.h"
 #include "xalloc.h"
@@ -19,12 +20,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: study show RUN-ID|STAGE-ID [--store DIR] [--json]\n"
+		   "   or: study show STAGE-ID[:METRIC] --lineage [--store DIR] [--json]\n"
 		   "\n"
 		   "Show the provenance of a run (an all-digit id, see 'study log') or of the\n"
 		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft).\n"
 		   "\n"
 		   "  --store DIR  the artifact store (default: $STUDY_STORE or ./artifacts)\n"
-		   "  --json       print one JSON object\n");
+		   "  --json       print one JSON object\n"
+		   "  --lineage    the full upstream chain of a stage's output or of a metric\n"
+		   "               (STAGE-ID:METRIC, e.g. eval/refusal/m1/wo:refusal_rate):\n"
+		   "               command, commit, digests and times of every execution\n");
 }
 
 static int all_digits(const char *s)
@@ -459,16 +464,41 @@ out:
 	return ret;
 }
 
+/* `show X --lineage` (lineage.c) */
+static int show_lineage(struct prov *p, const char *what, int json)
+{
+	struct strbuf err = STRBUF_INIT;
+	cJSON *tree = NULL;
+	int found = lineage_build(p, what, &tree, &err);
+	if (found <= 0) {
+		cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (json) {
+		char *text = cJSON_Print(tree);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		lineage_print(stdout, tree);
+	}
+	cJSON_Delete(tree);
+	strbuf_release(&err);
+	return EXIT_OK;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "lineage", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_opt = NULL;
-	int json = 0, c;
+	int json = 0, lineage = 0, c;
 
 	optind = 1;
 	opterr = 0;
@@ -479,6 +509,9 @@ int cmd_show(int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'L':
+			lineage = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -508,7 +541,9 @@ int cmd_show(int argc, char **argv)
 	}
 	strbuf_release(&err);
 	int ret;
-	if (all_digits(what))
+	if (lineage)
+		ret = show_lineage(p, what, json);
+	else if (all_digits(what))
 		ret = show_run(p, strtoll(what, NULL, 10), json);
 	else
 		ret = show_stage(p, store_dir, what, json);

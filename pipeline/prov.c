@@ -7,6 +7,7 @@
  * documented for auditors in docs/provenance.md; keep both in step.
  */
 #include "prov.h"
+#include "chain.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -107,6 +108,11 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	"CREATE INDEX metrics_execution ON metrics(execution_id);"
 	"CREATE INDEX metrics_stage ON metrics(stage_id, execution_id);"
 	"CREATE INDEX inputs_execution ON inputs(execution_id);",
+	/* 1 -> 2: the tamper-evident chain (pipeline/chain.h, docs/auditing.md);
+	 * migrate() fills the hashes of existing rows (chain_backfill) */
+	"ALTER TABLE runs ADD COLUMN prev_hash TEXT;"
+	"ALTER TABLE runs ADD COLUMN record_hash TEXT;"
+	"ALTER TABLE executions ADD COLUMN record_hash TEXT;",
 };
 
 struct prov {
@@ -115,6 +121,7 @@ struct prov {
 	int readonly;
 	/* the hot path (prov_record_exec), prepared once for writers */
 	sqlite3_stmt *ins_exec, *ins_input, *ins_artifact, *ins_metric;
+	sqlite3_stmt *chain_st[2]; /* chain_seal_exec_cached's statements */
 };
 
 static void db_error(struct strbuf *err, sqlite3 *db, const char *fmt, const char *arg)
@@ -244,6 +251,8 @@ static int migrate(struct prov *p, struct strbuf *err)
 	for (long long i = v; i < PROV_SCHEMA_VERSION; i++)
 		if (exec_sql(p, migrations[i], err) < 0)
 			goto fail;
+	if (v >= 1 && v < 2 && chain_backfill(p->db, err) < 0)
+		goto fail;
 	if (v < PROV_SCHEMA_VERSION) {
 		char sql[64];
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", PROV_SCHEMA_VERSION);
@@ -365,6 +374,8 @@ void prov_close(struct prov *p)
 	sqlite3_finalize(p->ins_input);
 	sqlite3_finalize(p->ins_artifact);
 	sqlite3_finalize(p->ins_metric);
+	sqlite3_finalize(p->chain_st[0]);
+	sqlite3_finalize(p->chain_st[1]);
 	sqlite3_close(p->db);
 	free(p->path);
 	free(p);
@@ -413,6 +424,47 @@ static int step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Seal (chain_seal_run) every ended run that has no record hash yet: the runs
+ * just marked interrupted. Own transaction unless the caller has one open. */
+static int seal_unsealed_runs(struct prov *p, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t *ids = NULL;
+	size_t nr = 0, alloc = 0;
+	int rc, own = sqlite3_get_autocommit(p->db);
+	if (own && exec_sql(p, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "SELECT id FROM runs WHERE record_hash IS NULL AND status != 'running'"
+			       " ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(ids, alloc, nr + 1);
+		ids[nr++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE)
+		goto dberr;
+	for (size_t i = 0; i < nr; i++)
+		if (chain_seal_run(p->db, ids[i], err) < 0)
+			goto fail;
+	free(ids);
+	if (own && exec_sql(p, "COMMIT", err) < 0)
+		goto fail_noids;
+	return 0;
+dberr:
+	db_error(err, p->db, "cannot seal runs in '%s'", p->path);
+fail:
+	free(ids);
+fail_noids:
+	sqlite3_finalize(st);
+	if (own)
+		sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 int prov_mark_interrupted(struct prov *p, struct strbuf *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -424,8 +476,10 @@ int prov_mark_interrupted(struct prov *p, struct strbuf *err)
 		goto out;
 	sqlite3_bind_double(st, 1, now_unix());
 	ret = step_done(st);
+	if (ret == 0)
+		ret = seal_unsealed_runs(p, err);
 out:
-	if (ret < 0)
+	if (ret < 0 && !err->len)
 		db_error(err, p->db, "cannot mark interrupted runs in '%s'", p->path);
 	sqlite3_finalize(st);
 	return ret;
@@ -438,7 +492,8 @@ int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, st
 	if (sqlite3_prepare_v2(p->db,
 			       "INSERT INTO runs (study_name, study_path, study_digest, git_commit,"
 			       " git_branch, git_dirty, tool_version, host, user, argv_json, cwd,"
-			       " started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+			       " started, status, prev_hash)"
+			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	bind_text(st, 1, r->study_name ? r->study_name : "");
@@ -456,6 +511,13 @@ int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, st
 	bind_text(st, 10, r->argv_json ? r->argv_json : "[]");
 	bind_text(st, 11, r->cwd);
 	sqlite3_bind_double(st, 12, r->started);
+	char prev[HASH_HEX_SIZE];
+	if (chain_head(p->db, prev, err) < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	/* an unsealed previous run leaves prev_hash NULL: verify reports the break */
+	bind_text(st, 13, prev[0] ? prev : NULL);
 	if (step_done(st) < 0)
 		goto out;
 	*run_id = sqlite3_last_insert_rowid(p->db);
@@ -475,6 +537,10 @@ int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ende
 	int ret = -1;
 	char idbuf[32];
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)run_id);
+	/* the update and the seal (chain_seal_run) commit together */
+	int own = sqlite3_get_autocommit(p->db);
+	if (own && exec_sql(p, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
 	if (sqlite3_prepare_v2(p->db,
 			       "UPDATE runs SET status = ?, ended = ?, ran = ?, cached = ?, failed = ?,"
 			       " skipped = ? WHERE id = ?",
@@ -492,12 +558,23 @@ int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ende
 	if (sqlite3_changes(p->db) != 1) {
 		strbuf_addf(err, "cannot end run %s: no such run in '%s'", idbuf, p->path);
 		sqlite3_finalize(st);
+		if (own)
+			sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (chain_seal_run(p->db, run_id, err) < 0 || (own && exec_sql(p, "COMMIT", err) < 0)) {
+		sqlite3_finalize(st);
+		if (own)
+			sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	ret = 0;
 out:
-	if (ret < 0)
+	if (ret < 0) {
 		db_error(err, p->db, "cannot end run %s", idbuf);
+		if (own)
+			sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -795,6 +872,9 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 				       insert_metric, &sink, err) < 0)
 			return -1;
 	}
+	/* the row, its inputs and metrics are final: seal them */
+	if (chain_seal_exec_cached(p->db, p->chain_st, id, err) < 0)
+		return -1;
 	if (exec_id)
 		*exec_id = id;
 	return 0;

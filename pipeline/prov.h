@@ -92,7 +92,9 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* ---- added by the provenance module ---- */
 
 /* The schema version this code creates and understands (PRAGMA user_version). */
-#define PROV_SCHEMA_VERSION 1
+/* 2 adds the tamper-evident chain (pipeline/chain.h): runs.prev_hash,
+ * runs.record_hash, executions.record_hash. */
+#define PROV_SCHEMA_VERSION 2
 
 /* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
  * metric, in file order. `stage_id` only names the stage in messages:

@@ -401,6 +401,36 @@ fail:
 	return -1;
 }
 
+int prov_get_exec(struct prov *p, int64_t id, struct prov_exec_info *e, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	memset(e, 0, sizeof(*e));
+	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return step_error(p, st, err);
+	read_exec(st, e);
+	sqlite3_finalize(st);
+	if (load_inputs(p, e, err) < 0)
+		goto fail;
+	if (prepare(p, "SELECT " METRIC_COLUMNS " FROM metrics m WHERE m.execution_id = ?"
+		       " ORDER BY m.rowid", &st, err) < 0)
+		goto fail;
+	sqlite3_bind_int64(st, 1, e->id);
+	if (load_metrics(p, st, &e->metrics, &e->metrics_nr, err) < 0)
+		goto fail;
+	return 1;
+fail:
+	prov_exec_info_release(e);
+	return -1;
+}
+
 int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
 		     int64_t *latest_run, struct strbuf *err)
 {

@@ -96,6 +96,8 @@ int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs
  * 1 found, 0 never recorded, -1 error. */
 int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
 		      struct strbuf *err);
+/* One execution by id, with its inputs and metrics. 1 found, 0 not, -1 error. */
+int prov_get_exec(struct prov *p, int64_t id, struct prov_exec_info *e, struct strbuf *err);
 /* Cache hits of e's cache key recorded after e, and the latest run that
  * recorded e or one of those hits. */
 int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,

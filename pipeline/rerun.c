@@ -1,0 +1,489 @@
+/*
+ * rerun: re-execute a recorded stage in a scratch directory from its recorded
+ * argv, environment and input digests, and compare the output tree digest
+ * with the recorded one, naming the first differing file (see rerun.h).
+ */
+#include "rerun.h"
+#include "fsutil.h"
+#include "proc.h"
+#include "verify.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+const char *rerun_status_name(enum rerun_status s)
+{
+	switch (s) {
+	case RERUN_IDENTICAL: return "identical";
+	case RERUN_DIFFERENT: return "different";
+	default: return "failed";
+	}
+}
+
+void rerun_result_release(struct rerun_result *res)
+{
+	free(res->stage);
+	free(res->detail);
+	memset(res, 0, sizeof(*res));
+}
+
+static int db_err(sqlite3 *db, sqlite3_stmt *st, struct strbuf *err)
+{
+	strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+static void push_id(int64_t **ids, size_t *nr, size_t *alloc, int64_t id)
+{
+	for (size_t i = 0; i < *nr; i++)
+		if ((*ids)[i] == id)
+			return;
+	XGROW(*ids, *alloc, *nr + 1);
+	(*ids)[(*nr)++] = id;
+}
+
+struct pick {
+	int64_t id;
+	char key[HASH_HEX_SIZE];
+};
+
+static int cmp_pick_key(const void *a, const void *b)
+{
+	return strcmp(((const struct pick *)a)->key, ((const struct pick *)b)->key);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, size_t *nr,
+		 struct strbuf *err)
+{
+	sqlite3 *db = prov_sqlite(p);
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+	*ids = NULL;
+	*nr = 0;
+	if (stage) {
+		if (sqlite3_prepare_v2(db,
+				       "SELECT id FROM executions WHERE stage_id = ? AND status = 'ran'"
+				       " AND output_digest IS NOT NULL ORDER BY id DESC LIMIT 1",
+				       -1, &st, NULL) != SQLITE_OK)
+			return db_err(db, st, err);
+		sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			push_id(ids, nr, &alloc, sqlite3_column_int64(st, 0));
+		else if (rc != SQLITE_DONE)
+			return db_err(db, st, err);
+		sqlite3_finalize(st);
+		if (!*nr) {
+			strbuf_addf(err, "no successful execution of stage '%s' recorded", stage);
+			return -1;
+		}
+		return 0;
+	}
+	/* every stage of the latest run; a cache hit stands for the execution
+	 * that produced its output */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT e.stage_id, CASE WHEN e.status = 'ran' THEN e.id ELSE"
+			       " (SELECT max(x.id) FROM executions x WHERE x.stage_id = e.stage_id"
+			       "  AND x.status = 'ran' AND x.output_digest = e.output_digest) END"
+			       " FROM executions e WHERE e.run_id = (SELECT max(id) FROM runs)"
+			       " AND e.status IN ('ran', 'cached') ORDER BY e.id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, st, err);
+	struct pick *picks = NULL;
+	size_t pn = 0, palloc = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+			continue; /* producing execution not recorded */
+		XGROW(picks, palloc, pn + 1);
+		picks[pn].id = sqlite3_column_int64(st, 1);
+		hash_str_hex((const char *)sqlite3_column_text(st, 0), picks[pn].key);
+		pn++;
+	}
+	if (rc != SQLITE_DONE) {
+		free(picks);
+		return db_err(db, st, err);
+	}
+	sqlite3_finalize(st);
+	if (sample > 0 && (size_t)sample < pn) {
+		qsort(picks, pn, sizeof(*picks), cmp_pick_key);
+		pn = (size_t)sample;
+	}
+	for (size_t i = 0; i < pn; i++)
+		push_id(ids, nr, &alloc, picks[i].id);
+	free(picks);
+	if (*nr)
+		qsort(*ids, *nr, sizeof(**ids), cmp_id);
+	return 0;
+}
+
+/* Replace every occurrence of `from` in s by `to` (s replaced in place). */
+static void replace_all(char **s, const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+	if (!fl || !strstr(*s, from))
+		return;
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = *s, *hit;
+	while ((hit = strstr(p, from))) {
+		strbuf_add(&sb, p, (size_t)(hit - p));
+		strbuf_addstr(&sb, to);
+		p = hit + fl;
+	}
+	strbuf_addstr(&sb, p);
+	free(*s);
+	*s = strbuf_detach(&sb, NULL);
+}
+
+struct recorded {
+	char *stage;
+	int64_t run;
+	char *argv_json, *env_json, *output;
+	char **inputs; /* digests */
+	size_t inputs_nr;
+};
+
+static void recorded_release(struct recorded *r)
+{
+	free(r->stage);
+	free(r->argv_json);
+	free(r->env_json);
+	free(r->output);
+	for (size_t i = 0; i < r->inputs_nr; i++)
+		free(r->inputs[i]);
+	free(r->inputs);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+	return s ? xstrdup(s) : NULL;
+}
+
+static int load_recorded(sqlite3 *db, int64_t id, struct recorded *r, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	size_t alloc = 0;
+	memset(r, 0, sizeof(*r));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT stage_id, run_id, argv_json, env_json, output_digest"
+			       " FROM executions WHERE id = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, st, err);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			return db_err(db, st, err);
+		sqlite3_finalize(st);
+		strbuf_addf(err, "no execution %lld recorded", (long long)id);
+		return -1;
+	}
+	r->stage = dup_col(st, 0);
+	r->run = sqlite3_column_int64(st, 1);
+	r->argv_json = dup_col(st, 2);
+	r->env_json = dup_col(st, 3);
+	r->output = dup_col(st, 4);
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(db, "SELECT digest FROM inputs WHERE execution_id = ? ORDER BY rowid",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(db, st, err);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(r->inputs, alloc, r->inputs_nr + 1);
+		r->inputs[r->inputs_nr++] = dup_col(st, 0);
+	}
+	if (rc != SQLITE_DONE)
+		return db_err(db, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Wait for the child, draining its progress pipe; kill it after timeout_s. */
+static int wait_child(struct child *c, double timeout_s)
+{
+	double t0 = clock_mono();
+	int status = 0, killed = 0;
+	for (;;) {
+		pid_t w = waitpid(c->pid, &status, WNOHANG);
+		if (w == c->pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (c->progress_fd >= 0) {
+			struct pollfd pf = { c->progress_fd, POLLIN, 0 };
+			if (poll(&pf, 1, 20) > 0) {
+				char buf[4096];
+				ssize_t n = read(c->progress_fd, buf, sizeof(buf));
+				if (n == 0) {
+					close(c->progress_fd);
+					c->progress_fd = -1;
+				}
+			}
+		} else {
+			usleep(2000);
+		}
+		if (timeout_s > 0 && !killed && clock_mono() - t0 > timeout_s) {
+			child_signal(c, SIGKILL);
+			killed = 1;
+		}
+	}
+	c->ended = clock_mono();
+	if (WIFEXITED(status)) {
+		c->exit_code = WEXITSTATUS(status);
+		c->term_signal = 0;
+	} else {
+		c->exit_code = -1;
+		c->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	}
+	return killed;
+}
+
+static int read_manifest(const char *path, struct manifest_entry **m, size_t *n,
+			 struct strbuf *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc = -1;
+	if (strbuf_read_file(&text, path) < 0)
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+	else
+		rc = manifest_parse(text.buf, text.len, path, m, n, err);
+	strbuf_release(&text);
+	return rc;
+}
+
+static void set_failed(struct rerun_result *res, const char *fmt, const char *a, const char *b)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, fmt, a, b);
+	res->status = RERUN_FAILED;
+	free(res->detail);
+	res->detail = strbuf_detach(&sb, NULL);
+}
+
+/* The first line of the file at path, for a failure message. */
+static void first_line(const char *path, struct strbuf *out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (strbuf_read_file(&sb, path) == 0) {
+		strbuf_rtrim(&sb);
+		char *nl = strrchr(sb.buf, '\n');
+		strbuf_addstr(out, nl ? nl + 1 : sb.buf);
+	}
+	strbuf_release(&sb);
+}
+
+static void compare_outputs(struct store *st, struct store *scratch, struct rerun_result *res)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, err = STRBUF_INIT, d = STRBUF_INIT;
+	struct manifest_entry *ma = NULL, *mb = NULL;
+	size_t na = 0, nb = 0;
+	store_tree_manifest_path(st, res->recorded, &a);
+	store_tree_manifest_path(scratch, res->got, &b);
+	res->status = RERUN_DIFFERENT;
+	if (read_manifest(a.buf, &ma, &na, &err) < 0 || read_manifest(b.buf, &mb, &nb, &err) < 0) {
+		strbuf_addf(&d, "output digest %.12s, recorded %.12s (%s)", res->got, res->recorded,
+			    err.buf);
+	} else {
+		manifest_first_difference(ma, na, mb, nb, "recorded output", "rerun", &d);
+		struct strbuf full = STRBUF_INIT;
+		strbuf_addf(&full, "first difference: %s", d.len ? d.buf : "(manifests equal)");
+		strbuf_release(&d);
+		d = full;
+	}
+	res->detail = strbuf_detach(&d, NULL);
+	manifest_free(ma, na);
+	manifest_free(mb, nb);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	strbuf_release(&err);
+}
+
+int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
+	       struct rerun_result *res, struct strbuf *err)
+{
+	struct recorded rec;
+	struct child ch;
+	struct store scratch;
+	char *tmpl = NULL, *old_wd = NULL, *new_wd = NULL;
+	struct strbuf path = STRBUF_INIT, e2 = STRBUF_INIT;
+	cJSON *argv = NULL, *env = NULL;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	memset(&scratch, 0, sizeof(scratch));
+	scratch.lock_fd = -1;
+	child_init(&ch);
+	if (load_recorded(prov_sqlite(p), exec_id, &rec, err) < 0)
+		return -1;
+	res->exec_id = exec_id;
+	res->run_id = rec.run;
+	res->stage = xstrdup(rec.stage ? rec.stage : "?");
+	snprintf(res->recorded, sizeof(res->recorded), "%s", rec.output ? rec.output : "");
+	ret = 0;
+
+	argv = rec.argv_json ? cJSON_Parse(rec.argv_json) : NULL;
+	env = rec.env_json ? cJSON_Parse(rec.env_json) : NULL;
+	if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1 || !cJSON_IsObject(env) ||
+	    !rec.output) {
+		set_failed(res, "%s%s", "no usable recorded argv, environment or output", "");
+		goto out;
+	}
+	const cJSON *prog = cJSON_GetArrayItem(argv, 0);
+	if (!cJSON_IsString(prog) || access(prog->valuestring, X_OK) < 0) {
+		set_failed(res, "program '%s' is missing%s (it must be at its recorded path)",
+			   cJSON_IsString(prog) ? prog->valuestring : "?", "");
+		goto out;
+	}
+	const cJSON *out_env = cJSON_GetObjectItemCaseSensitive(env, "STUDY_OUT");
+	if (!cJSON_IsString(out_env) || !strrchr(out_env->valuestring, '/')) {
+		set_failed(res, "the recorded environment has no STUDY_OUT%s%s", "", "");
+		goto out;
+	}
+	old_wd = xstrndup(out_env->valuestring,
+			  (size_t)(strrchr(out_env->valuestring, '/') - out_env->valuestring));
+
+	/* scratch: <tmp>/study-rerun-XXXXXX/{wd/{cwd,out,tmp},store} */
+	const char *tmpdir = getenv("TMPDIR");
+	tmpl = xasprintf("%s/study-rerun-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		strbuf_addf(err, "cannot create a scratch directory '%s': %s", tmpl,
+			    strerror(errno));
+		free(tmpl);
+		tmpl = NULL;
+		ret = -1;
+		goto out;
+	}
+	new_wd = xasprintf("%s/wd", tmpl);
+	strbuf_addf(&path, "%s/store", tmpl);
+	if (mkdir_p(new_wd, 0700, &e2) < 0 || store_open(&scratch, path.buf, &e2) < 0) {
+		set_failed(res, "%s%s", e2.buf, "");
+		goto out;
+	}
+	static const char *const subdirs[] = { "cwd", "out", "tmp" };
+	for (size_t i = 0; i < 3; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", new_wd, subdirs[i]);
+		if (mkdir(path.buf, 0700) < 0) {
+			set_failed(res, "cannot create '%s': %s", path.buf, strerror(errno));
+			goto out;
+		}
+	}
+
+	/* the recorded inputs, as directories of this store */
+	struct strvec from = STRVEC_INIT, to = STRVEC_INIT;
+	strvec_push(&from, old_wd);
+	strvec_push(&to, new_wd);
+	const char *work = strstr(old_wd, "/work/");
+	for (size_t i = 0; work && i < rec.inputs_nr; i++) {
+		strbuf_reset(&path);
+		strbuf_reset(&e2);
+		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0) {
+			set_failed(res, "input: %s%s", e2.buf, "");
+			strvec_clear(&from);
+			strvec_clear(&to);
+			goto out;
+		}
+		strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd, rec.inputs[i]);
+		strvec_push(&to, path.buf);
+	}
+	const cJSON *it;
+	cJSON_ArrayForEach(it, argv) {
+		char *s = xstrdup(cJSON_IsString(it) ? it->valuestring : "");
+		for (size_t k = 0; k < from.nr; k++)
+			replace_all(&s, from.v[k], to.v[k]);
+		strvec_push_nodup(&ch.argv, s);
+	}
+	cJSON_ArrayForEach(it, env) {
+		char *s = xasprintf("%s=%s", it->string, cJSON_IsString(it) ? it->valuestring : "");
+		for (size_t k = 0; k < from.nr; k++)
+			replace_all(&s, from.v[k], to.v[k]);
+		strvec_push_nodup(&ch.env, s);
+	}
+	strvec_clear(&from);
+	strvec_clear(&to);
+
+	char *cwd = xasprintf("%s/cwd", new_wd);
+	char *olog = xasprintf("%s/stdout", new_wd);
+	char *elog = xasprintf("%s/stderr", new_wd);
+	ch.dir = cwd;
+	ch.stdout_path = olog;
+	ch.stderr_path = elog;
+	ch.want_progress = 1;
+	double t0 = clock_wall();
+	strbuf_reset(&e2);
+	int started = child_start(&ch, &e2) == 0;
+	int killed = started ? wait_child(&ch, timeout_s) : 0;
+	res->secs = clock_wall() - t0;
+	ch.dir = ch.stdout_path = ch.stderr_path = NULL;
+	if (!started) {
+		set_failed(res, "%s%s", e2.buf, "");
+	} else if (killed) {
+		set_failed(res, "%s%s", "killed after the time limit", "");
+	} else if (ch.exit_code != 0) {
+		struct strbuf why = STRBUF_INIT, tail = STRBUF_INIT;
+		if (ch.term_signal)
+			strbuf_addf(&why, "killed by signal %d", ch.term_signal);
+		else
+			strbuf_addf(&why, "exit status %d", ch.exit_code);
+		first_line(elog, &tail);
+		set_failed(res, "%s%s", why.buf, "");
+		if (tail.len) {
+			free(res->detail);
+			res->detail = xasprintf("%s: %s", why.buf, tail.buf);
+		}
+		strbuf_release(&why);
+		strbuf_release(&tail);
+	} else {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/out", new_wd);
+		strbuf_reset(&e2);
+		if (store_put_tree(&scratch, path.buf, 1, res->got, NULL, NULL, &e2) < 0) {
+			res->got[0] = '\0';
+			set_failed(res, "%s%s", e2.buf, "");
+		} else if (!strcmp(res->got, res->recorded)) {
+			res->status = RERUN_IDENTICAL;
+		} else {
+			compare_outputs(st, &scratch, res);
+		}
+	}
+	free(cwd);
+	free(olog);
+	free(elog);
+out:
+	if (tmpl) {
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(tmpl, &ignored);
+		strbuf_release(&ignored);
+	}
+	child_release(&ch);
+	store_release(&scratch);
+	cJSON_Delete(argv);
+	cJSON_Delete(env);
+	recorded_release(&rec);
+	free(tmpl);
+	free(old_wd);
+	free(new_wd);
+	strbuf_release(&path);
+	strbuf_release(&e2);
+	return ret;
+}

@@ -1,0 +1,56 @@
+/*
+ * rerun: re-execute recorded stages from their recorded inputs and compare
+ * the output digests (`study verify --rerun`). Needs only the store and its
+ * provenance (not the study file), plus the program at the recorded argv[0].
+ *
+ * A stage is re-run from its recorded argv and environment in a fresh scratch
+ * directory under $TMPDIR (removed afterwards): the recorded work directory
+ * (the parent of STUDY_OUT) is replaced by the scratch one, and each recorded
+ * input path <old store>/out/<digest> by that tree's directory in this store
+ * (re-materialised if needed). The output is hashed into a scratch store, so
+ * nothing is added to the real one.
+ */
+#ifndef STUDY_RERUN_H
+#define STUDY_RERUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hash.h"
+#include "prov.h"
+#include "store.h"
+#include "strbuf.h"
+
+enum rerun_status {
+	RERUN_IDENTICAL,
+	RERUN_DIFFERENT,
+	RERUN_FAILED, /* the stage failed, could not start, or its program is missing */
+};
+
+struct rerun_result {
+	int64_t exec_id, run_id;
+	char *stage;
+	enum rerun_status status;
+	char *detail;                 /* why different / failed; NULL when identical */
+	char recorded[HASH_HEX_SIZE]; /* recorded output digest */
+	char got[HASH_HEX_SIZE];      /* digest of the rerun's output, "" when none */
+	double secs;
+};
+
+const char *rerun_status_name(enum rerun_status s); /* identical, different, failed */
+
+/* Which executions to rerun. stage != NULL: the latest successful ('ran')
+ * execution of that stage ("no successful execution of stage 'ID' recorded"
+ * otherwise). Else every stage of the latest run, cached ones resolved to the
+ * execution that produced their output; with sample > 0, only that many of
+ * them, picked deterministically (by SHA-256 of the stage id). In id order. */
+int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, size_t *nr,
+		 struct strbuf *err);
+
+/* Re-run one execution; timeout_s <= 0 means no limit. Returns 0 with the
+ * outcome in res (release with rerun_result_release), -1 when the execution
+ * cannot be read. */
+int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
+	       struct rerun_result *res, struct strbuf *err);
+void rerun_result_release(struct rerun_result *res);
+
+#endif

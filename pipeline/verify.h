@@ -1,0 +1,72 @@
+/*
+ * verify: the auditor's integrity check of a store and its provenance
+ * (`study verify`). Read-only. It checks that
+ *
+ *   - every object's SHA-256 is its name, every tree manifest's SHA-256 is its
+ *     name, every object a manifest lists exists with the listed size, and each
+ *     materialised out/<hex>/ holds exactly the manifest's files with its content;
+ *   - every output, input and log digest recorded in provenance is in the store,
+ *     and the artifacts table agrees with the executions that recorded them;
+ *   - the hash chain over runs and executions holds (pipeline/chain.h);
+ *   - each recorded git commit exists in the study's repository and holds the
+ *     study file with the recorded digest (a run from a dirty work tree gets a
+ *     note, not a problem, when they differ).
+ *
+ * Problems are collected in a verify_report, each with the stage and run it
+ * affects where known. verify_store returns -1 only when it could not check
+ * at all (no store, unreadable database).
+ */
+#ifndef STUDY_VERIFY_H
+#define STUDY_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "hash.h"
+#include "strbuf.h"
+#include "strvec.h"
+
+struct verify_problem {
+	char *kind;    /* object, tree, outdir, missing, artifact, chain kinds, git */
+	char *message; /* one line, without the "verify: " prefix */
+	char *stage;   /* NULL when unknown */
+	int64_t run;   /* 0 when unknown */
+};
+
+struct verify_report {
+	struct verify_problem *problems;
+	size_t nr, alloc;
+	struct strvec notes; /* observations that are not problems */
+	long objects, trees, outdirs, runs, execs;
+	char head[HASH_HEX_SIZE]; /* record_hash of the last run, "" when none or unsealed */
+	int64_t head_run;
+};
+
+struct verify_opts {
+	const char *repo; /* git repository to check commits in; NULL: the study's own */
+	int no_git;       /* skip the git checks */
+};
+
+void verify_report_init(struct verify_report *r);
+void verify_report_release(struct verify_report *r);
+int verify_store(const char *store_dir, const struct verify_opts *o, struct verify_report *r,
+		 struct strbuf *err);
+
+/* One line of a tree manifest (docs/store.md). */
+struct manifest_entry {
+	char kind;                  /* 'f', 'x' or 'd' */
+	char digest[HASH_HEX_SIZE];
+	unsigned long long size;
+	char *path;
+};
+/* Parse manifest text; -1 with "malformed tree manifest 'WHAT': ..." in err. */
+int manifest_parse(const char *text, size_t len, const char *what, struct manifest_entry **e,
+		   size_t *nr, struct strbuf *err);
+void manifest_free(struct manifest_entry *e, size_t nr);
+/* The first difference between two manifests (sorted by path), as a phrase such
+ * as "'time.txt' differs (sizes 21 and 21)" or "'a' only in the first";
+ * empty when they are equal. */
+void manifest_first_difference(const struct manifest_entry *a, size_t an,
+			       const struct manifest_entry *b, size_t bn, const char *aname,
+			       const char *bname, struct strbuf *out);
+
+#endif
