@@ -107,10 +107,12 @@ deps:
 	fi
 
 # ---- the main job ---------------------------------------------------------------
-STUDY ?= studies/example.yaml
+STUDY ?= studies/six-models.yaml
 run: deps
 	$(MAKE) all
 	./bin/study run $(STUDY) -j $$(nproc)
+	@out=$$(./bin/study show report | awk '/^output/ { getline; print $$1 }'); \
+	  [ -z "$$out" ] || echo "report: $$out/report.md (and report.json)"
 
 # ---- tests -------------------------------------------------------------------------
 # `make test` = plain suite, then the sanitized suite.
@@ -135,3 +137,51 @@ help:
 
 -include $(PIPE_OBJ:.o=.d) $(TOY_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 .SECONDARY:
+
+# ---- benchmarks (issue 6; docs/benchmarks.md) ------------------------------------
+# `make bench`: study vs ninja, make and Snakemake at ~100, 1,000 and 10,000 tasks,
+# hashing throughput, the no-op rerun of a real study; writes bench/results/latest.*.
+# `make bench-quick`: 100 and 1,000 tasks, under 3 minutes. Installs the peers from
+# Debian when missing. Scratch data goes to /tmp/study-bench.
+BENCHPKGS := snakemake ninja-build hyperfine time python3
+.PHONY: bench bench-quick bench-deps
+bench-deps:
+	@missing=""; for p in $(BENCHPKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+bench: deps bench-deps
+	$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/bench.py
+
+bench-quick: deps bench-deps
+	$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/bench.py --quick
+
+# ---- reliability (issue 7, docs/reliability.md) ---------------------------------
+# make fuzz [FUZZ_TIME=seconds]   libFuzzer on the study loader + expansion (clang)
+# make stress [KILLS=N]           the kill -9 test with N kills (default 120)
+# make check-valgrind             the end-to-end tests with bin/study under valgrind
+FUZZ_TIME ?= 60
+.PHONY: fuzz fuzz-merge stress check-valgrind
+fuzz:
+	@command -v clang >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang; }
+	sh tests/fuzz/run.sh $(FUZZ_TIME)
+
+fuzz-merge:
+	sh tests/fuzz/run.sh merge
+
+stress: all
+	STUDY_BIN=$(abspath $(STUDY_BIN)) KILLS=$(or $(KILLS),120) sh tests/stress.sh
+
+check-valgrind: deps
+	$(MAKE) --no-print-directory all
+	@command -v valgrind >/dev/null || { SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind; }
+	sh tests/valgrind.sh

@@ -21,7 +21,8 @@ static void canon_number(double d, struct strbuf *out)
 		strbuf_addstr(out, "null");
 		return;
 	}
-	if (d == (double)(long long)d && fabs(d) < 1e15) {
+	/* range first: converting a double outside long long's range is undefined */
+	if (fabs(d) < 1e15 && d == (double)(long long)d) {
 		strbuf_addf(out, "%lld", (long long)d);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,19 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+static long write_fail_countdown = -1;
+
+void fs_fail_writes_after(long n) { write_fail_countdown = n; }
+
 int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
+	if (write_fail_countdown == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (write_fail_countdown > 0)
+		write_fail_countdown--;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {
@@ -212,9 +223,17 @@ int remove_tree_contents(const char *dir, struct strbuf *err)
 int write_file_atomic_sync(const char *path, const void *data, size_t len, int mode,
 			   int do_fsync, struct strbuf *err)
 {
+	return write_file_atomic_via(path, NULL, data, len, mode, do_fsync, err);
+}
+
+int write_file_atomic_via(const char *path, const char *tmpdir, const void *data, size_t len,
+			  int mode, int do_fsync, struct strbuf *err)
+{
 	struct strbuf tmp = STRBUF_INIT;
 	const char *slash = strrchr(path, '/');
-	if (slash)
+	if (tmpdir)
+		strbuf_addf(&tmp, "%s/", tmpdir);
+	else if (slash)
 		strbuf_add(&tmp, path, (size_t)(slash - path) + 1);
 	strbuf_addstr(&tmp, ".tmp-XXXXXX");
 	int fd = mkostemp(tmp.buf, O_CLOEXEC);
@@ -240,9 +259,11 @@ int write_file_atomic_sync(const char *path, const void *data, size_t len, int m
 		return -1;
 	}
 	if (rename(tmp.buf, path) != 0) {
-		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, path, strerror(errno));
+		int e = errno; /* ENOENT: the directory of `path` is missing */
+		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, path, strerror(e));
 		unlink(tmp.buf);
 		strbuf_release(&tmp);
+		errno = e;
 		return -1;
 	}
 	if (do_fsync)
@@ -257,3 +278,70 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode,
 	return write_file_atomic_sync(path, data, len, mode, 0, err);
 }
 
+
+/* ---- leftover stage processes ---------------------------------------------------- */
+
+/* Parse /proc/PID/stat: the process group (field 5) and the start time (field 22).
+ * The command name (field 2) may hold spaces and ')', so parse after the last ')'. */
+static int proc_stat_fields(pid_t pid, pid_t *pgrp, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = fs_read_retry(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* after ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime */
+	char state;
+	long ppid, grp;
+	unsigned long long st;
+	if (sscanf(p + 1, " %c %ld %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+		   " %*s %*s %llu", &state, &ppid, &grp, &st) != 4)
+		return -1;
+	if (pgrp)
+		*pgrp = (pid_t)grp;
+	if (start)
+		*start = st;
+	return 0;
+}
+
+int proc_start_time(pid_t pid, unsigned long long *start)
+{
+	return proc_stat_fields(pid, NULL, start);
+}
+
+int proc_kill_leftover_group(pid_t pgid, unsigned long long leader_start)
+{
+	unsigned long long st;
+	int killed = 0;
+
+	if (pgid <= 1)
+		return 0;
+	if (proc_stat_fields(pgid, NULL, &st) == 0 && st != leader_start)
+		return 0; /* the number now belongs to someone else */
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		pid_t grp;
+		if (*end || pid <= 1 || pid == (long)getpid())
+			continue;
+		if (proc_stat_fields((pid_t)pid, &grp, NULL) == 0 && grp == pgid)
+			killed++;
+	}
+	closedir(d);
+	if (killed)
+		kill(-pgid, SIGKILL);
+	return killed;
+}

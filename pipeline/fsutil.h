@@ -34,6 +34,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode,
  * directory after it. */
 int write_file_atomic_sync(const char *path, const void *data, size_t len, int mode,
 			   int do_fsync, struct strbuf *err);
+/* The same with the temp file in directory `tmpdir` (same filesystem as
+ * `path`; NULL: path's own directory), so that a temp left by a process
+ * killed mid-write lies where it gets cleaned (the store's tmp/) rather than
+ * next to the final names. A missing directory of `path` fails with errno
+ * ENOENT (from the rename). */
+int write_file_atomic_via(const char *path, const char *tmpdir, const void *data, size_t len,
+			  int mode, int do_fsync, struct strbuf *err);
 
 /* write(2) until all of `len` is written, retrying on EINTR. 0 or -1 (errno). */
 int fs_write_all(int fd, const void *data, size_t len);
@@ -41,5 +48,26 @@ int fs_write_all(int fd, const void *data, size_t len);
 ssize_t fs_read_retry(int fd, void *buf, size_t len);
 /* Best-effort fsync of the directory containing `path` (errors ignored). */
 void fs_fsync_parent(const char *path);
+
+/* Fault injection for tests (like xalloc_fail_after): after `n` more
+ * successful fs_write_all() calls, every call fails with ENOSPC ("No space
+ * left on device") without writing; fs_fail_writes_after(-1), the default,
+ * turns it off. The store writes all file data through fs_write_all. */
+void fs_fail_writes_after(long n);
+
+/* Leftover stage processes (docs/reliability.md). A running stage's process
+ * group is noted in its work directory as "<pgid> <start>\n", where start is
+ * the leader's start time (field 22 of /proc/PID/stat, clock ticks since
+ * boot); at the next start, before the work directory is removed, the group
+ * is killed if it still exists and is still the same group.
+ *
+ * proc_start_time: the start time of `pid`; 0, or -1 when there is no such
+ * process. proc_kill_leftover_group: SIGKILL every process whose process group
+ * is `pgid`, unless the leader `pgid` is alive with another start time (the
+ * number was reused: a pid cannot be reused while a process group of that
+ * number has members, so a group without its leader is still ours). Returns
+ * the number of processes signalled. */
+int proc_start_time(pid_t pid, unsigned long long *start);
+int proc_kill_leftover_group(pid_t pgid, unsigned long long leader_start);
 
 #endif

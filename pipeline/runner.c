@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,8 @@ struct slot {
 	double deadline, kill_at; /* monotonic; 0 = none */
 	int timed_out;
 	struct strbuf progbuf;
+	struct strbuf *in_snap; /* one stat snapshot per input (see snapshot_tree) */
+	size_t in_snap_nr;
 };
 
 /* A cache entry to write once the transaction that recorded it commits. */
@@ -65,6 +68,9 @@ struct runner {
 	int in_txn;
 	int fatal; /* a store/provenance error stops the run */
 	struct strbuf fatal_err;
+	char **spare_wd; /* emptied work directories, ready for the next stage */
+	size_t spare_nr, spare_alloc;
+	unsigned long wd_seq;
 };
 
 /* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
@@ -278,7 +284,198 @@ static void slot_free(struct slot *sl)
 	free(sl->env_json);
 	strbuf_release(&sl->record);
 	strbuf_release(&sl->progbuf);
+	for (size_t i = 0; i < sl->in_snap_nr; i++)
+		strbuf_release(&sl->in_snap[i]);
+	free(sl->in_snap);
 	free(sl);
+}
+
+/* ---- inputs must come back unchanged (docs/reliability.md) ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append one line per entry under directory fd `dfd` (sorted, recursive):
+ * "path\tino mode size mtime ctime\n" (ctime for directories only). Inputs
+ * are read-only to stages but stages may run as root; a write, chmod, rename,
+ * creation or removal changes one of these, unless the stage also forges the
+ * file's mtime back (not detected: that needs a sandbox). */
+static void snapshot_dir(int dfd, struct strbuf *rel, struct strbuf *out, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	char **names = NULL;
+	size_t nr = 0, alloc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		XGROW(names, alloc, nr + 1);
+		names[nr++] = xstrdup(de->d_name);
+	}
+	qsort(names, nr, sizeof(*names), name_cmp);
+	size_t keep = rel->len;
+	for (size_t i = 0; i < nr; i++) {
+		struct stat sb;
+		strbuf_setlen(rel, keep);
+		if (keep)
+			strbuf_addch(rel, '/');
+		strbuf_addstr(rel, names[i]);
+		if (fstatat(dirfd(d), names[i], &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			strbuf_addf(out, "%s\tgone\n", rel->buf);
+			continue;
+		}
+		/* A file's ctime also moves when another tree hard-links the same
+		 * object (its link count changes), so files are compared without it;
+		 * directories keep it: only a change of their own entries moves it. */
+		int is_dir = S_ISDIR(sb.st_mode);
+		strbuf_addf(out, "%s\t%lu %o %lld %lld.%09ld %lld.%09ld\n", rel->buf,
+			    (unsigned long)sb.st_ino, (unsigned)sb.st_mode, (long long)sb.st_size,
+			    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
+			    is_dir ? (long long)sb.st_ctim.tv_sec : 0LL,
+			    is_dir ? sb.st_ctim.tv_nsec : 0L);
+		if (S_ISDIR(sb.st_mode) && depth < 256) {
+			int sub = openat(dirfd(d), names[i],
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				snapshot_dir(sub, rel, out, depth + 1);
+		}
+	}
+	strbuf_setlen(rel, keep);
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+}
+
+static void snapshot_tree(const char *dir, struct strbuf *out)
+{
+	struct strbuf rel = STRBUF_INIT;
+	struct stat sb;
+	strbuf_reset(out);
+	if (lstat(dir, &sb) == 0)
+		strbuf_addf(out, ".\t%lu %o %lld.%09ld\n", (unsigned long)sb.st_ino,
+			    (unsigned)sb.st_mode, (long long)sb.st_ctim.tv_sec, sb.st_ctim.tv_nsec);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		snapshot_dir(fd, &rel, out, 0);
+	strbuf_release(&rel);
+}
+
+/* The path of the first line where two snapshots differ. */
+static void snapshot_first_diff(const struct strbuf *a, const struct strbuf *b,
+				struct strbuf *path)
+{
+	size_t i = 0, line = 0;
+	while (i < a->len && i < b->len && a->buf[i] == b->buf[i]) {
+		if (a->buf[i] == '\n')
+			line = i + 1;
+		i++;
+	}
+	const struct strbuf *src = line < a->len ? a : b;
+	const char *tab = memchr(src->buf + line, '\t', src->len - line);
+	strbuf_reset(path);
+	if (tab)
+		strbuf_add(path, src->buf + line, (size_t)(tab - (src->buf + line)));
+}
+
+/* A stage changed input tree `hex`: objects are hard links into that tree, so
+ * drop every object whose content no longer matches its name (and give the
+ * others back mode 0444), then rebuild out/<hex>/ from the manifest. When an
+ * object had to go, the tree cannot be rebuilt and its producer runs again next
+ * time. Appends what was done to `note`. */
+static void repair_input_tree(struct runner *r, const char *hex, struct strbuf *note)
+{
+	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT, obj = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT, dir = STRBUF_INIT;
+	size_t dropped = 0;
+
+	store_tree_manifest_path(r->st, hex, &mpath);
+	if (strbuf_read_file(&text, mpath.buf) == 0) {
+		char *line = text.buf;
+		while (line && *line) {
+			char *nl = strchr(line, '\n');
+			char kind, ohex[HASH_HEX_SIZE], check[HASH_HEX_SIZE];
+			if (nl)
+				*nl = '\0';
+			if (sscanf(line, "%c %64s", &kind, ohex) == 2 && (kind == 'f' || kind == 'x') &&
+			    hash_hex_valid(ohex)) {
+				store_object_path(r->st, ohex, &obj);
+				strbuf_reset(&err);
+				if (hash_file_hex(obj.buf, check, NULL, &err) == 0 &&
+				    strcmp(check, ohex)) {
+					unlink(obj.buf);
+					dropped++;
+				} else {
+					chmod(obj.buf, 0444);
+				}
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	store_tree_dir_path(r->st, hex, &dir);
+	strbuf_reset(&err);
+	remove_tree(dir.buf, &err);
+	strbuf_reset(&err);
+	if (dropped)
+		strbuf_addf(note, "; %zu damaged object%s removed from the store, the input's "
+			    "producer will run again", dropped, dropped == 1 ? "" : "s");
+	else if (store_tree_path(r->st, hex, &dir, &err) == 0)
+		strbuf_addstr(note, "; the input was restored from the store");
+	else
+		strbuf_addf(note, "; the input could not be restored: %s", err.buf);
+	strbuf_release(&mpath);
+	strbuf_release(&text);
+	strbuf_release(&obj);
+	strbuf_release(&err);
+	strbuf_release(&dir);
+}
+
+/* After the stage: 0 when every input is as it was, else -1 with the reason. */
+static int check_inputs(struct runner *r, struct slot *sl, struct strbuf *reason)
+{
+	const struct stage *s = &r->p->stages[sl->stage];
+	struct strbuf now = STRBUF_INIT, file = STRBUF_INIT;
+	int ret = 0;
+	for (size_t k = 0; k < sl->in_snap_nr && k < s->inputs_nr; k++) {
+		const struct stage_output *in = &r->outs[s->inputs[k].stage];
+		if (!in->path)
+			continue;
+		snapshot_tree(in->path, &now);
+		if (now.len == sl->in_snap[k].len &&
+		    !memcmp(now.buf, sl->in_snap[k].buf, now.len))
+			continue;
+		snapshot_first_diff(&sl->in_snap[k], &now, &file);
+		strbuf_addf(reason, "modified its input '%s' (file '%s')", s->inputs[k].name,
+			    file.buf);
+		repair_input_tree(r, in->digest, reason);
+		ret = -1;
+		break;
+	}
+	strbuf_release(&now);
+	strbuf_release(&file);
+	return ret;
+}
+
+/* Note the running stage's process group in its work directory so that the
+ * next run can kill what it leaves behind if we are killed (store_clean_tmp). */
+static void note_pgid(const struct slot *sl)
+{
+	unsigned long long start = 0;
+	char buf[64];
+	struct strbuf path = STRBUF_INIT, ignored = STRBUF_INIT;
+	if (proc_start_time(sl->ch.pid, &start) == 0) {
+		int n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)sl->ch.pid, start);
+		strbuf_addf(&path, "%s/pgid", sl->workdir);
+		write_file_atomic(path.buf, buf, (size_t)n, 0644, &ignored);
+	}
+	strbuf_release(&path);
+	strbuf_release(&ignored);
 }
 
 static int make_subdir(const char *base, const char *name, struct strbuf *err)
@@ -290,6 +487,144 @@ static int make_subdir(const char *base, const char *name, struct strbuf *err)
 		strbuf_addf(err, "cannot create '%s': %s", p.buf, strerror(errno));
 	strbuf_release(&p);
 	return rc;
+}
+
+/* ---- work directories: recycled, not recreated ----
+ *
+ * Creating and removing a work directory (dir, cwd/, out/, tmp/, two log
+ * files) for every stage dominated the orchestrator's own time on ext4:
+ * allocating an inode skips recently deleted ones, so create/delete churn
+ * costs more the faster stages finish (docs/benchmarks.md). A finished
+ * stage's directory is therefore emptied and kept (at most jobs + 1 of them),
+ * and the next stage gets it under a fresh name of its own by rename(2):
+ * cwd/, out/ and tmp/ are empty, the logs are truncated when opened. Anything
+ * unexpected in a directory (a stage changed modes, left extra entries or
+ * swapped a directory for a symlink) and it is removed as before.
+ */
+
+/* work/<label>-XXXXXX, as store_make_workdir names them. */
+static void workdir_name(struct runner *r, const char *label, struct strbuf *out)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/work/", r->st->root);
+	size_t n = 0;
+	for (const char *c = label; *c && n < 96; c++, n++) {
+		int safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			   (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-';
+		strbuf_addch(out, safe ? *c : '-');
+	}
+	if (!n)
+		strbuf_addstr(out, "stage");
+	strbuf_addch(out, '-');
+	unsigned long long x = ((unsigned long long)getpid() << 32) ^
+			       (++r->wd_seq * 0x9e3779b97f4a7c15ULL) ^
+			       (unsigned long long)(clock_mono() * 1e9);
+	for (int i = 0; i < 6; i++) {
+		strbuf_addch(out, chars[x % 62]);
+		x /= 62;
+	}
+}
+
+/* A work directory with empty cwd/, out/ and tmp/ for stage `label`. */
+static int workdir_acquire(struct runner *r, const char *label, struct strbuf *wd,
+			   struct strbuf *err)
+{
+	while (r->spare_nr) {
+		char *old = r->spare_wd[--r->spare_nr];
+		for (int tries = 0; tries < 8; tries++) {
+			workdir_name(r, label, wd);
+			if (renameat2(AT_FDCWD, old, AT_FDCWD, wd->buf, RENAME_NOREPLACE) == 0) {
+				free(old);
+				return 0;
+			}
+			if (errno != EEXIST)
+				break;
+		}
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(old, &ignored);
+		strbuf_release(&ignored);
+		free(old);
+	}
+	strbuf_reset(wd);
+	if (store_make_workdir(r->st, label, wd, err) < 0 || make_subdir(wd->buf, "cwd", err) < 0 ||
+	    make_subdir(wd->buf, "out", err) < 0 || make_subdir(wd->buf, "tmp", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* 1 when `dir` holds only cwd/, out/, tmp/ (real directories, mode 0700) and the
+ * regular files stdout, stderr and pgid; what a stage left in them is removed. */
+static int workdir_empty_for_reuse(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	struct dirent *de;
+	struct strbuf sub = STRBUF_INIT, ignored = STRBUF_INIT;
+	int ok = 1, dirs = 0;
+	while (ok && (de = readdir(d))) {
+		const char *n = de->d_name;
+		struct stat sb;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+			ok = 0;
+		} else if (!strcmp(n, "cwd") || !strcmp(n, "out") || !strcmp(n, "tmp")) {
+			strbuf_reset(&sub);
+			strbuf_addf(&sub, "%s/%s", dir, n);
+			ok = S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700 &&
+			     remove_tree_contents(sub.buf, &ignored) == 0;
+			dirs++;
+		} else if (!strcmp(n, "pgid")) {
+			ok = unlinkat(dirfd(d), n, 0) == 0;
+		} else {
+			ok = S_ISREG(sb.st_mode) && (!strcmp(n, "stdout") || !strcmp(n, "stderr"));
+		}
+	}
+	closedir(d);
+	strbuf_release(&sub);
+	strbuf_release(&ignored);
+	return ok && dirs == 3;
+}
+
+/* After a stage: keep its directory for the next one, or remove it. */
+static void workdir_release(struct runner *r, struct slot *sl)
+{
+	if (!r->fatal && !interrupted && r->spare_nr < (size_t)r->o->jobs + 1 &&
+	    workdir_empty_for_reuse(sl->workdir)) {
+		XGROW(r->spare_wd, r->spare_alloc, r->spare_nr + 1);
+		r->spare_wd[r->spare_nr++] = sl->workdir;
+		sl->workdir = NULL;
+		return;
+	}
+	struct strbuf ignored = STRBUF_INIT;
+	remove_tree(sl->workdir, &ignored);
+	strbuf_release(&ignored);
+}
+
+/* Store a log as an object. A small log is read and stored by content (no
+ * new file when the object exists: empty logs cost one stat) and the file
+ * stays, to be truncated by the next stage; a large one is moved in. */
+static int store_log(struct runner *r, const char *path, char hex[HASH_HEX_SIZE],
+		     struct strbuf *err)
+{
+	struct stat sb;
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size <= 65536) {
+		struct strbuf content = STRBUF_INIT;
+		int rc = strbuf_read_file(&content, path) == 0 ?
+				 store_put_bytes(r->st, content.buf, content.len, hex, err) : -1;
+		strbuf_release(&content);
+		if (rc == 0)
+			return 0;
+	}
+	return store_put_file(r->st, path, 1, hex, NULL, err);
 }
 
 /* Start stage si (cache already missed). On failure, the stage is failed. */
@@ -307,9 +642,7 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 	strbuf_init(&sl->progbuf, 0);
 	child_init(&sl->ch);
 
-	if (store_make_workdir(r->st, s->id, &wd, &err) < 0 ||
-	    make_subdir(wd.buf, "cwd", &err) < 0 || make_subdir(wd.buf, "out", &err) < 0 ||
-	    make_subdir(wd.buf, "tmp", &err) < 0) {
+	if (workdir_acquire(r, s->id, &wd, &err) < 0) {
 		fail_before_start(r, si, key, err.buf);
 		goto fail;
 	}
@@ -328,6 +661,13 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 	sl->ch.stdout_path = out_log;
 	sl->ch.stderr_path = err_log;
 	sl->ch.want_progress = 1;
+	sl->in_snap_nr = s->inputs_nr;
+	sl->in_snap = xcalloc(s->inputs_nr + 1, sizeof(*sl->in_snap));
+	for (size_t k = 0; k < s->inputs_nr; k++) {
+		strbuf_init(&sl->in_snap[k], 0);
+		if (r->outs[s->inputs[k].stage].path)
+			snapshot_tree(r->outs[s->inputs[k].stage].path, &sl->in_snap[k]);
+	}
 	sl->wall_started = clock_wall();
 	int rc = child_start(&sl->ch, &err);
 	sl->ch.dir = sl->ch.stdout_path = sl->ch.stderr_path = NULL;
@@ -341,6 +681,7 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 		fail_before_start(r, si, key, err.buf);
 		goto fail;
 	}
+	note_pgid(sl);
 	double t = s->entry->res.time_s;
 	if (t > 0)
 		sl->deadline = sl->ch.started + t;
@@ -500,6 +841,22 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
+/* 1 (with the reason) when ${out} is no longer a real directory. */
+static int out_not_dir(const char *out_dir, struct strbuf *why)
+{
+	struct stat sb;
+	if (lstat(out_dir, &sb) != 0) {
+		strbuf_addstr(why, "exit status 0 but ${out} is missing (the stage removed it)");
+		return 1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		strbuf_addf(why, "exit status 0 but ${out} is %s, not a directory",
+			    S_ISLNK(sb.st_mode) ? "a symbolic link" : "a file");
+		return 1;
+	}
+	return 0;
+}
+
 static void describe_exit(const struct slot *sl, struct strbuf *why)
 {
 	if (sl->timed_out)
@@ -525,8 +882,16 @@ static void finish_stage(struct runner *r, struct slot *sl)
 
 	if (sl->ch.progress_fd >= 0)
 		read_progress(r, sl);
-	if (!ok)
+	if (check_inputs(r, sl, &reason) < 0) {
+		if (!ok) {
+			strbuf_addstr(&reason, "; ");
+			describe_exit(sl, &reason);
+		}
+		ok = 0;
+	} else if (!ok)
 		describe_exit(sl, &reason);
+	else if (out_not_dir(sl->out_dir, &reason))
+		ok = 0; /* removed or replaced (a symlink would make us ingest its target) */
 	else if (dir_is_empty(sl->out_dir)) {
 		ok = 0;
 		strbuf_addstr(&reason, "exit status 0 but ${out} is empty");
@@ -554,11 +919,11 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	strbuf_reset(&path);
 	strbuf_addf(&path, "%s/stdout", sl->workdir);
 	strbuf_reset(&err);
-	if (store_put_file(r->st, path.buf, 1, log_out, NULL, &err) < 0)
+	if (store_log(r, path.buf, log_out, &err) < 0)
 		log_out[0] = '\0';
 	strbuf_reset(&path);
 	strbuf_addf(&path, "%s/stderr", sl->workdir);
-	if (store_put_file(r->st, path.buf, 1, log_err, NULL, &err) < 0)
+	if (store_log(r, path.buf, log_err, &err) < 0)
 		log_err[0] = '\0';
 
 	struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));
@@ -631,8 +996,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	}
 	sched_done(&r->sched, si, ok);
 
-	strbuf_reset(&err);
-	remove_tree(sl->workdir, &err);
+	workdir_release(r, sl);
 	strbuf_release(&err);
 	strbuf_release(&reason);
 	strbuf_release(&tail);
@@ -805,6 +1169,13 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	free(r.outs);
 	free(r.slots);
 	free(r.pend);
+	for (size_t i = 0; i < r.spare_nr; i++) {
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(r.spare_wd[i], &ignored);
+		strbuf_release(&ignored);
+		free(r.spare_wd[i]);
+	}
+	free(r.spare_wd);
 	code_digests_release(&r.cd);
 	sched_release(&r.sched);
 	progress_release(&r.prog);

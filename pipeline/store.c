@@ -215,11 +215,43 @@ void store_unlock(struct store *st)
 	st->lock_fd = -1;
 }
 
+/* Kill what a killed run left running: every work/<stage>-XXXXXX/pgid names the
+ * process group of a stage that was running (see runner.c, fsutil.h). */
+static void kill_leftover_stages(struct store *st)
+{
+	struct strbuf p = STRBUF_INIT, text = STRBUF_INIT;
+	strbuf_addf(&p, "%s/work", st->root);
+	DIR *d = opendir(p.buf);
+	if (!d) {
+		strbuf_release(&p);
+		return;
+	}
+	size_t base = p.len;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		long pgid;
+		unsigned long long start;
+		if (de->d_name[0] == '.')
+			continue;
+		strbuf_setlen(&p, base);
+		strbuf_addf(&p, "/%s/pgid", de->d_name);
+		strbuf_reset(&text);
+		if (strbuf_read_file(&text, p.buf) != 0 ||
+		    sscanf(text.buf, "%ld %llu", &pgid, &start) != 2)
+			continue;
+		proc_kill_leftover_group((pid_t)pgid, start);
+	}
+	closedir(d);
+	strbuf_release(&p);
+	strbuf_release(&text);
+}
+
 int store_clean_tmp(struct store *st, struct strbuf *err)
 {
 	struct strbuf p = STRBUF_INIT;
 	int ret = 0;
 	const char *dirs[] = { "tmp", "work" };
+	kill_leftover_stages(st);
 	for (size_t i = 0; i < 2 && !ret; i++) {
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/%s", st->root, dirs[i]);
@@ -276,14 +308,20 @@ static int write_fanout(struct store *st, const char *path, const void *data, si
 			struct strbuf *err)
 {
 	size_t mark = err->len;
-	if (write_file_atomic_sync(path, data, len, 0444, st->fsync, err) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	strbuf_setlen(err, mark);
-	if (make_parent(path, err))
-		return -1;
-	return write_file_atomic_sync(path, data, len, 0444, st->fsync, err);
+	struct strbuf tmpdir = STRBUF_INIT;
+	int ret = -1;
+	/* the temp goes to tmp/ (emptied at the next start), never beside final names */
+	strbuf_addf(&tmpdir, "%s/tmp", st->root);
+	if (write_file_atomic_via(path, tmpdir.buf, data, len, 0444, st->fsync, err) == 0)
+		ret = 0;
+	else if (errno == ENOENT) {
+		strbuf_setlen(err, mark);
+		if (!make_parent(path, err))
+			ret = write_file_atomic_via(path, tmpdir.buf, data, len, 0444, st->fsync,
+						    err);
+	}
+	strbuf_release(&tmpdir);
+	return ret;
 }
 
 /* ---- objects ---------------------------------------------------------------------------- */
@@ -890,7 +928,9 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 	struct strbuf m = STRBUF_INIT, path = STRBUF_INIT;
 	int ret = -1;
 
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_NOFOLLOW: a stage that replaced its output by a symlink must not make us
+	 * ingest (and, consuming, move away) whatever the link points to */
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		strbuf_addf(err, "cannot open output directory '%s': %s", dir, strerror(errno));
 		goto out;

@@ -1104,6 +1104,23 @@ static void build_run(struct loader *L, struct entry *e, const struct node *run)
 }
 
 /* self: index into st->data when e is a data entry, else -1. */
+/* 1 when a `code:` path (relative to the root) exists but is not a regular
+ * file: hashing /dev/zero or a fifo for the cache key would never end. A
+ * missing file is left to the runner, which fails the stage. */
+static int code_not_regular(struct loader *L, const char *path)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat sb;
+	int bad;
+
+	if (path[0] != '/' && L->st->root)
+		strbuf_addf(&p, "%s/", L->st->root);
+	strbuf_addstr(&p, path);
+	bad = stat(p.buf, &sb) == 0 && !S_ISREG(sb.st_mode);
+	strbuf_release(&p);
+	return bad;
+}
+
 static int load_entry(struct loader *L, struct entry *e, enum section sec, long self,
 		      const struct node *key, const struct node *val)
 {
@@ -1132,10 +1149,15 @@ static int load_entry(struct loader *L, struct entry *e, enum section sec, long 
 
 			if (load_strings(L, v, "code", &e->code, &e->code_nr))
 				return -1;
-			for (c = 0; c < e->code_nr; c++)
+			for (c = 0; c < e->code_nr; c++) {
 				if (!e->code[c].s[0])
 					return fail(L, e->code[c].pos,
 						    "'code' paths must not be empty");
+				if (code_not_regular(L, e->code[c].s))
+					return fail(L, e->code[c].pos,
+						    "code file '%s' is not a regular file",
+						    e->code[c].s);
+			}
 		} else if (!strcmp(k->val, "env")) {
 			size_t c;
 
@@ -1404,6 +1426,27 @@ static int set_dir(struct loader *L)
 	return 0;
 }
 
+/* The expansion multiplies: models x (variants) x evaluations. A short file
+ * can ask for billions of stages, so bound it here, before anything is built
+ * (docs/reliability.md). */
+#define STUDY_MAX_STAGES 100000
+
+static int check_expansion(struct loader *L, const struct node *at)
+{
+	const struct study *st = L->st;
+	double variants = 1.0 + (double)st->methods_nr, stages;
+	size_t i;
+
+	for (i = 0; i < st->mitigations_nr; i++)
+		variants += (double)st->mitigations[i].after_nr;
+	stages = (double)st->data_nr + (st->report ? 1.0 : 0.0) +
+		 (double)st->models_nr * variants * (1.0 + (double)st->evaluations_nr);
+	if (stages > STUDY_MAX_STAGES)
+		return fail(L, at->pos, "the study expands to %.0f stages, more than the limit of %d",
+			    stages, STUDY_MAX_STAGES);
+	return 0;
+}
+
 static int load_top(struct loader *L, const struct node *root)
 {
 	struct study *st = L->st;
@@ -1481,6 +1524,8 @@ static int load_top(struct loader *L, const struct node *root)
 		if (load_entry(L, st->report, SEC_REPORT, -1, report_key, sec[SEC_REPORT]))
 			return -1;
 	}
+	if (check_expansion(L, sec[SEC_EVALUATIONS] ? sec[SEC_EVALUATIONS] : root))
+		return -1;
 	return check_cycles(L);
 }
 

@@ -13,12 +13,30 @@
  *   toystage sleep     --seconds S --out DIR             sleeps, then writes
  *   toystage nondet    --out DIR                         writes the time
  *   toystage empty                                       exits 0, writes nothing
+ *   toystage spawn     --seconds S --pidfile F [--child-seconds C] --out DIR
+ *                                                        leaves a grandchild (its pid
+ *                                                        in F) sleeping C (or S) seconds, then
+ *                                                        sleeps S itself and writes
+ *   toystage crash     [--signal N]                      kills itself (default SIGSEGV)
+ *   toystage touch-input --input DIR --out DIR           appends to the first regular file
+ *                                                        of an input (misbehaves on purpose)
+ *   toystage argv      --out DIR ARG...                  writes its arguments, one a line
+ *   toystage derive    --name L --out DIR [INPUT...]     writes DIR/result.txt: L and a
+ *                                                        64-bit FNV-1a of L and the inputs'
+ *                                                        bytes (an input is a file, or a dir
+ *                                                        holding result.txt); creates DIR
+ *                                                        (the benchmarks' trivial stage)
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +52,12 @@ static const char *usage_text =
 	"  fail      [--code N]\n"
 	"  sleep     --seconds S --out DIR\n"
 	"  nondet    --out DIR\n"
-	"  empty\n";
+	"  empty\n"
+	"  spawn     --seconds S --pidfile F [--child-seconds C] --out DIR\n"
+	"  crash     [--signal N]\n"
+	"  touch-input --input DIR --out DIR\n"
+	"  argv      --out DIR ARG...\n"
+	"  derive    --name L --out DIR [INPUT...]\n";
 
 static int bad(const char *msg, const char *arg)
 {
@@ -294,6 +317,185 @@ static int cmd_nondet(int argc, char **argv)
 	return write_file(out, "time.txt", buf) ? 1 : 0;
 }
 
+static void sleep_secs(double secs)
+{
+	struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A grandchild that outlives the stage unless its process group is killed. */
+static int cmd_spawn(int argc, char **argv)
+{
+	const char *s = opt(argc, argv, "--seconds"), *pidfile = opt(argc, argv, "--pidfile");
+	const char *out = opt(argc, argv, "--out");
+	if (!s || !pidfile || !out)
+		return bad("spawn needs --seconds, --pidfile and --out", NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return bad("fork failed", NULL);
+	if (pid == 0) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+		FILE *f = fopen(pidfile, "w");
+		if (f) {
+			fputs(buf, f);
+			fclose(f);
+		}
+		const char *cs = opt(argc, argv, "--child-seconds");
+		sleep_secs(atof(cs ? cs : s));
+		_exit(0);
+	}
+	sleep_secs(atof(s));
+	return write_file(out, "spawned.txt", "done\n") ? 1 : 0;
+}
+
+/* Append to the first regular file found in an input directory. */
+static int cmd_touch_input(int argc, char **argv)
+{
+	const char *in = opt(argc, argv, "--input"), *out = opt(argc, argv, "--out");
+	if (!in || !out)
+		return bad("touch-input needs --input and --out", NULL);
+	DIR *d = opendir(in);
+	if (!d)
+		return bad("cannot open input", in);
+	struct dirent *de;
+	int done = 0;
+	while (!done && (de = readdir(d))) {
+		char path[4096];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", in, de->d_name);
+		FILE *f = fopen(path, "a");
+		if (!f)
+			continue;
+		fputs("tampered\n", f);
+		fclose(f);
+		done = 1;
+	}
+	closedir(d);
+	if (write_file(out, "touched.txt", done ? "yes\n" : "no\n"))
+		return 1;
+	return 0;
+}
+
+static int cmd_argv(int argc, char **argv)
+{
+	const char *out = opt(argc, argv, "--out");
+	if (!out)
+		return bad("argv needs --out", NULL);
+	size_t cap = 1, len = 0;
+	for (int i = 2; i < argc; i++)
+		cap += strlen(argv[i]) + 1;
+	char *buf = malloc(cap);
+	if (!buf)
+		return 1;
+	buf[0] = '\0';
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--out")) {
+			i++;
+			continue;
+		}
+		size_t l = strlen(argv[i]);
+		memcpy(buf + len, argv[i], l);
+		len += l;
+		buf[len++] = '\n';
+		buf[len] = '\0';
+	}
+	int rc = write_file(out, "argv.txt", buf);
+	free(buf);
+	return rc ? 1 : 0;
+}
+
+/* mkdir -p; 0 or -1 (errno). */
+static int make_dirs(const char *dir)
+{
+	char buf[4096];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = c;
+	}
+	return 0;
+}
+
+static unsigned long long fnv1a(unsigned long long h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Hash one input (a file, or a directory's result.txt) into h; -1 on error. */
+static int derive_input(const char *in, unsigned long long *h)
+{
+	char path[4096];
+	struct stat sb;
+	if (stat(in, &sb) == 0 && S_ISDIR(sb.st_mode))
+		snprintf(path, sizeof(path), "%s/result.txt", in);
+	else
+		snprintf(path, sizeof(path), "%s", in);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "toystage: error: cannot read '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		*h = fnv1a(*h, buf, (size_t)n);
+	close(fd);
+	if (n < 0) {
+		fprintf(stderr, "toystage: error: cannot read '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The benchmarks' trivial stage: the same bytes whichever tool runs it. */
+static int cmd_derive(int argc, char **argv)
+{
+	const char *name = NULL, *out = NULL;
+	unsigned long long h = 14695981039346656037ULL;
+	int inputs = 0;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--name") && i + 1 < argc)
+			name = argv[++i];
+		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+			out = argv[++i];
+	}
+	if (!name || !out)
+		return bad("derive needs --name and --out", NULL);
+	h = fnv1a(h, name, strlen(name) + 1);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--name") || !strcmp(argv[i], "--out")) {
+			i++;
+			continue;
+		}
+		if (derive_input(argv[i], &h) < 0)
+			return 1;
+		inputs++;
+	}
+	if (make_dirs(out) < 0) {
+		fprintf(stderr, "toystage: error: cannot create '%s': %s\n", out, strerror(errno));
+		return 1;
+	}
+	char line[4096];
+	snprintf(line, sizeof(line), "%s %016llx %d\n", name, h, inputs);
+	return write_file(out, "result.txt", line) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -322,5 +524,21 @@ int main(int argc, char **argv)
 		return cmd_nondet(argc, argv);
 	if (!strcmp(cmd, "empty"))
 		return 0;
+	if (!strcmp(cmd, "spawn"))
+		return cmd_spawn(argc, argv);
+	if (!strcmp(cmd, "crash")) {
+		const char *sig = opt(argc, argv, "--signal");
+		fprintf(stderr, "toystage: crashing on purpose\n");
+		fflush(stderr);
+		signal(sig ? atoi(sig) : SIGSEGV, SIG_DFL);
+		raise(sig ? atoi(sig) : SIGSEGV);
+		return 1;
+	}
+	if (!strcmp(cmd, "touch-input"))
+		return cmd_touch_input(argc, argv);
+	if (!strcmp(cmd, "argv"))
+		return cmd_argv(argc, argv);
+	if (!strcmp(cmd, "derive"))
+		return cmd_derive(argc, argv);
 	return bad("unknown subcommand", cmd);
 }
