@@ -298,7 +298,7 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* Append one line per entry under directory fd `dfd` (sorted, recursive):
- * "path\tino mode size mtime ctime\n" (ctime for directories only). Inputs
+ * "path\tino mode size mtime\n". Inputs
  * are read-only to stages but stages may run as root; a write, chmod, rename,
  * creation or removal changes one of these, unless the stage also forges the
  * file's mtime back (not detected: that needs a sandbox). */
@@ -330,15 +330,12 @@ static void snapshot_dir(int dfd, struct strbuf *rel, struct strbuf *out, int de
 			strbuf_addf(out, "%s\tgone\n", rel->buf);
 			continue;
 		}
-		/* A file's ctime also moves when another tree hard-links the same
-		 * object (its link count changes), so files are compared without it;
-		 * directories keep it: only a change of their own entries moves it. */
-		int is_dir = S_ISDIR(sb.st_mode);
-		strbuf_addf(out, "%s\t%lu %o %lld %lld.%09ld %lld.%09ld\n", rel->buf,
+		/* No ctime: it also moves when the store hard-links the same object
+		 * into another tree, or re-applies a tree's modes; the mode, size and
+		 * mtime (and for directories, their entries) show real changes. */
+		strbuf_addf(out, "%s\t%lu %o %lld %lld.%09ld\n", rel->buf,
 			    (unsigned long)sb.st_ino, (unsigned)sb.st_mode, (long long)sb.st_size,
-			    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
-			    is_dir ? (long long)sb.st_ctim.tv_sec : 0LL,
-			    is_dir ? sb.st_ctim.tv_nsec : 0L);
+			    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
 		if (S_ISDIR(sb.st_mode) && depth < 256) {
 			int sub = openat(dirfd(d), names[i],
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -360,7 +357,7 @@ static void snapshot_tree(const char *dir, struct strbuf *out)
 	strbuf_reset(out);
 	if (lstat(dir, &sb) == 0)
 		strbuf_addf(out, ".\t%lu %o %lld.%09ld\n", (unsigned long)sb.st_ino,
-			    (unsigned)sb.st_mode, (long long)sb.st_ctim.tv_sec, sb.st_ctim.tv_nsec);
+			    (unsigned)sb.st_mode, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		snapshot_dir(fd, &rel, out, 0);
