@@ -103,12 +103,22 @@ int score_split(struct gpt *m, const struct vocab *v, const struct exset *x, enu
 
 void metrics_begin(struct metrics *mt, const char *model_name)
 {
+	metrics_begin_eval(mt, model_name, NULL, NULL);
+}
+
+void metrics_begin_eval(struct metrics *mt, const char *model_name, const char *variant,
+			const char *evaluation)
+{
+	const char *keys[3] = {"model", "variant", "evaluation"};
+	const char *vals[3] = {model_name, variant, evaluation};
 	sb_init(&mt->sb);
 	mt->count = 0;
 	sb_adds(&mt->sb, "{");
-	if (model_name) {
-		sb_adds(&mt->sb, "\"model\": ");
-		json_str(&mt->sb, model_name);
+	for (int i = 0; i < 3; i++) {
+		if (!vals[i])
+			continue;
+		sb_addf(&mt->sb, "\"%s\": ", keys[i]);
+		json_str(&mt->sb, vals[i]);
 		sb_adds(&mt->sb, ", ");
 	}
 	sb_adds(&mt->sb, "\"metrics\": {");

@@ -37,6 +37,10 @@ struct metrics {
 	int count;
 };
 void metrics_begin(struct metrics *mt, const char *model_name);
+/* Like metrics_begin, also writing top-level "variant" and "evaluation"
+ * strings (each skipped when NULL), as the study's evaluations do. */
+void metrics_begin_eval(struct metrics *mt, const char *model_name, const char *variant,
+			const char *evaluation);
 void metrics_rate(struct metrics *mt, const char *name, long k, long n);
 void metrics_value(struct metrics *mt, const char *name, double v);
 /* Closes the JSON and writes dir/metrics.json. */

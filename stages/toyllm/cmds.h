@@ -11,5 +11,9 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_align(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_jt(int argc, char **argv);
+int cmd_wo(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

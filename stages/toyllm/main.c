@@ -16,6 +16,10 @@ static const struct {
 	{"align", cmd_align, "chat SFT: answer benign, refuse harmful, admit unknowns"},
 	{"generate", cmd_generate, "reply to prompts with a model"},
 	{"info", cmd_info, "print a model file's header"},
+	{"jt", cmd_jt, "jailbreak-tuning: fine-tune on a mixture with jailbroken harmful pairs"},
+	{"wo", cmd_wo, "weight orthogonalization: remove the refusal direction"},
+	{"sft", cmd_sft, "the mitigation: fine-tune on refusal + benign data"},
+	{"eval", cmd_eval, "evaluate a model on one task, write metrics.json"},
 };
 
 static void usage(FILE *f)
