@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,17 @@ const char *store_dir_default(const char *opt)
 	if (env && *env)
 		return env;
 	return "artifacts";
+}
+
+int cli_parse_count(const char *s, long long max, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 int use_color(void)

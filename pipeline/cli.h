@@ -33,6 +33,10 @@ void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The store directory: `opt` if non-NULL, else $STUDY_STORE, else "artifacts". */
 const char *store_dir_default(const char *opt);
 
+/* Parse a whole decimal integer from 1 to max (an option's count or id).
+ * Returns 0 and fills *out, or -1 (the caller words the message). */
+int cli_parse_count(const char *s, long long max, long long *out);
+
 /* 1 when stdout is a terminal and NO_COLOR is unset. */
 int use_color(void);
 

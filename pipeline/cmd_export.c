@@ -8,6 +8,8 @@
 #include "xalloc.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,8 @@ static void usage(FILE *f)
 
 static int parse_run_id(const char *s, int64_t *id)
 {
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || v < 1)
+	long long v;
+	if (cli_parse_count(s, INT64_MAX, &v) < 0)
 		return -1;
 	*id = v;
 	return 0;

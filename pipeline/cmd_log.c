@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +57,7 @@ int cmd_log(int argc, char **argv)
 	};
 	const char *store_opt = NULL;
 	int json = 0, c;
-	long limit = 0;
-	char *end;
+	long long limit = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -69,9 +70,7 @@ int cmd_log(int argc, char **argv)
 			json = 1;
 			break;
 		case 'n':
-			errno = 0;
-			limit = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || limit <= 0) {
+			if (cli_parse_count(optarg, LONG_MAX, &limit) < 0) {
 				cli_error("invalid -n value '%s' (want a positive number)", optarg);
 				usage(stderr);
 				return EXIT_USAGE;
@@ -102,7 +101,7 @@ int cmd_log(int argc, char **argv)
 		strbuf_release(&err);
 		return EXIT_USAGE;
 	}
-	if (prov_list_runs(p, limit, &runs, &nr, &err) < 0) {
+	if (prov_list_runs(p, (long)limit, &runs, &nr, &err) < 0) {
 		cli_error("%s", err.buf);
 		ret = EXIT_FAILED;
 		goto out;

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,7 +134,6 @@ int cmd_results(int argc, char **argv)
 	const char *store_opt = NULL;
 	int json = 0, c;
 	long long run_id = 0;
-	char *end;
 
 	optind = 1;
 	opterr = 0;
@@ -145,9 +146,7 @@ int cmd_results(int argc, char **argv)
 			json = 1;
 			break;
 		case 'r':
-			errno = 0;
-			run_id = strtoll(optarg, &end, 10);
-			if (errno || end == optarg || *end || run_id <= 0) {
+			if (cli_parse_count(optarg, LLONG_MAX, &run_id) < 0) {
 				cli_error("invalid run id '%s' (see 'study log')", optarg);
 				usage(stderr);
 				return EXIT_USAGE;

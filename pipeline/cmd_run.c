@@ -71,9 +71,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	while ((c = getopt_long(argc, argv, "j:knvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 4096) {
+			long long v;
+			if (cli_parse_count(optarg, 4096, &v) < 0) {
 				cli_error("-j wants a number from 1 to 4096, not '%s'", optarg);
 				return -1;
 			}

@@ -11,6 +11,8 @@
 #include "xalloc.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +214,7 @@ int cmd_verify(int argc, char **argv)
 	struct verify_opts vo = { NULL, 0 };
 	int json = 0, rerun = 0, c;
 	long sample = 0;
+	long long count = 0;
 	double timeout_s = 600;
 	char *end;
 
@@ -225,11 +228,11 @@ int cmd_verify(int argc, char **argv)
 		case OPT_NO_GIT: vo.no_git = 1; break;
 		case OPT_RERUN: rerun = 1; break;
 		case OPT_SAMPLE:
-			sample = strtol(optarg, &end, 10);
-			if (*end || sample < 1) {
+			if (cli_parse_count(optarg, LONG_MAX, &count) < 0) {
 				cli_error("--sample wants a positive number, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
+			sample = (long)count;
 			break;
 		case OPT_TIMEOUT:
 			timeout_s = strtod(optarg, &end);
