@@ -269,7 +269,13 @@ static void fanout_path(const struct store *st, const char *kind, const char *he
 			struct strbuf *out)
 {
 	strbuf_reset(out);
-	strbuf_addf(out, "%s/%s/%.2s/%s", st->root, kind, hex, hex);
+	strbuf_addstr(out, st->root);
+	strbuf_addch(out, '/');
+	strbuf_addstr(out, kind);
+	strbuf_addch(out, '/');
+	strbuf_add(out, hex, strnlen(hex, 2));
+	strbuf_addch(out, '/');
+	strbuf_addstr(out, hex);
 }
 
 void store_object_path(const struct store *st, const char *hex, struct strbuf *out)
@@ -285,7 +291,9 @@ void store_tree_manifest_path(const struct store *st, const char *hex, struct st
 void store_tree_dir_path(const struct store *st, const char *hex, struct strbuf *out)
 {
 	strbuf_reset(out);
-	strbuf_addf(out, "%s/out/%s", st->root, hex);
+	strbuf_addstr(out, st->root);
+	strbuf_addstr(out, "/out/");
+	strbuf_addstr(out, hex);
 }
 
 /* Create the fan-out directory holding `path` (its parent). */
@@ -980,12 +988,8 @@ int store_has_tree(const struct store *st, const char *hex)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct stat sb;
-	store_tree_manifest_path(st, hex, &p);
-	int ok = stat(p.buf, &sb) == 0;
-	if (ok) {
-		store_tree_dir_path(st, hex, &p);
-		ok = stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode);
-	}
+	store_tree_dir_path(st, hex, &p);
+	int ok = stat(p.buf, &sb) == 0 && S_ISDIR(sb.st_mode);
 	strbuf_release(&p);
 	return ok;
 }
@@ -1046,15 +1050,15 @@ int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[H
 	strbuf_release(&p);
 	if (fd < 0)
 		return 0;
+	/* An entry is exactly 65 bytes, renamed into place whole: one read
+	 * returns all of it, a second would only confirm the end of file. */
 	char buf[HASH_HEX_SIZE + 1];
 	size_t got = 0;
-	for (;;) {
+	while (got < HASH_HEX_SIZE) {
 		ssize_t n = fs_read_retry(fd, buf + got, sizeof(buf) - got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-		if (got == sizeof(buf))
-			break;
 	}
 	close(fd);
 	if (got != HASH_HEX_SIZE || buf[64] != '\n')

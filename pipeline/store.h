@@ -91,8 +91,9 @@ int store_put_file(struct store *st, const char *path, int consume, char hex[HAS
 int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err);
 
-/* 1 when the tree's manifest and its materialised directory exist (two stat
- * calls, no hashing: the no-op rerun hot path). */
+/* 1 when the tree's materialised directory exists: one stat, no hashing (the
+ * no-op rerun hot path). out/<hex> is only ever renamed into place after its
+ * manifest was written, so it implies the manifest; `verify` checks both. */
 int store_has_tree(const struct store *st, const char *hex);
 /* Make sure out/<hex>/ exists (re-materialise from manifest + objects if the
  * directory was removed) and put its path in `path`. The manifest's digest is
