@@ -14,7 +14,8 @@
 
 #include <sqlite3.h>
 
-static const char *const exec_cols[] = {
+/* In the order of enum chain_exec_col (chain.h). */
+static const char *const exec_cols[CX_NR + 1] = {
 	"id", "run_id", "stage_id", "kind", "model", "variant", "evaluation", "cache_key",
 	"status", "reason", "argv_json", "env_json", "cache_record", "output_digest",
 	"output_files", "output_bytes", "exit_code", "term_signal", "timed_out", "started",
@@ -122,6 +123,37 @@ static int canonical_text(sqlite3 *db, sqlite3_stmt **cache, const char *sql, co
 		return -1;
 	}
 	return 0;
+}
+
+/* One field as the SELECTs encode it: '-', 'i<decimal>' or 'x<HEX>'. */
+static void add_value(struct strbuf *out, const struct chain_value *v)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	switch (v->type) {
+	case CHAIN_NULL: strbuf_addch(out, '-'); return;
+	case CHAIN_INT: strbuf_addf(out, "i%lld", v->i); return;
+	case CHAIN_TEXT: break;
+	}
+	size_t n = strlen(v->s);
+	strbuf_grow(out, 2 * n + 1);
+	char *d = out->buf + out->len;
+	*d++ = 'x';
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)v->s[k];
+		*d++ = digits[c >> 4];
+		*d++ = digits[c & 15];
+	}
+	strbuf_setlen(out, out->len + 2 * n + 1);
+}
+
+void chain_exec_text_values(const struct chain_value vals[CX_NR], struct strbuf *out)
+{
+	strbuf_addstr(out, "exec");
+	for (size_t i = 0; i < CX_NR; i++) {
+		strbuf_addch(out, '|');
+		add_value(out, &vals[i]);
+	}
+	strbuf_addch(out, '\n');
 }
 
 int chain_exec_text(sqlite3 *db, int64_t id, struct strbuf *out, struct strbuf *err)

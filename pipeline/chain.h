@@ -38,6 +38,31 @@ struct sqlite3;
 
 #define CHAIN_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
 
+/* The columns of an execution's "exec" line, in order. The order is part of
+ * every stored hash: never change it. */
+enum chain_exec_col {
+	CX_ID, CX_RUN_ID, CX_STAGE_ID, CX_KIND, CX_MODEL, CX_VARIANT, CX_EVALUATION,
+	CX_CACHE_KEY, CX_STATUS, CX_REASON, CX_ARGV_JSON, CX_ENV_JSON, CX_CACHE_RECORD,
+	CX_OUTPUT_DIGEST, CX_OUTPUT_FILES, CX_OUTPUT_BYTES, CX_EXIT_CODE, CX_TERM_SIGNAL,
+	CX_TIMED_OUT, CX_STARTED, CX_ENDED, CX_WALL_S, CX_CPU_S, CX_PEAK_RSS_KB,
+	CX_STDOUT_DIGEST, CX_STDERR_DIGEST, CX_NR
+};
+
+/* A column value held by the writer. Reals are not representable: a row with
+ * a real column is sealed from the database (chain_seal_exec*), so that the
+ * printf('%.12e') text is always SQLite's own. */
+enum chain_value_type { CHAIN_NULL = 0, CHAIN_INT, CHAIN_TEXT };
+struct chain_value {
+	enum chain_value_type type;
+	long long i;   /* CHAIN_INT */
+	const char *s; /* CHAIN_TEXT, NUL-terminated */
+};
+
+/* The canonical content of an execution that has no inputs and no metrics,
+ * built from its column values without a query (the writer's fast path for
+ * cache hits); identical to what chain_exec_text() reads back. */
+void chain_exec_text_values(const struct chain_value vals[CX_NR], struct strbuf *out);
+
 /* The SELECTs that print the canonical content; parameter :id. */
 const char *chain_exec_sql(void);
 const char *chain_run_sql(void);

@@ -264,6 +264,10 @@ static cJSON *stage_json(const struct prov_exec_info *e, const struct prov_run_i
 	prov_json_add_str(o, "status", e->status);
 	prov_json_add_str(o, "reason", e->reason);
 	prov_json_add_str(o, "cache_key", e->cache_key);
+	if (e->source_id)
+		cJSON_AddNumberToObject(o, "source_execution_id", (double)e->source_id);
+	else
+		cJSON_AddNullToObject(o, "source_execution_id");
 	prov_json_add_str(o, "cache_record", e->cache_record);
 	cJSON_AddNumberToObject(o, "later_cache_hits", (double)hits);
 	cJSON_AddNumberToObject(o, "latest_run", (double)latest_run);
@@ -364,8 +368,12 @@ static void print_stage(const struct prov_exec_info *e, const struct prov_run_in
 	printf("execution    %lld in run %lld (commit %s%s%s)\n", (long long)e->id,
 	       (long long)e->run_id, commit, r->git_branch ? ", branch " : "",
 	       r->git_branch ? r->git_branch : "");
-	printf("status       %s%s%s\n", or_dash(e->status), e->reason ? ": " : "",
+	printf("status       %s%s%s", or_dash(e->status), e->reason ? ": " : "",
 	       e->reason ? e->reason : "");
+	if (e->source_id)
+		printf(" (output of execution %lld; argv, env and inputs are its)",
+		       (long long)e->source_id);
+	printf("\n");
 	printf("reuse        %ld later cache hit%s; latest run using it: %lld\n", hits,
 	       hits == 1 ? "" : "s", (long long)latest_run);
 	printf("cache key    %s\n", or_dash(e->cache_key));

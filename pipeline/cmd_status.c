@@ -130,7 +130,7 @@ int cmd_status(int argc, char **argv)
 				stale_dep = (long)s->inputs[k].stage;
 				break;
 			}
-		char *program = stagecmd_program(&p, s, &err);
+		char *program = stagecmd_program(&p, s, &cd, &err);
 		char key[HASH_HEX_SIZE], tree[HASH_HEX_SIZE];
 		if (!program) {
 			strbuf_addstr(&why, err.buf);

@@ -44,8 +44,8 @@ static int64_t producer_of(struct prov *p, const char *stage, const char *digest
 			   struct strbuf *err, int *failed)
 {
 	int64_t id = lookup_id(p,
-			       "SELECT max(id) FROM executions WHERE stage_id = ?1 AND status = 'ran'"
-			       " AND output_digest = ?2",
+			       "SELECT max(id) FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			       " AND status = 'ran' AND output_digest = ?2",
 			       stage, digest, err, failed);
 	if (!id && !*failed)
 		id = lookup_id(p,
@@ -139,8 +139,10 @@ static cJSON *node(struct walker *w, int64_t exec_id)
 
 static int stage_exists(struct prov *p, const char *stage, struct strbuf *err, int *failed)
 {
-	return lookup_id(p, "SELECT 1 FROM executions WHERE stage_id = ?1 LIMIT 1", stage, NULL,
-			 err, failed) != 0;
+	/* through the stage index first; cache hits (not indexed) only if need be */
+	return lookup_id(p, "SELECT 1 FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			 " UNION ALL SELECT 1 FROM executions WHERE stage_id = ?1 LIMIT 1",
+			 stage, NULL, err, failed) != 0;
 }
 
 int lineage_build(struct prov *p, const char *what, cJSON **tree, struct strbuf *err)
@@ -189,9 +191,12 @@ int lineage_build(struct prov *p, const char *what, cJSON **tree, struct strbuf 
 			goto out;
 		}
 	} else {
-		id = lookup_id(p, "SELECT id FROM executions WHERE stage_id = ?1 ORDER BY"
-			       " status IN ('ran', 'failed') DESC, id DESC LIMIT 1", stage, NULL,
-			       err, &w.failed);
+		id = lookup_id(p, "SELECT id FROM executions WHERE stage_id = ?1"
+			       " AND status <> 'cached' ORDER BY status IN ('ran', 'failed') DESC,"
+			       " id DESC LIMIT 1", stage, NULL, err, &w.failed);
+		if (!id && !w.failed) /* only cache hits recorded */
+			id = lookup_id(p, "SELECT max(id) FROM executions WHERE stage_id = ?1",
+				       stage, NULL, err, &w.failed);
 		if (!id && !w.failed) {
 			strbuf_addf(err, "no execution of stage '%s' recorded", stage);
 			goto out;

@@ -113,6 +113,15 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	"ALTER TABLE runs ADD COLUMN prev_hash TEXT;"
 	"ALTER TABLE runs ADD COLUMN record_hash TEXT;"
 	"ALTER TABLE executions ADD COLUMN record_hash TEXT;",
+	/* 2 -> 3: cache hits stay out of the stage and cache-key indexes. A hit
+	 * is a row per stage per run; keyed by stage or by hash, those inserts
+	 * land all over the indexes, so a no-op rerun dirtied a page per stage
+	 * per index and got slower with every run recorded. Queries that use
+	 * these indexes repeat the index's WHERE term. */
+	"DROP INDEX executions_stage;"
+	"CREATE INDEX executions_stage ON executions(stage_id, id) WHERE status <> 'cached';"
+	"DROP INDEX executions_cache_key;"
+	"CREATE INDEX executions_cache_key ON executions(cache_key) WHERE status = 'ran';",
 };
 
 struct prov {
@@ -121,7 +130,9 @@ struct prov {
 	int readonly;
 	/* the hot path (prov_record_exec), prepared once for writers */
 	sqlite3_stmt *ins_exec, *ins_input, *ins_artifact, *ins_metric;
+	sqlite3_stmt *ins_hit;     /* a cache hit, sealed in the same statement */
 	sqlite3_stmt *chain_st[2]; /* chain_seal_exec_cached's statements */
+	int64_t next_exec_id;      /* id the next execution gets; 0 = ask the database */
 };
 
 static void db_error(struct strbuf *err, sqlite3 *db, const char *fmt, const char *arg)
@@ -287,6 +298,12 @@ static int prepare_writes(struct prov *p, struct strbuf *err)
 		    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
 		    err) < 0)
 		return -1;
+	if (prepare(p, &p->ins_hit,
+		    "INSERT INTO executions (id, run_id, stage_id, kind, model, variant, evaluation,"
+		    " cache_key, status, output_digest, timed_out, record_hash)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'cached', ?9, 0, ?10)",
+		    err) < 0)
+		return -1;
 	if (prepare(p, &p->ins_input,
 		    "INSERT INTO inputs (execution_id, name, stage_id, digest) VALUES (?, ?, ?, ?)",
 		    err) < 0)
@@ -374,6 +391,7 @@ void prov_close(struct prov *p)
 	sqlite3_finalize(p->ins_input);
 	sqlite3_finalize(p->ins_artifact);
 	sqlite3_finalize(p->ins_metric);
+	sqlite3_finalize(p->ins_hit);
 	sqlite3_finalize(p->chain_st[0]);
 	sqlite3_finalize(p->chain_st[1]);
 	sqlite3_close(p->db);
@@ -383,6 +401,7 @@ void prov_close(struct prov *p)
 
 int prov_begin(struct prov *p, struct strbuf *err)
 {
+	p->next_exec_id = 0;
 	return exec_sql(p, p->readonly ? "BEGIN" : "BEGIN IMMEDIATE", err);
 }
 
@@ -397,6 +416,7 @@ int prov_commit(struct prov *p, struct strbuf *err)
 
 int prov_rollback(struct prov *p)
 {
+	p->next_exec_id = 0;
 	if (sqlite3_get_autocommit(p->db))
 		return 0; /* no transaction open */
 	return sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
@@ -821,6 +841,104 @@ static int insert_exec_row(struct prov *p, const struct prov_exec *e)
 	return step_done(st);
 }
 
+/* The id the next execution row gets: ids are max(id) + 1 (INTEGER PRIMARY
+ * KEY, rows are never deleted) and the store's writer lock makes this process
+ * the only writer inside its transaction. */
+static int next_exec_id(struct prov *p, int64_t *id)
+{
+	if (!p->next_exec_id) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(p->db, "SELECT coalesce(max(id), 0) + 1 FROM executions", -1,
+				       &st, NULL) != SQLITE_OK)
+			return -1;
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			p->next_exec_id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW)
+			return -1;
+	}
+	*id = p->next_exec_id;
+	return 0;
+}
+
+static struct chain_value text_value(const char *s)
+{
+	struct chain_value v = { s ? CHAIN_TEXT : CHAIN_NULL, 0, s };
+	return v;
+}
+
+static struct chain_value int_value(long long i)
+{
+	struct chain_value v = { CHAIN_INT, i, NULL };
+	return v;
+}
+
+/* A cache hit: one row naming the stage, its key and the output it reuses,
+ * sealed from these values (no inputs, no metrics, no reals) and inserted
+ * with its record_hash in one statement. */
+static int record_hit(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
+		      struct strbuf *err)
+{
+	int64_t id;
+	if (next_exec_id(p, &id) < 0)
+		goto dberr;
+	struct chain_value v[CX_NR];
+	memset(v, 0, sizeof(v)); /* CHAIN_NULL */
+	v[CX_ID] = int_value(id);
+	v[CX_RUN_ID] = int_value(e->run_id);
+	v[CX_STAGE_ID] = text_value(e->stage_id);
+	v[CX_KIND] = text_value(e->kind);
+	v[CX_MODEL] = text_value(e->model);
+	v[CX_VARIANT] = text_value(e->variant);
+	v[CX_EVALUATION] = text_value(e->evaluation);
+	v[CX_CACHE_KEY] = text_value(e->cache_key);
+	v[CX_STATUS] = text_value("cached");
+	v[CX_OUTPUT_DIGEST] = text_value(e->output_digest);
+	v[CX_TIMED_OUT] = int_value(0);
+	struct strbuf text = STRBUF_INIT;
+	char hex[HASH_HEX_SIZE];
+	chain_exec_text_values(v, &text);
+	hash_buf_hex(text.buf, text.len, hex);
+	strbuf_release(&text);
+
+	sqlite3_stmt *st = p->ins_hit;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, e->run_id);
+	bind_text(st, 3, e->stage_id);
+	bind_text(st, 4, e->kind);
+	bind_text(st, 5, e->model);
+	bind_text(st, 6, e->variant);
+	bind_text(st, 7, e->evaluation);
+	bind_text(st, 8, e->cache_key);
+	bind_text(st, 9, e->output_digest);
+	sqlite3_bind_text(st, 10, hex, -1, SQLITE_STATIC);
+	if (step_done(st) < 0)
+		goto dberr;
+	p->next_exec_id = id + 1;
+	/* normally known from its producer; a hit seen first (its producer
+	 * recorded elsewhere) registers the artifact, size unknown */
+	if (e->output_digest) {
+		st = p->ins_artifact;
+		sqlite3_reset(st);
+		bind_text(st, 1, e->output_digest);
+		sqlite3_bind_null(st, 2);
+		sqlite3_bind_null(st, 3);
+		sqlite3_bind_int64(st, 4, id);
+		if (step_done(st) < 0)
+			goto dberr;
+	}
+	if (exec_id)
+		*exec_id = id;
+	return 0;
+dberr:
+	p->next_exec_id = 0;
+	db_error(err, p->db, "cannot record stage '%s'", e->stage_id);
+	return -1;
+}
+
 int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
 		     struct strbuf *err)
 {
@@ -836,6 +954,8 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 			    e->status ? e->status : "(null)");
 		return -1;
 	}
+	if (!strcmp(e->status, "cached"))
+		return record_hit(p, e, exec_id, err);
 	/* Validate metrics before writing anything: a bad file records nothing. */
 	if (want_metrics && prov_parse_metrics(sid, e->metrics_json, e->evaluation, e->model,
 					       e->variant, NULL, NULL, err) < 0)
@@ -844,6 +964,7 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 	if (insert_exec_row(p, e) < 0)
 		goto dberr;
 	int64_t id = sqlite3_last_insert_rowid(p->db);
+	p->next_exec_id = id + 1;
 
 	for (size_t i = 0; i < e->inputs_nr; i++) {
 		const struct prov_input *in = &e->inputs[i];
@@ -879,6 +1000,7 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 		*exec_id = id;
 	return 0;
 dberr:
+	p->next_exec_id = 0;
 	db_error(err, p->db, "cannot record stage '%s'", sid);
 	return -1;
 }

@@ -80,7 +80,14 @@ struct prov_exec {
 };
 /* Record one execution / cache hit / failure / skip, its inputs, its output
  * artifact and its metrics (parsed from metrics_json; a malformed metrics.json
- * is an error naming the stage). Call between prov_begin and prov_commit. */
+ * is an error naming the stage). Call between prov_begin and prov_commit.
+ *
+ * A cache hit (status 'cached') is recorded as a reference: stage, kind,
+ * model/variant/evaluation, cache_key and output_digest. Its argv, env,
+ * cache record and inputs are those of the execution that produced the
+ * output (status 'ran', same cache_key and output_digest), so they are not
+ * copied again: those fields of `e` are ignored, and readers resolve them
+ * (prov_query.h, docs/provenance.md). */
 int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
 		     struct strbuf *err);
 
@@ -94,7 +101,8 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* The schema version this code creates and understands (PRAGMA user_version). */
 /* 2 adds the tamper-evident chain (pipeline/chain.h): runs.prev_hash,
  * runs.record_hash, executions.record_hash. */
-#define PROV_SCHEMA_VERSION 2
+/* 3 makes the stage and cache-key indexes partial (cache hits left out). */
+#define PROV_SCHEMA_VERSION 3
 
 /* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
  * metric, in file order. `stage_id` only names the stage in messages:

@@ -346,7 +346,8 @@ static int load_metrics(struct prov *p, sqlite3_stmt *st, struct prov_metric_inf
 	return 0;
 }
 
-static int load_inputs(struct prov *p, struct prov_exec_info *e, struct strbuf *err)
+/* The inputs recorded for execution `id`, into e. */
+static int load_inputs(struct prov *p, int64_t id, struct prov_exec_info *e, struct strbuf *err)
 {
 	sqlite3_stmt *st = NULL;
 	size_t alloc = 0;
@@ -354,7 +355,7 @@ static int load_inputs(struct prov *p, struct prov_exec_info *e, struct strbuf *
 	if (prepare(p, "SELECT name, stage_id, digest FROM inputs WHERE execution_id = ?"
 		       " ORDER BY rowid", &st, err) < 0)
 		return -1;
-	sqlite3_bind_int64(st, 1, e->id);
+	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		XGROW(e->inputs, alloc, e->inputs_nr + 1);
 		struct prov_input_info *in = &e->inputs[e->inputs_nr++];
@@ -368,15 +369,11 @@ static int load_inputs(struct prov *p, struct prov_exec_info *e, struct strbuf *
 	return 0;
 }
 
-int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
-		      struct strbuf *err)
+/* Step a statement selecting EXEC_COLUMNS into e (finalizing it): 1 row
+ * read, 0 none, -1 error. */
+static int read_one_exec(struct prov *p, sqlite3_stmt *st, struct prov_exec_info *e,
+			 struct strbuf *err)
 {
-	sqlite3_stmt *st = NULL;
-	memset(e, 0, sizeof(*e));
-	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE stage_id = ?1"
-		       " ORDER BY status IN ('ran', 'failed') DESC, id DESC LIMIT 1", &st, err) < 0)
-		return -1;
-	sqlite3_bind_text(st, 1, stage_id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE) {
 		sqlite3_finalize(st);
@@ -386,19 +383,81 @@ int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_inf
 		return step_error(p, st, err);
 	read_exec(st, e);
 	sqlite3_finalize(st);
+	return 1;
+}
 
-	if (load_inputs(p, e, err) < 0)
-		goto fail;
+/* A cache hit recorded as a reference (prov.h): take argv, env and cache
+ * record from the execution that ran with the same key and produced the same
+ * output; its id goes to e->source_id (0 when that is not recorded). */
+static int resolve_hit(struct prov *p, struct prov_exec_info *e, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (!e->status || strcmp(e->status, "cached") || e->argv_json || !e->cache_key ||
+	    !e->output_digest)
+		return 0;
+	if (prepare(p, "SELECT id, argv_json, env_json, cache_record, output_files,"
+		       " output_bytes FROM executions"
+		       " WHERE cache_key = ?1 AND status = 'ran' AND output_digest = ?2"
+		       " AND id < ?3 ORDER BY id DESC LIMIT 1", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, e->cache_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, e->output_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, e->id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		e->source_id = sqlite3_column_int64(st, 0);
+		e->argv_json = col_str(st, 1);
+		e->env_json = col_str(st, 2);
+		e->cache_record = col_str(st, 3);
+		e->output_files = sqlite3_column_int64(st, 4);
+		e->output_bytes = sqlite3_column_int64(st, 5);
+	} else if (rc != SQLITE_DONE) {
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Complete e with its inputs (a resolved hit's are its source's) and metrics. */
+static int load_details(struct prov *p, struct prov_exec_info *e, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (resolve_hit(p, e, err) < 0 ||
+	    load_inputs(p, e->source_id ? e->source_id : e->id, e, err) < 0)
+		return -1;
 	if (prepare(p, "SELECT " METRIC_COLUMNS " FROM metrics m WHERE m.execution_id = ?"
 		       " ORDER BY m.rowid", &st, err) < 0)
-		goto fail;
+		return -1;
 	sqlite3_bind_int64(st, 1, e->id);
-	if (load_metrics(p, st, &e->metrics, &e->metrics_nr, err) < 0)
-		goto fail;
+	return load_metrics(p, st, &e->metrics, &e->metrics_nr, err);
+}
+
+int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
+		      struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	memset(e, 0, sizeof(*e));
+	/* through the stage index (which leaves cache hits out), then the hits */
+	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE stage_id = ?1"
+		       " AND status <> 'cached' ORDER BY status IN ('ran', 'failed') DESC,"
+		       " id DESC LIMIT 1", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, stage_id, -1, SQLITE_STATIC);
+	int f = read_one_exec(p, st, e, err);
+	if (f == 0) {
+		if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE stage_id = ?1"
+			       " ORDER BY id DESC LIMIT 1", &st, err) < 0)
+			return -1;
+		sqlite3_bind_text(st, 1, stage_id, -1, SQLITE_STATIC);
+		f = read_one_exec(p, st, e, err);
+	}
+	if (f <= 0)
+		return f;
+	if (load_details(p, e, err) < 0) {
+		prov_exec_info_release(e);
+		return -1;
+	}
 	return 1;
-fail:
-	prov_exec_info_release(e);
-	return -1;
 }
 
 int prov_get_exec(struct prov *p, int64_t id, struct prov_exec_info *e, struct strbuf *err)
@@ -408,27 +467,14 @@ int prov_get_exec(struct prov *p, int64_t id, struct prov_exec_info *e, struct s
 	if (prepare(p, "SELECT " EXEC_COLUMNS " FROM executions WHERE id = ?1", &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return 0;
+	int f = read_one_exec(p, st, e, err);
+	if (f <= 0)
+		return f;
+	if (load_details(p, e, err) < 0) {
+		prov_exec_info_release(e);
+		return -1;
 	}
-	if (rc != SQLITE_ROW)
-		return step_error(p, st, err);
-	read_exec(st, e);
-	sqlite3_finalize(st);
-	if (load_inputs(p, e, err) < 0)
-		goto fail;
-	if (prepare(p, "SELECT " METRIC_COLUMNS " FROM metrics m WHERE m.execution_id = ?"
-		       " ORDER BY m.rowid", &st, err) < 0)
-		goto fail;
-	sqlite3_bind_int64(st, 1, e->id);
-	if (load_metrics(p, st, &e->metrics, &e->metrics_nr, err) < 0)
-		goto fail;
 	return 1;
-fail:
-	prov_exec_info_release(e);
-	return -1;
 }
 
 int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
@@ -509,7 +555,7 @@ int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows,
 		"WITH used AS (SELECT id, stage_id, output_digest FROM executions"
 		"              WHERE run_id = ?1 AND status IN ('ran', 'cached')),"
 		" src AS (SELECT u.stage_id, max(x.id) AS eid FROM used u"
-		"         JOIN executions x ON x.stage_id = u.stage_id"
+		"         JOIN executions x ON x.stage_id = u.stage_id AND x.status <> 'cached'"
 		"          AND (x.id = u.id OR (x.status = 'ran' AND x.output_digest = u.output_digest))"
 		"         WHERE EXISTS (SELECT 1 FROM metrics mm WHERE mm.execution_id = x.id)"
 		"         GROUP BY u.stage_id)"

@@ -54,7 +54,12 @@ struct prov_exec_info {
 	double started, ended, wall_s, cpu_s; /* 0 when not run */
 	long long peak_rss_kb;
 	char *stdout_digest, *stderr_digest;
-	/* filled by prov_stage_latest only */
+	/* filled by prov_stage_latest and prov_get_exec only: */
+	/* a cache hit's producing execution (same cache key and output, status
+	 * 'ran'), whose argv, env, cache record, inputs and output size fill
+	 * this one's; 0
+	 * when not a hit recorded by reference, or its producer is not recorded */
+	int64_t source_id;
 	struct prov_input_info *inputs;
 	size_t inputs_nr;
 	struct prov_metric_info *metrics;
@@ -92,11 +97,13 @@ void prov_json_add_time(cJSON *o, const char *key, double t);
 int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs, size_t *nr,
 		   struct strbuf *err);
 /* The latest execution of a stage that actually ran (status 'ran' or 'failed';
- * failing that, the latest of any status), with its inputs and metrics.
+ * failing that, the latest of any status), with its inputs and metrics; a
+ * cache hit is completed from its producer (source_id).
  * 1 found, 0 never recorded, -1 error. */
 int prov_stage_latest(struct prov *p, const char *stage_id, struct prov_exec_info *e,
 		      struct strbuf *err);
-/* One execution by id, with its inputs and metrics. 1 found, 0 not, -1 error. */
+/* One execution by id, with its inputs and metrics (a cache hit completed as
+ * by prov_stage_latest). 1 found, 0 not, -1 error. */
 int prov_get_exec(struct prov *p, int64_t id, struct prov_exec_info *e, struct strbuf *err);
 /* Cache hits of e's cache key recorded after e, and the latest run that
  * recorded e or one of those hits. */

@@ -109,8 +109,8 @@ static int64_t producer(struct prov *p, const struct prov_exec_info *e)
 	int64_t id = 0;
 	if (!e->output_digest ||
 	    sqlite3_prepare_v2(prov_sqlite(p),
-			       "SELECT max(id) FROM executions WHERE stage_id = ? AND status = 'ran'"
-			       " AND output_digest = ?",
+			       "SELECT max(id) FROM executions WHERE stage_id = ? AND status <> 'cached'"
+			       " AND status = 'ran' AND output_digest = ?",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, e->stage_id, -1, SQLITE_STATIC);

@@ -81,8 +81,9 @@ int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, 
 	*nr = 0;
 	if (stage) {
 		if (sqlite3_prepare_v2(db,
-				       "SELECT id FROM executions WHERE stage_id = ? AND status = 'ran'"
-				       " AND output_digest IS NOT NULL ORDER BY id DESC LIMIT 1",
+				       "SELECT id FROM executions WHERE stage_id = ? AND status <> 'cached'"
+				       " AND status = 'ran' AND output_digest IS NOT NULL"
+				       " ORDER BY id DESC LIMIT 1",
 				       -1, &st, NULL) != SQLITE_OK)
 			return db_err(db, st, err);
 		sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
@@ -103,7 +104,8 @@ int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, 
 	if (sqlite3_prepare_v2(db,
 			       "SELECT e.stage_id, CASE WHEN e.status = 'ran' THEN e.id ELSE"
 			       " (SELECT max(x.id) FROM executions x WHERE x.stage_id = e.stage_id"
-			       "  AND x.status = 'ran' AND x.output_digest = e.output_digest) END"
+			       "  AND x.status <> 'cached' AND x.status = 'ran'"
+			       "  AND x.output_digest = e.output_digest) END"
 			       " FROM executions e WHERE e.run_id = (SELECT max(id) FROM runs)"
 			       " AND e.status IN ('ran', 'cached') ORDER BY e.id",
 			       -1, &st, NULL) != SQLITE_OK)

@@ -174,6 +174,8 @@ static void fill_exec_common(struct runner *r, size_t si, struct prov_exec *e,
 	e->variant = s->variant;
 	e->evaluation = s->evaluation;
 	e->exit_code = -1;
+	if (!inputs)
+		return;
 	for (size_t k = 0; k < s->inputs_nr; k++) {
 		inputs[k].name = s->inputs[k].name;
 		inputs[k].stage = r->p->stages[s->inputs[k].stage].id;
@@ -718,7 +720,7 @@ static void launch_ready(struct runner *r)
 		size_t si = (size_t)i;
 		const struct stage *s = &r->p->stages[si];
 		strbuf_reset(&err);
-		char *program = stagecmd_program(r->p, s, &err);
+		char *program = stagecmd_program(r->p, s, &r->cd, &err);
 		if (!program) {
 			fail_before_start(r, si, NULL, err.buf);
 			continue;
@@ -732,15 +734,13 @@ static void launch_ready(struct runner *r)
 		if (store_cache_get(r->st, key, tree) == 1 && tree_available(r, tree)) {
 			set_output(r, si, tree);
 			if (!r->o->dry_run) {
-				struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));
+				/* a reference to the producing execution (prov.h) */
 				struct prov_exec e;
-				fill_exec_common(r, si, &e, inputs);
+				fill_exec_common(r, si, &e, NULL);
 				e.status = "cached";
 				e.cache_key = key;
-				e.cache_record = record_text.buf;
 				e.output_digest = tree;
 				record(r, &e);
-				free(inputs);
 			}
 			free(program);
 			r->counts->cached++;

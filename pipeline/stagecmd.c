@@ -13,7 +13,11 @@
 
 void code_digests_init(struct code_digests *cd) { memset(cd, 0, sizeof(*cd)); }
 
-void code_digests_release(struct code_digests *cd) { strmap_clear(&cd->map, free); }
+void code_digests_release(struct code_digests *cd)
+{
+	strmap_clear(&cd->map, free);
+	strmap_clear(&cd->programs, free);
+}
 
 /* Digest of a file, memoised for the run. */
 static const char *code_digest(struct code_digests *cd, const char *abs, struct strbuf *err)
@@ -46,7 +50,8 @@ static void literal_text(const struct targ *t, struct strbuf *out)
 			strbuf_addstr(out, t->parts[k].text);
 }
 
-char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbuf *err)
+char *stagecmd_program(const struct plan *p, const struct stage *s, struct code_digests *cd,
+		       struct strbuf *err)
 {
 	struct strbuf name = STRBUF_INIT;
 	const struct targ *t0 = &s->entry->run[0];
@@ -61,7 +66,11 @@ char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbu
 	} else {
 		literal_text(t0, &name);
 	}
-	char *res = NULL;
+	char *res = cd ? strmap_get(&cd->programs, name.buf) : NULL;
+	if (res) {
+		strbuf_release(&name);
+		return xstrdup(res);
+	}
 	if (strchr(name.buf, '/')) {
 		res = join_root(p->study->root, name.buf);
 		if (access(res, X_OK) < 0) {
@@ -74,6 +83,8 @@ char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbu
 		if (!res)
 			strbuf_addf(err, "command not found: '%s' (searched %s)", name.buf, STAGE_PATH);
 	}
+	if (res && cd)
+		strmap_put(&cd->programs, name.buf, xstrdup(res));
 	strbuf_release(&name);
 	return res;
 }

@@ -35,16 +35,19 @@ struct stage_output {
 	char *path;                 /* materialised directory, NULL while unknown */
 };
 
-/* Per-run memo of code file digests (path -> hex). */
+/* Per-run memo: code file digests (path -> hex) and resolved programs
+ * (argv[0] as written -> absolute path), so each is looked up once a run. */
 struct code_digests {
 	struct strmap map;
+	struct strmap programs;
 };
 void code_digests_init(struct code_digests *cd);
 void code_digests_release(struct code_digests *cd);
 
-/* Resolve argv[0] of `s`. Returns a new absolute path, or NULL with
- * "command not found: 'X'" in err. */
-char *stagecmd_program(const struct plan *p, const struct stage *s, struct strbuf *err);
+/* Resolve argv[0] of `s` (memoised in cd when not NULL). Returns a new
+ * absolute path, or NULL with "command not found: 'X'" in err. */
+char *stagecmd_program(const struct plan *p, const struct stage *s, struct code_digests *cd,
+		       struct strbuf *err);
 
 int stagecmd_argv(const struct plan *p, size_t si, const struct stage_output *outs,
 		  const char *out_dir, const char *program, struct strvec *argv, struct strbuf *err);

@@ -143,7 +143,7 @@ static void key_of(const char *text, const char *id, char fill, char key[HASH_HE
 	}
 	long si = plan_find(&p, id);
 	struct strbuf err = STRBUF_INIT;
-	char *prog = stagecmd_program(&p, &p.stages[si], &err);
+	char *prog = stagecmd_program(&p, &p.stages[si], NULL, &err);
 	struct code_digests cd;
 	code_digests_init(&cd);
 	if (!prog || stagecmd_key(&p, (size_t)si, outs, prog, &cd, record, key, &err) < 0) {
