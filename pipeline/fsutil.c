@@ -22,15 +22,28 @@ static long write_fail_countdown = -1;
 
 void fs_fail_writes_after(long n) { write_fail_countdown = n; }
 
-int fs_write_all(int fd, const void *data, size_t len)
+/* The fault hook: 1 when this write must fail with ENOSPC. */
+static int fault_now(void)
 {
-	const char *p = data;
 	if (write_fail_countdown == 0) {
 		errno = ENOSPC;
-		return -1;
+		return 1;
 	}
 	if (write_fail_countdown > 0)
 		write_fail_countdown--;
+	return 0;
+}
+
+int fs_symlink(const char *target, const char *path)
+{
+	return fault_now() ? -1 : symlink(target, path);
+}
+
+int fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	if (fault_now())
+		return -1;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {

@@ -44,6 +44,8 @@ int write_file_atomic_via(const char *path, const char *tmpdir, const void *data
 
 /* write(2) until all of `len` is written, retrying on EINTR. 0 or -1 (errno). */
 int fs_write_all(int fd, const void *data, size_t len);
+/* symlink(2), subject to the same fault hook as fs_write_all. */
+int fs_symlink(const char *target, const char *path);
 /* read(2) retrying on EINTR (may return fewer bytes than asked; 0 at EOF). */
 ssize_t fs_read_retry(int fd, void *buf, size_t len);
 /* Best-effort fsync of the directory containing `path` (errors ignored). */
@@ -52,7 +54,8 @@ void fs_fsync_parent(const char *path);
 /* Fault injection for tests (like xalloc_fail_after): after `n` more
  * successful fs_write_all() calls, every call fails with ENOSPC ("No space
  * left on device") without writing; fs_fail_writes_after(-1), the default,
- * turns it off. The store writes all file data through fs_write_all. */
+ * turns it off. The store writes all file data through fs_write_all, and
+ * its links (cache entries) through fs_symlink. */
 void fs_fail_writes_after(long n);
 
 /* Leftover stage processes (docs/reliability.md). A running stage's process

@@ -1040,22 +1040,22 @@ out:
 
 /* ---- action cache -------------------------------------------------------------------- */
 
-int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE])
+/* A cache entry is a symbolic link named by the key, pointing at the tree's
+ * manifest: cache/ab/<key> -> ../../trees/cd/<tree>. Reading it is one
+ * readlink (the no-op rerun asks once per stage); a dangling link shows a
+ * lost manifest to anyone listing the directory. */
+#define CACHE_LINK_PREFIX "../../trees/"
+#define CACHE_LINK_LEN (sizeof(CACHE_LINK_PREFIX) - 1 + 3 + 64)
+
+/* Entries written before links were used: a file holding "<tree hex>\n". */
+static int cache_get_file(const char *path, char buf[HASH_HEX_SIZE + 1])
 {
-	if (!hash_hex_valid(key_hex))
-		return 0;
-	struct strbuf p = STRBUF_INIT;
-	fanout_path(st, "cache", key_hex, &p);
-	int fd = open(p.buf, O_RDONLY | O_CLOEXEC);
-	strbuf_release(&p);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	/* An entry is exactly 65 bytes, renamed into place whole: one read
-	 * returns all of it, a second would only confirm the end of file. */
-	char buf[HASH_HEX_SIZE + 1];
 	size_t got = 0;
 	while (got < HASH_HEX_SIZE) {
-		ssize_t n = fs_read_retry(fd, buf + got, sizeof(buf) - got);
+		ssize_t n = fs_read_retry(fd, buf + got, HASH_HEX_SIZE + 1 - got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
@@ -1064,26 +1064,81 @@ int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[H
 	if (got != HASH_HEX_SIZE || buf[64] != '\n')
 		return 0;
 	buf[64] = '\0';
-	if (!hash_hex_valid(buf))
+	return 1;
+}
+
+int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE])
+{
+	if (!hash_hex_valid(key_hex))
 		return 0;
-	memcpy(tree_hex, buf, HASH_HEX_SIZE);
+	struct strbuf p = STRBUF_INIT;
+	fanout_path(st, "cache", key_hex, &p);
+	char link[CACHE_LINK_LEN + 2], hex[HASH_HEX_SIZE + 1];
+	const char *found = NULL;
+	ssize_t n = readlink(p.buf, link, sizeof(link));
+	if (n == (ssize_t)CACHE_LINK_LEN) {
+		const char *fan = link + sizeof(CACHE_LINK_PREFIX) - 1, *h = fan + 3;
+		link[n] = '\0';
+		if (!memcmp(link, CACHE_LINK_PREFIX, sizeof(CACHE_LINK_PREFIX) - 1) &&
+		    fan[2] == '/' && !memcmp(fan, h, 2))
+			found = h;
+	} else if (n < 0 && errno == EINVAL && cache_get_file(p.buf, hex)) {
+		found = hex;
+	}
+	strbuf_release(&p);
+	if (!found || !hash_hex_valid(found))
+		return 0;
+	memcpy(tree_hex, found, HASH_HEX_SIZE);
 	return 1;
 }
 
 int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		    struct strbuf *err)
 {
+	static unsigned seq;
 	if (!hash_hex_valid(key_hex) || !hash_hex_valid(tree_hex)) {
 		strbuf_addstr(err, "invalid cache entry (key and tree must be SHA-256 hex)");
 		return -1;
 	}
-	struct strbuf p = STRBUF_INIT;
-	char line[HASH_HEX_SIZE + 1];
-	memcpy(line, tree_hex, 64);
-	line[64] = '\n';
-	fanout_path(st, "cache", key_hex, &p);
-	int ret = write_fanout(st, p.buf, line, HASH_HEX_SIZE, err);
-	strbuf_release(&p);
+	struct strbuf path = STRBUF_INIT, target = STRBUF_INIT, tmp = STRBUF_INIT;
+	int ret = -1;
+	fanout_path(st, "cache", key_hex, &path);
+	strbuf_addstr(&target, CACHE_LINK_PREFIX);
+	strbuf_add(&target, tree_hex, 2);
+	strbuf_addch(&target, '/');
+	strbuf_addstr(&target, tree_hex);
+	/* made in tmp/ (emptied at the next start) and renamed over the name */
+	for (int tries = 0;; tries++) {
+		strbuf_reset(&tmp);
+		strbuf_addf(&tmp, "%s/tmp/.link-%ld-%u", st->root, (long)getpid(), seq++);
+		if (fs_symlink(target.buf, tmp.buf) == 0)
+			break;
+		if (errno != EEXIST || tries > 100) {
+			strbuf_addf(err, "cannot write '%s': %s", path.buf, strerror(errno));
+			goto out;
+		}
+	}
+	int rc = rename(tmp.buf, path.buf);
+	if (rc != 0 && errno == ENOENT) {
+		if (make_parent(path.buf, err)) {
+			unlink(tmp.buf);
+			goto out;
+		}
+		rc = rename(tmp.buf, path.buf);
+	}
+	if (rc != 0) {
+		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, path.buf,
+			    strerror(errno));
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (st->fsync)
+		fs_fsync_parent(path.buf);
+	ret = 0;
+out:
+	strbuf_release(&path);
+	strbuf_release(&target);
+	strbuf_release(&tmp);
 	return ret;
 }
 

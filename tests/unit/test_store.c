@@ -459,9 +459,32 @@ static void test_cache(struct store *st)
 	CHECK_STR(got, tree, "cache round trip");
 	CHECK(store_cache_put(st, key, tree, &err) == 0, "cache put again (overwrite)");
 	strbuf_addf(&p, "%s/cache/%.2s/%s", st->root, key, key);
+	char target[128];
+	ssize_t tn = readlink(p.buf, target, sizeof(target) - 1);
+	target[tn > 0 ? tn : 0] = '\0';
 	struct strbuf c = STRBUF_INIT;
-	strbuf_read_file(&c, p.buf);
-	CHECK(c.len == 65 && c.buf[64] == '\n' && !strncmp(c.buf, tree, 64), "cache file content");
+	strbuf_addf(&c, "../../trees/%.2s/%s", tree, tree);
+	CHECK_STR(target, c.buf, "cache entry: a link to the tree's manifest");
+	CHECK(count_entries(sp("store/tmp")) == 0, "cache put leaves no temporary");
+
+	/* links that are not exactly that are misses */
+	const char *bad_links[] = { "../../trees/xx/", "../../objects/", "trees/" };
+	for (int i = 0; i < 3; i++) {
+		strbuf_reset(&c);
+		strbuf_addf(&c, "%s%s", bad_links[i], tree);
+		if (i == 0) /* right shape, wrong fan-out directory */
+			c.buf[12] = c.buf[13] = tree[0] == '0' ? '1' : '0';
+		unlink(p.buf);
+		CHECK(symlink(c.buf, p.buf) == 0, "write a malformed link");
+		CHECK(store_cache_get(st, key, got) == 0, "malformed cache link is a miss");
+	}
+
+	/* entries of earlier versions: a file holding the tree hex and a newline */
+	unlink(p.buf);
+	snprintf(target, sizeof(target), "%s\n", tree);
+	write_file_atomic(p.buf, target, 65, 0444, &err);
+	memset(got, 0, sizeof(got));
+	CHECK(store_cache_get(st, key, got) == 1 && !strcmp(got, tree), "a cache file still reads");
 
 	const char *bad[] = { "", "abc\n", "", "" };
 	char longer[80], upper[70], nonl[65];
