@@ -24,10 +24,25 @@ static void to_hex(const unsigned char *raw, size_t n, char *hex)
 	hex[2 * n] = '\0';
 }
 
+/* SHA-256 fetched from the provider once: EVP_sha256() makes every digest
+ * call look the implementation up again, which costs as much as hashing a
+ * short cache record. Kept for the life of the process. */
+static const EVP_MD *sha256(void)
+{
+	static EVP_MD *md;
+	if (!md)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!md) {
+		fputs("study: fatal: OpenSSL has no SHA-256\n", stderr);
+		exit(70);
+	}
+	return md;
+}
+
 void hash_init(struct hash_ctx *h)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (!ctx || EVP_DigestInit_ex(ctx, sha256(), NULL) != 1) {
 		fputs("study: fatal: cannot initialise SHA-256\n", stderr);
 		exit(70);
 	}
@@ -54,7 +69,7 @@ void hash_buf_hex(const void *data, size_t len, char hex[HASH_HEX_SIZE])
 {
 	unsigned char raw[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	if (EVP_Digest(data, len, raw, &n, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(data, len, raw, &n, sha256(), NULL) != 1) {
 		fputs("study: fatal: SHA-256 failed\n", stderr);
 		exit(70);
 	}

@@ -876,7 +876,8 @@ static struct chain_value int_value(long long i)
 
 /* A cache hit: one row naming the stage, its key and the output it reuses,
  * sealed from these values (no inputs, no metrics, no reals) and inserted
- * with its record_hash in one statement. */
+ * with its record_hash in one statement. The output's artifacts row is its
+ * producer's. */
 static int record_hit(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
 		      struct strbuf *err)
 {
@@ -918,18 +919,6 @@ static int record_hit(struct prov *p, const struct prov_exec *e, int64_t *exec_i
 	if (step_done(st) < 0)
 		goto dberr;
 	p->next_exec_id = id + 1;
-	/* normally known from its producer; a hit seen first (its producer
-	 * recorded elsewhere) registers the artifact, size unknown */
-	if (e->output_digest) {
-		st = p->ins_artifact;
-		sqlite3_reset(st);
-		bind_text(st, 1, e->output_digest);
-		sqlite3_bind_null(st, 2);
-		sqlite3_bind_null(st, 3);
-		sqlite3_bind_int64(st, 4, id);
-		if (step_done(st) < 0)
-			goto dberr;
-	}
 	if (exec_id)
 		*exec_id = id;
 	return 0;

@@ -94,6 +94,13 @@ static const char *input_digest(const struct stage_output *outs, long stage)
 	return stage >= 0 ? outs[stage].digest : "";
 }
 
+/* "sha256:<hex>": how an input appears in the argv of a cache record. */
+static void add_digest_ref(struct strbuf *sb, const char *hex)
+{
+	strbuf_addstr(sb, "sha256:");
+	strbuf_addstr(sb, hex);
+}
+
 static long data_input(const struct plan *p, const char *name)
 {
 	for (size_t d = 0; d < p->study->data_nr; d++)
@@ -136,7 +143,7 @@ static void expand_targ(const struct plan *p, const struct stage *s, const struc
 		}
 		if (in >= 0) {
 			if (for_key)
-				strbuf_addf(sb, "sha256:%s", input_digest(outs, in));
+				add_digest_ref(sb, input_digest(outs, in));
 			else
 				strbuf_addstr(sb, outs[in].path ? outs[in].path : "");
 		}
@@ -164,7 +171,7 @@ static void expand_all(const struct plan *p, size_t si, const struct stage_outpu
 				size_t in = s->inputs[k].stage;
 				strbuf_reset(&sb);
 				if (for_key)
-					strbuf_addf(&sb, "sha256:%s", outs[in].digest);
+					add_digest_ref(&sb, outs[in].digest);
 				else
 					strbuf_addstr(&sb, outs[in].path ? outs[in].path : "");
 				emit(ctx, sb.buf);

@@ -108,6 +108,14 @@ void strbuf_add_json_str(struct strbuf *sb, const char *s)
 {
 	strbuf_addch(sb, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* copy the run of bytes that need no escape in one go */
+		const unsigned char *run = p;
+		while (*p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			strbuf_add(sb, run, (size_t)(p - run));
+		if (!*p)
+			break;
 		switch (*p) {
 		case '"': strbuf_addstr(sb, "\\\""); break;
 		case '\\': strbuf_addstr(sb, "\\\\"); break;
