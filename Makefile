@@ -74,7 +74,7 @@ $(BUILD)/%.o: %.c
 
 $(STUDY_BIN): $(PIPE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
 
 $(TOY_BIN): $(TOY_OBJ)
 	@mkdir -p $(dir $@)
@@ -86,7 +86,7 @@ $(REPORT_BIN): $(REPORT_OBJ)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(PIPE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
 
 # Banned functions (git's banned.h idea, checked by grep so system headers stay untouched).
 BANNED := strcpy|strcat|sprintf|vsprintf|strtok|gets|strncpy|strncat
