@@ -116,6 +116,44 @@ int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, str
 	return 0;
 }
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+void hash_hex_to_b64(const char *hex, char b64[HASH_B64_SIZE])
+{
+	unsigned char raw[HASH_RAW_SIZE], text[4 * ((HASH_RAW_SIZE + 2) / 3) + 1];
+	for (size_t i = 0; i < HASH_RAW_SIZE; i++)
+		raw[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+	EVP_EncodeBlock(text, raw, HASH_RAW_SIZE); /* standard alphabet, one '=' */
+	for (size_t i = 0; i < HASH_B64_SIZE - 1; i++)
+		b64[i] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : (char)text[i];
+	b64[HASH_B64_SIZE - 1] = '\0';
+}
+
+int hash_b64_to_hex(const char *b64, size_t len, char hex[HASH_HEX_SIZE])
+{
+	unsigned char text[HASH_B64_SIZE + 1], raw[HASH_RAW_SIZE + 2];
+	if (len != HASH_B64_SIZE - 1)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char c = b64[i];
+		if (c == '+' || c == '/' || c == '=')
+			return -1; /* not ours: the standard alphabet */
+		text[i] = (unsigned char)(c == '-' ? '+' : c == '_' ? '/' : c);
+	}
+	text[len] = '=';
+	text[len + 1] = '\0';
+	if (EVP_DecodeBlock(raw, text, (int)len + 1) != HASH_RAW_SIZE + 1)
+		return -1; /* a bad character */
+	to_hex(raw, HASH_RAW_SIZE, hex);
+	/* one text per digest: the unused low bits of the last character are 0 */
+	char again[HASH_B64_SIZE];
+	hash_hex_to_b64(hex, again);
+	return memcmp(again, b64, len) ? -1 : 0;
+}
+
 int hash_hex_valid(const char *s)
 {
 	size_t i = 0;

@@ -32,4 +32,12 @@ int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, str
 /* 1 when s is exactly 64 lowercase hex digits. */
 int hash_hex_valid(const char *s);
 
+/* A digest in unpadded base64url (RFC 4648 section 5): 43 characters, for
+ * places where 64 hex digits are too long (a symbolic link's target that
+ * must fit in the inode). hash_b64_to_hex accepts exactly the text
+ * hash_hex_to_b64 writes for some digest, else returns -1. */
+#define HASH_B64_SIZE 44 /* 43 characters + NUL */
+void hash_hex_to_b64(const char *hex, char b64[HASH_B64_SIZE]);
+int hash_b64_to_hex(const char *b64, size_t len, char hex[HASH_HEX_SIZE]);
+
 #endif

@@ -1040,12 +1040,14 @@ out:
 
 /* ---- action cache -------------------------------------------------------------------- */
 
-/* A cache entry is a symbolic link named by the key, pointing at the tree's
- * manifest: cache/ab/<key> -> ../../trees/cd/<tree>. Reading it is one
- * readlink (the no-op rerun asks once per stage); a dangling link shows a
- * lost manifest to anyone listing the directory. */
-#define CACHE_LINK_PREFIX "../../trees/"
-#define CACHE_LINK_LEN (sizeof(CACHE_LINK_PREFIX) - 1 + 3 + 64)
+/* A cache entry is a symbolic link named by the key whose target is the
+ * tree digest, cache/ab/<key> -> sha256-<digest in base64url>: reading it is
+ * one readlink (a no-op rerun asks once per stage), and at 50 bytes the
+ * target is kept in the inode itself (ext4 stores targets under 60 bytes
+ * there; 64 hex digits would need a data block, read from disk when not
+ * cached). */
+#define CACHE_LINK_PREFIX "sha256-"
+#define CACHE_LINK_LEN (sizeof(CACHE_LINK_PREFIX) - 1 + HASH_B64_SIZE - 1)
 
 /* Entries written before links were used: a file holding "<tree hex>\n". */
 static int cache_get_file(const char *path, char buf[HASH_HEX_SIZE + 1])
@@ -1075,13 +1077,12 @@ int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[H
 	fanout_path(st, "cache", key_hex, &p);
 	char link[CACHE_LINK_LEN + 2], hex[HASH_HEX_SIZE + 1];
 	const char *found = NULL;
+	const size_t plen = sizeof(CACHE_LINK_PREFIX) - 1;
 	ssize_t n = readlink(p.buf, link, sizeof(link));
 	if (n == (ssize_t)CACHE_LINK_LEN) {
-		const char *fan = link + sizeof(CACHE_LINK_PREFIX) - 1, *h = fan + 3;
-		link[n] = '\0';
-		if (!memcmp(link, CACHE_LINK_PREFIX, sizeof(CACHE_LINK_PREFIX) - 1) &&
-		    fan[2] == '/' && !memcmp(fan, h, 2))
-			found = h;
+		if (!memcmp(link, CACHE_LINK_PREFIX, plen) &&
+		    hash_b64_to_hex(link + plen, (size_t)n - plen, hex) == 0)
+			found = hex;
 	} else if (n < 0 && errno == EINVAL && cache_get_file(p.buf, hex)) {
 		found = hex;
 	}
@@ -1101,12 +1102,12 @@ int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		return -1;
 	}
 	struct strbuf path = STRBUF_INIT, target = STRBUF_INIT, tmp = STRBUF_INIT;
+	char b64[HASH_B64_SIZE];
 	int ret = -1;
 	fanout_path(st, "cache", key_hex, &path);
+	hash_hex_to_b64(tree_hex, b64);
 	strbuf_addstr(&target, CACHE_LINK_PREFIX);
-	strbuf_add(&target, tree_hex, 2);
-	strbuf_addch(&target, '/');
-	strbuf_addstr(&target, tree_hex);
+	strbuf_addstr(&target, b64);
 	/* made in tmp/ (emptied at the next start) and renamed over the name */
 	for (int tries = 0;; tries++) {
 		strbuf_reset(&tmp);

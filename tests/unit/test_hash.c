@@ -17,6 +17,30 @@ int main(void)
 	hash_buf_hex("", 0, hex);
 	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		  "sha256 of empty string");
+
+	/* base64url of digests, both ways (values from Python's base64 module) */
+	static const char *const pairs[][2] = {
+		{ "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		  "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU" },
+		{ "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		  "__________________________________________8" },
+		{ "0000000000000000000000000000000000000000000000000000000000000000",
+		  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char b64[HASH_B64_SIZE], back[HASH_HEX_SIZE];
+		hash_hex_to_b64(pairs[i][0], b64);
+		CHECK_STR(b64, pairs[i][1], "hex to base64url");
+		CHECK(hash_b64_to_hex(pairs[i][1], strlen(pairs[i][1]), back) == 0 &&
+			      !strcmp(back, pairs[i][0]),
+		      "base64url back to hex");
+	}
+	char back[HASH_HEX_SIZE];
+	CHECK(hash_b64_to_hex("__________________________________________9", 43, back) < 0,
+	      "base64url with unused bits set is refused");
+	CHECK(hash_b64_to_hex("AAAA", 4, back) < 0, "short base64url is refused");
+	CHECK(hash_b64_to_hex("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ", 43, back) < 0,
+	      "base64url with a space is refused");
 	hash_str_hex("abc", hex);
 	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 		  "sha256 of abc");

@@ -462,20 +462,24 @@ static void test_cache(struct store *st)
 	char target[128];
 	ssize_t tn = readlink(p.buf, target, sizeof(target) - 1);
 	target[tn > 0 ? tn : 0] = '\0';
-	struct strbuf c = STRBUF_INIT;
-	strbuf_addf(&c, "../../trees/%.2s/%s", tree, tree);
-	CHECK_STR(target, c.buf, "cache entry: a link to the tree's manifest");
+	/* sha256("tree") in base64url */
+	CHECK_STR(target, "sha256-3Jxe24stR55pe0sLirh08ysyUThZjOnnt1nrgpIRBiI",
+		  "cache entry: a link whose target is the tree digest in base64url");
+	CHECK(strlen(target) < 60, "... short enough to live in an ext4 inode");
 	CHECK(count_entries(sp("store/tmp")) == 0, "cache put leaves no temporary");
 
 	/* links that are not exactly that are misses */
-	const char *bad_links[] = { "../../trees/xx/", "../../objects/", "trees/" };
-	for (int i = 0; i < 3; i++) {
-		strbuf_reset(&c);
-		strbuf_addf(&c, "%s%s", bad_links[i], tree);
-		if (i == 0) /* right shape, wrong fan-out directory */
-			c.buf[12] = c.buf[13] = tree[0] == '0' ? '1' : '0';
+	struct strbuf c = STRBUF_INIT;
+	const char *bad_links[] = {
+		"sha256-3Jxe24stR55pe0sLirh08ysyUThZjOnnt1nrgpIRBiJ", /* unused low bits set */
+		"sha256-3Jxe24stR5/pe0sLirh08ysyUThZjOnnt1nrgpIRBiI", /* not base64url */
+		"sha256-3Jxe24stR55pe0sLirh08ysyUThZjOnnt1nrgpIRBi!", /* not base64 */
+		"sha512-3Jxe24stR55pe0sLirh08ysyUThZjOnnt1nrgpIRBiI", /* another prefix */
+		"sha256-3Jxe24stR55pe0sLirh08ysyUThZjOnnt1nrgpIRBi",  /* short */
+	};
+	for (int i = 0; i < 5; i++) {
 		unlink(p.buf);
-		CHECK(symlink(c.buf, p.buf) == 0, "write a malformed link");
+		CHECK(symlink(bad_links[i], p.buf) == 0, "write a malformed link");
 		CHECK(store_cache_get(st, key, got) == 0, "malformed cache link is a miss");
 	}
 
