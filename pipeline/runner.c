@@ -5,6 +5,7 @@
  */
 #include "runner.h"
 #include "canon.h"
+#include "hitwriter.h"
 #include "proc.h"
 #include "progress.h"
 #include "scheduler.h"
@@ -54,6 +55,7 @@ struct runner {
 	const struct plan *p;
 	struct store *st;
 	struct prov *pv;
+	struct hit_writer *hw; /* records cache hits on a second thread; may be NULL */
 	const struct run_opts *o;
 	int64_t run_id;
 	struct run_counts *counts;
@@ -130,10 +132,27 @@ static void drain_wake_pipe(void)
 
 /* ---- provenance batching ---- */
 
+/* Wait for the hit writer: every use of r->pv but queueing a hit comes
+ * after this (hitwriter.h). Its error, if any, stops the run. */
+static int sync_hits(struct runner *r)
+{
+	if (!r->hw)
+		return 0;
+	struct strbuf err = STRBUF_INIT;
+	int rc = hit_writer_sync(r->hw, &err);
+	if (rc < 0 && !r->fatal) {
+		r->fatal = 1;
+		strbuf_addstr(&r->fatal_err, err.buf);
+	}
+	strbuf_release(&err);
+	return rc;
+}
+
 static int ensure_txn(struct runner *r)
 {
 	if (r->in_txn)
 		return 0;
+	sync_hits(r);
 	if (prov_begin(r->pv, &r->fatal_err) < 0) {
 		r->fatal = 1;
 		return -1;
@@ -148,6 +167,7 @@ static int flush_round(struct runner *r)
 	if (!r->in_txn)
 		return 0;
 	r->in_txn = 0;
+	sync_hits(r);
 	if (prov_commit(r->pv, &r->fatal_err) < 0) {
 		r->fatal = 1;
 		r->pend_nr = 0;
@@ -187,11 +207,23 @@ static void fill_exec_common(struct runner *r, size_t si, struct prov_exec *e,
 
 static void record(struct runner *r, struct prov_exec *e)
 {
-	if (!r->pv || r->fatal || ensure_txn(r) < 0)
+	if (!r->pv || r->fatal || ensure_txn(r) < 0 || sync_hits(r) < 0)
 		return;
 	int64_t id;
 	if (prov_record_exec(r->pv, e, &id, &r->fatal_err) < 0)
 		r->fatal = 1;
+}
+
+/* A cache hit: queued for the hit writer when there is one. */
+static void record_hit(struct runner *r, struct prov_exec *e)
+{
+	if (!r->hw) {
+		record(r, e);
+		return;
+	}
+	if (!r->pv || r->fatal || ensure_txn(r) < 0)
+		return;
+	hit_writer_add(r->hw, e);
 }
 
 /* A stage that could not even start (no program, unreadable code file...). */
@@ -740,7 +772,7 @@ static void launch_ready(struct runner *r)
 				e.status = "cached";
 				e.cache_key = key;
 				e.output_digest = tree;
-				record(r, &e);
+				record_hit(r, &e);
 			}
 			free(program);
 			r->counts->cached++;
@@ -951,7 +983,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		e.reason = reason.buf;
 	}
 
-	if (!r->fatal && ensure_txn(r) == 0) {
+	if (!r->fatal && ensure_txn(r) == 0 && sync_hits(r) == 0) {
 		int64_t id;
 		strbuf_reset(&err);
 		if (prov_record_exec(r->pv, &e, &id, &err) < 0) {
@@ -1117,6 +1149,7 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	r.p = p;
 	r.st = st;
 	r.pv = pv;
+	r.hw = pv && !o->dry_run ? hit_writer_start(pv) : NULL;
 	r.o = o;
 	r.run_id = run_id;
 	r.counts = counts;
@@ -1125,8 +1158,10 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	code_digests_init(&r.cd);
 	sched_init(&r.sched, p, o->jobs, o->keep_going);
 	progress_init(&r.prog, stderr, p->nr, o->verbose);
-	if (install_signals(err) < 0)
+	if (install_signals(err) < 0) {
+		hit_writer_stop(r.hw);
 		return -1;
+	}
 
 	for (;;) {
 		launch_ready(&r);
@@ -1145,6 +1180,8 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		counts->interrupted = interrupted ? 1 : 0;
 	}
 	flush_round(&r);
+	sync_hits(&r);
+	hit_writer_stop(r.hw);
 
 	for (size_t i = 0; i < p->nr; i++)
 		if (r.sched.state[i] == ST_SKIPPED) {
