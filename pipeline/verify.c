@@ -547,6 +547,29 @@ static int check_references(struct verifier *v, struct strbuf *err)
 	if (rc != SQLITE_DONE)
 		return db_fail(v, st, err);
 	sqlite3_finalize(st);
+
+	/* a cache hit recorded by reference needs its producer (prov.h) */
+	if (sqlite3_prepare_v2(v->db,
+			       "SELECT c.id, c.stage_id, c.run_id FROM executions c"
+			       " WHERE c.status = 'cached' AND c.argv_json IS NULL"
+			       " AND c.output_digest IS NOT NULL AND NOT EXISTS"
+			       " (SELECT 1 FROM executions x WHERE x.cache_key = c.cache_key"
+			       "  AND x.status = 'ran' AND x.output_digest = c.output_digest"
+			       "  AND x.id < c.id) ORDER BY c.id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(v, st, err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct owner ow = { (char *)ctext(st, 1), sqlite3_column_int64(st, 2),
+				    sqlite3_column_int64(st, 0) };
+		add_problem(v, "producer", &ow,
+			    "cache hit %lld has no execution that produced its output"
+			    " (status 'ran', same cache key and output) in this database:"
+			    " its command and inputs are not recorded",
+			    (long long)ow.exec);
+	}
+	if (rc != SQLITE_DONE)
+		return db_fail(v, st, err);
+	sqlite3_finalize(st);
 	return 0;
 }
 

@@ -155,6 +155,20 @@ check_eq "the next run marks it interrupted" \
 "$STUDY" verify --store "$K" >/dev/null; rc=$?
 check_eq "an interrupted run is sealed and verifies" "$rc" 0
 
+# cache hits are recorded by reference to the execution that produced their
+# output: a store whose database was lost and restarted has hits without one
+fresh
+check_eq "a hit row names no command (its producer's)" \
+	"$(sqlite3 "$TMP/d/provenance.db" "SELECT count(*) FROM executions WHERE run_id = 2
+		AND status = 'cached' AND argv_json IS NULL")" 26
+rm -f "$TMP/d/provenance.db" "$TMP/d/provenance.db-wal" "$TMP/d/provenance.db-shm"
+"$STUDY" run "$TMP/example.yaml" --store "$TMP/d" >/dev/null 2>&1
+out=$("$STUDY" verify --store "$TMP/d"); rc=$?
+check_eq "lost database, hits without producer: exit 1" "$rc" 1
+check "lost database: each such hit is named" sh -c "echo \"\$1\" | grep -q \"verify: cache hit 1 has no execution that produced its output (status 'ran', same cache key and output) in this database: its command and inputs are not recorded (stage data/corpus, run 1)\"" - "$out"
+check_eq "lost database: one problem per hit" \
+	"$(echo "$out" | grep -c 'has no execution that produced')" 26
+
 # usage
 "$STUDY" verify --store "$TMP/nowhere" >/dev/null 2>"$TMP/err"; rc=$?
 check_eq "no store: exit 2" "$rc" 2
