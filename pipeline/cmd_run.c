@@ -4,10 +4,12 @@
  *
  * The git state is read in a thread started first thing: libgit2's start-up
  * (Debian's build parses the system CA bundle) and the status walk cost
- * 10-20 ms, as much as a whole no-op rerun of a small study, and overlap
- * with loading, planning and opening the store. The thread only calls
- * libgit2; it is joined before the run row is written, before any stage
- * starts.
+ * 10-20 ms, as much as a whole no-op rerun of a small study. The thread only
+ * calls libgit2. The run row is written without it; it is joined and its
+ * result recorded (prov_run_set_git) just before the first stage starts,
+ * or at the end of a run that started none. So a stage never runs before
+ * the state it ran from is on record; only a run killed by SIGKILL before
+ * starting any stage can be left without it.
  */
 #include "cli.h"
 #include "gitinfo.h"
@@ -196,6 +198,34 @@ static void git_job_release(struct git_job *j)
 	strbuf_release(&j->err);
 }
 
+/* Join the git thread and put its result on the run row, once. */
+struct git_record {
+	struct git_job *job;
+	struct prov *pv;
+	int64_t run_id;
+	int done;
+};
+
+static void record_git(void *ctx)
+{
+	struct git_record *g = ctx;
+	if (g->done)
+		return;
+	g->done = 1;
+	const struct gitinfo *gi = &git_job_finish(g->job)->gi;
+	if (g->job->rc < 0) {
+		cli_warning("cannot read git state: %s", g->job->err.buf);
+		return;
+	}
+	if (!gi->found)
+		return;
+	struct strbuf err = STRBUF_INIT;
+	if (prov_run_set_git(g->pv, g->run_id, gi->commit[0] ? gi->commit : NULL, gi->branch,
+			     gi->dirty, &err) < 0)
+		cli_warning("%s", err.buf);
+	strbuf_release(&err);
+}
+
 /* --require-clean: 0 when the study file is in a git work tree that is clean
  * and has a commit; else print why and return -1. */
 static int check_clean(const char *study_path, struct git_job *job)
@@ -269,7 +299,7 @@ int cmd_run(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
 	struct prov *pv = NULL;
-	struct run_opts o = { a.jobs, a.keep_going, a.dry_run, a.verbose };
+	struct run_opts o = { a.jobs, a.keep_going, a.dry_run, a.verbose, NULL, NULL };
 	struct run_counts counts;
 	int64_t run_id = 0;
 	char *argv_json = NULL;
@@ -298,10 +328,6 @@ int cmd_run(int argc, char **argv)
 		cli_error("%s", err.buf);
 		goto out;
 	}
-	const struct gitinfo *gip = &git_job_finish(&git)->gi;
-	if (git.rc < 0)
-		cli_warning("cannot read git state: %s", git.err.buf);
-	const struct gitinfo gi = *gip;
 
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -314,9 +340,7 @@ int cmd_run(int argc, char **argv)
 		.study_name = study.name,
 		.study_path = a.study_path,
 		.study_digest = study.digest,
-		.git_commit = gi.found && gi.commit[0] ? gi.commit : NULL,
-		.git_branch = gi.found ? gi.branch : NULL,
-		.git_dirty = gi.found ? gi.dirty : -1,
+		.git_dirty = -1, /* recorded by record_git */
 		.tool_version = STUDY_VERSION,
 		.host = host,
 		.user = pw ? pw->pw_name : "",
@@ -329,7 +353,11 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
+	struct git_record gr = { &git, pv, run_id, 0 };
+	o.before_first_start = record_git;
+	o.before_first_start_ctx = &gr;
 	int runner_rc = runner_run(&plan, &st, pv, &o, run_id, &counts, &err);
+	record_git(&gr); /* a run that started no stage */
 	const char *status = counts.interrupted ? "interrupted"
 			     : (runner_rc < 0 || counts.failed) ? "failed" : "ok";
 	struct strbuf err2 = STRBUF_INIT;

@@ -550,6 +550,28 @@ out:
 	return ret;
 }
 
+int prov_run_set_git(struct prov *p, int64_t run_id, const char *commit, const char *branch,
+		     int dirty, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE runs SET git_commit = ?, git_branch = ?, git_dirty = ?"
+			       " WHERE id = ? AND status = 'running'",
+			       -1, &st, NULL) == SQLITE_OK) {
+		bind_text(st, 1, commit);
+		bind_text(st, 2, branch);
+		if (dirty == 0 || dirty == 1)
+			sqlite3_bind_int(st, 3, dirty);
+		sqlite3_bind_int64(st, 4, run_id);
+		rc = step_done(st);
+	}
+	if (rc < 0)
+		db_error(err, p->db, "cannot record the git state of run in '%s'", p->path);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ended, int ran,
 		 int cached, int failed, int skipped, struct strbuf *err)
 {

@@ -44,6 +44,11 @@ struct prov_run {
 };
 /* Insert a run with status 'running' (own transaction). Fills *run_id. */
 int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, struct strbuf *err);
+/* Fill in a running run's git state when it was not known at
+ * prov_run_begin (cmd_run reads it in a thread). Own transaction unless one
+ * is open. */
+int prov_run_set_git(struct prov *p, int64_t run_id, const char *commit, const char *branch,
+		     int dirty, struct strbuf *err);
 /* Set end time, status ('ok', 'failed', 'interrupted') and counts (own transaction). */
 int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ended, int ran,
 		 int cached, int failed, int skipped, struct strbuf *err);

@@ -68,6 +68,7 @@ struct runner {
 	struct pending_cache *pend;
 	size_t pend_nr, pend_alloc;
 	int in_txn;
+	int started_any; /* a stage was started (before_first_start was called) */
 	int fatal; /* a store/provenance error stops the run */
 	struct strbuf fatal_err;
 	char **spare_wd; /* emptied work directories, ready for the next stage */
@@ -788,6 +789,9 @@ static void launch_ready(struct runner *r)
 			sched_done(&r->sched, si, 1);
 			continue;
 		}
+		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
+			r->o->before_first_start(r->o->before_first_start_ctx);
+		r->started_any = 1;
 		start_stage(r, si, program, key, &record_text);
 	}
 	strbuf_release(&err);

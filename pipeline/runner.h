@@ -33,6 +33,10 @@ struct run_opts {
 	int keep_going;
 	int dry_run;
 	int verbose;
+	/* called once, before the first stage is started (not for cache hits),
+	 * with the provenance handle free to use; may be NULL */
+	void (*before_first_start)(void *ctx);
+	void *before_first_start_ctx;
 };
 
 struct run_counts {
