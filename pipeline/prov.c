@@ -567,7 +567,8 @@ int prov_run_set_git(struct prov *p, int64_t run_id, const char *commit, const c
 		rc = step_done(st);
 	}
 	if (rc < 0)
-		db_error(err, p->db, "cannot record the git state of run in '%s'", p->path);
+		strbuf_addf(err, "cannot record the git state of run %lld in '%s': %s",
+			    (long long)run_id, p->path, sqlite3_errmsg(p->db));
 	sqlite3_finalize(st);
 	return rc;
 }
