@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void code_digests_init(struct code_digests *cd) { memset(cd, 0, sizeof(*cd)); }
@@ -17,6 +18,7 @@ void code_digests_release(struct code_digests *cd)
 {
 	strmap_clear(&cd->map, free);
 	strmap_clear(&cd->programs, free);
+	strmap_clear(&cd->files, NULL);
 }
 
 /* Digest of a file, memoised for the run. */
@@ -226,6 +228,149 @@ static const char *inside_root(const char *root, const char *abs)
 	return NULL;
 }
 
+/* ---- programs and scripts named by the argv ----
+ *
+ * The rule (docs/study-format.md, "What is in the cache key"): every argv
+ * element that does not reference an input or ${out}, expanded, is split into
+ * words at whitespace, quotes and the shell's operator characters
+ * (; & | ( ) < > = `); every word that is an absolute path inside the study
+ * root naming a regular file is hashed as code. This covers
+ * `[python3, "${root}/scripts/train.py"]`, `--config=${root}/c.yaml` and the
+ * programs inside `sh -c "${root}/bin/tool ... && ..."`.
+ */
+
+static int is_word_sep(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' ||
+	       c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' ||
+	       c == '>' || c == '=' || c == '`';
+}
+
+/* 1 when the element's value depends on an input path or ${out}: those name
+ * the store, whose bytes are in the key as input digests already. */
+static int refers_to_store(const struct targ *t)
+{
+	for (size_t k = 0; k < t->nr; k++)
+		switch (t->parts[k].kind) {
+		case TV_OUT:
+		case TV_MODEL:
+		case TV_MODEL_BASE:
+		case TV_DATA:
+		case TV_EVALUATIONS: return 1;
+		default: break;
+		}
+	return 0;
+}
+
+static const char not_a_file[] = "";
+
+/* 1 when `abs` is a regular file (memoised for the run in cd->files). */
+static int is_regular_file(struct code_digests *cd, const char *abs)
+{
+	if (cd) {
+		const char *v = strmap_get(&cd->files, abs);
+		if (v)
+			return v != not_a_file;
+	}
+	struct stat sb;
+	int yes = stat(abs, &sb) == 0 && S_ISREG(sb.st_mode);
+	if (cd)
+		strmap_put(&cd->files, abs, yes ? (void *)"f" : (void *)not_a_file);
+	return yes;
+}
+
+void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *cd,
+			 struct strvec *out)
+{
+	const struct stage *s = &p->stages[si];
+	const char *root = p->study->root;
+	size_t rootlen = strlen(root);
+	struct strbuf sb = STRBUF_INIT, word = STRBUF_INIT;
+	for (size_t a = 1; a < s->entry->run_nr; a++) {
+		const struct targ *t = &s->entry->run[a];
+		if (refers_to_store(t))
+			continue;
+		strbuf_reset(&sb);
+		expand_targ(p, s, t, NULL, NULL, 0, &sb);
+		if (!strstr(sb.buf, root))
+			continue;
+		for (const char *c = sb.buf; *c;) {
+			while (*c && is_word_sep(*c))
+				c++;
+			const char *w = c;
+			while (*c && !is_word_sep(*c))
+				c++;
+			size_t len = (size_t)(c - w);
+			if (len <= rootlen + 1 || strncmp(w, root, rootlen) || w[rootlen] != '/')
+				continue;
+			strbuf_reset(&word);
+			strbuf_add(&word, w, len);
+			if (!is_regular_file(cd, word.buf))
+				continue;
+			int dup = 0;
+			for (size_t i = 0; i < out->nr && !dup; i++)
+				dup = !strcmp(out->v[i], word.buf);
+			if (!dup)
+				strvec_push(out, word.buf);
+		}
+	}
+	strbuf_release(&sb);
+	strbuf_release(&word);
+}
+
+/* Programs that run another program named by their arguments. */
+static int is_interpreter(const char *program)
+{
+	static const char *const names[] = { "sh",   "bash",    "dash",   "zsh",  "ksh",
+					     "env",  "python",  "perl",   "ruby", "node",
+					     "Rscript", "julia", "lua", "tclsh", "php" };
+	const char *base = strrchr(program, '/');
+	base = base ? base + 1 : program;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+		/* python3, python3.11, perl5.36 count as their family */
+		if (!strncmp(base, names[i], n) &&
+		    (!base[n] || strspn(base + n, "0123456789.") == strlen(base + n)))
+			return 1;
+	}
+	return 0;
+}
+
+int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
+			      struct strbuf *why)
+{
+	const struct stage *s = &p->stages[si];
+	const struct entry *e = s->entry;
+	if (e->code_nr)
+		return 0;
+	struct strbuf err = STRBUF_INIT;
+	char *program = stagecmd_program(p, s, cd, &err);
+	strbuf_release(&err);
+	if (!program)
+		return 0; /* reported when the stage is looked up */
+	int warn = is_interpreter(program) && !inside_root(p->study->root, program);
+	for (size_t a = 1; warn && a < e->run_nr; a++)
+		if (e->run[a].nr && e->run[a].parts[0].kind != TV_LITERAL &&
+		    refers_to_store(&e->run[a]))
+			warn = 0; /* runs an input: its digest is in the key */
+	if (warn) {
+		struct strvec named = STRVEC_INIT;
+		stagecmd_code_files(p, si, cd, &named);
+		warn = named.nr == 0;
+		strvec_clear(&named);
+	}
+	if (warn) {
+		const char *base = strrchr(program, '/');
+		strbuf_addf(why,
+			    "'%s' runs no file of the study that the cache key covers: a change"
+			    " to what it runs will not rerun the stage; pass the script as"
+			    " \"${root}/...\" or list it under code:",
+			    base ? base + 1 : program);
+	}
+	free(program);
+	return warn;
+}
+
 int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *outs,
 		 const char *program, struct code_digests *cd, struct strbuf *record,
 		 char key[HASH_HEX_SIZE], struct strbuf *err)
@@ -241,13 +386,19 @@ int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *out
 	expand_all(p, si, outs, NULL, 1, NULL, emit_json, &jc);
 	strbuf_addstr(record, "],\"code\":{");
 
-	/* code: argv[0] if inside the root, then `code:` entries; sorted by path */
-	size_t ncode = e->code_nr + 1;
+	/* code: argv[0] if inside the root, every study file an argument names
+	 * (stagecmd_code_files), then `code:` entries; sorted by path */
+	struct strvec named = STRVEC_INIT;
+	stagecmd_code_files(p, si, cd, &named);
+	size_t ncode = e->code_nr + named.nr + 1;
 	char **paths = xcalloc(ncode, sizeof(*paths));
 	size_t np = 0;
 	const char *rel0 = program ? inside_root(root, program) : NULL;
 	if (rel0)
 		paths[np++] = xstrdup(rel0);
+	for (size_t i = 0; i < named.nr; i++)
+		paths[np++] = xstrdup(inside_root(root, named.v[i]));
+	strvec_clear(&named);
 	for (size_t i = 0; i < e->code_nr; i++) {
 		char *abs = join_root(root, e->code[i].s);
 		const char *rel = inside_root(root, abs);

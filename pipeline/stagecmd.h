@@ -12,7 +12,9 @@
  *   (keys sorted, canonical JSON; see canon.h) in which inputs appear as
  *   "sha256:<tree digest>" and ${out}/${root} stay symbolic, so the key names
  *   what a stage computes, not where. `code` holds argv[0] when it lies
- *   inside the study root plus every `code:` entry.
+ *   inside the study root, every regular file inside the root that a word of
+ *   an argument names (interpreted scripts, the programs of a `sh -c` string:
+ *   stagecmd_code_files), and every `code:` entry.
  *
  * Both need the output digests (and paths) of the stage's inputs, given as
  * an array indexed by stage.
@@ -33,6 +35,7 @@
 struct stage_output {
 	char digest[HASH_HEX_SIZE]; /* "" while unknown */
 	char *path;                 /* materialised directory, NULL while unknown */
+	int predicted;              /* the digest is an assumed output (freshness.h) */
 };
 
 /* Per-run memo: code file digests (path -> hex) and resolved programs
@@ -40,6 +43,7 @@ struct stage_output {
 struct code_digests {
 	struct strmap map;
 	struct strmap programs;
+	struct strmap files; /* absolute path -> whether it is a regular file */
 };
 void code_digests_init(struct code_digests *cd);
 void code_digests_release(struct code_digests *cd);
@@ -56,6 +60,20 @@ int stagecmd_argv(const struct plan *p, size_t si, const struct stage_output *ou
 int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *outs,
 		 const char *program, struct code_digests *cd, struct strbuf *record,
 		 char key[HASH_HEX_SIZE], struct strbuf *err);
+
+/* The study files that stage si's arguments name (absolute paths inside the
+ * root, each a regular file; see "programs and scripts named by the argv" in
+ * stagecmd.c), appended to `out` without duplicates. argv[0] is not scanned
+ * (stagecmd_program resolves it). `cd` memoises stats and may be NULL. */
+void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *cd,
+			 struct strvec *out);
+
+/* 1 (with the reason in `why`) when stage si runs a shell or an interpreter
+ * (sh, bash, env, python3, perl, ...) outside the root and neither an argument
+ * nor `code:` names a study file or an input for it to run: nothing that
+ * decides what it computes is in its cache key. A load-time warning. */
+int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
+			      struct strbuf *why);
 
 /* JSON of an entry's params (canonical text), for $STUDY_PARAMS. */
 void stagecmd_params_json(const struct stage *s, struct strbuf *out);
