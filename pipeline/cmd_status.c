@@ -4,6 +4,7 @@
  * Reads the store; never writes, never locks.
  */
 #include "cli.h"
+#include "freshness.h"
 #include "plan.h"
 #include "prov.h"
 #include "prov_query.h"
@@ -30,27 +31,6 @@ static const char status_usage[] =
 	"      --store DIR   the artifact store (default: $STUDY_STORE or ./artifacts)\n"
 	"      --json        one JSON array of {stage, state, reason, output}\n"
 	"  -h, --help        show this help\n";
-
-/* Names of the cache-record fields that differ between two records. */
-static void diff_records(const char *old_text, const char *new_text, struct strbuf *out)
-{
-	cJSON *a = cJSON_Parse(old_text), *b = cJSON_Parse(new_text);
-	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
-					      "seed", "protocol" };
-	int n = 0;
-	for (size_t i = 0; a && b && i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, fields[i]);
-		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, fields[i]);
-		if (!cJSON_Compare(x, y, 1)) {
-			strbuf_addstr(out, n++ ? ", " : "changed: ");
-			strbuf_addstr(out, fields[i]);
-		}
-	}
-	if (!n)
-		strbuf_addstr(out, "output missing from the store");
-	cJSON_Delete(a);
-	cJSON_Delete(b);
-}
 
 int cmd_status(int argc, char **argv)
 {
@@ -91,8 +71,9 @@ int cmd_status(int argc, char **argv)
 	}
 	struct plan p;
 	plan_build(&p, &study, &err);
+	cli_warn_unhashed(&p);
 
-	const char *dir = store_dir_default(store_opt);
+	char *dir = store_dir_for_study(store_opt, study.root);
 	struct store st;
 	int have_store = store_open_existing(&st, dir, &err) == 0;
 	if (!have_store) {
@@ -115,49 +96,35 @@ int cmd_status(int argc, char **argv)
 	int *fresh = xcalloc(p.nr ? p.nr : 1, sizeof(*fresh));
 	struct code_digests cd;
 	code_digests_init(&cd);
+	struct fresh_ctx fc = { &p, have_store ? &st : NULL, pv, &cd, 0 };
+	struct fresh f;
+	fresh_init(&f);
 	struct sched sc;
 	sched_init(&sc, &p, 1 << 30, 1);
-	struct strbuf record = STRBUF_INIT, why = STRBUF_INIT;
 	long i;
 	size_t nfresh = 0;
+	int rc = EXIT_OK;
 	while ((i = sched_next(&sc)) >= 0) {
-		const struct stage *s = &p.stages[i];
-		strbuf_reset(&why);
 		strbuf_reset(&err);
-		long stale_dep = -1;
-		for (size_t k = 0; k < s->inputs_nr; k++)
-			if (!fresh[s->inputs[k].stage]) {
-				stale_dep = (long)s->inputs[k].stage;
-				break;
-			}
-		char *program = stagecmd_program(&p, s, &cd, &err);
-		char key[HASH_HEX_SIZE], tree[HASH_HEX_SIZE];
-		if (!program) {
-			strbuf_addstr(&why, err.buf);
-		} else if (stale_dep >= 0) {
-			strbuf_addf(&why, "upstream '%s' will run", p.stages[stale_dep].id);
-		} else if (stagecmd_key(&p, (size_t)i, outs, program, &cd, &record, key, &err) < 0) {
-			strbuf_addstr(&why, err.buf);
-		} else if (have_store && store_cache_get(&st, key, tree) == 1 &&
-			   store_has_tree(&st, tree)) {
+		if (fresh_lookup(&fc, (size_t)i, outs, &f, &err) < 0) {
+			cli_error("%s", err.buf);
+			rc = EXIT_FAILED;
+			break;
+		}
+		if (f.state == FRESH_UP_TO_DATE) {
 			fresh[i] = 1;
 			nfresh++;
-			memcpy(outs[i].digest, tree, HASH_HEX_SIZE);
-		} else {
-			struct prov_exec_info last;
-			memset(&last, 0, sizeof(last));
-			strbuf_reset(&err);
-			if (pv && prov_stage_latest(pv, s->id, &last, &err) == 1 && last.cache_record)
-				diff_records(last.cache_record, record.buf, &why);
-			else
-				strbuf_addstr(&why, "never run");
-			prov_exec_info_release(&last);
+			memcpy(outs[i].digest, f.tree, HASH_HEX_SIZE);
+			outs[i].predicted = f.why.len > 0;
+		} else if (f.predicted[0]) {
+			memcpy(outs[i].digest, f.predicted, HASH_HEX_SIZE);
+			outs[i].predicted = 1;
 		}
-		free(program);
-		if (!fresh[i])
-			reasons[i] = strbuf_detach(&why, NULL);
+		if (f.why.len)
+			reasons[i] = xstrdup(f.why.buf);
 		sched_done(&sc, (size_t)i, 1);
 	}
+	fresh_release(&f);
 
 	if (json)
 		fputs("[", stdout);
@@ -169,19 +136,22 @@ int cmd_status(int argc, char **argv)
 			strbuf_add_json_str(&sb, s->id);
 			strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":",
 				    fresh[k] ? "up-to-date" : "will-run");
-			if (fresh[k])
-				strbuf_addstr(&sb, "null,\"output\":");
+			if (reasons[k])
+				strbuf_add_json_str(&sb, reasons[k]);
 			else
-				strbuf_add_json_str(&sb, reasons[k] ? reasons[k] : "");
+				strbuf_addstr(&sb, "null");
+			strbuf_addstr(&sb, ",\"output\":");
 			if (fresh[k])
 				strbuf_add_json_str(&sb, outs[k].digest);
 			else
-				strbuf_addstr(&sb, ",\"output\":null");
+				strbuf_addstr(&sb, "null");
 			strbuf_addch(&sb, '}');
 			fputs(sb.buf, stdout);
 			strbuf_release(&sb);
 		} else if (fresh[k]) {
-			printf("up to date  %-40s %.12s\n", s->id, outs[k].digest);
+			printf("up to date  %-40s %.12s%s%s%s\n", s->id, outs[k].digest,
+			       reasons[k] ? " (" : "", reasons[k] ? reasons[k] : "",
+			       reasons[k] ? ")" : "");
 		} else {
 			printf("will run    %-40s %s\n", s->id, reasons[k] ? reasons[k] : "");
 		}
@@ -196,15 +166,14 @@ int cmd_status(int argc, char **argv)
 	free(reasons);
 	free(fresh);
 	free(outs);
-	strbuf_release(&record);
-	strbuf_release(&why);
 	code_digests_release(&cd);
 	sched_release(&sc);
 	if (pv)
 		prov_close(pv);
 	store_release(&st);
+	free(dir);
 	plan_release(&p);
 	study_release(&study);
 	strbuf_release(&err);
-	return EXIT_OK;
+	return rc;
 }

@@ -5,6 +5,7 @@
  */
 #include "runner.h"
 #include "canon.h"
+#include "freshness.h"
 #include "hitwriter.h"
 #include "proc.h"
 #include "progress.h"
@@ -728,74 +729,73 @@ fail:
 	slot_free(sl);
 }
 
-/* A cached tree is usable when materialised, or when it can be rebuilt from
- * its manifest and objects (someone removed out/<hex>). Dry runs only look. */
-static int tree_available(struct runner *r, const char *tree)
-{
-	if (store_has_tree(r->st, tree))
-		return 1;
-	if (r->o->dry_run)
-		return 0;
-	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
-	int ok = store_tree_path(r->st, tree, &path, &err) == 0;
-	strbuf_release(&path);
-	strbuf_release(&err);
-	return ok;
-}
-
-/* Release stages from the scheduler: cache hits are settled at once,
- * misses are started. */
+/* Release stages from the scheduler: each is looked up (freshness.h); hits
+ * are settled at once, misses are started. A dry run starts nothing: a stage
+ * that would run passes on the output recorded for its key, if any, as a
+ * prediction, exactly as `status` does. */
 static void launch_ready(struct runner *r)
 {
-	struct strbuf err = STRBUF_INIT, record_text = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
+	struct fresh_ctx fc = { r->p, r->st, r->o->dry_run ? r->pv : NULL, &r->cd,
+				!r->o->dry_run };
+	struct fresh f;
+	fresh_init(&f);
 	long i;
 	while (!r->fatal && !interrupted && (i = sched_next(&r->sched)) >= 0) {
 		size_t si = (size_t)i;
 		const struct stage *s = &r->p->stages[si];
 		strbuf_reset(&err);
-		char *program = stagecmd_program(r->p, s, &r->cd, &err);
-		if (!program) {
-			fail_before_start(r, si, NULL, err.buf);
+		if (fresh_lookup(&fc, si, r->outs, &f, &err) < 0) {
+			r->fatal = 1;
+			strbuf_addstr(&r->fatal_err, err.buf);
+			break;
+		}
+		if (f.state == FRESH_CANNOT_START) {
+			if (r->o->dry_run) {
+				r->counts->failed++;
+				progress_finished(&r->prog, s->id, "failed", 0, f.why.buf);
+				sched_done(&r->sched, si, 0);
+			} else {
+				fail_before_start(r, si, f.key[0] ? f.key : NULL, f.why.buf);
+			}
 			continue;
 		}
-		char key[HASH_HEX_SIZE], tree[HASH_HEX_SIZE];
-		if (stagecmd_key(r->p, si, r->outs, program, &r->cd, &record_text, key, &err) < 0) {
-			free(program);
-			fail_before_start(r, si, NULL, err.buf);
-			continue;
-		}
-		if (store_cache_get(r->st, key, tree) == 1 && tree_available(r, tree)) {
-			set_output(r, si, tree);
+		if (f.state == FRESH_UP_TO_DATE) {
+			set_output(r, si, f.tree);
+			r->outs[si].predicted = f.why.len > 0;
 			if (!r->o->dry_run) {
 				/* a reference to the producing execution (prov.h) */
 				struct prov_exec e;
 				fill_exec_common(r, si, &e, NULL);
 				e.status = "cached";
-				e.cache_key = key;
-				e.output_digest = tree;
+				e.cache_key = f.key;
+				e.output_digest = f.tree;
 				record_hit(r, &e);
 			}
-			free(program);
 			r->counts->cached++;
-			progress_finished(&r->prog, s->id, "cached", 0, NULL);
+			progress_finished(&r->prog, s->id, "cached", 0, f.why.len ? f.why.buf : NULL);
 			sched_done(&r->sched, si, 1);
 			continue;
 		}
 		if (r->o->dry_run) {
-			/* downstream keys cannot be known: they will run too */
-			free(program);
+			if (f.predicted[0]) {
+				memcpy(r->outs[si].digest, f.predicted, HASH_HEX_SIZE);
+				r->outs[si].predicted = 1;
+			}
 			r->counts->would_run++;
-			progress_finished(&r->prog, s->id, "would run", 0, NULL);
+			progress_finished(&r->prog, s->id, "would run", 0, f.why.buf);
 			sched_done(&r->sched, si, 1);
 			continue;
 		}
 		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
 			r->o->before_first_start(r->o->before_first_start_ctx);
 		r->started_any = 1;
-		start_stage(r, si, program, key, &record_text);
+		char *program = f.program;
+		f.program = NULL;
+		start_stage(r, si, program, f.key, &f.record);
 	}
+	fresh_release(&f);
 	strbuf_release(&err);
-	strbuf_release(&record_text);
 }
 
 /* ---- finishing a stage ---- */

@@ -1038,6 +1038,41 @@ out:
 	return ret;
 }
 
+int store_tree_restorable(const struct store *st, const char *hex)
+{
+	if (!hash_hex_valid(hex))
+		return 0;
+	if (store_has_tree(st, hex))
+		return 1;
+	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT, err = STRBUF_INIT;
+	struct tree_list tl = { NULL, 0, 0 };
+	int ok = 0;
+	store_tree_manifest_path(st, hex, &mpath);
+	if (strbuf_read_file(&text, mpath.buf) != 0)
+		goto out;
+	char check[HASH_HEX_SIZE];
+	hash_buf_hex(text.buf, text.len, check);
+	if (strcmp(check, hex) || parse_manifest(text.buf, text.len, &tl, mpath.buf, &err) ||
+	    !tl.nr)
+		goto out;
+	ok = 1;
+	for (size_t i = 0; ok && i < tl.nr; i++) {
+		if (tl.v[i].kind == 'd')
+			continue;
+		struct stat sb;
+		strbuf_reset(&mpath);
+		store_object_path(st, tl.v[i].hex, &mpath);
+		ok = stat(mpath.buf, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		     (uint64_t)sb.st_size == tl.v[i].size;
+	}
+out:
+	tree_list_release(&tl);
+	strbuf_release(&mpath);
+	strbuf_release(&text);
+	strbuf_release(&err);
+	return ok;
+}
+
 /* ---- action cache -------------------------------------------------------------------- */
 
 /* A cache entry is a symbolic link named by the key whose target is the

@@ -102,6 +102,11 @@ int store_has_tree(const struct store *st, const char *hex);
  * is missing from the store". */
 int store_tree_path(struct store *st, const char *hex, struct strbuf *path, struct strbuf *err);
 
+/* 1 when tree `hex` is materialised or could be rebuilt by store_tree_path:
+ * its manifest is intact and every object it names exists with the right
+ * size. Reads only (status, --dry-run, read-only stores). */
+int store_tree_restorable(const struct store *st, const char *hex);
+
 /* Action cache. store_cache_get returns 1 (hit, tree hex filled), 0 (miss:
  * no entry, invalid key, or a malformed entry; never an error). */
 int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE]);

@@ -1,0 +1,163 @@
+/*
+ * freshness: whether a stage is up to date and why not — the one function
+ * behind `run`, `run --dry-run` and `status`. See freshness.h.
+ */
+#include "freshness.h"
+#include "hash.h"
+#include "prov_query.h"
+#include "xalloc.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void fresh_init(struct fresh *f)
+{
+	memset(f, 0, sizeof(*f));
+	strbuf_init(&f->record, 0);
+	strbuf_init(&f->why, 0);
+}
+
+void fresh_release(struct fresh *f)
+{
+	free(f->program);
+	f->program = NULL;
+	strbuf_release(&f->record);
+	strbuf_release(&f->why);
+}
+
+static void fresh_reset(struct fresh *f)
+{
+	free(f->program);
+	f->program = NULL;
+	f->state = FRESH_WILL_RUN;
+	f->key[0] = f->tree[0] = f->predicted[0] = '\0';
+	strbuf_reset(&f->record);
+	strbuf_reset(&f->why);
+}
+
+void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out)
+{
+	cJSON *a = cJSON_Parse(old_text), *b = cJSON_Parse(new_text);
+	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
+					      "seed", "stage", "protocol" };
+	int n = 0;
+	for (size_t i = 0; a && b && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, fields[i]);
+		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, fields[i]);
+		if (!cJSON_Compare(x, y, 1)) {
+			strbuf_addstr(out, n++ ? ", " : "changed: ");
+			strbuf_addstr(out, fields[i]);
+		}
+	}
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+/* 1 when tree `hex` can be handed to a stage: materialised, or (restore=1)
+ * rebuilt now, or (restore=0) its manifest and every object it names are
+ * present, so that a run would rebuild it. */
+static int tree_available(const struct fresh_ctx *c, const char *hex)
+{
+	if (store_has_tree(c->st, hex))
+		return 1;
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	int ok;
+	if (c->restore)
+		ok = store_tree_path(c->st, hex, &path, &err) == 0;
+	else
+		ok = store_tree_restorable(c->st, hex);
+	strbuf_release(&path);
+	strbuf_release(&err);
+	return ok;
+}
+
+/* Why a stage whose key has no usable cache entry will run. */
+static int explain_miss(const struct fresh_ctx *c, size_t si, struct fresh *f,
+			struct strbuf *err)
+{
+	const struct stage *s = &c->p->stages[si];
+	if (!c->pv)
+		return 0;
+	if (prov_lookup_output(c->pv, f->key, f->predicted) == 1) {
+		strbuf_addf(&f->why, "cache entry missing (its recorded output is sha256:%.12s)",
+			    f->predicted);
+		return 0;
+	}
+	f->predicted[0] = '\0';
+	struct prov_exec_info last;
+	memset(&last, 0, sizeof(last));
+	int rc = prov_stage_latest(c->pv, s->id, &last, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || !last.cache_record) {
+		strbuf_addstr(&f->why, "never run");
+	} else {
+		fresh_diff_records(last.cache_record, f->record.buf, &f->why);
+		if (f->why.len)
+			; /* changed: ... */
+		else if (last.status && !strcmp(last.status, "failed"))
+			strbuf_addf(&f->why, "failed last time: %s",
+				    last.reason ? last.reason : "no reason recorded");
+		else if (last.status && !strcmp(last.status, "interrupted"))
+			strbuf_addstr(&f->why, "interrupted last time");
+		else
+			strbuf_addstr(&f->why, "never completed with this cache key");
+	}
+	prov_exec_info_release(&last);
+	return 0;
+}
+
+int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,
+		 struct fresh *f, struct strbuf *err)
+{
+	const struct stage *s = &c->p->stages[si];
+	struct strbuf e = STRBUF_INIT;
+	fresh_reset(f);
+
+	f->program = stagecmd_program(c->p, s, c->cd, &e);
+	if (!f->program) {
+		f->state = FRESH_CANNOT_START;
+		strbuf_add(&f->why, e.buf, e.len);
+		strbuf_release(&e);
+		return 0;
+	}
+	long predicted_by = -1;
+	for (size_t k = 0; k < s->inputs_nr; k++) {
+		size_t in = s->inputs[k].stage;
+		if (!outs[in].digest[0]) {
+			f->state = FRESH_WILL_RUN;
+			strbuf_addf(&f->why, "upstream '%s' will run (its output is not known yet)",
+				    c->p->stages[in].id);
+			strbuf_release(&e);
+			return 0;
+		}
+		if (outs[in].predicted && predicted_by < 0)
+			predicted_by = (long)in;
+	}
+	if (stagecmd_key(c->p, si, outs, f->program, c->cd, &f->record, f->key, &e) < 0) {
+		f->state = FRESH_CANNOT_START;
+		f->key[0] = '\0';
+		strbuf_add(&f->why, e.buf, e.len);
+		strbuf_release(&e);
+		return 0;
+	}
+	strbuf_release(&e);
+	if (c->st && store_cache_get(c->st, f->key, f->tree) == 1) {
+		if (tree_available(c, f->tree)) {
+			f->state = FRESH_UP_TO_DATE;
+			if (predicted_by >= 0)
+				strbuf_addf(&f->why, "if '%s' reproduces its recorded output",
+					    c->p->stages[predicted_by].id);
+			return 0;
+		}
+		f->state = FRESH_WILL_RUN;
+		strbuf_addf(&f->why, "output sha256:%.12s missing from the store", f->tree);
+		f->tree[0] = '\0';
+		return 0;
+	}
+	f->tree[0] = '\0';
+	f->state = FRESH_WILL_RUN;
+	return explain_miss(c, si, f, err);
+}

@@ -1,0 +1,81 @@
+/*
+ * freshness: the one decision "is this stage up to date, and if not, why",
+ * shared by `run`, `run --dry-run` and `status`, so that the three never
+ * disagree (docs/store.md, "When a stage is up to date").
+ *
+ * A stage is up to date when its cache key has an action-cache entry whose
+ * output tree is available: materialised under out/<hex>, or restorable from
+ * its manifest and objects (out/ may be deleted at any time). Otherwise it
+ * will run, and the reason is the true one:
+ *
+ *   never run                          no execution of the stage is recorded
+ *   changed: argv, code, ...           cache-record fields that differ from the
+ *                                      stage's latest recorded execution
+ *   failed last time: <reason>         same record, and that execution failed
+ *   cache entry missing (its recorded output is sha256:<12 hex>)
+ *                                      same key ran, its action-cache link is gone
+ *   output sha256:<12 hex> missing from the store
+ *                                      the cache entry points at a tree that is
+ *                                      neither materialised nor restorable
+ *   upstream 'ID' will run (its output is not known yet)
+ *
+ * Looking ahead without running (status, --dry-run): a stage that will run
+ * and whose exact cache key has a recorded output is assumed to reproduce it
+ * (the stage protocol asks stages to be deterministic; `verify --rerun`
+ * checks it). Downstream stages are then looked up with that output and, if
+ * they hit, are up to date "if 'ID' reproduces its recorded output". A real
+ * run never assumes: it looks up each stage once its inputs exist.
+ */
+#ifndef STUDY_FRESHNESS_H
+#define STUDY_FRESHNESS_H
+
+#include "plan.h"
+#include "prov.h"
+#include "stagecmd.h"
+#include "store.h"
+#include "strbuf.h"
+
+enum fresh_state {
+	FRESH_UP_TO_DATE,
+	FRESH_WILL_RUN,
+	FRESH_CANNOT_START, /* no program, unreadable code file: `why` says which */
+};
+
+struct fresh {
+	enum fresh_state state;
+	char *program;               /* resolved argv[0], owned; NULL when not found */
+	char key[HASH_HEX_SIZE];     /* "" when it could not be computed */
+	struct strbuf record;        /* the canonical cache record behind `key` */
+	char tree[HASH_HEX_SIZE];    /* up to date: the output tree */
+	char predicted[HASH_HEX_SIZE]; /* will run: the output recorded for this exact
+					* key, "" when none (looking ahead only) */
+	struct strbuf why;           /* the reason (will run, cannot start), or the
+				      * condition of an up-to-date stage ("" when none) */
+};
+
+struct fresh_ctx {
+	const struct plan *p;
+	struct store *st;        /* NULL when the store does not exist yet */
+	struct prov *pv;         /* NULL: reasons are not looked up ("" instead) */
+	struct code_digests *cd; /* per-run memo of programs and code digests */
+	int restore;             /* 1: rebuild out/<hex> from its manifest when
+				  * needed (a run holding the lock); 0: only look */
+};
+
+void fresh_init(struct fresh *f);
+void fresh_release(struct fresh *f);
+
+/*
+ * Decide for stage si. `outs` holds the output digests (and paths) of the
+ * stages decided so far; an input with digest "" is not known, and an input
+ * marked `predicted` is an assumed output (see above). Fills `f` (reset
+ * first). Returns 0, or -1 on a provenance read error (with err).
+ */
+int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,
+		 struct fresh *f, struct strbuf *err);
+
+/* Names of the cache-record fields that differ between two records, as
+ * "changed: argv, params"; "" when none differs. */
+void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out);
+
+#endif
