@@ -30,8 +30,23 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "study: warning: <msg>\n" to stderr. */
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The store directory: `opt` if non-NULL, else $STUDY_STORE, else "artifacts". */
+/* The store directory, found the way git finds .git, so that a command run
+ * from any subdirectory uses the same store:
+ * - `opt` (--store) when given, else $STUDY_STORE when set and non-empty;
+ * - for a command given a study (store_dir_for_study): <study root>/artifacts;
+ * - otherwise (store_dir_default): the first `artifacts/` holding a store
+ *   (objects/ or provenance.db) in the current directory or above it, else
+ *   "artifacts" in the current directory.
+ * store_dir_default returns a string that lives until exit;
+ * store_dir_for_study a new one the caller frees. */
 const char *store_dir_default(const char *opt);
+char *store_dir_for_study(const char *opt, const char *root);
+
+struct plan;
+/* Print a "study: warning: FILE:LINE:COL: ..." for each entry that runs a
+ * shell or interpreter with nothing it runs in the cache key
+ * (stagecmd_unhashed_program). */
+void cli_warn_unhashed(const struct plan *p);
 
 /* Parse a whole decimal integer from 1 to max (an option's count or id).
  * Returns 0 and fills *out, or -1 (the caller words the message). */

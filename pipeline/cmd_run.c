@@ -15,6 +15,7 @@
 #include "gitinfo.h"
 #include "plan.h"
 #include "prov.h"
+#include "prov_query.h"
 #include "proc.h"
 #include "runner.h"
 #include "store.h"
@@ -110,7 +111,6 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		return -1;
 	}
 	a->study_path = argv[optind];
-	a->store_dir = store_dir_default(a->store_dir);
 	return 0;
 }
 
@@ -152,19 +152,36 @@ static void print_summary(const struct run_args *a, int64_t run_id, const struct
 }
 
 /* gitinfo_read in a thread; git_job_finish() joins it (or, if the thread
- * could not be started, reads the state then). Idempotent. */
+ * could not be started, reads the state then). Idempotent. The store that
+ * the dirty check leaves out is known only once the study is loaded: the
+ * thread reads HEAD meanwhile and waits for git_job_set_exclude() before it
+ * walks the work tree. */
 struct git_job {
-	const char *path;
+	char *path; /* the study file, through symbolic links */
 	struct gitinfo gi;
 	struct strbuf err;
 	int rc, started, done;
 	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int exclude_set;
+	char *exclude; /* absolute store directory, or NULL */
 };
+
+static const char *git_job_exclude(void *arg)
+{
+	struct git_job *j = arg;
+	pthread_mutex_lock(&j->mu);
+	while (!j->exclude_set)
+		pthread_cond_wait(&j->cv, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+	return j->exclude;
+}
 
 static void *git_job_main(void *arg)
 {
 	struct git_job *j = arg;
-	j->rc = gitinfo_read(j->path, &j->gi, &j->err);
+	j->rc = gitinfo_read_excluding(j->path, git_job_exclude, j, &j->gi, &j->err);
 	return NULL;
 }
 
@@ -173,18 +190,43 @@ static void git_job_start(struct git_job *j, const char *path)
 	struct strbuf empty = STRBUF_INIT;
 	memset(j, 0, sizeof(*j));
 	j->err = empty;
-	j->path = path;
+	/* ask git about the file that runs, not the link that names it */
+	char *real = realpath(path, NULL);
+	j->path = real ? real : xstrdup(path);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
 	j->started = pthread_create(&j->thread, NULL, git_job_main, j) == 0;
+}
+
+/* The store directory to leave out of the dirty check (NULL: none). Once. */
+static void git_job_set_exclude(struct git_job *j, const char *store_dir)
+{
+	if (!j->path || j->exclude_set)
+		return;
+	pthread_mutex_lock(&j->mu);
+	if (store_dir) {
+		char *real = realpath(store_dir, NULL);
+		if (!real && store_dir[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			real = cwd ? xasprintf("%s/%s", cwd, store_dir) : NULL;
+			free(cwd);
+		}
+		j->exclude = real ? real : xstrdup(store_dir);
+	}
+	j->exclude_set = 1;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
 }
 
 static struct git_job *git_job_finish(struct git_job *j)
 {
 	if (j->done)
 		return j;
+	git_job_set_exclude(j, NULL);
 	if (j->started)
 		pthread_join(j->thread, NULL);
 	else
-		j->rc = gitinfo_read(j->path, &j->gi, &j->err);
+		j->rc = gitinfo_read_excluding(j->path, git_job_exclude, j, &j->gi, &j->err);
 	j->done = 1;
 	return j;
 }
@@ -196,6 +238,11 @@ static void git_job_release(struct git_job *j)
 	git_job_finish(j);
 	gitinfo_release(&j->gi);
 	strbuf_release(&j->err);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j->exclude);
+	free(j->path);
+	j->path = NULL;
 }
 
 /* Join the git thread and put its result on the run row, once. */
@@ -279,7 +326,10 @@ int cmd_run(int argc, char **argv)
 		strbuf_release(&err);
 		return EXIT_USAGE;
 	}
+	char *store_dir = store_dir_for_study(a.store_dir, study.root);
+	git_job_set_exclude(&git, store_dir);
 	if (a.require_clean && check_clean(a.study_path, &git) < 0) {
+		free(store_dir);
 		git_job_release(&git);
 		study_release(&study);
 		strbuf_release(&err);
@@ -288,11 +338,13 @@ int cmd_run(int argc, char **argv)
 	struct plan plan;
 	if (plan_build(&plan, &study, &err) < 0) {
 		cli_error("%s", err.buf);
+		free(store_dir);
 		git_job_release(&git);
 		study_release(&study);
 		strbuf_release(&err);
 		return EXIT_USAGE;
 	}
+	cli_warn_unhashed(&plan);
 
 	int rc = EXIT_FAILED;
 	struct store st;
@@ -305,8 +357,12 @@ int cmd_run(int argc, char **argv)
 	char *argv_json = NULL;
 
 	if (a.dry_run) {
-		open_store_for_reading(&st, a.store_dir);
-		if (runner_run(&plan, &st, NULL, &o, 0, &counts, &err) < 0) {
+		open_store_for_reading(&st, store_dir);
+		if (prov_open_store_readonly(store_dir, &pv, &err) < 0) {
+			pv = NULL; /* no database yet: reasons say "never run" */
+			strbuf_reset(&err);
+		}
+		if (runner_run(&plan, &st, pv, &o, 0, &counts, &err) < 0) {
 			cli_error("%s", err.buf);
 			goto out;
 		}
@@ -315,7 +371,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	if (store_open(&st, a.store_dir, &err) < 0 || store_lock(&st, !a.no_wait, &err) < 0 ||
+	if (store_open(&st, store_dir, &err) < 0 || store_lock(&st, !a.no_wait, &err) < 0 ||
 	    store_clean_tmp(&st, &err) < 0) {
 		cli_error("%s", err.buf);
 		goto out;
@@ -376,6 +432,7 @@ int cmd_run(int argc, char **argv)
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 
 out:
+	free(store_dir);
 	free(argv_json);
 	git_job_release(&git);
 	if (pv)

@@ -78,8 +78,24 @@ static int read_head(git_repository *repo, struct gitinfo *gi, const char *path,
 	return 0;
 }
 
+/* The path of `dir` relative to the work tree `wd` (with a trailing '/'),
+ * or NULL when it lies outside. */
+static char *relative_dir(const char *wd, const char *dir)
+{
+	size_t n = strlen(wd);
+	while (n > 1 && wd[n - 1] == '/')
+		n--;
+	if (strncmp(dir, wd, n) || dir[n] != '/' || !dir[n + 1])
+		return NULL;
+	const char *rel = dir + n + 1;
+	size_t len = strlen(rel);
+	while (len && rel[len - 1] == '/')
+		len--;
+	return len ? xasprintf("%.*s/", (int)len, rel) : NULL;
+}
+
 static int read_dirty(git_repository *repo, struct gitinfo *gi, const char *path,
-		      struct strbuf *err)
+		      const char *exclude, struct strbuf *err)
 {
 	git_status_options opts;
 	git_status_list *list = NULL;
@@ -88,22 +104,56 @@ static int read_dirty(git_repository *repo, struct gitinfo *gi, const char *path
 		gi->dirty = 0;
 		return 0;
 	}
+	char *rel = NULL;
+	if (exclude && gi->workdir) {
+		rel = relative_dir(gi->workdir, exclude);
+		if (rel) {
+			/* an in-memory rule of this repository object only, never written */
+			char *rule = xasprintf("/%s", rel);
+			int rc = git_ignore_add_rule(repo, rule);
+			free(rule);
+			if (rc < 0) {
+				free(rel);
+				git_error_to(err, "cannot read status of", path);
+				return -1;
+			}
+		}
+	}
 	if (git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION) < 0) {
+		free(rel);
 		git_error_to(err, "cannot read status of", path);
 		return -1;
 	}
 	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
 	if (git_status_list_new(&list, repo, &opts) < 0) {
+		free(rel);
 		git_error_to(err, "cannot read status of", path);
 		return -1;
 	}
-	gi->dirty = git_status_list_entrycount(list) > 0;
+	size_t n = git_status_list_entrycount(list), changes = 0;
+	for (size_t i = 0; i < n; i++) {
+		const git_status_entry *se = git_status_byindex(list, i);
+		const git_diff_delta *d = se->index_to_workdir ? se->index_to_workdir
+								 : se->head_to_index;
+		const char *f = d ? (d->new_file.path ? d->new_file.path : d->old_file.path) : NULL;
+		if (rel && f && !strncmp(f, rel, strlen(rel)))
+			continue; /* a file of the tool's own store, even a tracked one */
+		changes++;
+	}
+	gi->dirty = changes > 0;
 	git_status_list_free(list);
+	free(rel);
 	return 0;
 }
 
 int gitinfo_read(const char *path, struct gitinfo *gi, struct strbuf *err)
+{
+	return gitinfo_read_excluding(path, NULL, NULL, gi, err);
+}
+
+int gitinfo_read_excluding(const char *path, const char *(*exclude)(void *ctx), void *ctx,
+			   struct gitinfo *gi, struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT;
 	git_repository *repo = NULL;
@@ -134,7 +184,8 @@ int gitinfo_read(const char *path, struct gitinfo *gi, struct strbuf *err)
 			n--;
 		gi->workdir = xstrndup(wd, n);
 	}
-	if (read_head(repo, gi, path, err) < 0 || read_dirty(repo, gi, path, err) < 0)
+	if (read_head(repo, gi, path, err) < 0 ||
+	    read_dirty(repo, gi, path, exclude ? exclude(ctx) : NULL, err) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -19,6 +19,13 @@ struct gitinfo {
 /* Inspect the repository containing `path` (a file or directory).
  * Returns 0 (found=0 when there is no repository), -1 on a libgit2 error. */
 int gitinfo_read(const char *path, struct gitinfo *gi, struct strbuf *err);
+/* The same, but files under the directory that `exclude(ctx)` returns (an
+ * absolute path, or NULL for none) do not make the tree dirty: the tool's own
+ * store is no change to the study. `exclude` is called after HEAD is read and
+ * before the status walk, so a caller on another thread can still be working
+ * the path out. */
+int gitinfo_read_excluding(const char *path, const char *(*exclude)(void *ctx), void *ctx,
+			   struct gitinfo *gi, struct strbuf *err);
 void gitinfo_release(struct gitinfo *gi);
 
 #endif
