@@ -34,7 +34,9 @@ static const char run_usage[] =
 	"usage: study run STUDY.yaml [options]\n"
 	"\n"
 	"Runs every stage of the study whose cache key changed; the rest comes\n"
-	"from the store. Ends with 'run R: ran N, cached M, failed F'.\n"
+	"from the store. Ends with 'run R: ran N, cached M, failed F', followed by\n"
+	"', interrupted I', ', skipped S', ', not started T' when not zero: the counts\n"
+	"add up to the stages of the study.\n"
 	"\n"
 	"options:\n"
 	"  -j, --jobs N        cpu slots to fill at once (default: number of CPUs);\n"
@@ -49,7 +51,8 @@ static const char run_usage[] =
 	"  -v, --verbose       also list cached and skipped stages\n"
 	"  -h, --help          show this help\n"
 	"\n"
-	"exit status: 0 all stages ok, 1 a stage failed, 2 bad usage or bad study file\n";
+	"exit status: 0 all stages ok, 1 a stage failed, 2 bad usage or bad study file,\n"
+	"128+N interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)\n";
 
 struct run_args {
 	const char *study_path;
@@ -127,28 +130,52 @@ static char *orchestrator_argv_json(int argc, char **argv)
 }
 
 static void print_summary(const struct run_args *a, int64_t run_id, const struct run_counts *c,
-			  const char *status)
+			  const char *status, size_t total)
 {
 	if (a->dry_run) {
 		if (a->json)
-			printf("{\"dry_run\":true,\"would_run\":%d,\"cached\":%d,\"failed\":%d}\n",
-			       c->would_run, c->cached, c->failed);
+			printf("{\"dry_run\":true,\"would_run\":%d,\"cached\":%d,\"failed\":%d,"
+			       "\"not_started\":%d,\"stages\":%zu}\n",
+			       c->would_run, c->cached, c->failed, c->not_started, total);
 		else
-			printf("dry run: would run %d, cached %d, failed %d\n", c->would_run,
+		{
+			printf("dry run: would run %d, cached %d, failed %d", c->would_run,
 			       c->cached, c->failed);
+			if (c->not_started)
+				printf(", not started %d", c->not_started);
+			putchar('\n');
+		}
 		return;
 	}
 	if (a->json) {
 		printf("{\"run\":%lld,\"status\":\"%s\",\"ran\":%d,\"cached\":%d,\"failed\":%d,"
-		       "\"skipped\":%d}\n",
-		       (long long)run_id, status, c->ran, c->cached, c->failed, c->skipped);
+		       "\"interrupted\":%d,\"skipped\":%d,\"not_started\":%d,\"stages\":%zu}\n",
+		       (long long)run_id, status, c->ran, c->cached, c->failed,
+		       c->interrupted_stages, c->skipped, c->not_started, total);
 		return;
 	}
 	if (c->skipped)
 		fprintf(stderr, "study: %d stage%s skipped because an upstream stage failed\n",
 			c->skipped, c->skipped == 1 ? "" : "s");
-	printf("run %lld: ran %d, cached %d, failed %d\n", (long long)run_id, c->ran, c->cached,
+	if (c->not_started && c->interrupted)
+		fprintf(stderr, "study: %d stage%s not started: the run was interrupted\n",
+			c->not_started, c->not_started == 1 ? "" : "s");
+	else if (c->not_started && !a->keep_going)
+		fprintf(stderr,
+			"study: %d stage%s not started after the first failure; use --keep-going to"
+			" run the stages that do not depend on it\n",
+			c->not_started, c->not_started == 1 ? "" : "s");
+	/* the first three counts always; the others when not zero: they add up to
+	 * the plan's stages */
+	printf("run %lld: ran %d, cached %d, failed %d", (long long)run_id, c->ran, c->cached,
 	       c->failed);
+	if (c->interrupted_stages)
+		printf(", interrupted %d", c->interrupted_stages);
+	if (c->skipped)
+		printf(", skipped %d", c->skipped);
+	if (c->not_started)
+		printf(", not started %d", c->not_started);
+	putchar('\n');
 }
 
 /* gitinfo_read in a thread; git_job_finish() joins it (or, if the thread
@@ -366,7 +393,7 @@ int cmd_run(int argc, char **argv)
 			cli_error("%s", err.buf);
 			goto out;
 		}
-		print_summary(&a, 0, &counts, "dry-run");
+		print_summary(&a, 0, &counts, "dry-run", plan.nr);
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 		goto out;
 	}
@@ -425,9 +452,9 @@ int cmd_run(int argc, char **argv)
 		cli_error("%s", err.buf);
 		goto out;
 	}
-	print_summary(&a, run_id, &counts, status);
+	print_summary(&a, run_id, &counts, status, plan.nr);
 	if (counts.interrupted)
-		rc = 130;
+		rc = 128 + counts.interrupted; /* as shells report: 130 INT, 143 TERM, 129 HUP */
 	else
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 

@@ -96,8 +96,9 @@ static void print_run(const struct prov_run_info *r, const struct prov_exec_info
 	} else {
 		printf("  ended      -\n");
 	}
-	printf("  stages     ran %d, cached %d, failed %d, skipped %d\n", r->ran, r->cached,
-	       r->failed, r->skipped);
+	printf("  stages     ran %d, cached %d, failed %d, interrupted %d, skipped %d,"
+	       " not started %d\n",
+	       r->ran, r->cached, r->failed, r->interrupted, r->skipped, r->not_started);
 	printf("  tool       study %s\n", or_dash(r->tool_version));
 	printf("  host       %s (user %s)\n", or_dash(r->host), or_dash(r->user));
 	printf("  cwd        %s\n", or_dash(r->cwd));
@@ -110,7 +111,7 @@ static void print_run(const struct prov_run_info *r, const struct prov_exec_info
 			w = len;
 	}
 	printf("\nexecutions (%zu)\n", nr);
-	printf("  %-*s  %-7s  %4s  %8s  %-12s  %s\n", w, "STAGE", "STATUS", "EXIT", "WALL",
+	printf("  %-*s  %-11s  %4s  %8s  %-12s  %s\n", w, "STAGE", "STATUS", "EXIT", "WALL",
 	       "OUTPUT", "REASON");
 	for (size_t i = 0; i < nr; i++) {
 		const struct prov_exec_info *e = &ex[i];
@@ -127,10 +128,10 @@ static void print_run(const struct prov_run_info *r, const struct prov_exec_info
 			snprintf(wall, sizeof(wall), "-");
 		snprintf(out, sizeof(out), "%.12s", or_dash(e->output_digest));
 		if (e->reason)
-			printf("  %-*s  %-7s  %4s  %8s  %-12s  %s\n", w, e->stage_id,
+			printf("  %-*s  %-11s  %4s  %8s  %-12s  %s\n", w, e->stage_id,
 			       or_dash(e->status), exitbuf, wall, out, e->reason);
 		else
-			printf("  %-*s  %-7s  %4s  %8s  %s\n", w, e->stage_id, or_dash(e->status),
+			printf("  %-*s  %-11s  %4s  %8s  %s\n", w, e->stage_id, or_dash(e->status),
 			       exitbuf, wall, out);
 	}
 }

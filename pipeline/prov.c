@@ -122,6 +122,19 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	"CREATE INDEX executions_stage ON executions(stage_id, id) WHERE status <> 'cached';"
 	"DROP INDEX executions_cache_key;"
 	"CREATE INDEX executions_cache_key ON executions(cache_key) WHERE status = 'ran';",
+	/* 3 -> 4: every stage of a run has a row: 'interrupted' (stopped because
+	 * the run was), 'not-started' (the run stopped before it could start).
+	 * Widening a CHECK changes no stored row, so it is done by editing the
+	 * schema text, SQLite's documented procedure for such changes
+	 * (sqlite.org/lang_altertable.html, section 7); migrate() then bumps
+	 * schema_version so that every connection reloads the schema. */
+	"PRAGMA writable_schema = ON;"
+	"UPDATE sqlite_master SET sql = replace(sql,"
+	" 'CHECK (status IN (''ran'', ''cached'', ''failed'', ''skipped''))',"
+	" 'CHECK (status IN (''ran'', ''cached'', ''failed'', ''skipped'', ''interrupted'','"
+	" || ' ''not-started''))')"
+	" WHERE type = 'table' AND name = 'executions';"
+	"PRAGMA writable_schema = OFF;",
 };
 
 struct prov {
@@ -264,6 +277,17 @@ static int migrate(struct prov *p, struct strbuf *err)
 			goto fail;
 	if (v >= 1 && v < 2 && chain_backfill(p->db, err) < 0)
 		goto fail;
+	if (v < 4) {
+		long long sv = 0;
+		char sql[64];
+		if (query_int(p->db, "PRAGMA schema_version", &sv) < 0) {
+			db_error(err, p->db, "cannot migrate provenance database '%s'", p->path);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA schema_version = %lld", sv + 1);
+		if (exec_sql(p, sql, err) < 0)
+			goto fail;
+	}
 	if (v < PROV_SCHEMA_VERSION) {
 		char sql[64];
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", PROV_SCHEMA_VERSION);
@@ -812,7 +836,8 @@ static int insert_metric(const struct prov_metric *m, void *data)
 static int valid_status(const char *s)
 {
 	return s && (!strcmp(s, "ran") || !strcmp(s, "cached") || !strcmp(s, "failed") ||
-		     !strcmp(s, "skipped"));
+		     !strcmp(s, "skipped") || !strcmp(s, "interrupted") ||
+		     !strcmp(s, "not-started"));
 }
 
 static void bind_time(sqlite3_stmt *st, int i, double t)

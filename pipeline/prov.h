@@ -65,7 +65,9 @@ struct prov_exec {
 	const char *kind;        /* stage kind: data, model, method, mitigation, eval, report */
 	const char *model, *variant, *evaluation; /* NULL where not applicable */
 	const char *cache_key;
-	const char *status;      /* 'ran' (ok), 'cached', 'failed', 'skipped' */
+	const char *status;      /* 'ran' (ok), 'cached', 'failed', 'interrupted' (stopped
+				  * because the run was), 'skipped' (an upstream stage
+				  * failed), 'not-started' (the run stopped first) */
 	const char *reason;      /* failure/skip reason, NULL when ok */
 	const char *argv_json;   /* argv as executed (JSON array) */
 	const char *env_json;    /* environment as given (JSON object) */
@@ -107,7 +109,8 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* 2 adds the tamper-evident chain (pipeline/chain.h): runs.prev_hash,
  * runs.record_hash, executions.record_hash. */
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
-#define PROV_SCHEMA_VERSION 3
+/* 4 adds the execution statuses 'interrupted' and 'not-started'. */
+#define PROV_SCHEMA_VERSION 4
 
 /* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
  * metric, in file order. `stage_id` only names the stage in messages:

@@ -92,7 +92,11 @@ void prov_format_duration(double s, char out[32])
 #define RUN_COLUMNS                                                                         \
 	"id, study_name, study_path, study_digest, git_commit, git_branch, git_dirty,"      \
 	" tool_version, host, user, argv_json, cwd, started, ended, status, ran, cached,"   \
-	" failed, skipped"
+	" failed, skipped,"                                                                  \
+	" (SELECT count(*) FROM executions x WHERE x.run_id = runs.id"                      \
+	"  AND x.status = 'interrupted'),"                                                  \
+	" (SELECT count(*) FROM executions x WHERE x.run_id = runs.id"                      \
+	"  AND x.status = 'not-started')"
 
 static void read_run(sqlite3_stmt *st, struct prov_run_info *r)
 {
@@ -115,6 +119,8 @@ static void read_run(sqlite3_stmt *st, struct prov_run_info *r)
 	r->cached = sqlite3_column_int(st, 16);
 	r->failed = sqlite3_column_int(st, 17);
 	r->skipped = sqlite3_column_int(st, 18);
+	r->interrupted = sqlite3_column_int(st, 19);
+	r->not_started = sqlite3_column_int(st, 20);
 }
 
 int prov_list_runs(struct prov *p, long limit, struct prov_run_info **runs, size_t *nr,
@@ -218,7 +224,9 @@ cJSON *prov_run_to_json(const struct prov_run_info *r)
 	cJSON_AddNumberToObject(o, "ran", r->ran);
 	cJSON_AddNumberToObject(o, "cached", r->cached);
 	cJSON_AddNumberToObject(o, "failed", r->failed);
+	cJSON_AddNumberToObject(o, "interrupted", r->interrupted);
 	cJSON_AddNumberToObject(o, "skipped", r->skipped);
+	cJSON_AddNumberToObject(o, "not_started", r->not_started);
 	prov_json_add_time(o, "started", r->started);
 	prov_json_add_time(o, "ended", r->ended);
 	if (r->ended > 0)

@@ -27,6 +27,8 @@ struct prov_run_info {
 	double started, ended;         /* unix time; ended 0 while running */
 	char *status;                  /* running, ok, failed, interrupted */
 	int ran, cached, failed, skipped;
+	/* counted from the run's execution rows (schema 4; runs has no column) */
+	int interrupted, not_started;
 };
 
 struct prov_input_info {

@@ -70,6 +70,7 @@ struct runner {
 	size_t pend_nr, pend_alloc;
 	int in_txn;
 	int started_any; /* a stage was started (before_first_start was called) */
+	char *stopped; /* per stage: 1 when interrupted because the run was */
 	int fatal; /* a store/provenance error stops the run */
 	struct strbuf fatal_err;
 	char **spare_wd; /* emptied work directories, ready for the next stage */
@@ -80,13 +81,13 @@ struct runner {
 /* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
 
 static int wake_pipe[2] = { -1, -1 };
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted; /* the first SIGINT, SIGTERM or SIGHUP, or 0 */
 
 static void on_signal(int sig)
 {
 	int saved = errno;
-	if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-		interrupted = 1;
+	if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && !interrupted)
+		interrupted = sig;
 	if (wake_pipe[1] >= 0) {
 		char c = 0;
 		if (write(wake_pipe[1], &c, 1) < 0) {
@@ -982,6 +983,14 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		e.output_files = nfiles;
 		e.output_bytes = nbytes;
 		e.metrics_json = have_metrics ? metrics.buf : NULL;
+	} else if (interrupted) {
+		/* stopped by us because the run was interrupted: not the stage's fault */
+		char *was = strbuf_detach(&reason, NULL);
+		strbuf_addf(&reason, "interrupted: the run received SIG%s (%s)",
+			    sigabbrev_np(interrupted) ? sigabbrev_np(interrupted) : "?", was);
+		free(was);
+		e.status = "interrupted";
+		e.reason = reason.buf;
 	} else {
 		e.status = "failed";
 		e.reason = reason.buf;
@@ -1021,6 +1030,10 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		r->pend_nr++;
 		r->counts->ran++;
 		progress_finished(&r->prog, s->id, "ran", secs, NULL);
+	} else if (!strcmp(e.status, "interrupted")) {
+		r->counts->interrupted_stages++;
+		r->stopped[si] = 1;
+		progress_finished(&r->prog, s->id, "interrupted", secs, reason.buf);
 	} else {
 		r->counts->failed++;
 		progress_finished(&r->prog, s->id, "failed", secs, reason.buf);
@@ -1143,6 +1156,77 @@ static void stop_all(struct runner *r)
 	}
 }
 
+/* ---- every stage of the plan is accounted for ----
+ *
+ * A stage that never started is recorded too: 'skipped' when an upstream
+ * stage failed (naming it), 'not-started' when the run stopped before it
+ * could start (the first failure without --keep-going, an interrupt, an
+ * orchestrator error). ran + cached + failed + interrupted + skipped +
+ * not started = the stages of the plan, in the summary and the database.
+ */
+
+/* The failed stage upstream of skipped stage i (followed through skipped
+ * inputs; the scheduler only skips downstream of a failure). */
+static size_t skip_cause(const struct runner *r, size_t i)
+{
+	size_t cur = i;
+	for (size_t depth = 0; depth <= r->p->nr; depth++) {
+		const struct stage *s = &r->p->stages[cur];
+		long next = -1;
+		for (size_t k = 0; k < s->inputs_nr; k++) {
+			size_t in = s->inputs[k].stage;
+			if (r->sched.state[in] == ST_FAILED)
+				return in;
+			if (r->sched.state[in] == ST_SKIPPED && next < 0)
+				next = (long)in;
+		}
+		if (next < 0)
+			break;
+		cur = (size_t)next;
+	}
+	return cur;
+}
+
+static void account_unfinished(struct runner *r)
+{
+	const struct plan *p = r->p;
+	struct strbuf why = STRBUF_INIT;
+	const char *stopped_by = r->fatal ? "the run stopped on an error"
+				 : interrupted ? "the run was interrupted"
+				 : r->o->keep_going ? "the run stopped"
+						    : "the run stopped after the first failure"
+						      " (use --keep-going to run the stages that do"
+						      " not depend on it)";
+	for (size_t i = 0; i < p->nr; i++) {
+		enum stage_state stt = r->sched.state[i];
+		const char *status;
+		strbuf_reset(&why);
+		size_t cause = stt == ST_SKIPPED ? skip_cause(r, i) : i;
+		if (stt == ST_SKIPPED && !r->stopped[cause]) {
+			strbuf_addf(&why, "upstream '%s' failed", p->stages[cause].id);
+			status = "skipped";
+			r->counts->skipped++;
+		} else if (stt == ST_WAITING || stt == ST_READY || stt == ST_SKIPPED) {
+			/* downstream of a stage the interrupt stopped: not skipped */
+			strbuf_addf(&why, "not started: %s", stopped_by);
+			status = "not-started";
+			r->counts->not_started++;
+		} else {
+			continue;
+		}
+		if (r->pv && !r->o->dry_run) {
+			struct prov_exec e;
+			fill_exec_common(r, i, &e, NULL);
+			e.status = status;
+			e.reason = why.buf;
+			record(r, &e);
+		}
+		if (r->prog.verbose)
+			progress_finished(&r->prog, p->stages[i].id, status, 0, why.buf);
+	}
+	strbuf_release(&why);
+}
+
 int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	       const struct run_opts *o, int64_t run_id, struct run_counts *counts,
 	       struct strbuf *err)
@@ -1159,6 +1243,7 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	r.counts = counts;
 	strbuf_init(&r.fatal_err, 0);
 	r.outs = xcalloc(p->nr ? p->nr : 1, sizeof(*r.outs));
+	r.stopped = xcalloc(p->nr ? p->nr : 1, 1);
 	code_digests_init(&r.cd);
 	sched_init(&r.sched, p, o->jobs, o->keep_going);
 	progress_init(&r.prog, stderr, p->nr, o->verbose);
@@ -1181,19 +1266,12 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	}
 	if (interrupted || r.fatal) {
 		stop_all(&r);
-		counts->interrupted = interrupted ? 1 : 0;
+		counts->interrupted = interrupted;
 	}
+	account_unfinished(&r);
 	flush_round(&r);
 	sync_hits(&r);
 	hit_writer_stop(r.hw);
-
-	for (size_t i = 0; i < p->nr; i++)
-		if (r.sched.state[i] == ST_SKIPPED) {
-			counts->skipped++;
-			if (r.prog.verbose)
-				progress_finished(&r.prog, p->stages[i].id, "skipped", 0,
-						  "an upstream stage failed");
-		}
 	progress_end(&r.prog);
 	restore_signals();
 
@@ -1205,6 +1283,7 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	for (size_t i = 0; i < p->nr; i++)
 		free(r.outs[i].path);
 	free(r.outs);
+	free(r.stopped);
 	free(r.slots);
 	free(r.pend);
 	for (size_t i = 0; i < r.spare_nr; i++) {

@@ -39,9 +39,14 @@ struct run_opts {
 	void *before_first_start_ctx;
 };
 
+/* Every stage of the plan lands in exactly one of ran, cached, failed,
+ * interrupted_stages, skipped and not_started (a dry run: would_run, cached,
+ * failed, not_started). */
 struct run_counts {
 	int ran, cached, failed, skipped, would_run;
-	int interrupted;
+	int interrupted_stages; /* running when the run was interrupted, stopped by it */
+	int not_started;        /* never started: the run stopped first */
+	int interrupted;        /* the signal that interrupted the run (SIGINT...), or 0 */
 };
 
 /* Returns 0 when the run was carried out (stages may have failed: see
