@@ -57,7 +57,9 @@ int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *out
 		 const char *program, struct code_digests *cd, struct strbuf *record,
 		 char key[HASH_HEX_SIZE], struct strbuf *err);
 
-/* JSON of an entry's params (canonical text), for $STUDY_PARAMS. */
+/* JSON of an entry's params (canonical text), for $STUDY_PARAMS: the same
+ * bytes as "params" in the cache record, and each scalar's text the same as
+ * its ${params.X}, so the key tells apart every two values the stage can. */
 void stagecmd_params_json(const struct stage *s, struct strbuf *out);
 
 #endif
