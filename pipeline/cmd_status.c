@@ -3,6 +3,7 @@
  * to date (its cache key has an output in the store) or will run, and why.
  * Reads the store; never writes, never locks.
  */
+#include "canon.h"
 #include "cli.h"
 #include "plan.h"
 #include "prov.h"
@@ -31,25 +32,26 @@ static const char status_usage[] =
 	"      --json        one JSON array of {stage, state, reason, output}\n"
 	"  -h, --help        show this help\n";
 
-/* Names of the cache-record fields that differ between two records. */
+/* Names of the cache-record fields that differ between two records. Both are
+ * canonical text, so a field differs exactly when its bytes do; parsing them
+ * into cJSON would merge numbers a double cannot tell apart (2^53, 2^53+1). */
 static void diff_records(const char *old_text, const char *new_text, struct strbuf *out)
 {
-	cJSON *a = cJSON_Parse(old_text), *b = cJSON_Parse(new_text);
 	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
 					      "seed", "protocol" };
 	int n = 0;
-	for (size_t i = 0; a && b && i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, fields[i]);
-		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, fields[i]);
-		if (!cJSON_Compare(x, y, 1)) {
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *x = NULL, *y = NULL;
+		size_t xl = 0, yl = 0;
+		int hx = canon_member(old_text, fields[i], &x, &xl) == 0;
+		int hy = canon_member(new_text, fields[i], &y, &yl) == 0;
+		if (hx != hy || xl != yl || (hx && memcmp(x, y, xl))) {
 			strbuf_addstr(out, n++ ? ", " : "changed: ");
 			strbuf_addstr(out, fields[i]);
 		}
 	}
 	if (!n)
 		strbuf_addstr(out, "output missing from the store");
-	cJSON_Delete(a);
-	cJSON_Delete(b);
 }
 
 int cmd_status(int argc, char **argv)

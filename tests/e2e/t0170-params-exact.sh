@@ -50,6 +50,9 @@ check_eq "2^53+1 again is cached" "$(ran)" 0
 study 1 9007199254740992
 check_eq "m = 2^53 runs" "$(ran)" 1
 study 1 9007199254740993
+check_eq "status gives the true reason: params changed" \
+	"$("$STUDY" status "$TMP/s.yaml" --store "$S" | awk '$1 == "will" {print $3, $4, $5}')" \
+	"model/a changed: params"
 check_eq "m = 2^53+1 (params only) does not share the key: it runs" "$(ran)" 1
 check_eq "... and the stage sees it exactly" "$(out)" "arg=1${nl}env={\"m\":9007199254740993,\"n\":1}"
 
