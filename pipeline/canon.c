@@ -15,7 +15,7 @@ static int cmp_items(const void *a, const void *b)
 	return strcmp(x->string ? x->string : "", y->string ? y->string : "");
 }
 
-static void canon_number(double d, struct strbuf *out)
+void canon_number(double d, struct strbuf *out)
 {
 	if (!isfinite(d)) {
 		strbuf_addstr(out, "null");
@@ -46,6 +46,8 @@ void canon_json(const cJSON *v, struct strbuf *out)
 		strbuf_addstr(out, "true");
 	} else if (cJSON_IsNumber(v)) {
 		canon_number(v->valuedouble, out);
+	} else if (cJSON_IsRaw(v)) {
+		strbuf_addstr(out, v->valuestring); /* exact number text from the loader */
 	} else if (cJSON_IsString(v)) {
 		strbuf_add_json_str(out, v->valuestring);
 	} else if (cJSON_IsArray(v)) {
@@ -88,8 +90,80 @@ void canon_scalar_text(const cJSON *v, struct strbuf *out)
 		strbuf_addstr(out, v->valuestring);
 	else if (cJSON_IsNumber(v))
 		canon_number(v->valuedouble, out);
+	else if (cJSON_IsRaw(v))
+		strbuf_addstr(out, v->valuestring);
 	else if (cJSON_IsTrue(v))
 		strbuf_addstr(out, "true");
 	else if (cJSON_IsFalse(v))
 		strbuf_addstr(out, "false");
+}
+
+/* Past the JSON string that starts at p (a '"'), or NULL when unterminated. */
+static const char *skip_string(const char *p)
+{
+	for (p++; *p != '"'; p++) {
+		if (!*p)
+			return NULL;
+		if (*p == '\\' && !*++p)
+			return NULL;
+	}
+	return p + 1;
+}
+
+/* Past the JSON value that starts at p (checks nesting only), or NULL. */
+static const char *skip_value(const char *p)
+{
+	int depth = 0;
+
+	if (*p == '"')
+		return skip_string(p);
+	if (*p != '{' && *p != '[') {
+		while (*p && *p != ',' && *p != '}' && *p != ']')
+			p++;
+		return p;
+	}
+	do {
+		if (!*p)
+			return NULL;
+		if (*p == '"') {
+			p = skip_string(p);
+			if (!p)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			depth--;
+		p++;
+	} while (depth);
+	return p;
+}
+
+int canon_member(const char *text, const char *name, const char **val, size_t *len)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+
+	if (!p || *p++ != '{')
+		return -1;
+	while (*p == '"') {
+		const char *k = p + 1, *e = skip_string(p), *v, *ve;
+
+		if (!e || *e != ':')
+			return -1;
+		v = e + 1;
+		ve = skip_value(v);
+		if (!ve)
+			return -1;
+		if ((size_t)(e - 1 - k) == n && !memcmp(k, name, n)) {
+			*val = v;
+			*len = (size_t)(ve - v);
+			return 0;
+		}
+		if (*ve != ',')
+			return -1;
+		p = ve + 1;
+	}
+	return -1;
 }

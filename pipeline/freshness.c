@@ -3,11 +3,11 @@
  * behind `run`, `run --dry-run` and `status`. See freshness.h.
  */
 #include "freshness.h"
+#include "canon.h"
 #include "hash.h"
 #include "prov_query.h"
 #include "xalloc.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,22 +37,24 @@ static void fresh_reset(struct fresh *f)
 	strbuf_reset(&f->why);
 }
 
+/* Both records are canonical text, so a field differs exactly when its bytes
+ * do; parsing them into cJSON would merge numbers that a double cannot tell
+ * apart (2^53 and 2^53+1). */
 void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out)
 {
-	cJSON *a = cJSON_Parse(old_text), *b = cJSON_Parse(new_text);
 	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
 					      "seed", "stage", "protocol" };
 	int n = 0;
-	for (size_t i = 0; a && b && i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, fields[i]);
-		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, fields[i]);
-		if (!cJSON_Compare(x, y, 1)) {
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *x = NULL, *y = NULL;
+		size_t xl = 0, yl = 0;
+		int hx = canon_member(old_text, fields[i], &x, &xl) == 0;
+		int hy = canon_member(new_text, fields[i], &y, &yl) == 0;
+		if (hx != hy || xl != yl || (hx && memcmp(x, y, xl))) {
 			strbuf_addstr(out, n++ ? ", " : "changed: ");
 			strbuf_addstr(out, fields[i]);
 		}
 	}
-	cJSON_Delete(a);
-	cJSON_Delete(b);
 }
 
 /* 1 when tree `hex` can be handed to a stage: materialised, or (restore=1)

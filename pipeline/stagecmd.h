@@ -75,7 +75,9 @@ void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *c
 int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
 			      struct strbuf *why);
 
-/* JSON of an entry's params (canonical text), for $STUDY_PARAMS. */
+/* JSON of an entry's params (canonical text), for $STUDY_PARAMS: the same
+ * bytes as "params" in the cache record, and each scalar's text the same as
+ * its ${params.X}, so the key tells apart every two values the stage can. */
 void stagecmd_params_json(const struct stage *s, struct strbuf *out);
 
 #endif

@@ -10,12 +10,14 @@
  * docs/study-format.md; the interface in study.h.
  */
 #include "study.h"
+#include "canon.h"
 #include "hash.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -663,6 +665,32 @@ static int parse_duration(const char *s, double *out)
 
 /* ---- params: YAML -> cJSON (YAML 1.2 core schema for plain scalars) ------------ */
 
+/*
+ * A number in params reaches the stage three ways — as the text of
+ * ${params.X}, inside $STUDY_PARAMS, and inside the cache record — and all
+ * three use one text, fixed here at load time and kept in a cJSON raw node
+ * (canon.c writes raw nodes verbatim). The rule (docs/study-format.md,
+ * "Params typing"):
+ *
+ *  - an integer literal ([-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+) is its exact
+ *    value in decimal, of any size: no '+', no leading zeros, -0 is 0. A
+ *    double would turn 10^15 into 1e+15 and 2^53+1 into 2^53.
+ *  - a float literal (with '.' or an exponent) is the shortest text that
+ *    reads back as the same double (canon_number; integral values below 1e15
+ *    print as integers, so 1.0 is 1, as it always was and as JSON allows).
+ *  - a float literal beyond a double's range (1e400), or nonzero but so
+ *    small that it becomes 0 (1e-400), is a load error: the stage could not
+ *    receive what was written (JSON has no infinity; 0 is a different value).
+ *    Quoting it passes the text as a string. .inf and .nan are strings.
+ *
+ * Every pair of values the stage can tell apart thus has different text,
+ * hence a different cache key; values it cannot tell apart (1 and 1.0 and
+ * 01) share both the text and the key.
+ */
+
+/* Longest 0x/0o literal converted; the conversion is quadratic in it. */
+#define MAX_RADIX_DIGITS 4096
+
 static int all_in(const char *s, const char *set)
 {
 	if (!*s)
@@ -673,41 +701,96 @@ static int all_in(const char *s, const char *set)
 	return 1;
 }
 
-static int is_core_int(const char *s, double *v)
+/* The literal for messages: short ones whole, long ones cut. */
+static void literal_for_msg(const struct node *n, struct strbuf *sb)
 {
-	const char *d = s;
+	if (n->len <= 40)
+		strbuf_add(sb, n->val, n->len);
+	else {
+		strbuf_add(sb, n->val, 32);
+		strbuf_addstr(sb, "...");
+	}
+}
+
+/* Digits (most significant first, base `radix`) to exact decimal text. */
+static void radix_to_decimal(const char *d, unsigned radix, struct strbuf *out)
+{
+	size_t nd = strlen(d), cap = nd * 2 + 2, len = 1, i, k;
+	unsigned char *dec = xcalloc(cap, 1); /* decimal digits, least significant first */
+
+	for (i = 0; i < nd; i++) {
+		char c = d[i];
+		unsigned carry = (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+
+		for (k = 0; k < len; k++) {
+			unsigned v = dec[k] * radix + carry;
+
+			dec[k] = (unsigned char)(v % 10);
+			carry = v / 10;
+		}
+		while (carry) {
+			dec[len++] = (unsigned char)(carry % 10);
+			carry /= 10;
+		}
+	}
+	while (len > 1 && !dec[len - 1])
+		len--;
+	for (k = len; k-- > 0;)
+		strbuf_addch(out, '0' + dec[k]);
+	free(dec);
+}
+
+/*
+ * 1: s is a core-schema integer, its exact decimal text appended to out;
+ * 0: not an integer; -1: an error was reported.
+ */
+static int core_int(struct loader *L, const struct node *n, struct strbuf *out)
+{
+	const char *s = n->val, *d = s;
 
 	if (*d == '-' || *d == '+')
 		d++;
 	if (all_in(d, "0123456789")) {
-		*v = strtod(s, NULL);
+		while (d[0] == '0' && d[1])
+			d++;
+		if (*s == '-' && strcmp(d, "0"))
+			strbuf_addch(out, '-');
+		strbuf_addstr(out, d);
 		return 1;
 	}
-	if (!strncmp(s, "0o", 2) && all_in(s + 2, "01234567")) {
-		*v = (double)strtoull(s + 2, NULL, 8);
-		return 1;
+	if (!(!strncmp(s, "0o", 2) && all_in(s + 2, "01234567")) &&
+	    !(!strncmp(s, "0x", 2) && all_in(s + 2, "0123456789abcdefABCDEF")))
+		return 0;
+	if (n->len - 2 > MAX_RADIX_DIGITS) {
+		struct strbuf lit = STRBUF_INIT;
+		int rc;
+
+		literal_for_msg(n, &lit);
+		rc = fail(L, n->pos,
+			  "integer '%s' has more than %d digits after '%.2s'; write it in decimal",
+			  lit.buf, MAX_RADIX_DIGITS, s);
+		strbuf_release(&lit);
+		return rc;
 	}
-	if (!strncmp(s, "0x", 2) && all_in(s + 2, "0123456789abcdefABCDEF")) {
-		*v = (double)strtoull(s + 2, NULL, 16);
-		return 1;
-	}
-	return 0;
+	radix_to_decimal(s + 2, s[1] == 'x' ? 16 : 8, out);
+	return 1;
 }
 
 /* [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )? */
-static int is_core_float(const char *s, double *v)
+static int is_core_float(const char *s, int *nonzero)
 {
 	const char *p = s;
 	int digits = 0;
 
+	*nonzero = 0;
 	if (*p == '-' || *p == '+')
 		p++;
-	while (*p >= '0' && *p <= '9')
-		p++, digits++;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		*nonzero |= *p != '0';
 	if (*p == '.') {
 		p++;
-		while (*p >= '0' && *p <= '9')
-			p++, digits++;
+		for (; *p >= '0' && *p <= '9'; p++, digits++)
+			*nonzero |= *p != '0';
 	}
 	if (!digits)
 		return 0;
@@ -720,29 +803,69 @@ static int is_core_float(const char *s, double *v)
 		while (*p >= '0' && *p <= '9')
 			p++;
 	}
-	if (*p)
-		return 0;
-	*v = strtod(s, NULL);
-	return 1;
+	return !*p;
 }
 
-static cJSON *scalar_json(const struct node *n)
+/*
+ * 1: s is a core-schema float, its canonical text appended to out; 0: not a
+ * float; -1: it is out of a double's range and an error was reported.
+ */
+static int core_float(struct loader *L, const struct node *n, struct strbuf *out)
 {
-	const char *s = n->val;
+	struct strbuf lit = STRBUF_INIT;
+	int nonzero, rc;
 	double v;
 
+	if (!is_core_float(n->val, &nonzero))
+		return 0;
+	v = strtod(n->val, NULL);
+	if (isfinite(v) && (v != 0 || !nonzero)) {
+		canon_number(v, out);
+		return 1;
+	}
+	literal_for_msg(n, &lit);
+	if (!isfinite(v))
+		rc = fail(L, n->pos,
+			  "number '%s' is too large for a double (at most about 1.8e308); "
+			  "quote it to pass it as a string", lit.buf);
+	else
+		rc = fail(L, n->pos,
+			  "number '%s' is too small for a double and would become 0; "
+			  "quote it to pass it as a string", lit.buf);
+	strbuf_release(&lit);
+	return rc;
+}
+
+/* The cJSON node of a scalar; NULL when an error was reported. */
+static cJSON *scalar_json(struct loader *L, const struct node *n)
+{
+	const char *s = n->val;
+	struct strbuf num = STRBUF_INIT;
+	cJSON *j;
+	int rc;
+
 	if (!n->plain)
-		return cJSON_CreateString(s);
-	if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	    !strcmp(s, "NULL"))
-		return cJSON_CreateNull();
-	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-		return cJSON_CreateTrue();
-	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-		return cJSON_CreateFalse();
-	if (is_core_int(s, &v) || is_core_float(s, &v))
-		return cJSON_CreateNumber(v);
-	return cJSON_CreateString(s); /* .inf and .nan stay strings: JSON has no such numbers */
+		j = cJSON_CreateString(s);
+	else if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+		 !strcmp(s, "NULL"))
+		j = cJSON_CreateNull();
+	else if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+		j = cJSON_CreateTrue();
+	else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+		j = cJSON_CreateFalse();
+	else if ((rc = core_int(L, n, &num)) != 0 || (rc = core_float(L, n, &num)) != 0) {
+		if (rc < 0) {
+			strbuf_release(&num);
+			return NULL; /* reported */
+		}
+		j = cJSON_CreateRaw(num.buf);
+	} else {
+		j = cJSON_CreateString(s); /* .inf and .nan stay strings: JSON has no such numbers */
+	}
+	strbuf_release(&num);
+	if (!j)
+		fail(L, n->pos, "out of memory");
+	return j;
 }
 
 static cJSON *node_json(struct loader *L, const struct node *n)
@@ -751,13 +874,10 @@ static cJSON *node_json(struct loader *L, const struct node *n)
 	size_t i;
 
 	if (n->kind == NODE_SCALAR)
-		j = scalar_json(n);
-	else
-		j = n->kind == NODE_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
+		return scalar_json(L, n); /* reports its own errors */
+	j = n->kind == NODE_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
 	if (!j)
 		goto oom;
-	if (n->kind == NODE_SCALAR)
-		return j;
 	for (i = 0; i < n->nr; i += n->kind == NODE_MAP ? 2 : 1) {
 		kid = node_json(L, n->kids[n->kind == NODE_MAP ? i + 1 : i]);
 		if (!kid) {
@@ -924,7 +1044,8 @@ static int resolve_var(struct loader *L, struct entry *e, long self, const struc
 	if (len > 7 && !memcmp(name, "params.", 7)) {
 		char *key = xstrndup(name + 7, len - 7);
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(e->params, key);
-		int bad = !v ? 1 : !(cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v));
+		int bad = !v ? 1
+			     : !(cJSON_IsString(v) || cJSON_IsRaw(v) || cJSON_IsBool(v));
 
 		free(key);
 		if (bad == 1 && !v)

@@ -90,7 +90,9 @@ struct entry {
 	struct targ *run;      /* argv template, run_nr >= 1 */
 	size_t run_nr;
 	struct srcpos run_pos;
-	cJSON *params;         /* always an object (possibly empty), owned */
+	cJSON *params;         /* always an object (possibly empty), owned; every
+				* number in it is a cJSON *raw* node holding its exact
+				* canonical text (study.c, "params"), never cJSON_Number */
 	struct strpos *code;   /* extra files whose content belongs to the cache key */
 	size_t code_nr;
 	struct strpos *env;    /* names of environment variables passed through */
