@@ -19,9 +19,17 @@
 
 struct prov; /* opaque: the sqlite3 handle and prepared statements */
 
-/* Open (creating and migrating as needed) <path>. */
+/* Open (creating and migrating as needed) <path>. The writer keeps <path>-wal
+ * and <path>-shm when it closes (SQLITE_FCNTL_PERSIST_WAL), so readers without
+ * write access can open the database. */
 int prov_open(struct prov **p, const char *path, struct strbuf *err);
-/* Open an existing database read-only; fails with a clear message if absent. */
+/* Open an existing database read-only (SQLITE_OPEN_READONLY, query_only): no
+ * migration, no write, works without write access to the file or directory.
+ * When the reader cannot create the missing -wal/-shm it reads the main file
+ * as immutable if there is no WAL content, and otherwise fails with "...has
+ * changes in its write-ahead log...". An older schema is an error, never
+ * migrated. "no provenance database at '<path>'" when absent. See
+ * docs/provenance.md, "Reading without write access". */
 int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err);
 void prov_close(struct prov *p);
 
