@@ -7,8 +7,10 @@
  * libgit2 stays allocated between calls (and leak checkers stay quiet).
  */
 #include "gitinfo.h"
+#include "hash.h"
 #include "xalloc.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,4 +204,62 @@ void gitinfo_release(struct gitinfo *gi)
 	free(gi->branch);
 	free(gi->workdir);
 	memset(gi, 0, sizeof(*gi));
+}
+
+void gitinfo_blob_at(const char *start, const char *file, const char *commit,
+		     struct gitinfo_blob *b)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	git_oid oid;
+	char real[PATH_MAX];
+
+	memset(b, 0, sizeof(*b));
+	git_libgit2_init();
+	b->file = xstrdup(realpath(file, real) ? real : file);
+	if (git_repository_open_ext(&repo, start, 0, NULL) < 0) {
+		const git_error *e = git_error_last();
+		b->status = GITINFO_BLOB_NO_REPO;
+		b->message = xstrdup(e && e->message ? e->message : "unknown libgit2 error");
+		goto out;
+	}
+	const char *wd = git_repository_workdir(repo);
+	b->repo = xstrdup(wd ? wd : git_repository_path(repo));
+	if (git_oid_fromstr(&oid, commit) < 0 || git_commit_lookup(&c, repo, &oid) < 0) {
+		b->status = GITINFO_BLOB_NO_COMMIT;
+		goto out;
+	}
+	size_t wl = wd ? strlen(wd) : 0;
+	if (!wd || strncmp(b->file, wd, wl)) {
+		b->status = GITINFO_BLOB_OUTSIDE;
+		goto out;
+	}
+	b->rel = xstrdup(b->file + wl);
+	if (git_commit_tree(&tree, c) < 0 || git_tree_entry_bypath(&ent, tree, b->rel) < 0 ||
+	    git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) < 0) {
+		b->status = GITINFO_BLOB_NOT_IN_COMMIT;
+		goto out;
+	}
+	hash_buf_hex(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), b->digest);
+	b->status = GITINFO_BLOB_FOUND;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	git_commit_free(c);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+}
+
+void gitinfo_blob_release(struct gitinfo_blob *b)
+{
+	free(b->repo);
+	free(b->file);
+	free(b->rel);
+	free(b->message);
+	memset(b, 0, sizeof(*b));
 }

@@ -28,4 +28,29 @@ int gitinfo_read_excluding(const char *path, const char *(*exclude)(void *ctx), 
 			   struct gitinfo *gi, struct strbuf *err);
 void gitinfo_release(struct gitinfo *gi);
 
+/* What a commit holds at a study file's path (`study verify`). */
+enum gitinfo_blob_status {
+	GITINFO_BLOB_FOUND,      /* digest holds the SHA-256 of the file's content at the commit */
+	GITINFO_BLOB_NO_REPO,    /* no repository at or above `start`; message says libgit2's why */
+	GITINFO_BLOB_NO_COMMIT,  /* `commit` is not a commit of that repository */
+	GITINFO_BLOB_OUTSIDE,    /* `file` is not inside the repository's work tree */
+	GITINFO_BLOB_NOT_IN_COMMIT /* the commit has no regular file at rel */
+};
+struct gitinfo_blob {
+	enum gitinfo_blob_status status;
+	char digest[65];  /* FOUND only: SHA-256 hex of the blob */
+	char *repo;       /* the work tree root with a trailing '/' (or the git dir of a
+			   * bare repository); NULL for NO_REPO */
+	char *file;       /* `file` resolved with realpath when it exists, else as given */
+	char *rel;        /* file relative to repo; NULL unless FOUND or NOT_IN_COMMIT */
+	char *message;    /* NO_REPO only: libgit2's message */
+};
+/* Open the repository at or above the directory `start` and look up
+ * `file` (an absolute path) in `commit` (40 hex). Never fails: the outcome
+ * is in b->status. The caller releases b with gitinfo_blob_release. Pairs
+ * its own git_libgit2_init/shutdown like gitinfo_read. */
+void gitinfo_blob_at(const char *start, const char *file, const char *commit,
+		     struct gitinfo_blob *b);
+void gitinfo_blob_release(struct gitinfo_blob *b);
+
 #endif

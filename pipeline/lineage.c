@@ -11,47 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-/* A single-integer lookup with up to two text parameters; 0 when no row. */
-static int64_t lookup_id(struct prov *p, const char *sql, const char *a, const char *b,
-			 struct strbuf *err, int *failed)
-{
-	sqlite3 *db = prov_sqlite(p);
-	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
-		*failed = 1;
-		return 0;
-	}
-	if (a)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
-		*failed = 1;
-	}
-	sqlite3_finalize(st);
-	return id;
-}
 
 static int64_t producer_of(struct prov *p, const char *stage, const char *digest,
 			   struct strbuf *err, int *failed)
 {
-	int64_t id = lookup_id(p,
-			       "SELECT max(id) FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
-			       " AND status = 'ran' AND output_digest = ?2",
-			       stage, digest, err, failed);
-	if (!id && !*failed)
-		id = lookup_id(p,
-			       "SELECT max(id) FROM executions WHERE ?1 IS NOT NULL AND status = 'ran'"
-			       " AND output_digest = ?2",
-			       stage, digest, err, failed);
+	int64_t id = 0;
+	if (prov_producer_id(p, stage, digest, 1, &id, err) < 0)
+		*failed = 1;
 	return id;
 }
 
@@ -139,10 +105,10 @@ static cJSON *node(struct walker *w, int64_t exec_id)
 
 static int stage_exists(struct prov *p, const char *stage, struct strbuf *err, int *failed)
 {
-	/* through the stage index first; cache hits (not indexed) only if need be */
-	return lookup_id(p, "SELECT 1 FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
-			 " UNION ALL SELECT 1 FROM executions WHERE stage_id = ?1 LIMIT 1",
-			 stage, NULL, err, failed) != 0;
+	int found = 0;
+	if (prov_stage_recorded(p, stage, &found, err) < 0)
+		*failed = 1;
+	return found;
 }
 
 int lineage_build(struct prov *p, const char *what, cJSON **tree, struct strbuf *err)
@@ -161,18 +127,18 @@ int lineage_build(struct prov *p, const char *what, cJSON **tree, struct strbuf 
 		stage = xstrdup(what);
 	} else if (!w.failed) {
 		/* a bare metric name recorded by exactly one stage */
-		int64_t n = lookup_id(p, "SELECT count(DISTINCT stage_id) FROM metrics WHERE metric = ?1",
-				      what, NULL, err, &w.failed);
-		if (n == 1) {
+		long long n = 0;
+		int64_t eid = 0;
+		if (prov_metric_stages(p, what, &n, &eid, err) < 0)
+			w.failed = 1;
+		if (n == 1 && !w.failed) {
 			metric = xstrdup(what);
-			int64_t eid = lookup_id(p, "SELECT max(execution_id) FROM metrics WHERE metric = ?1",
-						what, NULL, err, &w.failed);
 			struct prov_exec_info e;
 			if (eid && prov_get_exec(p, eid, &e, err) == 1) {
 				stage = xstrdup(e.stage_id);
 				prov_exec_info_release(&e);
 			}
-		} else if (n > 1) {
+		} else if (n > 1 && !w.failed) {
 			strbuf_addf(err, "metric '%s' is recorded by %lld stages; qualify it as"
 				    " STAGE-ID:%s", what, (long long)n, what);
 			goto out;
@@ -184,19 +150,15 @@ int lineage_build(struct prov *p, const char *what, cJSON **tree, struct strbuf 
 	if (w.failed || !stage)
 		goto fail;
 	if (metric) {
-		id = lookup_id(p, "SELECT max(execution_id) FROM metrics WHERE stage_id = ?1"
-			       " AND metric = ?2", stage, metric, err, &w.failed);
+		if (prov_metric_exec_id(p, stage, metric, &id, err) < 0)
+			w.failed = 1;
 		if (!id && !w.failed) {
 			strbuf_addf(err, "no metric '%s' recorded for stage '%s'", metric, stage);
 			goto out;
 		}
 	} else {
-		id = lookup_id(p, "SELECT id FROM executions WHERE stage_id = ?1"
-			       " AND status <> 'cached' ORDER BY status IN ('ran', 'failed') DESC,"
-			       " id DESC LIMIT 1", stage, NULL, err, &w.failed);
-		if (!id && !w.failed) /* only cache hits recorded */
-			id = lookup_id(p, "SELECT max(id) FROM executions WHERE stage_id = ?1",
-				       stage, NULL, err, &w.failed);
+		if (prov_stage_latest_id(p, stage, &id, err) < 0)
+			w.failed = 1;
 		if (!id && !w.failed) {
 			strbuf_addf(err, "no execution of stage '%s' recorded", stage);
 			goto out;

@@ -302,6 +302,25 @@ fail:
 	return -1;
 }
 
+/*
+ * Keep <db>-wal and <db>-shm when the writer closes (SQLITE_FCNTL_PERSIST_WAL),
+ * so that readers without write access to the store (an auditor's account, a
+ * read-only mount, `sqlite3 -readonly`) find them and can open the database:
+ * SQLite deletes both on the last close otherwise, and a reader that cannot
+ * create them cannot read a WAL database. The journal size limit makes the
+ * checkpoint on close truncate the kept WAL to zero bytes (and bounds it
+ * while running).
+ */
+static int keep_wal(struct prov *p, struct strbuf *err)
+{
+	int on = 1;
+	if (sqlite3_file_control(p->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on) != SQLITE_OK) {
+		db_error(err, p->db, "provenance database '%s': cannot keep the WAL", p->path);
+		return -1;
+	}
+	return exec_sql(p, "PRAGMA journal_size_limit = 67108864", err);
+}
+
 static int prepare(struct prov *p, sqlite3_stmt **st, const char *sql, struct strbuf *err)
 {
 	if (sqlite3_prepare_v3(p->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
@@ -345,16 +364,50 @@ static int prepare_writes(struct prov *p, struct strbuf *err)
 	return 0;
 }
 
-static int open_common(struct prov **out, const char *path, int readonly, struct strbuf *err)
+/*
+ * How a reader opens the file. PLAIN is SQLITE_OPEN_READONLY (what SQLite
+ * calls mode=ro): it reads the WAL through <db>-shm, which must exist or be
+ * creatable; a read-only -shm is fine (SQLite then builds the WAL index in
+ * private memory). IMMUTABLE (URI immutable=1) reads the main file alone,
+ * without locks; only used when there is no WAL content to miss (see
+ * prov_open_readonly).
+ */
+enum ro_mode { RO_PLAIN, RO_IMMUTABLE };
+
+/* "file:" URI for path with immutable=1; '%', '?', '#' and bytes outside
+ * printable ASCII are %-escaped. */
+static void immutable_uri(const char *path, struct strbuf *uri)
+{
+	strbuf_addstr(uri, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c == '%' || *c == '?' || *c == '#' || *c <= ' ' || *c >= 0x7f)
+			strbuf_addf(uri, "%%%02X", *c);
+		else
+			strbuf_addch(uri, (char)*c);
+	}
+	strbuf_addstr(uri, "?immutable=1");
+}
+
+static int open_common(struct prov **out, const char *path, int readonly, enum ro_mode mode,
+		       struct strbuf *err)
 {
 	struct prov *p = xcalloc(1, sizeof(*p));
 	p->path = xstrdup(path);
 	p->readonly = readonly;
 	int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	long long v = 0;
+	struct strbuf uri = STRBUF_INIT;
+	const char *name = path;
 
 	*out = NULL;
-	if (sqlite3_open_v2(path, &p->db, flags, NULL) != SQLITE_OK) {
+	if (readonly && mode == RO_IMMUTABLE) {
+		immutable_uri(path, &uri);
+		name = uri.buf;
+		flags |= SQLITE_OPEN_URI;
+	}
+	int orc = sqlite3_open_v2(name, &p->db, flags, NULL);
+	strbuf_release(&uri);
+	if (orc != SQLITE_OK) {
 		db_error(err, p->db, "cannot open provenance database '%s'", path);
 		goto fail;
 	}
@@ -376,8 +429,8 @@ static int open_common(struct prov **out, const char *path, int readonly, struct
 		/* Check before switching to WAL so a foreign database is left untouched. */
 		if (check_schema(p, &v, err) < 0 ||
 		    exec_sql(p, "PRAGMA journal_mode = WAL", err) < 0 ||
-		    exec_sql(p, "PRAGMA synchronous = NORMAL", err) < 0 || migrate(p, err) < 0 ||
-		    prepare_writes(p, err) < 0)
+		    exec_sql(p, "PRAGMA synchronous = NORMAL", err) < 0 || keep_wal(p, err) < 0 ||
+		    migrate(p, err) < 0 || prepare_writes(p, err) < 0)
 			goto fail;
 	}
 	*out = p;
@@ -389,7 +442,30 @@ fail:
 
 int prov_open(struct prov **p, const char *path, struct strbuf *err)
 {
-	return open_common(p, path, 0, err);
+	return open_common(p, path, 0, RO_PLAIN, err);
+}
+
+/* A reader that cannot create <db>-wal or <db>-shm fails with one of these. */
+static int is_access_error(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM ||
+	       rc == SQLITE_AUTH;
+}
+
+/* 1 when <path><suffix> exists and is not empty, 0 when absent or empty,
+ * -1 when it cannot be examined. */
+static int side_file_has_data(const char *path, const char *suffix)
+{
+	struct strbuf f = STRBUF_INIT;
+	struct stat sb;
+	strbuf_addf(&f, "%s%s", path, suffix);
+	int r = stat(f.buf, &sb);
+	int e = errno;
+	strbuf_release(&f);
+	if (r < 0)
+		return e == ENOENT ? 0 : -1;
+	return sb.st_size > 0;
 }
 
 int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err)
@@ -404,7 +480,37 @@ int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err)
 				    strerror(errno));
 		return -1;
 	}
-	return open_common(p, path, 1, err);
+	if (open_common(p, path, 1, RO_PLAIN, err) == 0)
+		return 0;
+	/*
+	 * A reader without write access to the store's directory cannot create
+	 * <db>-wal/<db>-shm. Writers keep both (keep_wal), so this only happens
+	 * with a database last closed by something that deletes them (an older
+	 * study, the sqlite3 shell run by the owner). With no WAL content there
+	 * is nothing outside the main file: read it as immutable. With WAL
+	 * content but no usable -shm, refuse rather than show stale data.
+	 */
+	struct sqlite3 *probe = NULL;
+	int rc = sqlite3_open_v2(path, &probe, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(probe, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+	rc = sqlite3_extended_errcode(probe) ? sqlite3_extended_errcode(probe) : rc;
+	sqlite3_close(probe);
+	if (!is_access_error(rc))
+		return -1;
+	int wal = side_file_has_data(path, "-wal");
+	if (wal != 0) {
+		strbuf_reset(err);
+		strbuf_addf(err,
+			    "provenance database '%s' has changes in its write-ahead log '%s-wal'"
+			    " that cannot be read without write access to its directory; open it"
+			    " once with write access (any study command run by the store's"
+			    " owner), then read it again",
+			    path, path);
+		return -1;
+	}
+	strbuf_reset(err);
+	return open_common(p, path, 1, RO_IMMUTABLE, err);
 }
 
 void prov_close(struct prov *p)

@@ -1,8 +1,11 @@
 /*
  * prov: the provenance database (SQLite, WAL) at <store>/provenance.db.
- * Schema, versioning (PRAGMA user_version migrations) and every read and
- * write of provenance live here; the schema is documented for auditors in
- * docs/provenance.md.
+ * Schema, versioning (PRAGMA user_version migrations) and every write of
+ * provenance live here (prov.c); the reads live in prov_query.h
+ * (prov_query.c), and chain.c hashes and checks rows with its own SQL (see
+ * chain.h). verify.c and rerun.c still query through prov_sqlite() (issue 11
+ * kind 10: to move into prov_query.c). The schema is documented for auditors
+ * in docs/provenance.md.
  *
  * Writers batch records: prov_begin() ... prov_record_*() ... prov_commit()
  * wrap many records in one transaction (the runner commits once per batch of
@@ -19,9 +22,17 @@
 
 struct prov; /* opaque: the sqlite3 handle and prepared statements */
 
-/* Open (creating and migrating as needed) <path>. */
+/* Open (creating and migrating as needed) <path>. The writer keeps <path>-wal
+ * and <path>-shm when it closes (SQLITE_FCNTL_PERSIST_WAL), so readers without
+ * write access can open the database. */
 int prov_open(struct prov **p, const char *path, struct strbuf *err);
-/* Open an existing database read-only; fails with a clear message if absent. */
+/* Open an existing database read-only (SQLITE_OPEN_READONLY, query_only): no
+ * migration, no write, works without write access to the file or directory.
+ * When the reader cannot create the missing -wal/-shm it reads the main file
+ * as immutable if there is no WAL content, and otherwise fails with "...has
+ * changes in its write-ahead log...". An older schema is an error, never
+ * migrated. "no provenance database at '<path>'" when absent. See
+ * docs/provenance.md, "Reading without write access". */
 int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err);
 void prov_close(struct prov *p);
 
@@ -103,8 +114,6 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
  * (-1 on a database error). */
 int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65]);
 
-/* ---- added by the provenance module ---- */
-
 /* The schema version this code creates and understands (PRAGMA user_version). */
 /* 2 adds the tamper-evident chain (pipeline/chain.h): runs.prev_hash,
  * runs.record_hash, executions.record_hash. */
@@ -131,7 +140,8 @@ int prov_parse_metrics(const char *stage_id, const char *json, const char *evalu
 		       const char *model, const char *variant, prov_metric_fn fn, void *data,
 		       struct strbuf *err);
 
-/* The connection, for prov_query.c (the read side) only. */
+/* The connection, for prov_query.c (the read side) and chain.c; verify.c and
+ * rerun.c use it too until their queries move into prov_query.c. */
 struct sqlite3 *prov_sqlite(struct prov *p);
 /* The path the database was opened from. */
 const char *prov_path(const struct prov *p);

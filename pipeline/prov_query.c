@@ -590,3 +590,98 @@ void prov_metrics_free(struct prov_metric_info *rows, size_t nr)
 	}
 	free(rows);
 }
+
+/* ---- id lookups (lineage.c, provjson.c) ---- */
+
+/* A single-integer query with up to two text parameters; *out = 0 when no
+ * row or NULL. */
+static int lookup_int(struct prov *p, const char *sql, const char *a, const char *b,
+		      int64_t *out, struct strbuf *err)
+{
+	sqlite3 *db = prov_sqlite(p);
+	sqlite3_stmt *st = NULL;
+	*out = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*out = sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_producer_id(struct prov *p, const char *stage, const char *digest, int any_stage,
+		     int64_t *id, struct strbuf *err)
+{
+	/* status <> 'cached' repeats the partial stage index's WHERE term */
+	if (lookup_int(p,
+		       "SELECT max(id) FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+		       " AND status = 'ran' AND output_digest = ?2",
+		       stage, digest, id, err) < 0)
+		return -1;
+	if (*id || !any_stage)
+		return 0;
+	return lookup_int(p,
+			  "SELECT max(id) FROM executions WHERE ?1 IS NOT NULL AND status = 'ran'"
+			  " AND output_digest = ?2",
+			  stage, digest, id, err);
+}
+
+int prov_stage_recorded(struct prov *p, const char *stage, int *found, struct strbuf *err)
+{
+	int64_t one = 0;
+	/* through the stage index first; cache hits (not indexed) only if need be */
+	int rc = lookup_int(p,
+			    "SELECT 1 FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			    " UNION ALL SELECT 1 FROM executions WHERE stage_id = ?1 LIMIT 1",
+			    stage, NULL, &one, err);
+	*found = one != 0;
+	return rc;
+}
+
+int prov_metric_stages(struct prov *p, const char *metric, long long *nstages,
+		       int64_t *latest_exec, struct strbuf *err)
+{
+	int64_t n = 0;
+	*latest_exec = 0;
+	if (lookup_int(p, "SELECT count(DISTINCT stage_id) FROM metrics WHERE metric = ?1", metric,
+		       NULL, &n, err) < 0)
+		return -1;
+	*nstages = n;
+	if (!n)
+		return 0;
+	return lookup_int(p, "SELECT max(execution_id) FROM metrics WHERE metric = ?1", metric,
+			  NULL, latest_exec, err);
+}
+
+int prov_metric_exec_id(struct prov *p, const char *stage, const char *metric, int64_t *id,
+			struct strbuf *err)
+{
+	return lookup_int(p,
+			  "SELECT max(execution_id) FROM metrics WHERE stage_id = ?1 AND metric = ?2",
+			  stage, metric, id, err);
+}
+
+int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err)
+{
+	if (lookup_int(p,
+		       "SELECT id FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+		       " ORDER BY status IN ('ran', 'failed') DESC, id DESC LIMIT 1",
+		       stage, NULL, id, err) < 0)
+		return -1;
+	if (*id) /* else only cache hits recorded */
+		return 0;
+	return lookup_int(p, "SELECT max(id) FROM executions WHERE stage_id = ?1", stage, NULL, id,
+			  err);
+}

@@ -123,4 +123,26 @@ int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows,
 		 struct strbuf *err);
 void prov_metrics_free(struct prov_metric_info *rows, size_t nr);
 
+/* ---- id lookups for `show --lineage` and `export` (lineage.c, provjson.c) ----
+ * Each returns 0 with the answer filled (an id of 0 or a count of 0 when
+ * nothing matches), or -1 with "cannot read provenance: ..." in err. Nothing
+ * to free. */
+
+/* The latest execution of `stage` that ran and produced the tree `digest`;
+ * with any_stage, failing that, the latest of any stage that did. */
+int prov_producer_id(struct prov *p, const char *stage, const char *digest, int any_stage,
+		     int64_t *id, struct strbuf *err);
+/* *found = 1 when any execution of `stage` is recorded (cache hits included). */
+int prov_stage_recorded(struct prov *p, const char *stage, int *found, struct strbuf *err);
+/* How many stages record a metric named `metric`, and the latest execution
+ * that recorded it. */
+int prov_metric_stages(struct prov *p, const char *metric, long long *nstages,
+		       int64_t *latest_exec, struct strbuf *err);
+/* The latest execution of `stage` that recorded `metric`. */
+int prov_metric_exec_id(struct prov *p, const char *stage, const char *metric, int64_t *id,
+			struct strbuf *err);
+/* The execution of `stage` that prov_stage_latest picks (the latest that ran
+ * or failed, else the latest not a cache hit, else the latest cache hit). */
+int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err);
+
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
 
 void provjson_time(double t, char out[40])
 {
@@ -105,20 +104,12 @@ static void associate(struct doc *d, const char *activity, const char *const *ag
 /* The execution that produced a cache hit's output. 0 when not recorded. */
 static int64_t producer(struct prov *p, const struct prov_exec_info *e)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t id = 0;
-	if (!e->output_digest ||
-	    sqlite3_prepare_v2(prov_sqlite(p),
-			       "SELECT max(id) FROM executions WHERE stage_id = ? AND status <> 'cached'"
-			       " AND status = 'ran' AND output_digest = ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, e->stage_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, e->output_digest, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-out:
-	sqlite3_finalize(st);
+	struct strbuf ignored = STRBUF_INIT;
+	if (e->output_digest && prov_producer_id(p, e->stage_id, e->output_digest, 0, &id,
+						 &ignored) < 0)
+		id = 0;
+	strbuf_release(&ignored);
 	return id;
 }
 

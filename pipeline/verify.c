@@ -6,6 +6,7 @@
  */
 #include "verify.h"
 #include "chain.h"
+#include "gitinfo.h"
 #include "prov_query.h"
 #include "store.h"
 #include "strmap.h"
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <git2.h>
 #include <sqlite3.h>
 
 /* ---- manifests ---- */
@@ -600,23 +600,11 @@ static void chain_note(const char *kind, int64_t run, int64_t exec, const char *
 
 /* ---- git ---- */
 
-static void git_msg(struct strbuf *sb)
-{
-	const git_error *e = git_error_last();
-	strbuf_addstr(sb, e && e->message ? e->message : "unknown libgit2 error");
-}
-
 static void check_git_run(struct verifier *v, int64_t run, const char *commit, int dirty,
 			  const char *study_path, const char *cwd, const char *digest)
 {
 	struct strbuf abs = STRBUF_INIT, start = STRBUF_INIT, msg = STRBUF_INIT;
-	git_repository *repo = NULL;
-	git_commit *c = NULL;
-	git_tree *tree = NULL;
-	git_tree_entry *ent = NULL;
-	git_blob *blob = NULL;
-	git_oid oid;
-	char real[PATH_MAX];
+	struct gitinfo_blob b;
 
 	if (study_path[0] == '/' || !cwd)
 		strbuf_addstr(&abs, study_path);
@@ -630,65 +618,50 @@ static void check_git_run(struct verifier *v, int64_t run, const char *commit, i
 		if (!start.len)
 			strbuf_addstr(&start, ".");
 	}
-	if (git_repository_open_ext(&repo, start.buf, 0, NULL) < 0) {
-		git_msg(&msg);
+	gitinfo_blob_at(start.buf, abs.buf, commit, &b);
+	switch (b.status) {
+	case GITINFO_BLOB_NO_REPO:
 		add_problem(v, "git", NULL,
 			    "run %lld: cannot check commit %.12s: no git repository at '%s' (%s;"
 			    " give --repo DIR or --no-git)",
-			    (long long)run, commit, start.buf, msg.buf);
-		goto out;
-	}
-	if (git_oid_fromstr(&oid, commit) < 0 || git_commit_lookup(&c, repo, &oid) < 0) {
+			    (long long)run, commit, start.buf, b.message);
+		break;
+	case GITINFO_BLOB_NO_COMMIT:
 		add_problem(v, "git", NULL, "run %lld: commit %s is not in repository '%s'",
-			    (long long)run, commit, git_repository_workdir(repo)
-						    ? git_repository_workdir(repo)
-						    : git_repository_path(repo));
-		goto out;
-	}
-	const char *wd = git_repository_workdir(repo);
-	const char *file = realpath(abs.buf, real) ? real : abs.buf;
-	size_t wl = wd ? strlen(wd) : 0;
-	if (!wd || strncmp(file, wd, wl)) {
+			    (long long)run, commit, b.repo);
+		break;
+	case GITINFO_BLOB_OUTSIDE:
 		strbuf_addf(&msg, "run %lld: study file '%s' is not inside repository '%s'; its"
-			    " content at commit %.12s was not checked", (long long)run, file,
-			    wd ? wd : git_repository_path(repo), commit);
+			    " content at commit %.12s was not checked", (long long)run, b.file,
+			    b.repo, commit);
 		strvec_push(&v->r->notes, msg.buf);
-		goto out;
-	}
-	const char *rel = file + wl;
-	if (git_commit_tree(&tree, c) < 0 || git_tree_entry_bypath(&ent, tree, rel) < 0 ||
-	    git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
-	    git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) < 0) {
+		break;
+	case GITINFO_BLOB_NOT_IN_COMMIT:
 		if (dirty == 1) {
 			strbuf_addf(&msg, "run %lld was made from a dirty work tree: '%s' is not in"
-				    " commit %.12s", (long long)run, rel, commit);
+				    " commit %.12s", (long long)run, b.rel, commit);
 			strvec_push(&v->r->notes, msg.buf);
 		} else {
 			add_problem(v, "git", NULL, "run %lld: study file '%s' is not in commit %s",
-				    (long long)run, rel, commit);
+				    (long long)run, b.rel, commit);
 		}
-		goto out;
-	}
-	char hex[HASH_HEX_SIZE];
-	hash_buf_hex(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), hex);
-	if (strcmp(hex, digest)) {
+		break;
+	case GITINFO_BLOB_FOUND:
+		if (!strcmp(b.digest, digest))
+			break;
 		if (dirty == 1) {
 			strbuf_addf(&msg, "run %lld was made from a dirty work tree: its study file"
-				    " '%s' differs from commit %.12s", (long long)run, rel, commit);
+				    " '%s' differs from commit %.12s", (long long)run, b.rel, commit);
 			strvec_push(&v->r->notes, msg.buf);
 		} else {
 			add_problem(v, "git", NULL,
 				    "run %lld: study file '%s' at commit %.12s has digest %.12s, the"
 				    " run recorded %.12s",
-				    (long long)run, rel, commit, hex, digest);
+				    (long long)run, b.rel, commit, b.digest, digest);
 		}
+		break;
 	}
-out:
-	git_blob_free(blob);
-	git_tree_entry_free(ent);
-	git_tree_free(tree);
-	git_commit_free(c);
-	git_repository_free(repo);
+	gitinfo_blob_release(&b);
 	strbuf_release(&abs);
 	strbuf_release(&start);
 	strbuf_release(&msg);
@@ -703,7 +676,6 @@ static int check_git(struct verifier *v, struct strbuf *err)
 			       " FROM runs ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(v, st, err);
-	git_libgit2_init();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *commit = ctext(st, 1);
 		if (!commit || !*commit)
@@ -714,7 +686,6 @@ static int check_git(struct verifier *v, struct strbuf *err)
 			      ctext(st, 3) ? ctext(st, 3) : "", ctext(st, 4),
 			      ctext(st, 5) ? ctext(st, 5) : "");
 	}
-	git_libgit2_shutdown();
 	if (rc != SQLITE_DONE)
 		return db_fail(v, st, err);
 	sqlite3_finalize(st);
