@@ -75,7 +75,6 @@ struct runner {
 	struct strbuf fatal_err;
 	char **spare_wd; /* emptied work directories, ready for the next stage */
 	size_t spare_nr, spare_alloc;
-	unsigned long wd_seq;
 };
 
 /* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
@@ -536,45 +535,25 @@ static int make_subdir(const char *base, const char *name, struct strbuf *err)
  * swapped a directory for a symlink) and it is removed as before.
  */
 
-/* work/<label>-XXXXXX, as store_make_workdir names them. */
-static void workdir_name(struct runner *r, const char *label, struct strbuf *out)
-{
-	static const char chars[] = "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	strbuf_reset(out);
-	strbuf_addf(out, "%s/work/", r->st->root);
-	size_t n = 0;
-	for (const char *c = label; *c && n < 96; c++, n++) {
-		int safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			   (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-';
-		strbuf_addch(out, safe ? *c : '-');
-	}
-	if (!n)
-		strbuf_addstr(out, "stage");
-	strbuf_addch(out, '-');
-	unsigned long long x = ((unsigned long long)getpid() << 32) ^
-			       (++r->wd_seq * 0x9e3779b97f4a7c15ULL) ^
-			       (unsigned long long)(clock_mono() * 1e9);
-	for (int i = 0; i < 6; i++) {
-		strbuf_addch(out, chars[x % 62]);
-		x /= 62;
-	}
-}
-
-/* A work directory with empty cwd/, out/ and tmp/ for stage `label`. */
-static int workdir_acquire(struct runner *r, const char *label, struct strbuf *wd,
+/* The work directory of the stage with cache key `key` (store_workdir_path),
+ * with empty cwd/, out/ and tmp/: a spare one renamed into place, else new. */
+static int workdir_acquire(struct runner *r, const char *key, struct strbuf *wd,
 			   struct strbuf *err)
 {
 	while (r->spare_nr) {
 		char *old = r->spare_wd[--r->spare_nr];
-		for (int tries = 0; tries < 8; tries++) {
-			workdir_name(r, label, wd);
-			if (renameat2(AT_FDCWD, old, AT_FDCWD, wd->buf, RENAME_NOREPLACE) == 0) {
-				free(old);
-				return 0;
-			}
-			if (errno != EEXIST)
-				break;
+		store_workdir_path(r->st, key, wd);
+		int rc = renameat2(AT_FDCWD, old, AT_FDCWD, wd->buf, RENAME_NOREPLACE);
+		if (rc < 0 && errno == EEXIST) {
+			/* left by a killed run (work/ is the lock holder's) */
+			struct strbuf ignored = STRBUF_INIT;
+			remove_tree(wd->buf, &ignored);
+			strbuf_release(&ignored);
+			rc = renameat2(AT_FDCWD, old, AT_FDCWD, wd->buf, RENAME_NOREPLACE);
+		}
+		if (rc == 0) {
+			free(old);
+			return 0;
 		}
 		struct strbuf ignored = STRBUF_INIT;
 		remove_tree(old, &ignored);
@@ -582,7 +561,7 @@ static int workdir_acquire(struct runner *r, const char *label, struct strbuf *w
 		free(old);
 	}
 	strbuf_reset(wd);
-	if (store_make_workdir(r->st, label, wd, err) < 0 || make_subdir(wd->buf, "cwd", err) < 0 ||
+	if (store_make_workdir(r->st, key, wd, err) < 0 || make_subdir(wd->buf, "cwd", err) < 0 ||
 	    make_subdir(wd->buf, "out", err) < 0 || make_subdir(wd->buf, "tmp", err) < 0)
 		return -1;
 	return 0;
@@ -676,7 +655,7 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 	strbuf_init(&sl->progbuf, 0);
 	child_init(&sl->ch);
 
-	if (workdir_acquire(r, s->id, &wd, &err) < 0) {
+	if (workdir_acquire(r, key, &wd, &err) < 0) {
 		fail_before_start(r, si, key, err.buf);
 		goto fail;
 	}

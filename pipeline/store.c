@@ -1180,26 +1180,30 @@ out:
 
 /* ---- work dirs ------------------------------------------------------------------------ */
 
-int store_make_workdir(struct store *st, const char *label, struct strbuf *path,
+void store_workdir_path(const struct store *st, const char *key_hex, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/work/%s", st->root, key_hex);
+}
+
+int store_make_workdir(struct store *st, const char *key_hex, struct strbuf *path,
 		       struct strbuf *err)
 {
-	strbuf_reset(path);
-	strbuf_addf(path, "%s/work/", st->root);
-	size_t n = 0;
-	for (const char *s = label ? label : ""; *s && n < 96; s++, n++) {
-		char c = *s;
-		int safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-		strbuf_addch(path, safe ? c : '-');
-	}
-	if (!n)
-		strbuf_addstr(path, "stage");
-	strbuf_addstr(path, "-XXXXXX");
-	if (!mkdtemp(path->buf)) {
-		strbuf_addf(err, "cannot create a work directory in '%s/work': %s", st->root,
-			    strerror(errno));
-		strbuf_reset(path);
+	if (!hash_hex_valid(key_hex)) {
+		strbuf_addstr(err, "invalid cache key for a work directory");
 		return -1;
 	}
-	return 0;
+	store_workdir_path(st, key_hex, path);
+	for (int tries = 0; tries < 2; tries++) {
+		if (mkdir(path->buf, 0700) == 0)
+			return 0;
+		if (errno != EEXIST || tries)
+			break;
+		/* left by a killed run: work/ belongs to the lock holder */
+		if (remove_tree(path->buf, err) < 0)
+			return -1;
+	}
+	strbuf_addf(err, "cannot create the work directory '%s': %s", path->buf, strerror(errno));
+	strbuf_reset(path);
+	return -1;
 }

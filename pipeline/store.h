@@ -113,10 +113,16 @@ int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[H
 int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		    struct strbuf *err);
 
-/* Create a fresh, empty, private (0700) directory work/<label>-XXXXXX and
- * return its path; characters of label other than [A-Za-z0-9._-] become '-'
- * (at most 96 kept; an empty label becomes "stage"). */
-int store_make_workdir(struct store *st, const char *label, struct strbuf *path,
+/* The work directory of the execution whose cache key is `key_hex`:
+ * <store>/work/<key>. It depends on nothing but the store and the key (as
+ * Bazel's execroot and Nix's output paths do), so a stage that writes its own
+ * ${out}, HOME or TMPDIR path into its output writes the same bytes each
+ * time, and `verify --rerun` can run it at the same path. One run at a time
+ * owns work/ (the writer lock), and no two stages share a key. */
+void store_workdir_path(const struct store *st, const char *key_hex, struct strbuf *out);
+/* Create that directory fresh, empty and private (0700), removing what a
+ * killed run left there; its path goes in `path`. Call with the lock held. */
+int store_make_workdir(struct store *st, const char *key_hex, struct strbuf *path,
 		       struct strbuf *err);
 
 #endif

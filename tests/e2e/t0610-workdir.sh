@@ -33,8 +33,9 @@ for t in "$TMP"/st/out/*; do
 done
 check_eq "every stage found empty cwd/, tmp/ and out/" "$empty" 0
 check_eq "every stage ran in a directory named for it alone" "$fresh" 1
-check "the directory is named after the stage" grep -q '/work/data-c-[A-Za-z0-9]*/cwd$' \
-	"$(grep -l 'data-c' "$TMP"/st/out/*/pwd.txt)"
+key=$(sqlite3 "$TMP/st/provenance.db" "SELECT cache_key FROM executions WHERE stage_id = 'data/c'")
+check "the directory is work/<the stage's cache key>" grep -qx ".*/st/work/$key/cwd" \
+	"$TMP"/st/out/*/pwd.txt
 check_eq "work/ is empty after the run" "$(ls -A "$TMP/st/work")" ""
 check "no stage failed" sh -c "! grep -q failed '$TMP/err'"
 # a parallel run: same guarantees with two slots

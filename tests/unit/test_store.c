@@ -656,17 +656,25 @@ static void test_clean_and_files(struct store *st)
 	CHECK(remove_tree(sp("m"), &err) == 0 && !exists(sp("m")), "remove_tree read-only");
 	CHECK(remove_tree(sp("m"), &err) == 0, "remove_tree missing is fine");
 
-	/* work dirs */
-	CHECK(store_make_workdir(st, "models/gpt 2:x", &p, &err) == 0, "make_workdir");
+	/* work dirs: named by the cache key, the same path every time */
+	static const char wkey[] =
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	CHECK(store_make_workdir(st, wkey, &p, &err) == 0, "make_workdir");
 	strbuf_reset(&want);
-	strbuf_addf(&want, "%s/work/models-gpt-2-x-", st->root);
-	CHECK(!strncmp(p.buf, want.buf, want.len) && p.len == want.len + 6, "workdir name sanitised");
+	strbuf_addf(&want, "%s/work/%s", st->root, wkey);
+	CHECK(!strcmp(p.buf, want.buf), "workdir is work/<cache key>");
 	CHECK(mode_of(p.buf) == 0700 && count_entries(p.buf) == 0, "workdir private and empty");
+	strbuf_reset(&want);
+	strbuf_addf(&want, "%s/left-behind", p.buf);
+	FILE *lf = fopen(want.buf, "w");
+	if (lf)
+		fclose(lf);
 	struct strbuf p2 = STRBUF_INIT;
-	CHECK(store_make_workdir(st, "models/gpt 2:x", &p2, &err) == 0 && strcmp(p.buf, p2.buf),
-	      "workdirs are unique");
-	CHECK(store_make_workdir(st, "", &p2, &err) == 0, "empty label");
-
+	CHECK(store_make_workdir(st, wkey, &p2, &err) == 0 && !strcmp(p.buf, p2.buf) &&
+		      count_entries(p2.buf) == 0,
+	      "a workdir left by a killed run is replaced by an empty one at the same path");
+	strbuf_reset(&err);
+	CHECK(store_make_workdir(st, "../x", &p2, &err) == -1, "a key that is not hex is refused");
 	/* fsync mode works the same */
 	store_set_fsync(st, 1);
 	char hex[HASH_HEX_SIZE];
