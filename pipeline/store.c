@@ -10,6 +10,7 @@
  */
 #include "store.h"
 #include "fsutil.h"
+#include "tree.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -23,44 +24,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
-#define MANIFEST_HEADER "study-tree 1\n"
-
 enum { IO_CHUNK = 64 * 1024 };
 
-/* ---- small helpers ------------------------------------------------------------ */
-
-/* 1 when c is a control character (C0, newline included, or DEL). */
-static int is_ctrl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-/* Append `s` with control characters shown as '?', for one-line messages. */
-static void add_printable(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++)
-		strbuf_addch(sb, is_ctrl((unsigned char)*s) ? '?' : *s);
-}
-
-/* A relative '/'-separated path without empty, "." or ".." components and
- * without control characters. */
-static int valid_rel_path(const char *p)
-{
-	if (!*p || *p == '/')
-		return 0;
-	const char *comp = p;
-	for (const char *s = p;; s++) {
-		if (*s == '/' || *s == '\0') {
-			size_t n = (size_t)(s - comp);
-			if (n == 0 || (n == 1 && comp[0] == '.') ||
-			    (n == 2 && comp[0] == '.' && comp[1] == '.'))
-				return 0;
-			if (*s == '\0')
-				return 1;
-			comp = s + 1;
-		} else if (is_ctrl((unsigned char)*s)) {
-			return 0;
-		}
-	}
-}
+#define add_printable tree_add_printable
 
 /* ---- open / release / lock ---------------------------------------------------------- */
 
@@ -577,228 +543,17 @@ int store_put_file(struct store *st, const char *path, int consume, char hex[HAS
 
 /* ---- trees ------------------------------------------------------------------------------- */
 
-struct tree_entry {
-	char *path;
-	char kind; /* 'f', 'x' or 'd' */
-	char hex[HASH_HEX_SIZE];
-	uint64_t size;
-};
-
-struct tree_list {
-	struct tree_entry *v;
-	size_t nr, alloc;
-};
-
-static void tree_list_release(struct tree_list *tl)
-{
-	for (size_t i = 0; i < tl->nr; i++)
-		free(tl->v[i].path);
-	free(tl->v);
-	tl->v = NULL;
-	tl->nr = tl->alloc = 0;
-}
-
-static struct tree_entry *tree_list_add(struct tree_list *tl, const char *path, char kind)
-{
-	XGROW(tl->v, tl->alloc, tl->nr + 1);
-	struct tree_entry *e = &tl->v[tl->nr++];
-	e->path = xstrdup(path);
-	e->kind = kind;
-	memcpy(e->hex, ZERO_HEX, HASH_HEX_SIZE);
-	e->size = 0;
-	return e;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct tree_entry *)a)->path, ((const struct tree_entry *)b)->path);
-}
-
-struct walk {
+struct walk_ctx {
 	struct store *st;
-	const char *top;
 	int consume;
-	struct tree_list *list;
-	struct strbuf rel;  /* path relative to top */
-	struct strbuf full; /* scratch: top/rel for messages */
 };
 
-static const char *walk_full(struct walk *w)
+/* tree_walk's file callback: ingest the file as an object. */
+static int ingest_entry(void *ctx, int fd, const struct stat *sb, int dirfd, const char *name,
+			const char *display, struct tree_entry *e, struct strbuf *err)
 {
-	strbuf_reset(&w->full);
-	strbuf_addf(&w->full, "%s/", w->top);
-	add_printable(&w->full, w->rel.buf);
-	return w->full.buf;
-}
-
-static int walk_dir(struct walk *w, int dfd, struct strbuf *err);
-
-/* Handle one directory entry `name` of dfd; w->rel already names it. */
-static int walk_entry(struct walk *w, int dfd, const char *name, unsigned char dtype,
-		      struct strbuf *err)
-{
-	struct stat sb;
-	mode_t fmt;
-	if (dtype == DT_REG) {
-		fmt = S_IFREG;
-	} else if (dtype == DT_DIR) {
-		fmt = S_IFDIR;
-	} else if (dtype == DT_LNK) {
-		fmt = S_IFLNK;
-	} else {
-		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-			strbuf_addf(err, "cannot stat '%s': %s", walk_full(w), strerror(errno));
-			return -1;
-		}
-		fmt = sb.st_mode & S_IFMT;
-	}
-	if (fmt == S_IFDIR) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w),
-				    strerror(errno));
-			return -1;
-		}
-		size_t before = w->list->nr;
-		if (walk_dir(w, fd, err))
-			return -1;
-		if (w->list->nr == before)
-			tree_list_add(w->list, w->rel.buf, 'd');
-		return 0;
-	}
-	if (fmt == S_IFREG) {
-		int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			strbuf_addf(err, "cannot read '%s': %s", walk_full(w), strerror(errno));
-			return -1;
-		}
-		if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-			strbuf_addf(err, "cannot read '%s': %s", walk_full(w),
-				    "not a regular file");
-			close(fd);
-			return -1;
-		}
-		char kind = (sb.st_mode & S_IXUSR) ? 'x' : 'f';
-		struct tree_entry *e = tree_list_add(w->list, w->rel.buf, kind);
-		return ingest_fd(w->st, fd, &sb, dfd, name, walk_full(w), w->consume, e->hex,
-				 &e->size, err);
-	}
-	const char *what = fmt == S_IFLNK ? "a symbolic link" :
-			   fmt == S_IFIFO ? "a fifo" :
-			   fmt == S_IFSOCK ? "a socket" :
-			   (fmt == S_IFCHR || fmt == S_IFBLK) ? "a device" : "not a regular file";
-	strbuf_addf(err, "output '%s' is %s (only regular files and directories are allowed)",
-		    walk_full(w), what);
-	return -1;
-}
-
-/* Walk the directory open as dfd (takes ownership of dfd). */
-static int walk_dir(struct walk *w, int dfd, struct strbuf *err)
-{
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w), strerror(errno));
-		close(dfd);
-		return -1;
-	}
-	size_t base = w->rel.len;
-	int ret = 0;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		if (base)
-			strbuf_addch(&w->rel, '/');
-		strbuf_addstr(&w->rel, name);
-		for (const char *s = name; *s; s++) {
-			if (is_ctrl((unsigned char)*s)) {
-				strbuf_addf(err, "output '%s' has a control character or newline "
-						 "in its name",
-					    walk_full(w));
-				ret = -1;
-				break;
-			}
-		}
-		if (!ret)
-			ret = walk_entry(w, dirfd(d), name, de->d_type, err);
-		strbuf_setlen(&w->rel, base);
-		if (ret)
-			break;
-		errno = 0;
-	}
-	if (!ret && errno) {
-		strbuf_addf(err, "cannot read directory '%s': %s", walk_full(w), strerror(errno));
-		ret = -1;
-	}
-	closedir(d);
-	return ret;
-}
-
-static void build_manifest(const struct tree_list *tl, struct strbuf *m)
-{
-	strbuf_addstr(m, MANIFEST_HEADER);
-	for (size_t i = 0; i < tl->nr; i++) {
-		const struct tree_entry *e = &tl->v[i];
-		strbuf_addf(m, "%c %s %llu %s\n", e->kind, e->hex, (unsigned long long)e->size,
-			    e->path);
-	}
-}
-
-/* Parse a manifest; every line is validated (it names paths we create). */
-static int parse_manifest(const char *text, size_t len, struct tree_list *tl, const char *what,
-			  struct strbuf *err)
-{
-	size_t hl = strlen(MANIFEST_HEADER);
-	if (len < hl || memcmp(text, MANIFEST_HEADER, hl)) {
-		strbuf_addf(err, "malformed tree manifest '%s': bad header", what);
-		return -1;
-	}
-	const char *p = text + hl, *end = text + len;
-	unsigned long lineno = 1;
-	while (p < end) {
-		lineno++;
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			goto bad;
-		/* "<k> <64 hex> <size> <path>" */
-		if (nl - p < 2 + 64 + 1 + 1 + 1 || (p[0] != 'f' && p[0] != 'x' && p[0] != 'd') ||
-		    p[1] != ' ' || p[66] != ' ')
-			goto bad;
-		char hex[HASH_HEX_SIZE];
-		memcpy(hex, p + 2, 64);
-		hex[64] = '\0';
-		if (!hash_hex_valid(hex))
-			goto bad;
-		const char *s = p + 67;
-		if (s >= nl || *s < '0' || *s > '9')
-			goto bad;
-		uint64_t size = 0;
-		for (; s < nl && *s >= '0' && *s <= '9'; s++) {
-			if (size > (UINT64_MAX - 9) / 10)
-				goto bad;
-			size = size * 10 + (uint64_t)(*s - '0');
-		}
-		if (s >= nl || *s != ' ')
-			goto bad;
-		s++;
-		char *path = xstrndup(s, (size_t)(nl - s));
-		if (!valid_rel_path(path) || strlen(path) != (size_t)(nl - s) ||
-		    (tl->nr && strcmp(tl->v[tl->nr - 1].path, path) >= 0)) {
-			free(path);
-			goto bad;
-		}
-		struct tree_entry *e = tree_list_add(tl, path, p[0]);
-		free(path);
-		memcpy(e->hex, hex, HASH_HEX_SIZE);
-		e->size = size;
-		p = nl + 1;
-	}
-	return 0;
-bad:
-	strbuf_addf(err, "malformed tree manifest '%s': line %lu", what, lineno);
-	return -1;
+	const struct walk_ctx *w = ctx;
+	return ingest_fd(w->st, fd, sb, dirfd, name, display, w->consume, e->hex, &e->size, err);
 }
 
 /* Link (or, past the filesystem's link limit, copy) object `hex` to `dst`. */
@@ -839,7 +594,7 @@ static int link_object(struct store *st, const struct tree_entry *e, const char 
 }
 
 /* Build out/<hex>/ from the (sorted) entries: temp dir of hard links, then rename. */
-static int materialise(struct store *st, const char *hex, const struct tree_list *tl,
+static int materialise(struct store *st, const char *hex, const struct tree *tl,
 		       struct strbuf *err)
 {
 	struct strbuf tmp = STRBUF_INIT, dst = STRBUF_INIT, obj = STRBUF_INIT;
@@ -931,26 +686,17 @@ out:
 int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err)
 {
-	struct tree_list tl = { NULL, 0, 0 };
-	struct walk w = { st, dir, consume, &tl, STRBUF_INIT, STRBUF_INIT };
+	struct tree tl = TREE_INIT;
+	struct walk_ctx w = { st, consume };
 	struct strbuf m = STRBUF_INIT, path = STRBUF_INIT;
 	int ret = -1;
-
-	/* O_NOFOLLOW: a stage that replaced its output by a symlink must not make us
-	 * ingest (and, consuming, move away) whatever the link points to */
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf_addf(err, "cannot open output directory '%s': %s", dir, strerror(errno));
-		goto out;
-	}
-	if (walk_dir(&w, fd, err))
+	if (tree_walk(dir, "output ", ingest_entry, &w, &tl, err))
 		goto out;
 	if (!tl.nr) {
 		strbuf_addf(err, "output directory '%s' is empty", dir);
 		goto out;
 	}
-	qsort(tl.v, tl.nr, sizeof(*tl.v), entry_cmp);
-	build_manifest(&tl, &m);
+	tree_format(&tl, &m);
 	hash_buf_hex(m.buf, m.len, hex);
 
 	uint64_t nf = 0, nb = 0;
@@ -976,9 +722,7 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 		goto out;
 	ret = 0;
 out:
-	tree_list_release(&tl);
-	strbuf_release(&w.rel);
-	strbuf_release(&w.full);
+	tree_release(&tl);
 	strbuf_release(&m);
 	strbuf_release(&path);
 	return ret;
@@ -1007,34 +751,22 @@ int store_tree_path(struct store *st, const char *hex, struct strbuf *path, stru
 	if (stat(path->buf, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return 0;
 
-	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT;
-	struct tree_list tl = { NULL, 0, 0 };
+	struct strbuf mpath = STRBUF_INIT;
+	struct tree tl = TREE_INIT;
 	int ret = -1;
+	size_t mark = err->len;
 	store_tree_manifest_path(st, hex, &mpath);
-	if (strbuf_read_file(&text, mpath.buf) != 0) {
-		if (errno == ENOENT)
+	if (tree_read(mpath.buf, hex, &tl, err)) {
+		if (errno == ENOENT) {
+			strbuf_setlen(err, mark);
 			strbuf_addf(err, "tree '%s' is not in the store", hex);
-		else
-			strbuf_addf(err, "cannot read '%s': %s", mpath.buf, strerror(errno));
-		goto out;
-	}
-	char check[HASH_HEX_SIZE];
-	hash_buf_hex(text.buf, text.len, check);
-	if (strcmp(check, hex)) {
-		strbuf_addf(err, "tree manifest '%s' is corrupt (digest %s)", mpath.buf, check);
-		goto out;
-	}
-	if (parse_manifest(text.buf, text.len, &tl, mpath.buf, err))
-		goto out;
-	if (!tl.nr) {
-		strbuf_addf(err, "malformed tree manifest '%s': no entries", mpath.buf);
+		}
 		goto out;
 	}
 	ret = materialise(st, hex, &tl, err);
 out:
-	tree_list_release(&tl);
+	tree_release(&tl);
 	strbuf_release(&mpath);
-	strbuf_release(&text);
 	return ret;
 }
 
