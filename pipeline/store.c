@@ -875,6 +875,89 @@ out:
 	return ret;
 }
 
+/* ---- walking the fan-out directories ------------------------------------------------ */
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names in a directory, sorted; a missing directory is empty. */
+static int list_names(const char *path, char ***names, size_t *nr, struct strbuf *err)
+{
+	size_t alloc = 0;
+	*names = NULL;
+	*nr = 0;
+	DIR *d = opendir(path);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		XGROW(*names, alloc, *nr + 1);
+		(*names)[(*nr)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(*names, *nr, sizeof(char *), cmp_name);
+	return 0;
+}
+
+static void free_names(char **names, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int for_each_fanout(const struct store *st, const char *sub, store_each_fn fn, void *ctx,
+			   struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	char **fans = NULL;
+	size_t nfans = 0;
+	int ret = -1;
+	strbuf_addf(&dir, "%s/%s", st->root, sub);
+	if (list_names(dir.buf, &fans, &nfans, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nfans; i++) {
+		char **names;
+		size_t n;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, fans[i]);
+		if (list_names(path.buf, &names, &n, err) < 0)
+			goto out;
+		for (size_t j = 0; j < n; j++) {
+			int ok = hash_hex_valid(names[j]) && strlen(fans[i]) == 2 &&
+				 !memcmp(names[j], fans[i], 2);
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s/%s", dir.buf, fans[i], names[j]);
+			fn(ctx, names[j], path.buf, ok);
+		}
+		free_names(names, n);
+	}
+	ret = 0;
+out:
+	free_names(fans, nfans);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}
+
+int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_fanout(st, "objects", fn, ctx, err);
+}
+
+int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_fanout(st, "trees", fn, ctx, err);
+}
+
 /* ---- work dirs ------------------------------------------------------------------------ */
 
 int store_make_workdir(struct store *st, const char *label, struct strbuf *path,

@@ -108,6 +108,15 @@ int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[H
 int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		    struct strbuf *err);
 
+/* Walk objects/ab/<name> (store_for_each_object) or trees/ab/<name>
+ * (store_for_each_tree), fan-out directories and names in byte order, calling
+ * fn(ctx, name, path, named_ok) for every file; named_ok is 1 when name is 64
+ * hex digits starting with its fan-out directory's name. A missing directory
+ * is empty; -1 only when a directory cannot be read. */
+typedef void (*store_each_fn)(void *ctx, const char *name, const char *path, int named_ok);
+int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+
 /* Create a fresh, empty, private (0700) directory work/<label>-XXXXXX and
  * return its path; characters of label other than [A-Za-z0-9._-] become '-'
  * (at most 96 kept; an empty label becomes "stage"). */
