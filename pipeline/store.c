@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { IO_CHUNK = 64 * 1024 };
@@ -30,7 +31,7 @@ enum { IO_CHUNK = 64 * 1024 };
 
 /* ---- open / release / lock ---------------------------------------------------------- */
 
-static const char *const store_subdirs[] = { "objects", "trees", "out", "cache", "tmp", "work" };
+static const char *const store_subdirs[] = { "objects", "trees", "out", "stat", "cache", "tmp", "work" };
 
 static int store_fill(struct store *st, const char *dir, struct strbuf *err)
 {
@@ -718,8 +719,18 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 			goto out;
 	}
 	store_tree_dir_path(st, hex, &path);
-	if (stat(path.buf, &sb) != 0 && materialise(st, hex, &tl, err))
-		goto out;
+	if (stat(path.buf, &sb) != 0) {
+		if (materialise(st, hex, &tl, err))
+			goto out;
+	} else {
+		/* the same tree again: its out/<hex>/ may be a damaged copy (an object
+		 * it links was edited and dropped); its objects are intact now */
+		struct strbuf note = STRBUF_INIT;
+		int rc = store_tree_check(st, hex, &note, err);
+		strbuf_release(&note);
+		if (rc < 0)
+			goto out;
+	}
 	ret = 0;
 out:
 	tree_release(&tl);
@@ -767,6 +778,241 @@ int store_tree_path(struct store *st, const char *hex, struct strbuf *path, stru
 out:
 	tree_release(&tl);
 	strbuf_release(&mpath);
+	return ret;
+}
+
+/* ---- is a materialised tree still its manifest? (docs/store.md, "Integrity") ---- */
+
+static void tree_stat_path(const struct store *st, const char *hex, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/stat/%s", st->root, hex);
+}
+
+/* One line of a stat record: what a change of the file would move. */
+static void stat_line(const struct stat *sb, const char *rel, struct strbuf *out)
+{
+	strbuf_addf(out, "%lu %o %lld %lld.%09ld %lld.%09ld %s\n", (unsigned long)sb->st_ino,
+		    (unsigned)sb->st_mode, (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+		    sb->st_mtim.tv_nsec, (long long)sb->st_ctim.tv_sec, sb->st_ctim.tv_nsec, rel);
+}
+
+/* 1 when every line of the stat record of `hex` still describes out/<hex>/. */
+static int tree_stat_fresh(const struct store *st, const char *hex, const char *dir)
+{
+	struct strbuf rec = STRBUF_INIT, path = STRBUF_INIT, now = STRBUF_INIT;
+	int ok = 0;
+	tree_stat_path(st, hex, &path);
+	if (strbuf_read_file(&rec, path.buf) != 0 || !rec.len)
+		goto out;
+	const char *line = rec.buf, *end = rec.buf + rec.len;
+	ok = 1;
+	while (ok && line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *rel = line;
+		for (int spaces = 0; nl && rel < nl && spaces < 5; rel++)
+			spaces += *rel == ' ';
+		struct stat sb;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%.*s", dir, nl ? (int)(nl - rel) : 0, rel);
+		strbuf_reset(&now);
+		if (!nl || lstat(path.buf, &sb) != 0) {
+			ok = 0;
+			break;
+		}
+		stat_line(&sb, "", &now);
+		/* now is "<fields> \n": compare the fields, then the path came from rec */
+		ok = now.len - 1 == (size_t)(rel - line) && !memcmp(now.buf, line, now.len - 1);
+		line = nl + 1;
+	}
+out:
+	strbuf_release(&rec);
+	strbuf_release(&path);
+	strbuf_release(&now);
+	return ok;
+}
+
+/* Record the stat of out/<hex>/ (just found equal to its manifest t): the top
+ * directory, every directory and every entry. Not written when an entry
+ * changed within the current clock tick ("racy": a change later in the same
+ * tick would leave the same times), so it is rechecked next time. Files that
+ * lost mode 0444 get it back first. Best effort: no record only costs a
+ * rehash next time. */
+static void tree_stat_write(struct store *st, const char *hex, const char *dir,
+			    const struct tree *t)
+{
+	struct strbuf rec = STRBUF_INIT, path = STRBUF_INIT, ignored = STRBUF_INIT;
+	struct timespec now;
+	struct stat sb;
+	int racy = 0;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	for (size_t i = 0; i <= t->nr && !racy; i++) {
+		const char *p = i ? t->v[i - 1].path : ".";
+		const char *prev = i > 1 ? t->v[i - 2].path : "";
+		/* parent directories first, once each (a directory's entries are
+		 * contiguous in byte order) */
+		for (size_t j = 0; i && p[j]; j++) {
+			if (p[j] != '/' || !strncmp(prev, p, j + 1))
+				continue;
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%.*s", dir, (int)j, p);
+			if (lstat(path.buf, &sb) != 0)
+				goto out;
+			struct strbuf rel = STRBUF_INIT;
+			strbuf_add(&rel, p, j);
+			stat_line(&sb, rel.buf, &rec);
+			strbuf_release(&rel);
+			racy |= sb.st_ctim.tv_sec > now.tv_sec ||
+				(sb.st_ctim.tv_sec == now.tv_sec && sb.st_ctim.tv_nsec >= now.tv_nsec);
+		}
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, p);
+		if (lstat(path.buf, &sb) != 0)
+			goto out;
+		if (i && t->v[i - 1].kind != 'd' && (sb.st_mode & 07777) != 0444) {
+			if (chmod(path.buf, 0444) != 0 || lstat(path.buf, &sb) != 0)
+				goto out;
+		}
+		stat_line(&sb, p, &rec);
+		racy |= sb.st_ctim.tv_sec > now.tv_sec ||
+			(sb.st_ctim.tv_sec == now.tv_sec && sb.st_ctim.tv_nsec >= now.tv_nsec);
+	}
+	tree_stat_path(st, hex, &path);
+	if (!racy && write_fanout(st, path.buf, rec.buf, rec.len, &ignored) != 0)
+		unlink(path.buf);
+out:
+	strbuf_release(&rec);
+	strbuf_release(&path);
+	strbuf_release(&ignored);
+}
+
+/* Rehash every object t names: drop (unlink) those whose content is not
+ * their name, give the others mode 0444 back. Returns how many were dropped;
+ * the first dropped one's path in t goes to `first`. */
+static size_t drop_bad_objects(struct store *st, const struct tree *t, struct strbuf *first)
+{
+	struct strbuf obj = STRBUF_INIT, err = STRBUF_INIT;
+	size_t dropped = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct tree_entry *e = &t->v[i];
+		char check[HASH_HEX_SIZE];
+		struct stat sb;
+		if (e->kind == 'd')
+			continue;
+		store_object_path(st, e->hex, &obj);
+		strbuf_reset(&err);
+		if (lstat(obj.buf, &sb) != 0)
+			continue; /* already gone (another entry with the same content) */
+		if (!S_ISREG(sb.st_mode) || hash_file_hex(obj.buf, check, NULL, &err) != 0 ||
+		    strcmp(check, e->hex)) {
+			if (unlink(obj.buf) == 0) {
+				if (!dropped && first)
+					strbuf_addstr(first, e->path);
+				dropped++;
+			}
+		} else if ((sb.st_mode & 07777) != 0444) {
+			chmod(obj.buf, 0444);
+		}
+	}
+	strbuf_release(&obj);
+	strbuf_release(&err);
+	return dropped;
+}
+
+int store_tree_repair(struct store *st, const char *hex, size_t *dropped, struct strbuf *err)
+{
+	struct strbuf mpath = STRBUF_INIT, dir = STRBUF_INIT, ignored = STRBUF_INIT;
+	struct tree t = TREE_INIT;
+	int ret = -1;
+	*dropped = 0;
+	if (!hash_hex_valid(hex)) {
+		strbuf_addstr(err, "invalid tree digest '");
+		add_printable(err, hex);
+		strbuf_addch(err, '\'');
+		return -1;
+	}
+	store_tree_manifest_path(st, hex, &mpath);
+	if (tree_read(mpath.buf, hex, &t, err) != 0)
+		goto out;
+	*dropped = drop_bad_objects(st, &t, NULL);
+	store_tree_dir_path(st, hex, &dir);
+	if (remove_tree(dir.buf, err) != 0)
+		goto out;
+	tree_stat_path(st, hex, &mpath);
+	unlink(mpath.buf);
+	ret = *dropped ? 0 : materialise(st, hex, &t, err);
+out:
+	tree_release(&t);
+	strbuf_release(&mpath);
+	strbuf_release(&dir);
+	strbuf_release(&ignored);
+	return ret;
+}
+
+int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, mpath = STRBUF_INIT, werr = STRBUF_INIT;
+	struct strbuf what = STRBUF_INIT, file = STRBUF_INIT;
+	struct tree t = TREE_INIT, w = TREE_INIT;
+	int ret = -1;
+	if (store_tree_path(st, hex, &dir, err) != 0)
+		goto out;
+	if (tree_stat_fresh(st, hex, dir.buf)) {
+		ret = STORE_TREE_OK;
+		goto out;
+	}
+	store_tree_manifest_path(st, hex, &mpath);
+	if (tree_read(mpath.buf, hex, &t, err) != 0)
+		goto out;
+	if (tree_walk_hash(dir.buf, "", &w, &werr) != 0) {
+		strbuf_addstr(&what, werr.buf);
+		/* name the file: the first manifest entry that is not a plain file */
+		for (size_t i = 0; i < t.nr && !file.len; i++) {
+			struct stat sb;
+			strbuf_reset(&mpath);
+			strbuf_addf(&mpath, "%s/%s", dir.buf, t.v[i].path);
+			if (lstat(mpath.buf, &sb) != 0 ||
+			    (t.v[i].kind == 'd' ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)))
+				strbuf_addstr(&file, t.v[i].path);
+		}
+	} else if (!tree_first_difference(&t, &w, "manifest", "materialised tree", 1, &what,
+					  &file)) {
+		tree_stat_write(st, hex, dir.buf, &t);
+		ret = STORE_TREE_OK;
+		goto out;
+	}
+	/* out/<hex>/ is not its manifest: rebuild it from the objects that are
+	 * still intact, or drop the damaged ones (the tree is then gone) */
+	struct strbuf bad = STRBUF_INIT;
+	size_t dropped = drop_bad_objects(st, &t, &bad);
+	if (!file.len)
+		strbuf_addstr(&file, bad.len ? bad.buf : "?");
+	strbuf_release(&bad);
+	tree_stat_path(st, hex, &mpath);
+	unlink(mpath.buf);
+	if (remove_tree(dir.buf, err) != 0)
+		goto out;
+	strbuf_addf(note, "file '%s/", dir.buf);
+	add_printable(note, file.buf);
+	if (dropped) {
+		strbuf_addf(note, "' does not match its recorded digest (%s); %zu damaged "
+				  "object%s removed from the store",
+			    what.buf, dropped, dropped == 1 ? "" : "s");
+		ret = STORE_TREE_DAMAGED;
+	} else if (materialise(st, hex, &t, err) == 0) {
+		strbuf_addf(note, "' did not match its recorded digest (%s); restored from the "
+				  "store's intact object",
+			    what.buf);
+		ret = STORE_TREE_RESTORED;
+	}
+out:
+	tree_release(&t);
+	tree_release(&w);
+	strbuf_release(&dir);
+	strbuf_release(&mpath);
+	strbuf_release(&werr);
+	strbuf_release(&what);
+	strbuf_release(&file);
 	return ret;
 }
 

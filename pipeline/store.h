@@ -7,13 +7,18 @@
  *   trees/ab/<64 hex>     tree manifests (canonical text below), by SHA-256 of the text
  *   out/<64 hex>/         a tree materialised as a read-only directory of hard links
  *                         to objects (what stages receive as input paths)
- *   cache/ab/<64 hex>     action cache: file named by cache key, content "<tree hex>\n"
+ *   stat/<64 hex>         stat record of out/<hex>/ when last found intact
+ *                         (store_tree_check); a cache, may be deleted
+ *   cache/ab/<64 hex>     action cache: a symbolic link named by the cache key,
+ *                         target "sha256-<tree digest in base64url>" (older
+ *                         stores: a file "<tree hex>\n", still read)
  *   tmp/                  temporaries; emptied by store_clean_tmp()
  *   work/                 stage working directories; emptied by store_clean_tmp()
  *   lock                  the writer lock (flock), holds the writer's pid as text
  *   provenance.db         SQLite provenance (owned by prov.c, not this module)
  *
- * Tree manifest canonical form (UTF-8 text, bytes sorted by path, '\n' ends each line):
+ * Tree manifest canonical form (pipeline/tree.h owns it; UTF-8 text, bytes
+ * sorted by path, '\n' ends each line):
  *
  *   study-tree 1
  *   <kind> <sha256 hex> <size> <path>
@@ -31,7 +36,7 @@
 #define STUDY_STORE_H
 
 #include <stdint.h>
-#include "fsutil.h" /* mkdir_p, remove_tree, write_file_atomic (moved there) */
+#include "fsutil.h" /* mkdir_p, remove_tree, write_file_atomic, used with the store */
 #include "hash.h"
 #include "strbuf.h"
 
@@ -101,6 +106,36 @@ int store_has_tree(const struct store *st, const char *hex);
  * 'PATH' is corrupt (digest HEX)", "object 'HEX' (for 'PATH' of tree 'HEX')
  * is missing from the store". */
 int store_tree_path(struct store *st, const char *hex, struct strbuf *path, struct strbuf *err);
+
+/* Is out/<hex>/ still exactly its manifest? Called on every tree before it
+ * is handed to a stage or reused as a cache hit (docs/store.md, "Integrity").
+ * Rebuilds out/<hex>/ first when it is missing (store_tree_path). Cheap when
+ * nothing changed: stat/<hex> records the inode, mode, size, mtime and ctime
+ * of every entry of out/<hex>/ when it was last found intact, and one lstat
+ * per entry is compared with it. Any difference (or no record) and the
+ * materialised tree is rehashed and compared with the manifest:
+ *   STORE_TREE_OK        equal (the record is refreshed);
+ *   STORE_TREE_RESTORED  it differed but every object is intact: out/<hex>/
+ *                        was rebuilt from them;
+ *   STORE_TREE_DAMAGED   an object itself is damaged (a materialised file is
+ *                        a hard link to its object, so an edit in place
+ *                        changes both): every object of the tree whose
+ *                        content is not its name is deleted, and out/<hex>/
+ *                        removed, so the tree is no longer in the store and
+ *                        its producer must run again.
+ * For RESTORED and DAMAGED, `note` gets "file 'OUTDIR/PATH' does not match
+ * its recorded digest (DETAIL); N damaged objects removed from the store" or
+ * "... did not match ...; restored from the store's intact object".
+ * -1 with err when the tree cannot be checked (not in the store, corrupt
+ * manifest, I/O error). */
+enum { STORE_TREE_OK = 0, STORE_TREE_RESTORED = 1, STORE_TREE_DAMAGED = 2 };
+int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err);
+/* After a stage changed input tree `hex` in place (runner.c's input guard):
+ * rehash every object the manifest names, delete those whose content no
+ * longer matches (count in *dropped), give the others mode 0444 back, remove
+ * out/<hex>/ and, when nothing was dropped, rebuild it. 0, or -1 with err
+ * (corrupt manifest, I/O error). */
+int store_tree_repair(struct store *st, const char *hex, size_t *dropped, struct strbuf *err);
 
 /* Action cache. store_cache_get returns 1 (hit, tree hex filled), 0 (miss:
  * no entry, invalid key, or a malformed entry; never an error). */
