@@ -386,7 +386,8 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	for (size_t i = 0; work && i < rec.inputs_nr; i++) {
 		strbuf_reset(&path);
 		strbuf_reset(&e2);
-		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0) {
+		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
+		    store_tree_intact(st, rec.inputs[i], &e2) < 0) {
 			set_failed(res, "input: %s%s", e2.buf, "");
 			strvec_clear(&from);
 			strvec_clear(&to);

@@ -6,6 +6,7 @@
 #include "runner.h"
 #include "canon.h"
 #include "hitwriter.h"
+#include "pgroup.h"
 #include "proc.h"
 #include "progress.h"
 #include "scheduler.h"

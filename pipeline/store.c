@@ -43,6 +43,8 @@ static int store_fill(struct store *st, const char *dir, struct strbuf *err)
 	st->root = abs;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	return 0;
 }
 
@@ -51,6 +53,8 @@ int store_open(struct store *st, const char *dir, struct strbuf *err)
 	st->root = NULL;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	if (mkdir_p(dir, 0755, err))
 		return -1;
 	if (store_fill(st, dir, err))
@@ -74,6 +78,8 @@ int store_open_existing(struct store *st, const char *dir, struct strbuf *err)
 	st->root = NULL;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	struct strbuf p = STRBUF_INIT;
 	struct stat sb;
 	strbuf_addf(&p, "%s/objects", dir);
@@ -144,13 +150,12 @@ int store_lock(struct store *st, int wait, struct strbuf *err)
 			strbuf_release(&p);
 			return -1;
 		}
-		struct strbuf msg = STRBUF_INIT;
-		strbuf_addstr(&msg, "study: waiting for the store lock held by ");
-		add_pid(&msg, pid);
-		strbuf_addch(&msg, '\n');
-		fputs(msg.buf, stderr);
-		fflush(stderr);
-		strbuf_release(&msg);
+		if (st->on_wait) {
+			struct strbuf holder = STRBUF_INIT;
+			add_pid(&holder, pid);
+			st->on_wait(st->on_wait_ctx, holder.buf);
+			strbuf_release(&holder);
+		}
 		while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
 			;
 	}
@@ -182,43 +187,11 @@ void store_unlock(struct store *st)
 	st->lock_fd = -1;
 }
 
-/* Kill what a killed run left running: every work/<stage>-XXXXXX/pgid names the
- * process group of a stage that was running (see runner.c, fsutil.h). */
-static void kill_leftover_stages(struct store *st)
-{
-	struct strbuf p = STRBUF_INIT, text = STRBUF_INIT;
-	strbuf_addf(&p, "%s/work", st->root);
-	DIR *d = opendir(p.buf);
-	if (!d) {
-		strbuf_release(&p);
-		return;
-	}
-	size_t base = p.len;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		long pgid;
-		unsigned long long start;
-		if (de->d_name[0] == '.')
-			continue;
-		strbuf_setlen(&p, base);
-		strbuf_addf(&p, "/%s/pgid", de->d_name);
-		strbuf_reset(&text);
-		if (strbuf_read_file(&text, p.buf) != 0 ||
-		    sscanf(text.buf, "%ld %llu", &pgid, &start) != 2)
-			continue;
-		proc_kill_leftover_group((pid_t)pgid, start);
-	}
-	closedir(d);
-	strbuf_release(&p);
-	strbuf_release(&text);
-}
-
 int store_clean_tmp(struct store *st, struct strbuf *err)
 {
 	struct strbuf p = STRBUF_INIT;
 	int ret = 0;
 	const char *dirs[] = { "tmp", "work" };
-	kill_leftover_stages(st);
 	for (size_t i = 0; i < 2 && !ret; i++) {
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/%s", st->root, dirs[i]);
@@ -949,7 +922,21 @@ out:
 	return ret;
 }
 
+static int tree_check(struct store *st, const char *hex, int repair, struct strbuf *note,
+		      struct strbuf *err);
+
 int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err)
+{
+	return tree_check(st, hex, 1, note, err);
+}
+
+int store_tree_intact(struct store *st, const char *hex, struct strbuf *err)
+{
+	return tree_check(st, hex, 0, NULL, err) == STORE_TREE_OK ? 0 : -1;
+}
+
+static int tree_check(struct store *st, const char *hex, int repair, struct strbuf *note,
+		      struct strbuf *err)
 {
 	struct strbuf dir = STRBUF_INIT, mpath = STRBUF_INIT, werr = STRBUF_INIT;
 	struct strbuf what = STRBUF_INIT, file = STRBUF_INIT;
@@ -977,8 +964,15 @@ int store_tree_check(struct store *st, const char *hex, struct strbuf *note, str
 		}
 	} else if (!tree_first_difference(&t, &w, "manifest", "materialised tree", 1, &what,
 					  &file)) {
-		tree_stat_write(st, hex, dir.buf, &t);
+		if (repair)
+			tree_stat_write(st, hex, dir.buf, &t);
 		ret = STORE_TREE_OK;
+		goto out;
+	}
+	if (!repair) {
+		strbuf_addf(err, "file '%s/", dir.buf);
+		add_printable(err, file.len ? file.buf : "?");
+		strbuf_addf(err, "' does not match its recorded digest (%s)", what.buf);
 		goto out;
 	}
 	/* out/<hex>/ is not its manifest: rebuild it from the objects that are

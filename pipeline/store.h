@@ -44,6 +44,11 @@ struct store {
 	char *root;  /* absolute path of the store directory */
 	int lock_fd; /* -1 unless the writer lock is held */
 	int fsync;   /* 1: fsync files and directories around renames (store_set_fsync) */
+	/* store_lock(wait=1) calls this once before blocking, with the holder as
+	 * "pid N" or "pid unknown" (the command prints it; the store never does).
+	 * NULL (the default after store_open): wait silently. */
+	void (*on_wait)(void *ctx, const char *holder);
+	void *on_wait_ctx;
 };
 
 /* Create the layout if missing (mkdir -p) and fill st. */
@@ -61,14 +66,14 @@ void store_set_fsync(struct store *st, int on);
  * do not inherit it); the pid is written into the file after acquiring.
  * wait=0: fail at once when another process holds it, with
  * "store 'DIR' is locked by another run (pid N)" (DIR is st->root, absolute).
- * wait=1: print "study: waiting for the store lock held by pid N" to stderr
- * once, then block. N reads "unknown" when the holder has not written its pid
- * yet. Taking it again through the same struct is a no-op (returns 0). */
+ * wait=1: call st->on_wait (if set) once with "pid N", then block. N reads
+ * "unknown" when the holder has not written its pid yet. Taking it again through the same struct is a no-op (returns 0). */
 int store_lock(struct store *st, int wait, struct strbuf *err);
 void store_unlock(struct store *st);
 
 /* Remove everything under tmp/ and work/ (leftovers of a killed run).
- * Only call while holding the writer lock. */
+ * Only call while holding the writer lock, and after pgroup_kill_leftovers
+ * on work/ (pgroup.h): the store does not manage processes. */
 int store_clean_tmp(struct store *st, struct strbuf *err);
 
 /* Path helpers (fill `out`, replacing its content). */
@@ -130,6 +135,11 @@ int store_tree_path(struct store *st, const char *hex, struct strbuf *path, stru
  * manifest, I/O error). */
 enum { STORE_TREE_OK = 0, STORE_TREE_RESTORED = 1, STORE_TREE_DAMAGED = 2 };
 int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err);
+/* The same check without writing anything (for readers such as `verify
+ * --rerun`): 0 when out/<hex>/ is its manifest, else -1 with "file
+ * 'OUTDIR/PATH' does not match its recorded digest (DETAIL)" or why it could
+ * not be checked. out/<hex>/ must exist (store_tree_path). */
+int store_tree_intact(struct store *st, const char *hex, struct strbuf *err);
 /* After a stage changed input tree `hex` in place (runner.c's input guard):
  * rehash every object the manifest names, delete those whose content no
  * longer matches (count in *dropped), give the others mode 0444 back, remove
