@@ -142,6 +142,68 @@ static void test_difference(void)
 	strbuf_release(&path);
 }
 
+#define D1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define D3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+/* (moved from test_provjson.c with verify.c's manifest helpers) */
+static void test_manifest_helpers(void)
+{
+	struct strbuf err = STRBUF_INIT, text = STRBUF_INIT, d = STRBUF_INIT;
+	struct tree a = TREE_INIT, b = TREE_INIT, a1 = TREE_INIT, b1 = TREE_INIT;
+	strbuf_addf(&text, "study-tree 1\nf %s 3 a.txt\nd %s 0 empty\nx %s 12 sub dir/b c\n", D1,
+		    TREE_ZERO_HEX, D2);
+	CHECK(tree_parse(text.buf, text.len, "m1", &a, &err) == 0 && a.nr == 3,
+	      "parse a manifest of three entries");
+	CHECK(a.nr == 3 && a.v[2].kind == 'x' && a.v[2].size == 12 &&
+		      !strcmp(a.v[2].path, "sub dir/b c"),
+	      "an entry's kind, size and path (with spaces)");
+	strbuf_reset(&text);
+	strbuf_addf(&text, "study-tree 1\nf %s 3 a.txt\nx %s 12 sub dir/b c\n", D3, D2);
+	CHECK(tree_parse(text.buf, text.len, "m2", &b, &err) == 0, "parse a second");
+	tree_first_difference(&a, &b, "first", "second", 0, &d, NULL);
+	CHECK_STR(d.buf, "'a.txt' differs (3 bytes in the first, 3 in the second)",
+		  "first difference: content");
+	strbuf_reset(&d);
+	CHECK(tree_first_difference(&a, &a, "first", "second", 0, &d, NULL) == 0,
+	      "no difference with itself");
+	CHECK_STR(d.buf, "", "  (nothing said)");
+	tree_first_difference(&b, &a, "x", "y", 0, &d, NULL);
+	CHECK_STR(d.buf, "'a.txt' differs (3 bytes in the x, 3 in the y)", "order of names");
+	strbuf_reset(&d);
+	for (size_t i = 1; i < a.nr; i++)
+		tree_add(&a1, a.v[i].path, a.v[i].kind, a.v[i].hex, a.v[i].size);
+	for (size_t i = 1; i < b.nr; i++)
+		tree_add(&b1, b.v[i].path, b.v[i].kind, b.v[i].hex, b.v[i].size);
+	tree_first_difference(&a1, &b1, "x", "y", 0, &d, NULL);
+	CHECK_STR(d.buf, "'empty' only in the x", "an entry only on one side");
+	tree_release(&a);
+	tree_release(&b);
+	tree_release(&a1);
+	tree_release(&b1);
+
+	static const char *const bad[] = {
+		"study-tree 2\n",
+		"study-tree 1\nq " D1 " 3 a\n",
+		"study-tree 1\nf 11111111111111111111111111111111111111111111111111111111111111 3 a\n",
+		"study-tree 1\nf " D1 " x a\n",
+		"study-tree 1\nf " D1 " 3 a",
+		"study-tree 1\nf " D1 " 3 \n",
+	};
+	int rejected = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strbuf_reset(&err);
+		if (tree_parse(bad[i], strlen(bad[i]), "m", &a, &err) < 0 &&
+		    !strncmp(err.buf, "malformed tree manifest 'm': ", 29) && !a.nr)
+			rejected++;
+		tree_release(&a);
+	}
+	CHECK(rejected == 6, "malformed manifests are rejected with a message");
+	strbuf_release(&err);
+	strbuf_release(&text);
+	strbuf_release(&d);
+}
+
 /* Replace FILE's bytes in place by as many others; put mode and mtime back. */
 static void forge(const char *file)
 {
@@ -233,6 +295,7 @@ int main(void)
 	test_build();
 	test_parse();
 	test_difference();
+	test_manifest_helpers();
 	test_check();
 	struct strbuf cmd = STRBUF_INIT;
 	strbuf_addf(&cmd, "chmod -R u+w '%s' && rm -rf '%s'", scratch, scratch);
