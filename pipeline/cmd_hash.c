@@ -10,9 +10,8 @@
 #include "cli.h"
 #include "hash.h"
 #include "strbuf.h"
-#include "xalloc.h"
+#include "tree.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,124 +32,19 @@ static const char hash_usage[] =
 	"\n"
 	"exit status: 0 all hashed, 1 a path could not be hashed, 2 bad usage\n";
 
-#define ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
-
-struct mline {
-	char *path;
-	char *text; /* the whole manifest line */
-};
-
-struct mlist {
-	struct mline *v;
-	size_t nr, alloc;
-};
-
-static int is_ctrl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-static void mlist_add(struct mlist *l, const char *rel, char kind, const char *hex,
-		      unsigned long long size)
-{
-	XGROW(l->v, l->alloc, l->nr + 1);
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_addf(&sb, "%c %s %llu %s\n", kind, hex, size, rel);
-	l->v[l->nr].path = xstrdup(rel);
-	l->v[l->nr].text = strbuf_detach(&sb, NULL);
-	l->nr++;
-}
-
-static int mline_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct mline *)a)->path, ((const struct mline *)b)->path);
-}
-
-/* Walk `full` (whose path relative to the top is `rel`, "" at the top). */
-static int walk(const char *full, const char *rel, struct mlist *l, struct strbuf *err)
-{
-	DIR *d = opendir(full);
-	if (!d) {
-		strbuf_addf(err, "cannot open directory '%s': %s", full, strerror(errno));
-		return -1;
-	}
-	size_t before = l->nr;
-	struct strbuf cf = STRBUF_INIT, cr = STRBUF_INIT;
-	struct dirent *de;
-	int ret = 0;
-	errno = 0;
-	while (!ret && (de = readdir(d))) {
-		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		strbuf_reset(&cf);
-		strbuf_addf(&cf, "%s/%s", full, name);
-		strbuf_reset(&cr);
-		if (*rel)
-			strbuf_addf(&cr, "%s/", rel);
-		strbuf_addstr(&cr, name);
-		for (const char *s = name; *s; s++)
-			if (is_ctrl((unsigned char)*s)) {
-				strbuf_addf(err, "'%s' has a control character or newline "
-						 "in its name",
-					    full);
-				ret = -1;
-				break;
-			}
-		if (ret)
-			break;
-		struct stat sb;
-		if (lstat(cf.buf, &sb) != 0) {
-			strbuf_addf(err, "cannot stat '%s': %s", cf.buf, strerror(errno));
-			ret = -1;
-		} else if (S_ISDIR(sb.st_mode)) {
-			ret = walk(cf.buf, cr.buf, l, err);
-		} else if (S_ISREG(sb.st_mode)) {
-			char hex[HASH_HEX_SIZE];
-			uint64_t size = 0;
-			ret = hash_file_hex(cf.buf, hex, &size, err);
-			if (!ret)
-				mlist_add(l, cr.buf, (sb.st_mode & S_IXUSR) ? 'x' : 'f', hex,
-					  (unsigned long long)size);
-		} else {
-			const char *what = S_ISLNK(sb.st_mode) ? "a symbolic link"
-							       : "a special file";
-			strbuf_addf(err, "'%s' is %s (only regular files and directories have "
-					 "a digest)",
-				    cf.buf, what);
-			ret = -1;
-		}
-		errno = 0;
-	}
-	if (!ret && errno) {
-		strbuf_addf(err, "cannot read directory '%s': %s", full, strerror(errno));
-		ret = -1;
-	}
-	closedir(d);
-	if (!ret && *rel && l->nr == before)
-		mlist_add(l, rel, 'd', ZERO_HEX, 0);
-	strbuf_release(&cf);
-	strbuf_release(&cr);
-	return ret;
-}
-
-/* The manifest text of directory `dir` (appended to out). */
+/* The manifest text of directory `dir` (appended to out): tree.c's walk, the
+ * same one the store ingests outputs with. */
 static int tree_manifest(const char *dir, struct strbuf *out, struct strbuf *err)
 {
-	struct mlist l = { NULL, 0, 0 };
-	int ret = walk(dir, "", &l, err);
-	if (!ret && !l.nr) {
+	struct tree t = TREE_INIT;
+	int ret = tree_walk_hash(dir, "", &t, err);
+	if (!ret && !t.nr) {
 		strbuf_addf(err, "directory '%s' is empty (an empty tree has no digest)", dir);
 		ret = -1;
 	}
-	if (!ret) {
-		qsort(l.v, l.nr, sizeof(*l.v), mline_cmp);
-		strbuf_addstr(out, "study-tree 1\n");
-		for (size_t i = 0; i < l.nr; i++)
-			strbuf_addstr(out, l.v[i].text);
-	}
-	for (size_t i = 0; i < l.nr; i++) {
-		free(l.v[i].path);
-		free(l.v[i].text);
-	}
-	free(l.v);
+	if (!ret)
+		tree_format(&t, out);
+	tree_release(&t);
 	return ret;
 }
 

@@ -12,6 +12,7 @@
  * starting any stage can be left without it.
  */
 #include "cli.h"
+#include "pgroup.h"
 #include "gitinfo.h"
 #include "plan.h"
 #include "prov.h"
@@ -335,6 +336,25 @@ static void open_store_for_reading(struct store *st, const char *dir)
 	strbuf_release(&err);
 }
 
+/* store_lock's wait callback: the store does not print, the command does. */
+static void print_lock_wait(void *ctx, const char *holder)
+{
+	(void)ctx;
+	fprintf(stderr, "study: waiting for the store lock held by %s\n", holder);
+	fflush(stderr);
+}
+
+/* Kill what a killed run left running (its stages' process groups, noted in
+ * work/), before store_clean_tmp removes the notes. Always 0. */
+static int kill_leftover_stages(const struct store *st)
+{
+	struct strbuf work = STRBUF_INIT;
+	strbuf_addf(&work, "%s/work", st->root);
+	pgroup_kill_leftovers(work.buf);
+	strbuf_release(&work);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
@@ -398,7 +418,12 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	if (store_open(&st, store_dir, &err) < 0 || store_lock(&st, !a.no_wait, &err) < 0 ||
+	if (store_open(&st, store_dir, &err) < 0) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	st.on_wait = print_lock_wait;
+	if (store_lock(&st, !a.no_wait, &err) < 0 || kill_leftover_stages(&st) ||
 	    store_clean_tmp(&st, &err) < 0) {
 		cli_error("%s", err.buf);
 		goto out;

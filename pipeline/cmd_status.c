@@ -96,7 +96,7 @@ int cmd_status(int argc, char **argv)
 	int *fresh = xcalloc(p.nr ? p.nr : 1, sizeof(*fresh));
 	struct code_digests cd;
 	code_digests_init(&cd);
-	struct fresh_ctx fc = { &p, have_store ? &st : NULL, pv, &cd, 0 };
+	struct fresh_ctx fc = { &p, have_store ? &st : NULL, pv, &cd, 0, NULL, NULL };
 	struct fresh f;
 	fresh_init(&f);
 	struct sched sc;

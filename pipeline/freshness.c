@@ -57,20 +57,26 @@ void fresh_diff_records(const char *old_text, const char *new_text, struct strbu
 	}
 }
 
-/* 1 when tree `hex` can be handed to a stage: materialised, or (restore=1)
- * rebuilt now, or (restore=0) its manifest and every object it names are
- * present, so that a run would rebuild it. */
-static int tree_available(const struct fresh_ctx *c, const char *hex)
+/* 1 when tree `hex` can be handed to a stage. A run asks its own check
+ * (which rebuilds and repairs); readers look only: out/<hex> must still be
+ * its manifest (store_tree_intact, stat-level when nothing changed), or, when
+ * it is not materialised, its manifest and every object must be present so
+ * that a run would rebuild it. Otherwise `why` says what is wrong. */
+static int tree_available(const struct fresh_ctx *c, const char *stage, const char *hex,
+			  struct strbuf *why)
 {
-	if (store_has_tree(c->st, hex))
-		return 1;
-	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
-	int ok;
 	if (c->restore)
-		ok = store_tree_path(c->st, hex, &path, &err) == 0;
-	else
-		ok = store_tree_restorable(c->st, hex);
-	strbuf_release(&path);
+		return c->usable(c->usable_ctx, stage, hex);
+	if (!store_has_tree(c->st, hex)) {
+		if (store_tree_restorable(c->st, hex))
+			return 1;
+		strbuf_addf(why, "output sha256:%.12s missing from the store", hex);
+		return 0;
+	}
+	struct strbuf err = STRBUF_INIT;
+	int ok = store_tree_intact(c->st, hex, &err) == 0;
+	if (!ok)
+		strbuf_addf(why, "cached output damaged: %s", err.buf);
 	strbuf_release(&err);
 	return ok;
 }
@@ -147,7 +153,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 	}
 	strbuf_release(&e);
 	if (c->st && store_cache_get(c->st, f->key, f->tree) == 1) {
-		if (tree_available(c, f->tree)) {
+		if (tree_available(c, s->id, f->tree, &f->why)) {
 			f->state = FRESH_UP_TO_DATE;
 			if (predicted_by >= 0)
 				strbuf_addf(&f->why, "if '%s' reproduces its recorded output",
@@ -155,7 +161,9 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 			return 0;
 		}
 		f->state = FRESH_WILL_RUN;
-		strbuf_addf(&f->why, "output sha256:%.12s missing from the store", f->tree);
+		if (!f->why.len)
+			strbuf_addf(&f->why, "output sha256:%.12s missing from the store or damaged",
+				    f->tree);
 		f->tree[0] = '\0';
 		return 0;
 	}

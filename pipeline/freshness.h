@@ -4,9 +4,10 @@
  * disagree (docs/store.md, "When a stage is up to date").
  *
  * A stage is up to date when its cache key has an action-cache entry whose
- * output tree is available: materialised under out/<hex>, or restorable from
- * its manifest and objects (out/ may be deleted at any time). Otherwise it
- * will run, and the reason is the true one:
+ * output tree is available and intact: materialised under out/<hex> and still
+ * its manifest (store_tree_check / store_tree_intact), or restorable from its
+ * manifest and objects (out/ may be deleted at any time). Otherwise it will
+ * run, and the reason is the true one:
  *
  *   never run                          no execution of the stage is recorded
  *   changed: argv, code, ...           cache-record fields that differ from the
@@ -17,6 +18,7 @@
  *   output sha256:<12 hex> missing from the store
  *                                      the cache entry points at a tree that is
  *                                      neither materialised nor restorable
+ *   cached output damaged: <what>      out/<hex> differs from its manifest
  *   upstream 'ID' will run (its output is not known yet)
  *
  * Looking ahead without running (status, --dry-run): a stage that will run
@@ -58,8 +60,12 @@ struct fresh_ctx {
 	struct store *st;        /* NULL when the store does not exist yet */
 	struct prov *pv;         /* NULL: reasons are not looked up ("" instead) */
 	struct code_digests *cd; /* per-run memo of programs and code digests */
-	int restore;             /* 1: rebuild out/<hex> from its manifest when
-				  * needed (a run holding the lock); 0: only look */
+	int restore;             /* 1: a run holding the lock: `usable` decides;
+				  * 0: only look (read-only, see tree_available) */
+	/* restore=1: 1 when the cached tree may be reused (rebuilt and checked
+	 * byte for byte as store_tree_check does; the runner reports damage) */
+	int (*usable)(void *ctx, const char *stage, const char *tree);
+	void *usable_ctx;
 };
 
 void fresh_init(struct fresh *f);

@@ -58,19 +58,5 @@ void fs_fsync_parent(const char *path);
  * its links (cache entries) through fs_symlink. */
 void fs_fail_writes_after(long n);
 
-/* Leftover stage processes (docs/reliability.md). A running stage's process
- * group is noted in its work directory as "<pgid> <start>\n", where start is
- * the leader's start time (field 22 of /proc/PID/stat, clock ticks since
- * boot); at the next start, before the work directory is removed, the group
- * is killed if it still exists and is still the same group.
- *
- * proc_start_time: the start time of `pid`; 0, or -1 when there is no such
- * process. proc_kill_leftover_group: SIGKILL every process whose process group
- * is `pgid`, unless the leader `pgid` is alive with another start time (the
- * number was reused: a pid cannot be reused while a process group of that
- * number has members, so a group without its leader is still ours). Returns
- * the number of processes signalled. */
-int proc_start_time(pid_t pid, unsigned long long *start);
-int proc_kill_leftover_group(pid_t pgid, unsigned long long leader_start);
 
 #endif

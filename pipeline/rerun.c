@@ -6,6 +6,7 @@
 #include "rerun.h"
 #include "fsutil.h"
 #include "proc.h"
+#include "tree.h"
 #include "verify.h"
 #include "xalloc.h"
 
@@ -260,19 +261,6 @@ static int wait_child(struct child *c, double timeout_s)
 	return killed;
 }
 
-static int read_manifest(const char *path, struct manifest_entry **m, size_t *n,
-			 struct strbuf *err)
-{
-	struct strbuf text = STRBUF_INIT;
-	int rc = -1;
-	if (strbuf_read_file(&text, path) < 0)
-		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
-	else
-		rc = manifest_parse(text.buf, text.len, path, m, n, err);
-	strbuf_release(&text);
-	return rc;
-}
-
 static void set_failed(struct rerun_result *res, const char *fmt, const char *a, const char *b)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -297,24 +285,23 @@ static void first_line(const char *path, struct strbuf *out)
 static void compare_outputs(struct store *st, struct store *scratch, struct rerun_result *res)
 {
 	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, err = STRBUF_INIT, d = STRBUF_INIT;
-	struct manifest_entry *ma = NULL, *mb = NULL;
-	size_t na = 0, nb = 0;
+	struct tree ma = TREE_INIT, mb = TREE_INIT;
 	store_tree_manifest_path(st, res->recorded, &a);
 	store_tree_manifest_path(scratch, res->got, &b);
 	res->status = RERUN_DIFFERENT;
-	if (read_manifest(a.buf, &ma, &na, &err) < 0 || read_manifest(b.buf, &mb, &nb, &err) < 0) {
+	if (tree_read(a.buf, NULL, &ma, &err) < 0 || tree_read(b.buf, NULL, &mb, &err) < 0) {
 		strbuf_addf(&d, "output digest %.12s, recorded %.12s (%s)", res->got, res->recorded,
 			    err.buf);
 	} else {
-		manifest_first_difference(ma, na, mb, nb, "recorded output", "rerun", &d);
+		tree_first_difference(&ma, &mb, "recorded output", "rerun", 0, &d, NULL);
 		struct strbuf full = STRBUF_INIT;
 		strbuf_addf(&full, "first difference: %s", d.len ? d.buf : "(manifests equal)");
 		strbuf_release(&d);
 		d = full;
 	}
 	res->detail = strbuf_detach(&d, NULL);
-	manifest_free(ma, na);
-	manifest_free(mb, nb);
+	tree_release(&ma);
+	tree_release(&mb);
 	strbuf_release(&a);
 	strbuf_release(&b);
 	strbuf_release(&err);
@@ -399,7 +386,8 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	for (size_t i = 0; work && i < rec.inputs_nr; i++) {
 		strbuf_reset(&path);
 		strbuf_reset(&e2);
-		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0) {
+		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
+		    store_tree_intact(st, rec.inputs[i], &e2) < 0) {
 			set_failed(res, "input: %s%s", e2.buf, "");
 			strvec_clear(&from);
 			strvec_clear(&to);

@@ -7,6 +7,7 @@
 #include "canon.h"
 #include "freshness.h"
 #include "hitwriter.h"
+#include "pgroup.h"
 #include "proc.h"
 #include "progress.h"
 #include "scheduler.h"
@@ -417,56 +418,94 @@ static void snapshot_first_diff(const struct strbuf *a, const struct strbuf *b,
 		strbuf_add(path, src->buf + line, (size_t)(tab - (src->buf + line)));
 }
 
-/* A stage changed input tree `hex`: objects are hard links into that tree, so
- * drop every object whose content no longer matches its name (and give the
- * others back mode 0444), then rebuild out/<hex>/ from the manifest. When an
- * object had to go, the tree cannot be rebuilt and its producer runs again next
- * time. Appends what was done to `note`. */
+/* A stage changed input tree `hex` (store_tree_repair: damaged objects are
+ * dropped, so the producer runs again next time, else out/<hex>/ is rebuilt).
+ * Appends what was done to `note`. */
 static void repair_input_tree(struct runner *r, const char *hex, struct strbuf *note)
 {
-	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT, obj = STRBUF_INIT;
-	struct strbuf err = STRBUF_INIT, dir = STRBUF_INIT;
+	struct strbuf err = STRBUF_INIT;
 	size_t dropped = 0;
-
-	store_tree_manifest_path(r->st, hex, &mpath);
-	if (strbuf_read_file(&text, mpath.buf) == 0) {
-		char *line = text.buf;
-		while (line && *line) {
-			char *nl = strchr(line, '\n');
-			char kind, ohex[HASH_HEX_SIZE], check[HASH_HEX_SIZE];
-			if (nl)
-				*nl = '\0';
-			if (sscanf(line, "%c %64s", &kind, ohex) == 2 && (kind == 'f' || kind == 'x') &&
-			    hash_hex_valid(ohex)) {
-				store_object_path(r->st, ohex, &obj);
-				strbuf_reset(&err);
-				if (hash_file_hex(obj.buf, check, NULL, &err) == 0 &&
-				    strcmp(check, ohex)) {
-					unlink(obj.buf);
-					dropped++;
-				} else {
-					chmod(obj.buf, 0444);
-				}
-			}
-			line = nl ? nl + 1 : NULL;
-		}
-	}
-	store_tree_dir_path(r->st, hex, &dir);
-	strbuf_reset(&err);
-	remove_tree(dir.buf, &err);
-	strbuf_reset(&err);
-	if (dropped)
+	if (store_tree_repair(r->st, hex, &dropped, &err) != 0)
+		strbuf_addf(note, "; the input could not be restored: %s", err.buf);
+	else if (dropped)
 		strbuf_addf(note, "; %zu damaged object%s removed from the store, the input's "
 			    "producer will run again", dropped, dropped == 1 ? "" : "s");
-	else if (store_tree_path(r->st, hex, &dir, &err) == 0)
-		strbuf_addstr(note, "; the input was restored from the store");
 	else
-		strbuf_addf(note, "; the input could not be restored: %s", err.buf);
-	strbuf_release(&mpath);
-	strbuf_release(&text);
-	strbuf_release(&obj);
+		strbuf_addstr(note, "; the input was restored from the store");
 	strbuf_release(&err);
-	strbuf_release(&dir);
+}
+
+/* Before a tree is handed to a stage (as an input) or reused (a cache hit):
+ * is it still its manifest? (store_tree_check; stat-level unless something
+ * changed.) Returns 1 when it can be used; a restored tree is reported as a
+ * warning. 0 when it cannot: `why` then says why (for a damaged tree, which
+ * file; *damaged is set). */
+static int tree_intact(struct runner *r, const char *stage, const char *hex, struct strbuf *why,
+		       int *damaged)
+{
+	struct strbuf note = STRBUF_INIT, err = STRBUF_INIT, msg = STRBUF_INIT;
+	int rc = store_tree_check(r->st, hex, &note, &err);
+	if (rc == STORE_TREE_RESTORED) {
+		strbuf_addf(&msg, "study: warning: %s: %s\n", stage, note.buf);
+		progress_print(&r->prog, msg.buf);
+	} else if (rc == STORE_TREE_DAMAGED) {
+		strbuf_addstr(why, note.buf);
+		*damaged = 1;
+	} else if (rc < 0) {
+		strbuf_addstr(why, err.buf);
+	}
+	strbuf_release(&note);
+	strbuf_release(&err);
+	strbuf_release(&msg);
+	return rc == STORE_TREE_OK || rc == STORE_TREE_RESTORED;
+}
+
+/* A cache hit's tree is checked before the hit is accepted; a damaged one
+ * makes it a miss (its objects are gone), and the stage runs again. */
+static int hit_intact(struct runner *r, const char *stage, const char *hex)
+{
+	struct strbuf why = STRBUF_INIT, msg = STRBUF_INIT;
+	int damaged = 0;
+	int ok = tree_intact(r, stage, hex, &why, &damaged);
+	if (damaged) {
+		strbuf_addf(&msg, "study: warning: %s: cached output damaged: %s; running the stage "
+			    "again\n", stage, why.buf);
+		progress_print(&r->prog, msg.buf);
+	}
+	strbuf_release(&why);
+	strbuf_release(&msg);
+	return ok;
+}
+
+/* freshness.h's check of a cache hit's tree in a run (fresh_ctx.usable). */
+static int hit_usable(void *ctx, const char *stage, const char *hex)
+{
+	return hit_intact(ctx, stage, hex);
+}
+
+/* Before the stage starts: every input tree must be its manifest. 0, or -1
+ * with the reason (the damaged objects are gone: the next run reruns the
+ * producer). */
+static int check_inputs_before(struct runner *r, size_t si, struct strbuf *reason)
+{
+	const struct stage *s = &r->p->stages[si];
+	struct strbuf why = STRBUF_INIT;
+	int ret = 0;
+	for (size_t k = 0; k < s->inputs_nr && !ret; k++) {
+		const struct stage_output *in = &r->outs[s->inputs[k].stage];
+		if (!in->path)
+			continue;
+		strbuf_reset(&why);
+		int damaged = 0;
+		if (!tree_intact(r, s->id, in->digest, &why, &damaged)) {
+			strbuf_addf(reason, "input '%s' (output of '%s'): %s; run again to rebuild "
+				    "it, or see 'study verify'",
+				    s->inputs[k].name, r->p->stages[s->inputs[k].stage].id, why.buf);
+			ret = -1;
+		}
+	}
+	strbuf_release(&why);
+	return ret;
 }
 
 /* After the stage: 0 when every input is as it was, else -1 with the reason. */
@@ -655,6 +694,10 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 	strbuf_init(&sl->progbuf, 0);
 	child_init(&sl->ch);
 
+	if (check_inputs_before(r, si, &err) < 0) {
+		fail_before_start(r, si, key, err.buf);
+		goto fail;
+	}
 	if (workdir_acquire(r, key, &wd, &err) < 0) {
 		fail_before_start(r, si, key, err.buf);
 		goto fail;
@@ -717,7 +760,7 @@ static void launch_ready(struct runner *r)
 {
 	struct strbuf err = STRBUF_INIT;
 	struct fresh_ctx fc = { r->p, r->st, r->o->dry_run ? r->pv : NULL, &r->cd,
-				!r->o->dry_run };
+				!r->o->dry_run, hit_usable, r };
 	struct fresh f;
 	fresh_init(&f);
 	long i;

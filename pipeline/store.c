@@ -10,6 +10,7 @@
  */
 #include "store.h"
 #include "fsutil.h"
+#include "tree.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -21,50 +22,16 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
-
-#define ZERO_HEX "0000000000000000000000000000000000000000000000000000000000000000"
-#define MANIFEST_HEADER "study-tree 1\n"
 
 enum { IO_CHUNK = 64 * 1024 };
 
-/* ---- small helpers ------------------------------------------------------------ */
-
-/* 1 when c is a control character (C0, newline included, or DEL). */
-static int is_ctrl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-/* Append `s` with control characters shown as '?', for one-line messages. */
-static void add_printable(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++)
-		strbuf_addch(sb, is_ctrl((unsigned char)*s) ? '?' : *s);
-}
-
-/* A relative '/'-separated path without empty, "." or ".." components and
- * without control characters. */
-static int valid_rel_path(const char *p)
-{
-	if (!*p || *p == '/')
-		return 0;
-	const char *comp = p;
-	for (const char *s = p;; s++) {
-		if (*s == '/' || *s == '\0') {
-			size_t n = (size_t)(s - comp);
-			if (n == 0 || (n == 1 && comp[0] == '.') ||
-			    (n == 2 && comp[0] == '.' && comp[1] == '.'))
-				return 0;
-			if (*s == '\0')
-				return 1;
-			comp = s + 1;
-		} else if (is_ctrl((unsigned char)*s)) {
-			return 0;
-		}
-	}
-}
+#define add_printable tree_add_printable
 
 /* ---- open / release / lock ---------------------------------------------------------- */
 
-static const char *const store_subdirs[] = { "objects", "trees", "out", "cache", "tmp", "work" };
+static const char *const store_subdirs[] = { "objects", "trees", "out", "stat", "cache", "tmp", "work" };
 
 static int store_fill(struct store *st, const char *dir, struct strbuf *err)
 {
@@ -76,6 +43,8 @@ static int store_fill(struct store *st, const char *dir, struct strbuf *err)
 	st->root = abs;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	return 0;
 }
 
@@ -84,6 +53,8 @@ int store_open(struct store *st, const char *dir, struct strbuf *err)
 	st->root = NULL;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	if (mkdir_p(dir, 0755, err))
 		return -1;
 	if (store_fill(st, dir, err))
@@ -107,6 +78,8 @@ int store_open_existing(struct store *st, const char *dir, struct strbuf *err)
 	st->root = NULL;
 	st->lock_fd = -1;
 	st->fsync = 0;
+	st->on_wait = NULL;
+	st->on_wait_ctx = NULL;
 	struct strbuf p = STRBUF_INIT;
 	struct stat sb;
 	strbuf_addf(&p, "%s/objects", dir);
@@ -177,13 +150,12 @@ int store_lock(struct store *st, int wait, struct strbuf *err)
 			strbuf_release(&p);
 			return -1;
 		}
-		struct strbuf msg = STRBUF_INIT;
-		strbuf_addstr(&msg, "study: waiting for the store lock held by ");
-		add_pid(&msg, pid);
-		strbuf_addch(&msg, '\n');
-		fputs(msg.buf, stderr);
-		fflush(stderr);
-		strbuf_release(&msg);
+		if (st->on_wait) {
+			struct strbuf holder = STRBUF_INIT;
+			add_pid(&holder, pid);
+			st->on_wait(st->on_wait_ctx, holder.buf);
+			strbuf_release(&holder);
+		}
 		while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
 			;
 	}
@@ -215,43 +187,11 @@ void store_unlock(struct store *st)
 	st->lock_fd = -1;
 }
 
-/* Kill what a killed run left running: every work/<stage>-XXXXXX/pgid names the
- * process group of a stage that was running (see runner.c, fsutil.h). */
-static void kill_leftover_stages(struct store *st)
-{
-	struct strbuf p = STRBUF_INIT, text = STRBUF_INIT;
-	strbuf_addf(&p, "%s/work", st->root);
-	DIR *d = opendir(p.buf);
-	if (!d) {
-		strbuf_release(&p);
-		return;
-	}
-	size_t base = p.len;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		long pgid;
-		unsigned long long start;
-		if (de->d_name[0] == '.')
-			continue;
-		strbuf_setlen(&p, base);
-		strbuf_addf(&p, "/%s/pgid", de->d_name);
-		strbuf_reset(&text);
-		if (strbuf_read_file(&text, p.buf) != 0 ||
-		    sscanf(text.buf, "%ld %llu", &pgid, &start) != 2)
-			continue;
-		proc_kill_leftover_group((pid_t)pgid, start);
-	}
-	closedir(d);
-	strbuf_release(&p);
-	strbuf_release(&text);
-}
-
 int store_clean_tmp(struct store *st, struct strbuf *err)
 {
 	struct strbuf p = STRBUF_INIT;
 	int ret = 0;
 	const char *dirs[] = { "tmp", "work" };
-	kill_leftover_stages(st);
 	for (size_t i = 0; i < 2 && !ret; i++) {
 		strbuf_reset(&p);
 		strbuf_addf(&p, "%s/%s", st->root, dirs[i]);
@@ -577,228 +517,17 @@ int store_put_file(struct store *st, const char *path, int consume, char hex[HAS
 
 /* ---- trees ------------------------------------------------------------------------------- */
 
-struct tree_entry {
-	char *path;
-	char kind; /* 'f', 'x' or 'd' */
-	char hex[HASH_HEX_SIZE];
-	uint64_t size;
-};
-
-struct tree_list {
-	struct tree_entry *v;
-	size_t nr, alloc;
-};
-
-static void tree_list_release(struct tree_list *tl)
-{
-	for (size_t i = 0; i < tl->nr; i++)
-		free(tl->v[i].path);
-	free(tl->v);
-	tl->v = NULL;
-	tl->nr = tl->alloc = 0;
-}
-
-static struct tree_entry *tree_list_add(struct tree_list *tl, const char *path, char kind)
-{
-	XGROW(tl->v, tl->alloc, tl->nr + 1);
-	struct tree_entry *e = &tl->v[tl->nr++];
-	e->path = xstrdup(path);
-	e->kind = kind;
-	memcpy(e->hex, ZERO_HEX, HASH_HEX_SIZE);
-	e->size = 0;
-	return e;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct tree_entry *)a)->path, ((const struct tree_entry *)b)->path);
-}
-
-struct walk {
+struct walk_ctx {
 	struct store *st;
-	const char *top;
 	int consume;
-	struct tree_list *list;
-	struct strbuf rel;  /* path relative to top */
-	struct strbuf full; /* scratch: top/rel for messages */
 };
 
-static const char *walk_full(struct walk *w)
+/* tree_walk's file callback: ingest the file as an object. */
+static int ingest_entry(void *ctx, int fd, const struct stat *sb, int dirfd, const char *name,
+			const char *display, struct tree_entry *e, struct strbuf *err)
 {
-	strbuf_reset(&w->full);
-	strbuf_addf(&w->full, "%s/", w->top);
-	add_printable(&w->full, w->rel.buf);
-	return w->full.buf;
-}
-
-static int walk_dir(struct walk *w, int dfd, struct strbuf *err);
-
-/* Handle one directory entry `name` of dfd; w->rel already names it. */
-static int walk_entry(struct walk *w, int dfd, const char *name, unsigned char dtype,
-		      struct strbuf *err)
-{
-	struct stat sb;
-	mode_t fmt;
-	if (dtype == DT_REG) {
-		fmt = S_IFREG;
-	} else if (dtype == DT_DIR) {
-		fmt = S_IFDIR;
-	} else if (dtype == DT_LNK) {
-		fmt = S_IFLNK;
-	} else {
-		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-			strbuf_addf(err, "cannot stat '%s': %s", walk_full(w), strerror(errno));
-			return -1;
-		}
-		fmt = sb.st_mode & S_IFMT;
-	}
-	if (fmt == S_IFDIR) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w),
-				    strerror(errno));
-			return -1;
-		}
-		size_t before = w->list->nr;
-		if (walk_dir(w, fd, err))
-			return -1;
-		if (w->list->nr == before)
-			tree_list_add(w->list, w->rel.buf, 'd');
-		return 0;
-	}
-	if (fmt == S_IFREG) {
-		int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0) {
-			strbuf_addf(err, "cannot read '%s': %s", walk_full(w), strerror(errno));
-			return -1;
-		}
-		if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-			strbuf_addf(err, "cannot read '%s': %s", walk_full(w),
-				    "not a regular file");
-			close(fd);
-			return -1;
-		}
-		char kind = (sb.st_mode & S_IXUSR) ? 'x' : 'f';
-		struct tree_entry *e = tree_list_add(w->list, w->rel.buf, kind);
-		return ingest_fd(w->st, fd, &sb, dfd, name, walk_full(w), w->consume, e->hex,
-				 &e->size, err);
-	}
-	const char *what = fmt == S_IFLNK ? "a symbolic link" :
-			   fmt == S_IFIFO ? "a fifo" :
-			   fmt == S_IFSOCK ? "a socket" :
-			   (fmt == S_IFCHR || fmt == S_IFBLK) ? "a device" : "not a regular file";
-	strbuf_addf(err, "output '%s' is %s (only regular files and directories are allowed)",
-		    walk_full(w), what);
-	return -1;
-}
-
-/* Walk the directory open as dfd (takes ownership of dfd). */
-static int walk_dir(struct walk *w, int dfd, struct strbuf *err)
-{
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		strbuf_addf(err, "cannot open directory '%s': %s", walk_full(w), strerror(errno));
-		close(dfd);
-		return -1;
-	}
-	size_t base = w->rel.len;
-	int ret = 0;
-	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
-		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		if (base)
-			strbuf_addch(&w->rel, '/');
-		strbuf_addstr(&w->rel, name);
-		for (const char *s = name; *s; s++) {
-			if (is_ctrl((unsigned char)*s)) {
-				strbuf_addf(err, "output '%s' has a control character or newline "
-						 "in its name",
-					    walk_full(w));
-				ret = -1;
-				break;
-			}
-		}
-		if (!ret)
-			ret = walk_entry(w, dirfd(d), name, de->d_type, err);
-		strbuf_setlen(&w->rel, base);
-		if (ret)
-			break;
-		errno = 0;
-	}
-	if (!ret && errno) {
-		strbuf_addf(err, "cannot read directory '%s': %s", walk_full(w), strerror(errno));
-		ret = -1;
-	}
-	closedir(d);
-	return ret;
-}
-
-static void build_manifest(const struct tree_list *tl, struct strbuf *m)
-{
-	strbuf_addstr(m, MANIFEST_HEADER);
-	for (size_t i = 0; i < tl->nr; i++) {
-		const struct tree_entry *e = &tl->v[i];
-		strbuf_addf(m, "%c %s %llu %s\n", e->kind, e->hex, (unsigned long long)e->size,
-			    e->path);
-	}
-}
-
-/* Parse a manifest; every line is validated (it names paths we create). */
-static int parse_manifest(const char *text, size_t len, struct tree_list *tl, const char *what,
-			  struct strbuf *err)
-{
-	size_t hl = strlen(MANIFEST_HEADER);
-	if (len < hl || memcmp(text, MANIFEST_HEADER, hl)) {
-		strbuf_addf(err, "malformed tree manifest '%s': bad header", what);
-		return -1;
-	}
-	const char *p = text + hl, *end = text + len;
-	unsigned long lineno = 1;
-	while (p < end) {
-		lineno++;
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			goto bad;
-		/* "<k> <64 hex> <size> <path>" */
-		if (nl - p < 2 + 64 + 1 + 1 + 1 || (p[0] != 'f' && p[0] != 'x' && p[0] != 'd') ||
-		    p[1] != ' ' || p[66] != ' ')
-			goto bad;
-		char hex[HASH_HEX_SIZE];
-		memcpy(hex, p + 2, 64);
-		hex[64] = '\0';
-		if (!hash_hex_valid(hex))
-			goto bad;
-		const char *s = p + 67;
-		if (s >= nl || *s < '0' || *s > '9')
-			goto bad;
-		uint64_t size = 0;
-		for (; s < nl && *s >= '0' && *s <= '9'; s++) {
-			if (size > (UINT64_MAX - 9) / 10)
-				goto bad;
-			size = size * 10 + (uint64_t)(*s - '0');
-		}
-		if (s >= nl || *s != ' ')
-			goto bad;
-		s++;
-		char *path = xstrndup(s, (size_t)(nl - s));
-		if (!valid_rel_path(path) || strlen(path) != (size_t)(nl - s) ||
-		    (tl->nr && strcmp(tl->v[tl->nr - 1].path, path) >= 0)) {
-			free(path);
-			goto bad;
-		}
-		struct tree_entry *e = tree_list_add(tl, path, p[0]);
-		free(path);
-		memcpy(e->hex, hex, HASH_HEX_SIZE);
-		e->size = size;
-		p = nl + 1;
-	}
-	return 0;
-bad:
-	strbuf_addf(err, "malformed tree manifest '%s': line %lu", what, lineno);
-	return -1;
+	const struct walk_ctx *w = ctx;
+	return ingest_fd(w->st, fd, sb, dirfd, name, display, w->consume, e->hex, &e->size, err);
 }
 
 /* Link (or, past the filesystem's link limit, copy) object `hex` to `dst`. */
@@ -839,7 +568,7 @@ static int link_object(struct store *st, const struct tree_entry *e, const char 
 }
 
 /* Build out/<hex>/ from the (sorted) entries: temp dir of hard links, then rename. */
-static int materialise(struct store *st, const char *hex, const struct tree_list *tl,
+static int materialise(struct store *st, const char *hex, const struct tree *tl,
 		       struct strbuf *err)
 {
 	struct strbuf tmp = STRBUF_INIT, dst = STRBUF_INIT, obj = STRBUF_INIT;
@@ -931,26 +660,17 @@ out:
 int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err)
 {
-	struct tree_list tl = { NULL, 0, 0 };
-	struct walk w = { st, dir, consume, &tl, STRBUF_INIT, STRBUF_INIT };
+	struct tree tl = TREE_INIT;
+	struct walk_ctx w = { st, consume };
 	struct strbuf m = STRBUF_INIT, path = STRBUF_INIT;
 	int ret = -1;
-
-	/* O_NOFOLLOW: a stage that replaced its output by a symlink must not make us
-	 * ingest (and, consuming, move away) whatever the link points to */
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		strbuf_addf(err, "cannot open output directory '%s': %s", dir, strerror(errno));
-		goto out;
-	}
-	if (walk_dir(&w, fd, err))
+	if (tree_walk(dir, "output ", ingest_entry, &w, &tl, err))
 		goto out;
 	if (!tl.nr) {
 		strbuf_addf(err, "output directory '%s' is empty", dir);
 		goto out;
 	}
-	qsort(tl.v, tl.nr, sizeof(*tl.v), entry_cmp);
-	build_manifest(&tl, &m);
+	tree_format(&tl, &m);
 	hash_buf_hex(m.buf, m.len, hex);
 
 	uint64_t nf = 0, nb = 0;
@@ -972,13 +692,21 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 			goto out;
 	}
 	store_tree_dir_path(st, hex, &path);
-	if (stat(path.buf, &sb) != 0 && materialise(st, hex, &tl, err))
-		goto out;
+	if (stat(path.buf, &sb) != 0) {
+		if (materialise(st, hex, &tl, err))
+			goto out;
+	} else {
+		/* the same tree again: its out/<hex>/ may be a damaged copy (an object
+		 * it links was edited and dropped); its objects are intact now */
+		struct strbuf note = STRBUF_INIT;
+		int rc = store_tree_check(st, hex, &note, err);
+		strbuf_release(&note);
+		if (rc < 0)
+			goto out;
+	}
 	ret = 0;
 out:
-	tree_list_release(&tl);
-	strbuf_release(&w.rel);
-	strbuf_release(&w.full);
+	tree_release(&tl);
 	strbuf_release(&m);
 	strbuf_release(&path);
 	return ret;
@@ -1007,34 +735,278 @@ int store_tree_path(struct store *st, const char *hex, struct strbuf *path, stru
 	if (stat(path->buf, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return 0;
 
-	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT;
-	struct tree_list tl = { NULL, 0, 0 };
+	struct strbuf mpath = STRBUF_INIT;
+	struct tree tl = TREE_INIT;
 	int ret = -1;
+	size_t mark = err->len;
 	store_tree_manifest_path(st, hex, &mpath);
-	if (strbuf_read_file(&text, mpath.buf) != 0) {
-		if (errno == ENOENT)
+	if (tree_read(mpath.buf, hex, &tl, err)) {
+		if (errno == ENOENT) {
+			strbuf_setlen(err, mark);
 			strbuf_addf(err, "tree '%s' is not in the store", hex);
-		else
-			strbuf_addf(err, "cannot read '%s': %s", mpath.buf, strerror(errno));
-		goto out;
-	}
-	char check[HASH_HEX_SIZE];
-	hash_buf_hex(text.buf, text.len, check);
-	if (strcmp(check, hex)) {
-		strbuf_addf(err, "tree manifest '%s' is corrupt (digest %s)", mpath.buf, check);
-		goto out;
-	}
-	if (parse_manifest(text.buf, text.len, &tl, mpath.buf, err))
-		goto out;
-	if (!tl.nr) {
-		strbuf_addf(err, "malformed tree manifest '%s': no entries", mpath.buf);
+		}
 		goto out;
 	}
 	ret = materialise(st, hex, &tl, err);
 out:
-	tree_list_release(&tl);
+	tree_release(&tl);
 	strbuf_release(&mpath);
-	strbuf_release(&text);
+	return ret;
+}
+
+/* ---- is a materialised tree still its manifest? (docs/store.md, "Integrity") ---- */
+
+static void tree_stat_path(const struct store *st, const char *hex, struct strbuf *out)
+{
+	strbuf_reset(out);
+	strbuf_addf(out, "%s/stat/%s", st->root, hex);
+}
+
+/* One line of a stat record: what a change of the file would move. */
+static void stat_line(const struct stat *sb, const char *rel, struct strbuf *out)
+{
+	strbuf_addf(out, "%lu %o %lld %lld.%09ld %lld.%09ld %s\n", (unsigned long)sb->st_ino,
+		    (unsigned)sb->st_mode, (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+		    sb->st_mtim.tv_nsec, (long long)sb->st_ctim.tv_sec, sb->st_ctim.tv_nsec, rel);
+}
+
+/* 1 when every line of the stat record of `hex` still describes out/<hex>/. */
+static int tree_stat_fresh(const struct store *st, const char *hex, const char *dir)
+{
+	struct strbuf rec = STRBUF_INIT, path = STRBUF_INIT, now = STRBUF_INIT;
+	int ok = 0;
+	tree_stat_path(st, hex, &path);
+	if (strbuf_read_file(&rec, path.buf) != 0 || !rec.len)
+		goto out;
+	const char *line = rec.buf, *end = rec.buf + rec.len;
+	ok = 1;
+	while (ok && line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *rel = line;
+		for (int spaces = 0; nl && rel < nl && spaces < 5; rel++)
+			spaces += *rel == ' ';
+		struct stat sb;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%.*s", dir, nl ? (int)(nl - rel) : 0, rel);
+		strbuf_reset(&now);
+		if (!nl || lstat(path.buf, &sb) != 0) {
+			ok = 0;
+			break;
+		}
+		stat_line(&sb, "", &now);
+		/* now is "<fields> \n": compare the fields, then the path came from rec */
+		ok = now.len - 1 == (size_t)(rel - line) && !memcmp(now.buf, line, now.len - 1);
+		line = nl + 1;
+	}
+out:
+	strbuf_release(&rec);
+	strbuf_release(&path);
+	strbuf_release(&now);
+	return ok;
+}
+
+/* Record the stat of out/<hex>/ (just found equal to its manifest t): the top
+ * directory, every directory and every entry. Not written when an entry
+ * changed within the current clock tick ("racy": a change later in the same
+ * tick would leave the same times), so it is rechecked next time. Files that
+ * lost mode 0444 get it back first. Best effort: no record only costs a
+ * rehash next time. */
+static void tree_stat_write(struct store *st, const char *hex, const char *dir,
+			    const struct tree *t)
+{
+	struct strbuf rec = STRBUF_INIT, path = STRBUF_INIT, ignored = STRBUF_INIT;
+	struct timespec now;
+	struct stat sb;
+	int racy = 0;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	for (size_t i = 0; i <= t->nr && !racy; i++) {
+		const char *p = i ? t->v[i - 1].path : ".";
+		const char *prev = i > 1 ? t->v[i - 2].path : "";
+		/* parent directories first, once each (a directory's entries are
+		 * contiguous in byte order) */
+		for (size_t j = 0; i && p[j]; j++) {
+			if (p[j] != '/' || !strncmp(prev, p, j + 1))
+				continue;
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%.*s", dir, (int)j, p);
+			if (lstat(path.buf, &sb) != 0)
+				goto out;
+			struct strbuf rel = STRBUF_INIT;
+			strbuf_add(&rel, p, j);
+			stat_line(&sb, rel.buf, &rec);
+			strbuf_release(&rel);
+			racy |= sb.st_ctim.tv_sec > now.tv_sec ||
+				(sb.st_ctim.tv_sec == now.tv_sec && sb.st_ctim.tv_nsec >= now.tv_nsec);
+		}
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir, p);
+		if (lstat(path.buf, &sb) != 0)
+			goto out;
+		if (i && t->v[i - 1].kind != 'd' && (sb.st_mode & 07777) != 0444) {
+			if (chmod(path.buf, 0444) != 0 || lstat(path.buf, &sb) != 0)
+				goto out;
+		}
+		stat_line(&sb, p, &rec);
+		racy |= sb.st_ctim.tv_sec > now.tv_sec ||
+			(sb.st_ctim.tv_sec == now.tv_sec && sb.st_ctim.tv_nsec >= now.tv_nsec);
+	}
+	tree_stat_path(st, hex, &path);
+	if (!racy && write_fanout(st, path.buf, rec.buf, rec.len, &ignored) != 0)
+		unlink(path.buf);
+out:
+	strbuf_release(&rec);
+	strbuf_release(&path);
+	strbuf_release(&ignored);
+}
+
+/* Rehash every object t names: drop (unlink) those whose content is not
+ * their name, give the others mode 0444 back. Returns how many were dropped;
+ * the first dropped one's path in t goes to `first`. */
+static size_t drop_bad_objects(struct store *st, const struct tree *t, struct strbuf *first)
+{
+	struct strbuf obj = STRBUF_INIT, err = STRBUF_INIT;
+	size_t dropped = 0;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct tree_entry *e = &t->v[i];
+		char check[HASH_HEX_SIZE];
+		struct stat sb;
+		if (e->kind == 'd')
+			continue;
+		store_object_path(st, e->hex, &obj);
+		strbuf_reset(&err);
+		if (lstat(obj.buf, &sb) != 0)
+			continue; /* already gone (another entry with the same content) */
+		if (!S_ISREG(sb.st_mode) || hash_file_hex(obj.buf, check, NULL, &err) != 0 ||
+		    strcmp(check, e->hex)) {
+			if (unlink(obj.buf) == 0) {
+				if (!dropped && first)
+					strbuf_addstr(first, e->path);
+				dropped++;
+			}
+		} else if ((sb.st_mode & 07777) != 0444) {
+			chmod(obj.buf, 0444);
+		}
+	}
+	strbuf_release(&obj);
+	strbuf_release(&err);
+	return dropped;
+}
+
+int store_tree_repair(struct store *st, const char *hex, size_t *dropped, struct strbuf *err)
+{
+	struct strbuf mpath = STRBUF_INIT, dir = STRBUF_INIT, ignored = STRBUF_INIT;
+	struct tree t = TREE_INIT;
+	int ret = -1;
+	*dropped = 0;
+	if (!hash_hex_valid(hex)) {
+		strbuf_addstr(err, "invalid tree digest '");
+		add_printable(err, hex);
+		strbuf_addch(err, '\'');
+		return -1;
+	}
+	store_tree_manifest_path(st, hex, &mpath);
+	if (tree_read(mpath.buf, hex, &t, err) != 0)
+		goto out;
+	*dropped = drop_bad_objects(st, &t, NULL);
+	store_tree_dir_path(st, hex, &dir);
+	if (remove_tree(dir.buf, err) != 0)
+		goto out;
+	tree_stat_path(st, hex, &mpath);
+	unlink(mpath.buf);
+	ret = *dropped ? 0 : materialise(st, hex, &t, err);
+out:
+	tree_release(&t);
+	strbuf_release(&mpath);
+	strbuf_release(&dir);
+	strbuf_release(&ignored);
+	return ret;
+}
+
+static int tree_check(struct store *st, const char *hex, int repair, struct strbuf *note,
+		      struct strbuf *err);
+
+int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err)
+{
+	return tree_check(st, hex, 1, note, err);
+}
+
+int store_tree_intact(struct store *st, const char *hex, struct strbuf *err)
+{
+	return tree_check(st, hex, 0, NULL, err) == STORE_TREE_OK ? 0 : -1;
+}
+
+static int tree_check(struct store *st, const char *hex, int repair, struct strbuf *note,
+		      struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, mpath = STRBUF_INIT, werr = STRBUF_INIT;
+	struct strbuf what = STRBUF_INIT, file = STRBUF_INIT;
+	struct tree t = TREE_INIT, w = TREE_INIT;
+	int ret = -1;
+	if (store_tree_path(st, hex, &dir, err) != 0)
+		goto out;
+	if (tree_stat_fresh(st, hex, dir.buf)) {
+		ret = STORE_TREE_OK;
+		goto out;
+	}
+	store_tree_manifest_path(st, hex, &mpath);
+	if (tree_read(mpath.buf, hex, &t, err) != 0)
+		goto out;
+	if (tree_walk_hash(dir.buf, "", &w, &werr) != 0) {
+		strbuf_addstr(&what, werr.buf);
+		/* name the file: the first manifest entry that is not a plain file */
+		for (size_t i = 0; i < t.nr && !file.len; i++) {
+			struct stat sb;
+			strbuf_reset(&mpath);
+			strbuf_addf(&mpath, "%s/%s", dir.buf, t.v[i].path);
+			if (lstat(mpath.buf, &sb) != 0 ||
+			    (t.v[i].kind == 'd' ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode)))
+				strbuf_addstr(&file, t.v[i].path);
+		}
+	} else if (!tree_first_difference(&t, &w, "manifest", "materialised tree", 1, &what,
+					  &file)) {
+		if (repair)
+			tree_stat_write(st, hex, dir.buf, &t);
+		ret = STORE_TREE_OK;
+		goto out;
+	}
+	if (!repair) {
+		strbuf_addf(err, "file '%s/", dir.buf);
+		add_printable(err, file.len ? file.buf : "?");
+		strbuf_addf(err, "' does not match its recorded digest (%s)", what.buf);
+		goto out;
+	}
+	/* out/<hex>/ is not its manifest: rebuild it from the objects that are
+	 * still intact, or drop the damaged ones (the tree is then gone) */
+	struct strbuf bad = STRBUF_INIT;
+	size_t dropped = drop_bad_objects(st, &t, &bad);
+	if (!file.len)
+		strbuf_addstr(&file, bad.len ? bad.buf : "?");
+	strbuf_release(&bad);
+	tree_stat_path(st, hex, &mpath);
+	unlink(mpath.buf);
+	if (remove_tree(dir.buf, err) != 0)
+		goto out;
+	strbuf_addf(note, "file '%s/", dir.buf);
+	add_printable(note, file.buf);
+	if (dropped) {
+		strbuf_addf(note, "' does not match its recorded digest (%s); %zu damaged "
+				  "object%s removed from the store",
+			    what.buf, dropped, dropped == 1 ? "" : "s");
+		ret = STORE_TREE_DAMAGED;
+	} else if (materialise(st, hex, &t, err) == 0) {
+		strbuf_addf(note, "' did not match its recorded digest (%s); restored from the "
+				  "store's intact object",
+			    what.buf);
+		ret = STORE_TREE_RESTORED;
+	}
+out:
+	tree_release(&t);
+	tree_release(&w);
+	strbuf_release(&dir);
+	strbuf_release(&mpath);
+	strbuf_release(&werr);
+	strbuf_release(&what);
+	strbuf_release(&file);
 	return ret;
 }
 
@@ -1044,31 +1016,24 @@ int store_tree_restorable(const struct store *st, const char *hex)
 		return 0;
 	if (store_has_tree(st, hex))
 		return 1;
-	struct strbuf mpath = STRBUF_INIT, text = STRBUF_INIT, err = STRBUF_INIT;
-	struct tree_list tl = { NULL, 0, 0 };
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	struct tree t = TREE_INIT;
 	int ok = 0;
-	store_tree_manifest_path(st, hex, &mpath);
-	if (strbuf_read_file(&text, mpath.buf) != 0)
-		goto out;
-	char check[HASH_HEX_SIZE];
-	hash_buf_hex(text.buf, text.len, check);
-	if (strcmp(check, hex) || parse_manifest(text.buf, text.len, &tl, mpath.buf, &err) ||
-	    !tl.nr)
+	store_tree_manifest_path(st, hex, &path);
+	if (tree_read(path.buf, hex, &t, &err) < 0)
 		goto out;
 	ok = 1;
-	for (size_t i = 0; ok && i < tl.nr; i++) {
-		if (tl.v[i].kind == 'd')
+	for (size_t i = 0; ok && i < t.nr; i++) {
+		if (t.v[i].kind == 'd')
 			continue;
 		struct stat sb;
-		strbuf_reset(&mpath);
-		store_object_path(st, tl.v[i].hex, &mpath);
-		ok = stat(mpath.buf, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		     (uint64_t)sb.st_size == tl.v[i].size;
+		store_object_path(st, t.v[i].hex, &path);
+		ok = stat(path.buf, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		     (uint64_t)sb.st_size == t.v[i].size;
 	}
 out:
-	tree_list_release(&tl);
-	strbuf_release(&mpath);
-	strbuf_release(&text);
+	tree_release(&t);
+	strbuf_release(&path);
 	strbuf_release(&err);
 	return ok;
 }
@@ -1176,6 +1141,89 @@ out:
 	strbuf_release(&target);
 	strbuf_release(&tmp);
 	return ret;
+}
+
+/* ---- walking the fan-out directories ------------------------------------------------ */
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Names in a directory, sorted; a missing directory is empty. */
+static int list_names(const char *path, char ***names, size_t *nr, struct strbuf *err)
+{
+	size_t alloc = 0;
+	*names = NULL;
+	*nr = 0;
+	DIR *d = opendir(path);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		XGROW(*names, alloc, *nr + 1);
+		(*names)[(*nr)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(*names, *nr, sizeof(char *), cmp_name);
+	return 0;
+}
+
+static void free_names(char **names, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int for_each_fanout(const struct store *st, const char *sub, store_each_fn fn, void *ctx,
+			   struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	char **fans = NULL;
+	size_t nfans = 0;
+	int ret = -1;
+	strbuf_addf(&dir, "%s/%s", st->root, sub);
+	if (list_names(dir.buf, &fans, &nfans, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nfans; i++) {
+		char **names;
+		size_t n;
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, fans[i]);
+		if (list_names(path.buf, &names, &n, err) < 0)
+			goto out;
+		for (size_t j = 0; j < n; j++) {
+			int ok = hash_hex_valid(names[j]) && strlen(fans[i]) == 2 &&
+				 !memcmp(names[j], fans[i], 2);
+			strbuf_reset(&path);
+			strbuf_addf(&path, "%s/%s/%s", dir.buf, fans[i], names[j]);
+			fn(ctx, names[j], path.buf, ok);
+		}
+		free_names(names, n);
+	}
+	ret = 0;
+out:
+	free_names(fans, nfans);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}
+
+int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_fanout(st, "objects", fn, ctx, err);
+}
+
+int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_fanout(st, "trees", fn, ctx, err);
 }
 
 /* ---- work dirs ------------------------------------------------------------------------ */

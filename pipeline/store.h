@@ -7,13 +7,18 @@
  *   trees/ab/<64 hex>     tree manifests (canonical text below), by SHA-256 of the text
  *   out/<64 hex>/         a tree materialised as a read-only directory of hard links
  *                         to objects (what stages receive as input paths)
- *   cache/ab/<64 hex>     action cache: file named by cache key, content "<tree hex>\n"
+ *   stat/<64 hex>         stat record of out/<hex>/ when last found intact
+ *                         (store_tree_check); a cache, may be deleted
+ *   cache/ab/<64 hex>     action cache: a symbolic link named by the cache key,
+ *                         target "sha256-<tree digest in base64url>" (older
+ *                         stores: a file "<tree hex>\n", still read)
  *   tmp/                  temporaries; emptied by store_clean_tmp()
  *   work/                 stage working directories; emptied by store_clean_tmp()
  *   lock                  the writer lock (flock), holds the writer's pid as text
  *   provenance.db         SQLite provenance (owned by prov.c, not this module)
  *
- * Tree manifest canonical form (UTF-8 text, bytes sorted by path, '\n' ends each line):
+ * Tree manifest canonical form (pipeline/tree.h owns it; UTF-8 text, bytes
+ * sorted by path, '\n' ends each line):
  *
  *   study-tree 1
  *   <kind> <sha256 hex> <size> <path>
@@ -31,7 +36,7 @@
 #define STUDY_STORE_H
 
 #include <stdint.h>
-#include "fsutil.h" /* mkdir_p, remove_tree, write_file_atomic (moved there) */
+#include "fsutil.h" /* mkdir_p, remove_tree, write_file_atomic, used with the store */
 #include "hash.h"
 #include "strbuf.h"
 
@@ -39,6 +44,11 @@ struct store {
 	char *root;  /* absolute path of the store directory */
 	int lock_fd; /* -1 unless the writer lock is held */
 	int fsync;   /* 1: fsync files and directories around renames (store_set_fsync) */
+	/* store_lock(wait=1) calls this once before blocking, with the holder as
+	 * "pid N" or "pid unknown" (the command prints it; the store never does).
+	 * NULL (the default after store_open): wait silently. */
+	void (*on_wait)(void *ctx, const char *holder);
+	void *on_wait_ctx;
 };
 
 /* Create the layout if missing (mkdir -p) and fill st. */
@@ -56,14 +66,14 @@ void store_set_fsync(struct store *st, int on);
  * do not inherit it); the pid is written into the file after acquiring.
  * wait=0: fail at once when another process holds it, with
  * "store 'DIR' is locked by another run (pid N)" (DIR is st->root, absolute).
- * wait=1: print "study: waiting for the store lock held by pid N" to stderr
- * once, then block. N reads "unknown" when the holder has not written its pid
- * yet. Taking it again through the same struct is a no-op (returns 0). */
+ * wait=1: call st->on_wait (if set) once with "pid N", then block. N reads
+ * "unknown" when the holder has not written its pid yet. Taking it again through the same struct is a no-op (returns 0). */
 int store_lock(struct store *st, int wait, struct strbuf *err);
 void store_unlock(struct store *st);
 
 /* Remove everything under tmp/ and work/ (leftovers of a killed run).
- * Only call while holding the writer lock. */
+ * Only call while holding the writer lock, and after pgroup_kill_leftovers
+ * on work/ (pgroup.h): the store does not manage processes. */
 int store_clean_tmp(struct store *st, struct strbuf *err);
 
 /* Path helpers (fill `out`, replacing its content). */
@@ -107,11 +117,55 @@ int store_tree_path(struct store *st, const char *hex, struct strbuf *path, stru
  * size. Reads only (status, --dry-run, read-only stores). */
 int store_tree_restorable(const struct store *st, const char *hex);
 
+/* Is out/<hex>/ still exactly its manifest? Called on every tree before it
+ * is handed to a stage or reused as a cache hit (docs/store.md, "Integrity").
+ * Rebuilds out/<hex>/ first when it is missing (store_tree_path). Cheap when
+ * nothing changed: stat/<hex> records the inode, mode, size, mtime and ctime
+ * of every entry of out/<hex>/ when it was last found intact, and one lstat
+ * per entry is compared with it. Any difference (or no record) and the
+ * materialised tree is rehashed and compared with the manifest:
+ *   STORE_TREE_OK        equal (the record is refreshed);
+ *   STORE_TREE_RESTORED  it differed but every object is intact: out/<hex>/
+ *                        was rebuilt from them;
+ *   STORE_TREE_DAMAGED   an object itself is damaged (a materialised file is
+ *                        a hard link to its object, so an edit in place
+ *                        changes both): every object of the tree whose
+ *                        content is not its name is deleted, and out/<hex>/
+ *                        removed, so the tree is no longer in the store and
+ *                        its producer must run again.
+ * For RESTORED and DAMAGED, `note` gets "file 'OUTDIR/PATH' does not match
+ * its recorded digest (DETAIL); N damaged objects removed from the store" or
+ * "... did not match ...; restored from the store's intact object".
+ * -1 with err when the tree cannot be checked (not in the store, corrupt
+ * manifest, I/O error). */
+enum { STORE_TREE_OK = 0, STORE_TREE_RESTORED = 1, STORE_TREE_DAMAGED = 2 };
+int store_tree_check(struct store *st, const char *hex, struct strbuf *note, struct strbuf *err);
+/* The same check without writing anything (for readers such as `verify
+ * --rerun`): 0 when out/<hex>/ is its manifest, else -1 with "file
+ * 'OUTDIR/PATH' does not match its recorded digest (DETAIL)" or why it could
+ * not be checked. out/<hex>/ must exist (store_tree_path). */
+int store_tree_intact(struct store *st, const char *hex, struct strbuf *err);
+/* After a stage changed input tree `hex` in place (runner.c's input guard):
+ * rehash every object the manifest names, delete those whose content no
+ * longer matches (count in *dropped), give the others mode 0444 back, remove
+ * out/<hex>/ and, when nothing was dropped, rebuild it. 0, or -1 with err
+ * (corrupt manifest, I/O error). */
+int store_tree_repair(struct store *st, const char *hex, size_t *dropped, struct strbuf *err);
+
 /* Action cache. store_cache_get returns 1 (hit, tree hex filled), 0 (miss:
  * no entry, invalid key, or a malformed entry; never an error). */
 int store_cache_get(const struct store *st, const char *key_hex, char tree_hex[HASH_HEX_SIZE]);
 int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 		    struct strbuf *err);
+
+/* Walk objects/ab/<name> (store_for_each_object) or trees/ab/<name>
+ * (store_for_each_tree), fan-out directories and names in byte order, calling
+ * fn(ctx, name, path, named_ok) for every file; named_ok is 1 when name is 64
+ * hex digits starting with its fan-out directory's name. A missing directory
+ * is empty; -1 only when a directory cannot be read. */
+typedef void (*store_each_fn)(void *ctx, const char *name, const char *path, int named_ok);
+int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
 
 /* The work directory of the execution whose cache key is `key_hex`:
  * <store>/work/<key>. It depends on nothing but the store and the key (as

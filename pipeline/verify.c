@@ -10,6 +10,7 @@
 #include "prov_query.h"
 #include "store.h"
 #include "strmap.h"
+#include "tree.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -22,93 +23,6 @@
 #include <sys/stat.h>
 
 #include <sqlite3.h>
-
-/* ---- manifests ---- */
-
-void manifest_free(struct manifest_entry *e, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(e[i].path);
-	free(e);
-}
-
-int manifest_parse(const char *text, size_t len, const char *what, struct manifest_entry **out,
-		   size_t *nr, struct strbuf *err)
-{
-	static const char header[] = "study-tree 1\n";
-	struct manifest_entry *e = NULL;
-	size_t n = 0, alloc = 0, lineno = 1;
-	const char *p = text, *end = text + len;
-	*out = NULL;
-	*nr = 0;
-	if (len < sizeof(header) - 1 || memcmp(text, header, sizeof(header) - 1)) {
-		strbuf_addf(err, "malformed tree manifest '%s': bad header", what);
-		return -1;
-	}
-	p += sizeof(header) - 1;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		lineno++;
-		if (!nl)
-			goto bad;
-		/* "<k> <64 hex> <size> <path>" */
-		if (nl - p < 2 + 64 + 1 + 1 + 1 + 1 || p[1] != ' ' || p[66] != ' ')
-			goto bad;
-		if (p[0] != 'f' && p[0] != 'x' && p[0] != 'd')
-			goto bad;
-		XGROW(e, alloc, n + 1);
-		struct manifest_entry *m = &e[n];
-		m->kind = p[0];
-		memcpy(m->digest, p + 2, 64);
-		m->digest[64] = '\0';
-		if (!hash_hex_valid(m->digest))
-			goto bad;
-		const char *q = p + 67;
-		char *stop;
-		errno = 0;
-		m->size = strtoull(q, &stop, 10);
-		if (errno || stop == q || *stop != ' ' || stop + 1 >= nl)
-			goto bad;
-		m->path = xstrndup(stop + 1, (size_t)(nl - stop - 1));
-		n++;
-		p = nl + 1;
-	}
-	*out = e;
-	*nr = n;
-	return 0;
-bad:
-	manifest_free(e, n);
-	strbuf_addf(err, "malformed tree manifest '%s': line %lu", what, (unsigned long)lineno);
-	return -1;
-}
-
-void manifest_first_difference(const struct manifest_entry *a, size_t an,
-			       const struct manifest_entry *b, size_t bn, const char *aname,
-			       const char *bname, struct strbuf *out)
-{
-	size_t i = 0, j = 0;
-	while (i < an || j < bn) {
-		int c = i >= an ? 1 : j >= bn ? -1 : strcmp(a[i].path, b[j].path);
-		if (c < 0) {
-			strbuf_addf(out, "'%s' only in the %s", a[i].path, aname);
-			return;
-		}
-		if (c > 0) {
-			strbuf_addf(out, "'%s' only in the %s", b[j].path, bname);
-			return;
-		}
-		if (strcmp(a[i].digest, b[j].digest) || a[i].kind != b[j].kind) {
-			if (a[i].kind != b[j].kind && !strcmp(a[i].digest, b[j].digest))
-				strbuf_addf(out, "'%s' differs in its executable bit", a[i].path);
-			else
-				strbuf_addf(out, "'%s' differs (%llu bytes in the %s, %llu in the %s)",
-					    a[i].path, a[i].size, aname, b[j].size, bname);
-			return;
-		}
-		i++;
-		j++;
-	}
-}
 
 /* ---- the report ---- */
 
@@ -259,45 +173,9 @@ static int list_dir(const char *path, struct strvec *names, struct strbuf *err)
 	return 0;
 }
 
-/* Call fn for each <dir>/<ab>/<name> file of objects/ or trees/. */
-static int walk_fanout(struct verifier *v, const char *sub,
-		       void (*fn)(struct verifier *, const char *name, const char *path, int named_ok),
-		       struct strbuf *err)
+static void check_object(void *ctx, const char *name, const char *path, int named_ok)
 {
-	struct strvec fans = STRVEC_INIT;
-	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
-	int ret = -1;
-	strbuf_addf(&dir, "%s/%s", v->st.root, sub);
-	if (list_dir(dir.buf, &fans, err) < 0)
-		goto out;
-	for (size_t i = 0; i < fans.nr; i++) {
-		struct strvec names = STRVEC_INIT;
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", dir.buf, fans.v[i]);
-		if (list_dir(path.buf, &names, err) < 0) {
-			strvec_clear(&names);
-			goto out;
-		}
-		for (size_t j = 0; j < names.nr; j++) {
-			const char *n = names.v[j];
-			int ok = hash_hex_valid(n) && strlen(fans.v[i]) == 2 &&
-				 !memcmp(n, fans.v[i], 2);
-			strbuf_reset(&path);
-			strbuf_addf(&path, "%s/%s/%s", dir.buf, fans.v[i], n);
-			fn(v, n, path.buf, ok);
-		}
-		strvec_clear(&names);
-	}
-	ret = 0;
-out:
-	strvec_clear(&fans);
-	strbuf_release(&dir);
-	strbuf_release(&path);
-	return ret;
-}
-
-static void check_object(struct verifier *v, const char *name, const char *path, int named_ok)
-{
+	struct verifier *v = ctx;
 	char hex[HASH_HEX_SIZE];
 	struct strbuf err = STRBUF_INIT;
 	v->r->objects++;
@@ -339,8 +217,8 @@ static void walk_files(const char *dir, const char *rel, struct strvec *files)
 }
 
 /* Compare out/<hex>/ with its manifest. */
-static void check_outdir(struct verifier *v, const char *hex, const struct manifest_entry *m,
-			 size_t mn, const struct owner *ow)
+static void check_outdir(struct verifier *v, const char *hex, const struct tree *t,
+			 const struct owner *ow)
 {
 	struct strbuf dir = STRBUF_INIT, err = STRBUF_INIT;
 	struct strvec files = STRVEC_INIT;
@@ -351,7 +229,8 @@ static void check_outdir(struct verifier *v, const char *hex, const struct manif
 	v->r->outdirs++;
 	walk_files(dir.buf, NULL, &files);
 	qsort(files.v, files.nr, sizeof(char *), cmp_str);
-	size_t i = 0, j = 0;
+	const struct tree_entry *m = t->v;
+	size_t mn = t->nr, i = 0, j = 0;
 	while (i < mn || j < files.nr) {
 		int c = i >= mn ? 1 : j >= files.nr ? -1 : strcmp(m[i].path, files.v[j]);
 		if (c < 0) {
@@ -370,7 +249,7 @@ static void check_outdir(struct verifier *v, const char *hex, const struct manif
 			struct strbuf fp = STRBUF_INIT, op = STRBUF_INIT;
 			struct stat fs, os;
 			strbuf_addf(&fp, "%s/%s", dir.buf, m[i].path);
-			store_object_path(&v->st, m[i].digest, &op);
+			store_object_path(&v->st, m[i].hex, &op);
 			int is_reg = lstat(fp.buf, &fs) == 0 && S_ISREG(fs.st_mode);
 			int linked = is_reg && stat(op.buf, &os) == 0 && fs.st_ino == os.st_ino &&
 				     fs.st_dev == os.st_dev;
@@ -378,7 +257,7 @@ static void check_outdir(struct verifier *v, const char *hex, const struct manif
 				char got[HASH_HEX_SIZE];
 				strbuf_reset(&err);
 				if (!is_reg || hash_file_hex(fp.buf, got, NULL, &err) < 0 ||
-				    strcmp(got, m[i].digest))
+				    strcmp(got, m[i].hex))
 					add_problem(v, "outdir", ow,
 						    "file '%s' of materialised tree 'out/%s' differs"
 						    " from its manifest",
@@ -396,12 +275,12 @@ out:
 	strbuf_release(&err);
 }
 
-static void check_tree(struct verifier *v, const char *name, const char *path, int named_ok)
+static void check_tree(void *ctx, const char *name, const char *path, int named_ok)
 {
+	struct verifier *v = ctx;
 	char hex[HASH_HEX_SIZE];
 	struct strbuf text = STRBUF_INIT, err = STRBUF_INIT, op = STRBUF_INIT;
-	struct manifest_entry *m = NULL;
-	size_t mn = 0;
+	struct tree t = TREE_INIT;
 	const struct owner *ow = named_ok ? strmap_get(&v->tree_owner, name) : NULL;
 	v->r->trees++;
 	if (!named_ok) {
@@ -419,34 +298,35 @@ static void check_tree(struct verifier *v, const char *name, const char *path, i
 		goto out;
 	}
 	strmap_put(&v->trees_seen, name, (void *)1);
-	if (manifest_parse(text.buf, text.len, path, &m, &mn, &err) < 0) {
+	if (tree_parse(text.buf, text.len, path, &t, &err) < 0) {
 		add_problem(v, "tree", ow, "%s", err.buf);
 		goto out;
 	}
-	for (size_t i = 0; i < mn; i++) {
+	const struct tree_entry *m = t.v;
+	for (size_t i = 0; i < t.nr; i++) {
 		struct stat sb;
 		if (m[i].kind == 'd')
 			continue;
-		if (!strmap_get(&v->object_owner, m[i].digest) && ow)
-			strmap_put(&v->object_owner, m[i].digest, (void *)ow);
-		store_object_path(&v->st, m[i].digest, &op);
+		if (!strmap_get(&v->object_owner, m[i].hex) && ow)
+			strmap_put(&v->object_owner, m[i].hex, (void *)ow);
+		store_object_path(&v->st, m[i].hex, &op);
 		if (stat(op.buf, &sb) < 0) {
-			if (!strmap_get(&v->reported, m[i].digest)) {
-				strmap_put(&v->reported, m[i].digest, (void *)1);
+			if (!strmap_get(&v->reported, m[i].hex)) {
+				strmap_put(&v->reported, m[i].hex, (void *)1);
 				add_problem(v, "missing", ow,
 					    "object '%s' (file '%s' of tree '%s') is missing",
-					    m[i].digest, m[i].path, name);
+					    m[i].hex, m[i].path, name);
 			}
-		} else if ((unsigned long long)sb.st_size != m[i].size) {
+		} else if ((uint64_t)sb.st_size != m[i].size) {
 			add_problem(v, "object", ow,
 				    "object '%s' has %llu bytes, tree '%s' says %llu for '%s'",
-				    m[i].digest, (unsigned long long)sb.st_size, name, m[i].size,
-				    m[i].path);
+				    m[i].hex, (unsigned long long)sb.st_size, name,
+				    (unsigned long long)m[i].size, m[i].path);
 		}
 	}
-	check_outdir(v, name, m, mn, ow);
+	check_outdir(v, name, &t, ow);
 out:
-	manifest_free(m, mn);
+	tree_release(&t);
 	strbuf_release(&text);
 	strbuf_release(&err);
 	strbuf_release(&op);
@@ -713,8 +593,8 @@ int verify_store(const char *store_dir, const struct verify_opts *o, struct veri
 		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(v.db));
 		goto out;
 	}
-	if (load_owners(&v, err) < 0 || walk_fanout(&v, "trees", check_tree, err) < 0 ||
-	    walk_fanout(&v, "objects", check_object, err) < 0 ||
+	if (load_owners(&v, err) < 0 || store_for_each_tree(&v.st, check_tree, &v, err) < 0 ||
+	    store_for_each_object(&v.st, check_object, &v, err) < 0 ||
 	    check_orphan_outdirs(&v, err) < 0 || check_references(&v, err) < 0)
 		goto out;
 	struct chain_check cc = { chain_problem, chain_note, &v, 0, 0, "", 0 };

@@ -51,22 +51,4 @@ void verify_report_release(struct verify_report *r);
 int verify_store(const char *store_dir, const struct verify_opts *o, struct verify_report *r,
 		 struct strbuf *err);
 
-/* One line of a tree manifest (docs/store.md). */
-struct manifest_entry {
-	char kind;                  /* 'f', 'x' or 'd' */
-	char digest[HASH_HEX_SIZE];
-	unsigned long long size;
-	char *path;
-};
-/* Parse manifest text; -1 with "malformed tree manifest 'WHAT': ..." in err. */
-int manifest_parse(const char *text, size_t len, const char *what, struct manifest_entry **e,
-		   size_t *nr, struct strbuf *err);
-void manifest_free(struct manifest_entry *e, size_t nr);
-/* The first difference between two manifests (sorted by path), as a phrase such
- * as "'time.txt' differs (sizes 21 and 21)" or "'a' only in the first";
- * empty when they are equal. */
-void manifest_first_difference(const struct manifest_entry *a, size_t an,
-			       const struct manifest_entry *b, size_t bn, const char *aname,
-			       const char *bname, struct strbuf *out);
-
 #endif

@@ -48,7 +48,7 @@ ln -s a.txt "$d/link"
 "$STUDY" hash "$d" >/dev/null 2>"$TMP/err"; rc=$?
 check_eq "a symlink in a tree exits 1" "$rc" 1
 check_eq "symlink message" "$(cat "$TMP/err")" \
-	"study: error: '$d/link' is a symbolic link (only regular files and directories have a digest)"
+	"study: error: '$d/link' is a symbolic link (only regular files and directories are allowed)"
 mkdir "$TMP/void"
 "$STUDY" hash "$TMP/void" >/dev/null 2>"$TMP/err"; rc=$?
 check_eq "an empty directory exits 1" "$rc" 1

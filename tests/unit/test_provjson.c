@@ -3,7 +3,7 @@
  * the W3C PROV-JSON schema requires (checked here by hand: top-level maps,
  * declared prefixes, required members of each relation, every referenced id
  * present in the right map, xsd:dateTime times), and cover every execution and
- * artifact of the run; plus the tree manifest helpers of verify.h.
+ * artifact of the run. (The tree manifest helpers moved to tree.c: test_tree.c.)
  */
 #include "check.h"
 #include "prov.h"
@@ -312,58 +312,6 @@ static void test_export(void)
 	strbuf_release(&err);
 }
 
-static void test_manifest(void)
-{
-	struct strbuf err = STRBUF_INIT, text = STRBUF_INIT, d = STRBUF_INIT;
-	struct manifest_entry *a = NULL, *b = NULL;
-	size_t an = 0, bn = 0;
-	strbuf_addf(&text, "study-tree 1\nf %s 3 a.txt\nd %s 0 empty\nx %s 12 sub dir/b c\n", D1,
-		    "0000000000000000000000000000000000000000000000000000000000000000", D2);
-	CHECK(manifest_parse(text.buf, text.len, "m1", &a, &an, &err) == 0 && an == 3,
-	      "parse a manifest of three entries");
-	CHECK(an == 3 && a[2].kind == 'x' && a[2].size == 12 && !strcmp(a[2].path, "sub dir/b c"),
-	      "an entry's kind, size and path (with spaces)");
-	strbuf_reset(&text);
-	strbuf_addf(&text, "study-tree 1\nf %s 3 a.txt\nx %s 12 sub dir/b c\n", D3, D2);
-	CHECK(manifest_parse(text.buf, text.len, "m2", &b, &bn, &err) == 0, "parse a second");
-	manifest_first_difference(a, an, b, bn, "first", "second", &d);
-	CHECK_STR(d.buf, "'a.txt' differs (3 bytes in the first, 3 in the second)",
-		  "first difference: content");
-	strbuf_reset(&d);
-	manifest_first_difference(a, an, a, an, "first", "second", &d);
-	CHECK_STR(d.buf, "", "no difference with itself");
-	strbuf_reset(&d);
-	manifest_first_difference(b, bn, a, an, "x", "y", &d);
-	CHECK_STR(d.buf, "'a.txt' differs (3 bytes in the x, 3 in the y)", "order of names");
-	strbuf_reset(&d);
-	manifest_first_difference(a + 1, an - 1, b + 1, bn - 1, "x", "y", &d);
-	CHECK_STR(d.buf, "'empty' only in the x", "an entry only on one side");
-	manifest_free(a, an);
-	manifest_free(b, bn);
-
-	static const char *const bad[] = {
-		"study-tree 2\n",
-		"study-tree 1\nq 1111111111111111111111111111111111111111111111111111111111111111 3 a\n",
-		"study-tree 1\nf 11111111111111111111111111111111111111111111111111111111111111 3 a\n",
-		"study-tree 1\nf 1111111111111111111111111111111111111111111111111111111111111111 x a\n",
-		"study-tree 1\nf 1111111111111111111111111111111111111111111111111111111111111111 3 a",
-		"study-tree 1\nf 1111111111111111111111111111111111111111111111111111111111111111 3 \n",
-	};
-	int rejected = 0;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		strbuf_reset(&err);
-		if (manifest_parse(bad[i], strlen(bad[i]), "m", &a, &an, &err) < 0 &&
-		    !strncmp(err.buf, "malformed tree manifest 'm': ", 29))
-			rejected++;
-		else
-			manifest_free(a, an);
-	}
-	CHECK(rejected == 6, "malformed manifests are rejected with a message");
-	strbuf_release(&err);
-	strbuf_release(&text);
-	strbuf_release(&d);
-}
-
 int main(void)
 {
 	if (!mkdtemp(scratch)) {
@@ -371,7 +319,6 @@ int main(void)
 		return 1;
 	}
 	test_export();
-	test_manifest();
 	struct strbuf cmd = STRBUF_INIT;
 	strbuf_addf(&cmd, "rm -rf '%s'", scratch);
 	if (system(cmd.buf) != 0)

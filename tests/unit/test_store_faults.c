@@ -9,6 +9,7 @@
  */
 #include "check.h"
 #include "fsutil.h"
+#include "pgroup.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -214,6 +215,9 @@ static void test_leftover_groups(void)
 	strbuf_addstr(&p, "/pgid");
 	snprintf(note, sizeof(note), "%ld %llu\n", (long)leader, start + 12345);
 	write_plain(p.buf, note);
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/store2/work", base);
+	CHECK(pgroup_kill_leftovers(p.buf) == 0, "a stale note kills nothing");
 	CHECK(store_clean_tmp(&st, &err) == 0, "clean_tmp with a stale note");
 	CHECK(kill(leader, 0) == 0, "a group whose leader has another start time is left alone");
 
@@ -223,6 +227,9 @@ static void test_leftover_groups(void)
 	strbuf_addstr(&p, "/pgid");
 	snprintf(note, sizeof(note), "%ld %llu\n", (long)leader, start);
 	write_plain(p.buf, note);
+	strbuf_reset(&p);
+	strbuf_addf(&p, "%s/store2/work", base);
+	CHECK(pgroup_kill_leftovers(p.buf) == 2, "the noted group (leader and child) is killed");
 	CHECK(store_clean_tmp(&st, &err) == 0, "clean_tmp with a live note");
 	int status = 0;
 	pid_t w = waitpid(leader, &status, 0);
