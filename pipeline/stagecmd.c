@@ -279,12 +279,12 @@ static int is_regular_file(struct code_digests *cd, const char *abs)
 	return yes;
 }
 
-void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *cd,
-			 struct strvec *out)
+/* Calls fn(ctx, word) for each word of each argument of stage si that does
+ * not refer to the store (argv[0] excluded), after expansion. */
+static void for_each_word(const struct plan *p, size_t si,
+			  void (*fn)(void *ctx, const char *word), void *ctx)
 {
 	const struct stage *s = &p->stages[si];
-	const char *root = p->study->root;
-	size_t rootlen = strlen(root);
 	struct strbuf sb = STRBUF_INIT, word = STRBUF_INIT;
 	for (size_t a = 1; a < s->entry->run_nr; a++) {
 		const struct targ *t = &s->entry->run[a];
@@ -292,30 +292,49 @@ void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *c
 			continue;
 		strbuf_reset(&sb);
 		expand_targ(p, s, t, NULL, NULL, 0, &sb);
-		if (!strstr(sb.buf, root))
-			continue;
 		for (const char *c = sb.buf; *c;) {
 			while (*c && is_word_sep(*c))
 				c++;
 			const char *w = c;
 			while (*c && !is_word_sep(*c))
 				c++;
-			size_t len = (size_t)(c - w);
-			if (len <= rootlen + 1 || strncmp(w, root, rootlen) || w[rootlen] != '/')
+			if (c == w)
 				continue;
 			strbuf_reset(&word);
-			strbuf_add(&word, w, len);
-			if (!is_regular_file(cd, word.buf))
-				continue;
-			int dup = 0;
-			for (size_t i = 0; i < out->nr && !dup; i++)
-				dup = !strcmp(out->v[i], word.buf);
-			if (!dup)
-				strvec_push(out, word.buf);
+			strbuf_add(&word, w, (size_t)(c - w));
+			fn(ctx, word.buf);
 		}
 	}
 	strbuf_release(&sb);
 	strbuf_release(&word);
+}
+
+struct code_files_ctx {
+	const char *root;
+	size_t rootlen;
+	struct code_digests *cd;
+	struct strvec *out;
+};
+
+static void add_code_file(void *arg, const char *w)
+{
+	struct code_files_ctx *c = arg;
+	size_t len = strlen(w);
+	if (len <= c->rootlen + 1 || strncmp(w, c->root, c->rootlen) || w[c->rootlen] != '/')
+		return;
+	if (!is_regular_file(c->cd, w))
+		return;
+	for (size_t i = 0; i < c->out->nr; i++)
+		if (!strcmp(c->out->v[i], w))
+			return;
+	strvec_push(c->out, w);
+}
+
+void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *cd,
+			 struct strvec *out)
+{
+	struct code_files_ctx c = { p->study->root, strlen(p->study->root), cd, out };
+	for_each_word(p, si, add_code_file, &c);
 }
 
 /* Programs that run another program named by their arguments. */
@@ -336,36 +355,63 @@ static int is_interpreter(const char *program)
 	return 0;
 }
 
+/* A word an interpreter resolves at run time against its working directory
+ * or search path, so that what it runs escapes the cache key: a relative path
+ * ("./x", "../x", or a name with a script's extension) or a module after -m. */
+struct unresolved_ctx {
+	int after_m;
+	char *word; /* the first such word, owned */
+};
+
+static int has_script_ext(const char *w)
+{
+	static const char *const exts[] = { ".py", ".sh",  ".bash", ".pl", ".pm", ".rb",
+					    ".js", ".mjs", ".R",    ".r",  ".jl", ".lua",
+					    ".tcl", ".php" };
+	const char *dot = strrchr(w, '.');
+	if (!dot || strchr(dot, '/'))
+		return 0;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (!strcmp(dot, exts[i]))
+			return 1;
+	return 0;
+}
+
+static void find_unresolved(void *arg, const char *w)
+{
+	struct unresolved_ctx *c = arg;
+	int hit = c->after_m || (w[0] != '/' && w[0] != '-' &&
+				 (!strncmp(w, "./", 2) || !strncmp(w, "../", 3) || has_script_ext(w)));
+	c->after_m = !strcmp(w, "-m");
+	if (hit && !c->word)
+		c->word = xstrdup(w);
+}
+
 int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
 			      struct strbuf *why)
 {
 	const struct stage *s = &p->stages[si];
-	const struct entry *e = s->entry;
-	if (e->code_nr)
+	if (s->entry->code_nr)
 		return 0;
 	struct strbuf err = STRBUF_INIT;
 	char *program = stagecmd_program(p, s, cd, &err);
 	strbuf_release(&err);
 	if (!program)
 		return 0; /* reported when the stage is looked up */
-	int warn = is_interpreter(program) && !inside_root(p->study->root, program);
-	for (size_t a = 1; warn && a < e->run_nr; a++)
-		if (e->run[a].nr && e->run[a].parts[0].kind != TV_LITERAL &&
-		    refers_to_store(&e->run[a]))
-			warn = 0; /* runs an input: its digest is in the key */
-	if (warn) {
-		struct strvec named = STRVEC_INIT;
-		stagecmd_code_files(p, si, cd, &named);
-		warn = named.nr == 0;
-		strvec_clear(&named);
-	}
-	if (warn) {
-		const char *base = strrchr(program, '/');
-		strbuf_addf(why,
-			    "'%s' runs no file of the study that the cache key covers: a change"
-			    " to what it runs will not rerun the stage; pass the script as"
-			    " \"${root}/...\" or list it under code:",
-			    base ? base + 1 : program);
+	int warn = 0;
+	if (is_interpreter(program) && !inside_root(p->study->root, program)) {
+		struct unresolved_ctx c = { 0, NULL };
+		for_each_word(p, si, find_unresolved, &c);
+		if (c.word) {
+			const char *base = strrchr(program, '/');
+			strbuf_addf(why,
+				    "'%s' runs '%s', which is looked up when the stage runs and is"
+				    " not in its cache key: a change to it will not rerun the stage;"
+				    " name it as \"${root}/...\" or list it under code:",
+				    base ? base + 1 : program, c.word);
+			warn = 1;
+		}
+		free(c.word);
 	}
 	free(program);
 	return warn;

@@ -69,9 +69,11 @@ void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *c
 			 struct strvec *out);
 
 /* 1 (with the reason in `why`) when stage si runs a shell or an interpreter
- * (sh, bash, env, python3, perl, ...) outside the root and neither an argument
- * nor `code:` names a study file or an input for it to run: nothing that
- * decides what it computes is in its cache key. A load-time warning. */
+ * (sh, bash, env, python3, perl, ...) from outside the root, has no `code:`,
+ * and an argument names what it runs by a path or module resolved only when
+ * the stage runs ("./x", "scripts/train.py", "-m pkg"): those bytes are not in
+ * its cache key. Inline code (`sh -c 'printf ...'`) is in the key as argv, and
+ * "${root}/..." files are hashed (stagecmd_code_files). A load-time warning. */
 int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
 			      struct strbuf *why);
 
