@@ -44,6 +44,9 @@ PIPE_SRC  := $(sort $(wildcard pipeline/*.c))
 PIPE_OBJ  := $(PIPE_SRC:%.c=$(BUILD)/%.o)
 PIPE_LIB  := $(filter-out $(BUILD)/pipeline/main.o,$(PIPE_OBJ))
 STUDY_BIN := $(BINDIR)/study
+# the stage launcher (pipeline/launcher): static, libc only, never sanitized, so
+# that its own pages stay out of the stage's measured peak RSS
+EXEC_BIN  := $(BINDIR)/study-exec
 
 # ---- toy stages used by studies/example.yaml ---------------------------------
 TOY_SRC := $(sort $(wildcard stages/toy/*.c))
@@ -62,7 +65,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 .PHONY: all deps run test test-suite unit e2e malformed check-banned clean help
 .DEFAULT_GOAL := all
 
-all: check-banned $(STUDY_BIN) $(TOY_BIN) $(REPORT_BIN) engine
+all: check-banned $(STUDY_BIN) $(EXEC_BIN) $(TOY_BIN) $(REPORT_BIN) engine
 
 # The engine (issue 3) brings its own fragment: it defines the `engine` target
 # (stages/bin/toyllm) and `engine-tests`. It sees $(BUILD), $(STAGEBIN), $(SANFLAGS).
@@ -75,6 +78,10 @@ $(BUILD)/%.o: %.c
 $(STUDY_BIN): $(PIPE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
+
+$(EXEC_BIN): pipeline/launcher/study-exec.c pipeline/launcher/launch.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
 
 $(TOY_BIN): $(TOY_OBJ)
 	@mkdir -p $(dir $@)

@@ -303,8 +303,14 @@ static cJSON *stage_json(const struct prov_exec_info *e, const struct prov_run_i
 	prov_json_add_time(o, "ended", e->ended);
 	if (e->started > 0) {
 		cJSON_AddNumberToObject(o, "wall_s", e->wall_s);
-		cJSON_AddNumberToObject(o, "cpu_s", e->cpu_s);
-		cJSON_AddNumberToObject(o, "peak_rss_kb", (double)e->peak_rss_kb);
+		if (e->cpu_s >= 0)
+			cJSON_AddNumberToObject(o, "cpu_s", e->cpu_s);
+		else
+			cJSON_AddNullToObject(o, "cpu_s");
+		if (e->peak_rss_kb >= 0)
+			cJSON_AddNumberToObject(o, "peak_rss_kb", (double)e->peak_rss_kb);
+		else
+			cJSON_AddNullToObject(o, "peak_rss_kb");
 	} else {
 		cJSON_AddNullToObject(o, "wall_s");
 		cJSON_AddNullToObject(o, "cpu_s");
@@ -410,8 +416,12 @@ static void print_stage(const struct prov_exec_info *e, const struct prov_run_in
 	if (e->started > 0) {
 		prov_format_time(e->started, t0);
 		prov_format_duration(e->wall_s, wall);
-		printf("time         started %s, wall %s, cpu %.2fs, peak rss %lld KiB\n", t0, wall,
-		       e->cpu_s, e->peak_rss_kb);
+		char cpu[32] = "-", rss[32] = "-"; /* unknown: not measured (docs/provenance.md) */
+		if (e->cpu_s >= 0)
+			snprintf(cpu, sizeof(cpu), "%.2fs", e->cpu_s);
+		if (e->peak_rss_kb >= 0)
+			snprintf(rss, sizeof(rss), "%lld KiB", e->peak_rss_kb);
+		printf("time         started %s, wall %s, cpu %s, peak rss %s\n", t0, wall, cpu, rss);
 	}
 	if (e->stdout_digest)
 		printf("stdout       %s\n             %s\n", e->stdout_digest, ps->out_log.buf);

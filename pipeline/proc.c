@@ -1,14 +1,18 @@
 /*
  * proc: fork/exec of one stage with its own process group, cleared
- * environment, captured logs and optional progress pipe. See proc.h.
+ * environment, captured logs and optional progress pipe, through the stage
+ * launcher (bin/study-exec) that measures the stage alone. See proc.h.
  */
 #include "proc.h"
+#include "launcher/launch.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -23,6 +27,7 @@ void child_init(struct child *c)
 	strvec_init(&c->argv);
 	strvec_init(&c->env);
 	c->progress_fd = -1;
+	c->report_fd = -1;
 	c->exit_code = -1;
 }
 
@@ -33,6 +38,52 @@ void child_release(struct child *c)
 	if (c->progress_fd >= 0)
 		close(c->progress_fd);
 	c->progress_fd = -1;
+	if (c->report_fd >= 0)
+		close(c->report_fd);
+	c->report_fd = -1;
+}
+
+/* ---- the launcher ---------------------------------------------------------------- */
+static char *launcher_path;
+static int launcher_resolved;
+
+void proc_set_launcher(const char *path)
+{
+	free(launcher_path);
+	launcher_path = NULL;
+	launcher_resolved = 1;
+	if (path) { /* the child chdirs before the exec: make it absolute */
+		char *abs = path[0] == '/' ? NULL : realpath(path, NULL);
+		launcher_path = abs ? abs : xstrdup(path);
+	}
+}
+
+/* study-exec next to the running program, resolved once; NULL when absent. */
+static const char *launcher(void)
+{
+	if (launcher_resolved)
+		return launcher_path;
+	launcher_resolved = 1;
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	char *p = xasprintf("%s/study-exec", self);
+	if (access(p, X_OK) == 0)
+		launcher_path = p;
+	else
+		free(p);
+	return launcher_path;
+}
+
+const char *proc_launcher(void)
+{
+	return launcher();
 }
 
 double clock_mono(void)
@@ -72,11 +123,16 @@ char *find_in_path(const char *name, const char *path)
 	return NULL;
 }
 
-/* In the child after fork: only async-signal-safe calls until execve. */
-static void child_setup_and_exec(const struct child *c, int errfd, int progress_w,
-				 int out_fd, int err_fd, pid_t parent)
+/* In the child after fork: only async-signal-safe calls until execve.
+ * rep_w (>= 10) is the report pipe: it stays open across the exec when the
+ * launcher is exec'd (the launcher closes it for the stage), and carries our
+ * own exec failure otherwise. */
+static void child_setup_and_exec(const struct child *c, int rep_w, int progress_w,
+				 int out_fd, int err_fd, pid_t parent,
+				 const char *path, char *const *argv, int via_launcher)
 {
-	int e;
+	struct launch_msg m;
+	memset(&m, 0, sizeof(m));
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -88,13 +144,15 @@ static void child_setup_and_exec(const struct child *c, int errfd, int progress_
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* The launcher starts with every signal blocked (it gives the stage the
+	 * empty mask); a stage exec'd directly gets the empty mask here. */
+	if (!via_launcher) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
 
 	/* keep our pipes clear of the descriptors we are about to dup2 onto */
-	if (errfd <= CHILD_PROGRESS_FD)
-		errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 10);
 	if (progress_w >= 0 && progress_w < CHILD_PROGRESS_FD)
 		progress_w = fcntl(progress_w, F_DUPFD_CLOEXEC, 10);
 	if (out_fd <= 2)
@@ -112,26 +170,84 @@ static void child_setup_and_exec(const struct child *c, int errfd, int progress_
 		}
 	}
 	/* Everything above the progress descriptor closes at exec (one syscall,
-	 * whatever the orchestrator has open); the exec-error pipe is among them. */
+	 * whatever the orchestrator has open); the report pipe too, unless the
+	 * launcher is to receive it. */
 	if (close_range(progress_w >= 0 ? CHILD_PROGRESS_FD + 1 : 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = progress_w >= 0 ? CHILD_PROGRESS_FD + 1 : 3; fd < 1024; fd++)
-			if (fd != errfd)
-				fcntl(fd, F_SETFD, FD_CLOEXEC);
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (via_launcher && fcntl(rep_w, F_SETFD, 0) < 0)
+		goto fail;
 	if (chdir(c->dir) < 0)
 		goto fail;
-	execve(c->argv.v[0], c->argv.v, c->env.v);
+	execve(path, argv, c->env.v);
+	m.kind = via_launcher ? LAUNCH_NO_LAUNCHER : LAUNCH_NO_EXEC;
+	goto report;
 fail:
-	e = errno;
-	if (write(errfd, &e, sizeof(e)) < 0) {
+	m.kind = LAUNCH_NO_EXEC;
+report:
+	m.value = errno;
+	m.mono_ns = 0;
+	if (write(rep_w, &m, sizeof(m)) < 0) {
 		/* nothing more we can do */
 	}
 	_exit(127);
 }
 
+static ssize_t read_msg(int fd, struct launch_msg *m)
+{
+	ssize_t n;
+	do
+		n = read(fd, m, sizeof(*m));
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* Create the child and have it exec the launcher (lv, when lpath) or the
+ * stage. Returns its pid, or -1 with errno set. The child never returns. */
+static pid_t spawn(const struct child *c, int rep[2], int prog[2], int out_fd, int err_fd,
+		   const char *lpath, char *const *lv)
+{
+	pid_t parent = getpid();
+	/*
+	 * vfork: the child borrows our address space until it execs, so starting a
+	 * stage costs no page-table copy and no copy-on-write faults afterwards
+	 * (measured: fork and its faults were a quarter of the orchestrator's CPU
+	 * time per stage, docs/benchmarks.md). The child only makes system calls
+	 * and never returns from here. Every signal stays blocked across the
+	 * window so that no handler of ours runs in the child; the child restores
+	 * default dispositions, then the empty mask (or the launcher does). The
+	 * child execs the launcher, not the stage: an exec folds the old address
+	 * space's peak RSS (ours) into ru_maxrss, the launcher's is tiny, and it
+	 * reports the stage's own usage. Sanitizer builds use fork.
+	 */
+	sigset_t all_sigs, old_sigs;
+	sigfillset(&all_sigs);
+	sigprocmask(SIG_SETMASK, &all_sigs, &old_sigs);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	pid_t pid = fork();
+#else
+	pid_t pid = vfork();
+#endif
+	if (pid == 0) {
+		close(rep[0]);
+		if (prog[0] >= 0)
+			close(prog[0]);
+		if (lpath)
+			child_setup_and_exec(c, rep[1], prog[1], out_fd, err_fd, parent, lpath, lv, 1);
+		child_setup_and_exec(c, rep[1], prog[1], out_fd, err_fd, parent,
+				     c->argv.v[0], c->argv.v, 0);
+	}
+	int saved = errno;
+	sigprocmask(SIG_SETMASK, &old_sigs, NULL);
+	errno = saved;
+	return pid;
+}
+
 int child_start(struct child *c, struct strbuf *err)
 {
-	int errpipe[2] = { -1, -1 }, prog[2] = { -1, -1 };
+	int rep[2] = { -1, -1 }, prog[2] = { -1, -1 };
 	int out_fd = -1, err_fd = -1;
+	char **lv = NULL, fdstr[24];
 	if (c->argv.nr == 0) {
 		strbuf_addstr(err, "empty command");
 		return -1;
@@ -142,70 +258,78 @@ int child_start(struct child *c, struct strbuf *err)
 		strbuf_addf(err, "cannot create log files in '%s': %s", c->dir, strerror(errno));
 		goto fail;
 	}
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+	if (pipe2(rep, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "pipe: %s", strerror(errno));
 		goto fail;
+	}
+	if (rep[1] < 10) { /* clear of 0-3, which the child fills; its number is in argv */
+		int moved = fcntl(rep[1], F_DUPFD_CLOEXEC, 10);
+		if (moved < 0) {
+			strbuf_addf(err, "fcntl: %s", strerror(errno));
+			goto fail;
+		}
+		close(rep[1]);
+		rep[1] = moved;
 	}
 	if (c->want_progress && pipe2(prog, O_CLOEXEC) < 0) {
 		strbuf_addf(err, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	const char *lpath = launcher();
+	if (lpath) { /* study-exec FD PROGRAM ARGV0 ARG... */
+		snprintf(fdstr, sizeof(fdstr), "%d", rep[1]);
+		lv = xcalloc(c->argv.nr + 4, sizeof(*lv));
+		lv[0] = (char *)lpath;
+		lv[1] = fdstr;
+		lv[2] = c->argv.v[0];
+		memcpy(lv + 3, c->argv.v, c->argv.nr * sizeof(*lv));
+	}
 
 	c->started = clock_mono();
-	pid_t parent = getpid();
-	/*
-	 * vfork: the child borrows our address space until it execs, so starting a
-	 * stage costs no page-table copy and no copy-on-write faults afterwards
-	 * (measured: fork and its faults were a quarter of the orchestrator's CPU
-	 * time per stage, docs/benchmarks.md). The child only makes system calls
-	 * and never returns from here. Every signal stays blocked across the
-	 * window so that no handler of ours runs in the child; the child restores
-	 * default dispositions, then the empty mask. Sanitizer builds use fork.
-	 */
-	sigset_t all_sigs, old_sigs;
-	sigfillset(&all_sigs);
-	sigprocmask(SIG_SETMASK, &all_sigs, &old_sigs);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	pid_t pid = fork();
-#else
-	pid_t pid = vfork();
-#endif
+	pid_t pid = spawn(c, rep, prog, out_fd, err_fd, lpath, lv);
+	free(lv);
+	lv = NULL;
 	if (pid < 0) {
-		sigprocmask(SIG_SETMASK, &old_sigs, NULL);
 		strbuf_addf(err, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0) {
-		close(errpipe[0]);
-		if (prog[0] >= 0)
-			close(prog[0]);
-		child_setup_and_exec(c, errpipe[1], prog[1], out_fd, err_fd, parent);
-	}
-	sigprocmask(SIG_SETMASK, &old_sigs, NULL);
 	/* parent: also set the group here, so a signal sent right away reaches it */
 	setpgid(pid, pid);
 	c->pid = pid;
-	close(errpipe[1]);
+	close(rep[1]);
+	rep[1] = -1;
 	close(out_fd);
 	close(err_fd);
+	out_fd = err_fd = -1;
 	if (prog[1] >= 0)
 		close(prog[1]);
-	int child_errno = 0;
-	ssize_t n;
-	do
-		n = read(errpipe[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	close(errpipe[0]);
-	if (n == (ssize_t)sizeof(child_errno)) {
+	prog[1] = -1;
+	/* Without the launcher, EOF means the exec succeeded. With it, the first
+	 * record says whether the stage started; EOF means the launcher was killed
+	 * before the stage existed (the reaper then records that signal). */
+	struct launch_msg m;
+	ssize_t n = read_msg(rep[0], &m);
+	if (n == (ssize_t)sizeof(m) && (m.kind == LAUNCH_NO_LAUNCHER || m.kind == LAUNCH_NO_EXEC)) {
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-		if (prog[0] >= 0)
-			close(prog[0]);
 		c->pid = 0;
-		strbuf_addf(err, "cannot execute '%s': %s", c->argv.v[0], strerror(child_errno));
-		return -1;
+		if (m.kind == LAUNCH_NO_LAUNCHER)
+			strbuf_addf(err, "cannot execute the stage launcher '%s': %s", lpath,
+				    strerror(m.value));
+		else
+			strbuf_addf(err, "cannot execute '%s': %s", c->argv.v[0], strerror(m.value));
+		goto fail;
 	}
+	if (lpath && n == (ssize_t)sizeof(m) && m.kind == LAUNCH_STARTED) {
+		c->started = (double)m.mono_ns / 1e9;
+		fcntl(rep[0], F_SETFL, fcntl(rep[0], F_GETFL) | O_NONBLOCK);
+		c->report_fd = rep[0];
+	} else {
+		close(rep[0]);
+	}
+	rep[0] = -1;
+	c->started_wall = clock_wall() - (clock_mono() - c->started);
 	if (prog[0] >= 0) {
 		fcntl(prog[0], F_SETFL, fcntl(prog[0], F_GETFL) | O_NONBLOCK);
 		c->progress_fd = prog[0];
@@ -213,17 +337,56 @@ int child_start(struct child *c, struct strbuf *err)
 	return 0;
 
 fail:
+	free(lv);
 	if (out_fd >= 0)
 		close(out_fd);
 	if (err_fd >= 0)
 		close(err_fd);
 	for (int i = 0; i < 2; i++) {
-		if (errpipe[i] >= 0)
-			close(errpipe[i]);
+		if (rep[i] >= 0)
+			close(rep[i]);
 		if (prog[i] >= 0)
 			close(prog[i]);
 	}
 	return -1;
+}
+
+void child_reaped(struct child *c, int status, const struct rusage *ru)
+{
+	c->ended = clock_mono();
+	c->ru = *ru;
+	c->usage_known = 0;
+	if (c->report_fd >= 0) {
+		struct launch_msg m;
+		if (read_msg(c->report_fd, &m) == (ssize_t)sizeof(m) && m.kind == LAUNCH_DONE) {
+			status = m.value;
+			c->ru = m.ru;
+			c->ended = (double)m.mono_ns / 1e9;
+			c->usage_known = 1;
+		}
+		close(c->report_fd);
+		c->report_fd = -1;
+	}
+	if (WIFEXITED(status)) {
+		c->exit_code = WEXITSTATUS(status);
+		c->term_signal = 0;
+	} else if (WIFSIGNALED(status)) {
+		c->exit_code = -1;
+		c->term_signal = WTERMSIG(status);
+	}
+}
+
+double child_cpu_s(const struct child *c)
+{
+	if (!c->usage_known)
+		return -1;
+	return (double)c->ru.ru_utime.tv_sec + c->ru.ru_utime.tv_usec / 1e6 +
+	       (double)c->ru.ru_stime.tv_sec + c->ru.ru_stime.tv_usec / 1e6;
+}
+
+long child_peak_rss_kb(const struct child *c)
+{
+	return c->usage_known ? c->ru.ru_maxrss : -1;
 }
 
 void child_signal(const struct child *c, int sig)

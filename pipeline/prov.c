@@ -986,10 +986,10 @@ static int insert_exec_row(struct prov *p, const struct prov_exec *e)
 	bind_time(st, 20, e->ended);
 	if (run && e->ended >= e->started)
 		sqlite3_bind_double(st, 21, e->ended - e->started);
-	if (run) {
+	if (run && e->cpu_s >= 0)
 		sqlite3_bind_double(st, 22, e->cpu_s);
+	if (run && e->peak_rss_kb >= 0)
 		sqlite3_bind_int64(st, 23, e->peak_rss_kb);
-	}
 	bind_text(st, 24, e->stdout_digest);
 	bind_text(st, 25, e->stderr_digest);
 	return step_done(st);

@@ -91,8 +91,8 @@ struct prov_exec {
 	int term_signal;         /* 0 when none */
 	int timed_out;
 	double started, ended;   /* unix time; 0 for cache hits/skips */
-	double cpu_s;
-	long peak_rss_kb;
+	double cpu_s;            /* the stage's user + system seconds; < 0: unknown (NULL) */
+	long peak_rss_kb;        /* the stage's peak RSS; < 0: unknown (NULL) */
 	const char *stdout_digest, *stderr_digest; /* objects; NULL when not run */
 	const char *metrics_json; /* content of ${out}/metrics.json, NULL when absent */
 };

@@ -279,8 +279,10 @@ static void read_exec(sqlite3_stmt *st, struct prov_exec_info *e)
 	e->started = sqlite3_column_double(st, 19);
 	e->ended = sqlite3_column_double(st, 20);
 	e->wall_s = sqlite3_column_double(st, 21);
-	e->cpu_s = sqlite3_column_double(st, 22);
-	e->peak_rss_kb = sqlite3_column_int64(st, 23);
+	/* unknown usage (NULL) reads -1, not 0: a stage that ran was not free */
+	e->cpu_s = sqlite3_column_type(st, 22) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 22);
+	e->peak_rss_kb = sqlite3_column_type(st, 23) == SQLITE_NULL ? -1
+									: sqlite3_column_int64(st, 23);
 	e->stdout_digest = col_str(st, 24);
 	e->stderr_digest = col_str(st, 25);
 }

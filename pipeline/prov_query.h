@@ -53,8 +53,9 @@ struct prov_exec_info {
 	long long output_files, output_bytes;
 	int has_exit;                   /* 0 when no process ran (cache hit, skip) */
 	int exit_code, term_signal, timed_out;
-	double started, ended, wall_s, cpu_s; /* 0 when not run */
-	long long peak_rss_kb;
+	double started, ended, wall_s; /* 0 when not run */
+	double cpu_s;                   /* the stage's own; -1 when not run or unknown */
+	long long peak_rss_kb;          /* the stage's own (KiB); -1 when not run or unknown */
 	char *stdout_digest, *stderr_digest;
 	/* filled by prov_stage_latest and prov_get_exec only: */
 	/* a cache hit's producing execution (same cache key and output, status

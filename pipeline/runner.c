@@ -724,8 +724,8 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 		if (r->outs[s->inputs[k].stage].path)
 			snapshot_tree(r->outs[s->inputs[k].stage].path, &sl->in_snap[k]);
 	}
-	sl->wall_started = clock_wall();
 	int rc = child_start(&sl->ch, &err);
+	sl->wall_started = sl->ch.started_wall;
 	sl->ch.dir = sl->ch.stdout_path = sl->ch.stderr_path = NULL;
 	free(cwd);
 	free(out_log);
@@ -994,9 +994,8 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	e.timed_out = sl->timed_out;
 	e.started = sl->wall_started;
 	e.ended = sl->wall_started + (sl->ch.ended - sl->ch.started);
-	e.cpu_s = (double)sl->ch.ru.ru_utime.tv_sec + sl->ch.ru.ru_utime.tv_usec / 1e6 +
-		  (double)sl->ch.ru.ru_stime.tv_sec + sl->ch.ru.ru_stime.tv_usec / 1e6;
-	e.peak_rss_kb = sl->ch.ru.ru_maxrss;
+	e.cpu_s = child_cpu_s(&sl->ch);             /* the stage's own (proc.h) */
+	e.peak_rss_kb = child_peak_rss_kb(&sl->ch);
 	e.stdout_digest = log_out[0] ? log_out : NULL;
 	e.stderr_digest = log_err[0] ? log_err : NULL;
 	if (ok) {
@@ -1084,14 +1083,7 @@ static void reap_children(struct runner *r)
 			struct slot *sl = r->slots[k];
 			if (sl->ch.pid != pid)
 				continue;
-			sl->ch.ended = clock_mono();
-			sl->ch.ru = ru;
-			if (WIFEXITED(status)) {
-				sl->ch.exit_code = WEXITSTATUS(status);
-			} else if (WIFSIGNALED(status)) {
-				sl->ch.exit_code = -1;
-				sl->ch.term_signal = WTERMSIG(status);
-			}
+			child_reaped(&sl->ch, status, &ru);
 			/* whatever the stage left running in its group goes with it */
 			child_signal(&sl->ch, SIGKILL);
 			finish_stage(r, sl);

@@ -21,6 +21,8 @@
  *   toystage touch-input --input DIR --out DIR           appends to the first regular file
  *                                                        of an input (misbehaves on purpose)
  *   toystage argv      --out DIR ARG...                  writes its arguments, one a line
+ *   toystage memhog    --mib N --out DIR                 allocates and touches N MiB
+ *                                                        (a known peak RSS), then writes
  *   toystage derive    --name L --out DIR [INPUT...]     writes DIR/result.txt: L and a
  *                                                        64-bit FNV-1a of L and the inputs'
  *                                                        bytes (an input is a file, or a dir
@@ -57,6 +59,7 @@ static const char *usage_text =
 	"  crash     [--signal N]\n"
 	"  touch-input --input DIR --out DIR\n"
 	"  argv      --out DIR ARG...\n"
+	"  memhog    --mib N --out DIR\n"
 	"  derive    --name L --out DIR [INPUT...]\n";
 
 static int bad(const char *msg, const char *arg)
@@ -294,6 +297,25 @@ static int cmd_report(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* Touch every page of N MiB so that the peak RSS is N MiB above the program's
+ * own baseline (which is about 1 MiB); the memory tests measure against it. */
+static int cmd_memhog(int argc, char **argv)
+{
+	const char *n = opt(argc, argv, "--mib"), *out = opt(argc, argv, "--out");
+	if (!n || !out || atol(n) < 0)
+		return bad("memhog needs --mib N and --out", NULL);
+	size_t bytes = (size_t)atol(n) << 20;
+	volatile unsigned char *p = bytes ? malloc(bytes) : NULL;
+	if (bytes && !p)
+		return 1;
+	long page = sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; i < bytes; i += (size_t)page)
+		p[i] = (unsigned char)i | 1;
+	int rc = write_file(out, "memhog.txt", "done\n") ? 1 : 0;
+	free((void *)p);
+	return rc;
+}
+
 static int cmd_sleep(int argc, char **argv)
 {
 	const char *s = opt(argc, argv, "--seconds"), *out = opt(argc, argv, "--out");
@@ -522,6 +544,8 @@ int main(int argc, char **argv)
 		return cmd_sleep(argc, argv);
 	if (!strcmp(cmd, "nondet"))
 		return cmd_nondet(argc, argv);
+	if (!strcmp(cmd, "memhog"))
+		return cmd_memhog(argc, argv);
 	if (!strcmp(cmd, "empty"))
 		return 0;
 	if (!strcmp(cmd, "spawn"))

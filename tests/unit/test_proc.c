@@ -1,7 +1,9 @@
 /*
  * Unit tests for proc.c: exec of an argv with a cleared environment, exec
  * failures reported by child_start, log capture, the progress pipe, and
- * signals reaching the whole process group.
+ * signals reaching the whole process group; each both through the stage
+ * launcher (bin/study-exec) and without it. With the launcher, the usage is
+ * the stage's own even when this process is large.
  */
 #include "check.h"
 #include "proc.h"
@@ -21,11 +23,7 @@ static int wait_child(struct child *c)
 	struct rusage ru;
 	if (wait4(c->pid, &status, 0, &ru) < 0)
 		return -1;
-	c->ru = ru;
-	if (WIFEXITED(status))
-		c->exit_code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		c->term_signal = WTERMSIG(status);
+	child_reaped(c, status, &ru);
 	return 0;
 }
 
@@ -126,6 +124,69 @@ static void test_group_signal(char *out, char *err_path)
 	child_release(&c);
 }
 
+/* The stage's peak RSS, not this process's: with 48 MiB touched here, an exec
+ * straight from our vfork child would report at least that. */
+static void test_measure(char *out, char *err_path, int with_launcher)
+{
+	size_t big = 48u << 20;
+	volatile char *mem = malloc(big);
+	for (size_t i = 0; mem && i < big; i += 4096)
+		mem[i] = 1;
+	struct child c;
+	setup(&c, out, err_path);
+	strvec_push(&c.argv, "/bin/sh");
+	strvec_push(&c.argv, "-c");
+	strvec_push(&c.argv, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; kill -SEGV $$");
+	struct strbuf err = STRBUF_INIT;
+	CHECK(child_start(&c, &err) == 0, "measure: the stage starts");
+	wait_child(&c);
+	CHECK(c.term_signal == SIGSEGV && c.exit_code == -1, "measure: the stage's signal comes back");
+	if (with_launcher) {
+		CHECK(c.usage_known, "measure: the launcher reports the usage");
+		long kb = child_peak_rss_kb(&c);
+		printf("# peak %ld KiB, cpu %.3f s\n", kb, child_cpu_s(&c));
+		CHECK(kb > 0 && kb < 8192, "measure: peak RSS is the stage's, not this process's 48 MiB");
+		CHECK(child_cpu_s(&c) > 0 && child_cpu_s(&c) < 5, "measure: cpu time is the stage's");
+		CHECK(c.ended > c.started && c.ended - c.started < 5, "measure: start and end are the stage's");
+	} else {
+		CHECK(!c.usage_known && child_peak_rss_kb(&c) == -1 && child_cpu_s(&c) == -1,
+		      "measure: without the launcher the usage is unknown, not the orchestrator's");
+	}
+	free((void *)mem);
+	strbuf_release(&err);
+	child_release(&c);
+}
+
+static void test_missing_launcher(char *out, char *err_path)
+{
+	struct child c;
+	setup(&c, out, err_path);
+	strvec_push(&c.argv, "/bin/true");
+	proc_set_launcher("/nonexistent/study-exec");
+	struct strbuf err = STRBUF_INIT;
+	CHECK(child_start(&c, &err) == -1, "a launcher that cannot run fails the start");
+	CHECK_STR(err.buf,
+		  "cannot execute the stage launcher '/nonexistent/study-exec': No such file or directory",
+		  "the message names the launcher");
+	strbuf_release(&err);
+	child_release(&c);
+}
+
+/* bin/study-exec of the build under test: next to $STUDY_BIN, else bin/. */
+static char *find_launcher(void)
+{
+	const char *sb = getenv("STUDY_BIN");
+	char *p = NULL;
+	if (sb && strrchr(sb, '/'))
+		p = xasprintf("%.*s/study-exec", (int)(strrchr(sb, '/') - sb), sb);
+	else
+		p = xstrdup("bin/study-exec");
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
 static void test_find_in_path(void)
 {
 	char *p = find_in_path("sh", "/nonexistent:/bin:/usr/bin");
@@ -141,10 +202,23 @@ int main(void)
 		return 1;
 	/* the test reaps its own children: keep SIGCHLD default */
 	char *out = xasprintf("%s/stdout", dir), *err = xasprintf("%s/stderr", dir);
-	test_exec_and_logs(out, err);
-	test_exec_failure(out, err);
-	test_progress(out, err);
-	test_group_signal(out, err);
+	char *launcher = find_launcher();
+	for (int with = 0; with < 2; with++) {
+		if (with && !launcher) {
+			printf("ok - # SKIP bin/study-exec not built\n");
+			break;
+		}
+		printf("# %s the launcher\n", with ? "with" : "without");
+		proc_set_launcher(with ? launcher : NULL);
+		test_exec_and_logs(out, err);
+		test_exec_failure(out, err);
+		test_progress(out, err);
+		test_group_signal(out, err);
+		test_measure(out, err, with);
+	}
+	test_missing_launcher(out, err);
+	proc_set_launcher(NULL);
+	free(launcher);
 	test_find_in_path();
 	free(out);
 	free(err);

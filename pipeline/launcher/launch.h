@@ -1,0 +1,45 @@
+/*
+ * launch.h: the report protocol between proc.c (the orchestrator) and
+ * bin/study-exec (launcher/study-exec.c), the small program that stands
+ * between them and a stage so that the stage's resource usage is measured
+ * without the orchestrator's own pages (see proc.h and docs/provenance.md).
+ *
+ * The launcher is run as `study-exec FD PROGRAM ARGV0 ARG...` with FD the write
+ * end of a pipe. It writes fixed-size struct launch_msg records to FD, each in
+ * one write(2) (smaller than PIPE_BUF, so never split):
+ *
+ *   LAUNCH_NO_LAUNCHER  value = errno: the launcher itself could not be
+ *                       executed (written by proc.c's child, not the launcher)
+ *   LAUNCH_NO_EXEC      value = errno: the stage could not be created or
+ *                       executed; the launcher then exits 127
+ *   LAUNCH_STARTED      value = the stage's pid; mono_ns = CLOCK_MONOTONIC just
+ *                       before the stage process was created
+ *   LAUNCH_DONE         value = the stage's wait status; mono_ns = just after
+ *                       it was reaped; ru = wait4's rusage of the stage (its
+ *                       own and its waited-for descendants' usage, nothing of
+ *                       the launcher or the orchestrator)
+ *
+ * Both ends are built from this tree for the same machine, so the struct is
+ * sent in native layout.
+ */
+#ifndef STUDY_LAUNCH_H
+#define STUDY_LAUNCH_H
+
+#include <stdint.h>
+#include <sys/resource.h>
+
+enum {
+	LAUNCH_NO_LAUNCHER = 1,
+	LAUNCH_NO_EXEC = 2,
+	LAUNCH_STARTED = 3,
+	LAUNCH_DONE = 4,
+};
+
+struct launch_msg {
+	int32_t kind;
+	int32_t value;
+	int64_t mono_ns;
+	struct rusage ru;
+};
+
+#endif
