@@ -136,6 +136,7 @@ int cmd_dag(int argc, char **argv)
 		strbuf_release(&err);
 		return EXIT_USAGE;
 	}
+	cli_warn_unhashed(&p);
 	if (!strcmp(format, "dot"))
 		print_dot(&p);
 	else

@@ -112,7 +112,8 @@ static long data_input(const struct plan *p, const char *name)
 }
 
 /*
- * Expand one argv element. for_key=1 writes the symbolic form used in the
+ * Expand one argv element. for_key=2 (scanning for code files) keeps the real
+ * root but writes ${out} and inputs symbolically. for_key=1 writes the symbolic form used in the
  * cache record. ${evaluations} is handled by the caller.
  */
 static void expand_targ(const struct plan *p, const struct stage *s, const struct targ *t,
@@ -127,7 +128,7 @@ static void expand_targ(const struct plan *p, const struct stage *s, const struc
 		case TV_LITERAL: strbuf_addstr(sb, part->text); break;
 		case TV_SEED: strbuf_addstr(sb, st->seed); break;
 		case TV_OUT: strbuf_addstr(sb, for_key ? "${out}" : out_dir); break;
-		case TV_ROOT: strbuf_addstr(sb, for_key ? "${root}" : st->root); break;
+		case TV_ROOT: strbuf_addstr(sb, for_key == 1 ? "${root}" : st->root); break;
 		case TV_STAGE: strbuf_addstr(sb, s->id); break;
 		case TV_MODEL: in = s->model_input; break;
 		case TV_MODEL_BASE: in = s->base_input; break;
@@ -144,7 +145,9 @@ static void expand_targ(const struct plan *p, const struct stage *s, const struc
 		case TV_VARIANT: strbuf_addstr(sb, s->variant ? s->variant : ""); break;
 		}
 		if (in >= 0) {
-			if (for_key)
+			if (for_key == 2)
+				strbuf_addstr(sb, "${input}");
+			else if (for_key)
 				add_digest_ref(sb, input_digest(outs, in));
 			else
 				strbuf_addstr(sb, outs[in].path ? outs[in].path : "");
@@ -231,10 +234,11 @@ static const char *inside_root(const char *root, const char *abs)
 /* ---- programs and scripts named by the argv ----
  *
  * The rule (docs/study-format.md, "What is in the cache key"): every argv
- * element that does not reference an input or ${out}, expanded, is split into
- * words at whitespace, quotes and the shell's operator characters
- * (; & | ( ) < > = `); every word that is an absolute path inside the study
- * root naming a regular file is hashed as code. This covers
+ * element after argv[0], expanded with the real root (${out} and inputs stay
+ * symbolic: their bytes are in the key as digests), is split into words at
+ * whitespace, quotes and the shell's operator characters (; & | ( ) < > = `);
+ * every word that is an absolute path inside the study root naming a regular
+ * file is hashed as code. This covers
  * `[python3, "${root}/scripts/train.py"]`, `--config=${root}/c.yaml` and the
  * programs inside `sh -c "${root}/bin/tool ... && ..."`.
  */
@@ -244,22 +248,6 @@ static int is_word_sep(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' ||
 	       c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' ||
 	       c == '>' || c == '=' || c == '`';
-}
-
-/* 1 when the element's value depends on an input path or ${out}: those name
- * the store, whose bytes are in the key as input digests already. */
-static int refers_to_store(const struct targ *t)
-{
-	for (size_t k = 0; k < t->nr; k++)
-		switch (t->parts[k].kind) {
-		case TV_OUT:
-		case TV_MODEL:
-		case TV_MODEL_BASE:
-		case TV_DATA:
-		case TV_EVALUATIONS: return 1;
-		default: break;
-		}
-	return 0;
 }
 
 static const char not_a_file[] = "";
@@ -279,8 +267,9 @@ static int is_regular_file(struct code_digests *cd, const char *abs)
 	return yes;
 }
 
-/* Calls fn(ctx, word) for each word of each argument of stage si that does
- * not refer to the store (argv[0] excluded), after expansion. */
+/* Calls fn(ctx, word) for each word of each argument of stage si (argv[0]
+ * excluded), expanded with the real root and ${out}/inputs left symbolic:
+ * store paths are in the key as digests already. */
 static void for_each_word(const struct plan *p, size_t si,
 			  void (*fn)(void *ctx, const char *word), void *ctx)
 {
@@ -288,10 +277,10 @@ static void for_each_word(const struct plan *p, size_t si,
 	struct strbuf sb = STRBUF_INIT, word = STRBUF_INIT;
 	for (size_t a = 1; a < s->entry->run_nr; a++) {
 		const struct targ *t = &s->entry->run[a];
-		if (refers_to_store(t))
+		if (is_evaluations(t))
 			continue;
 		strbuf_reset(&sb);
-		expand_targ(p, s, t, NULL, NULL, 0, &sb);
+		expand_targ(p, s, t, NULL, NULL, 2, &sb); /* store paths stay symbolic */
 		for (const char *c = sb.buf; *c;) {
 			while (*c && is_word_sep(*c))
 				c++;
