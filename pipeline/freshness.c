@@ -161,6 +161,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 			return 0;
 		}
 		f->state = FRESH_WILL_RUN;
+		memcpy(f->predicted, f->tree, HASH_HEX_SIZE); /* what it produced last time */
 		if (!f->why.len)
 			strbuf_addf(&f->why, "output sha256:%.12s missing from the store or damaged",
 				    f->tree);

@@ -22,7 +22,8 @@
  *   upstream 'ID' will run (its output is not known yet)
  *
  * Looking ahead without running (status, --dry-run): a stage that will run
- * and whose exact cache key has a recorded output is assumed to reproduce it
+ * and whose exact cache key has a recorded output (in provenance, or the
+ * missing or damaged tree its cache entry names) is assumed to reproduce it
  * (the stage protocol asks stages to be deterministic; `verify --rerun`
  * checks it). Downstream stages are then looked up with that output and, if
  * they hit, are up to date "if 'ID' reproduces its recorded output". A real

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Regression (issue 11, kind 4): every stage a run considers is accounted for.
+# ran + cached + failed + interrupted + skipped + not started = the plan, in
+# the summary, --json, `show RUN` and the database; skipped and not-started
+# stages have provenance rows; an interrupt is not a stage failure, and the
+# exit status is 128 + the signal, as shells report it.
+. "$(dirname "$0")/lib.sh"
+cd "$TOP"
+S="$TMP/store"
+cat >"$TMP/f.yaml" <<YAML
+study: failing
+root: $TOP
+models:
+  bad: {run: [stages/bin/toystage, fail, --code, "7"]}
+  good: {run: [stages/bin/toystage, gen, --seed, "1", --n, "8", --out, "\${out}"]}
+methods:
+  halve: {run: [stages/bin/toystage, derive, --name, halve, --out, "\${out}", "\${model}"]}
+evaluations:
+  acc: {run: [stages/bin/toystage, derive, --name, acc, --out, "\${out}", "\${model}"]}
+YAML
+"$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 >"$TMP/out" 2>"$TMP/err"; rc=$?
+check_eq "a failure without --keep-going exits 1" "$rc" 1
+check_eq "the summary adds up to the 8 stages" "$(cat "$TMP/out")" \
+	"run 1: ran 0, cached 0, failed 1, skipped 3, not started 4"
+check "it says why stages did not start, and what to do" grep -qx \
+	"study: 4 stages not started after the first failure; use --keep-going to run the stages that do not depend on it" \
+	"$TMP/err"
+check_eq "every stage has a row with its status and reason" \
+	"$(sqlite3 "$S/provenance.db" "SELECT stage_id || '|' || status || '|' || reason FROM executions WHERE run_id = 1 ORDER BY id")" \
+"model/bad|failed|exit status 7
+method/halve/bad|skipped|upstream 'model/bad' failed
+eval/acc/bad/base|skipped|upstream 'model/bad' failed
+eval/acc/bad/halve|skipped|upstream 'model/bad' failed
+model/good|not-started|not started: the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)
+method/halve/good|not-started|not started: the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)
+eval/acc/good/base|not-started|not started: the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)
+eval/acc/good/halve|not-started|not started: the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)"
+check "show RUN counts them all" grep -qx \
+	"  stages     ran 0, cached 0, failed 1, interrupted 0, skipped 3, not started 4" \
+	"$("$STUDY" show 1 --store "$S" >"$TMP/show"; echo "$TMP/show")"
+check "show --json counts them all" json_has "$("$STUDY" show 1 --store "$S" --json)" not_started 4
+"$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --json >"$TMP/out" 2>/dev/null
+check_eq "run --json counts them all" "$(cat "$TMP/out")" \
+	'{"run":2,"status":"failed","ran":0,"cached":0,"failed":1,"interrupted":0,"skipped":3,"not_started":4,"stages":8}'
+"$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --keep-going >"$TMP/out" 2>/dev/null
+check_eq "with --keep-going nothing is left unstarted" "$(cat "$TMP/out")" \
+	"run 3: ran 3, cached 0, failed 1, skipped 3"
+check_eq "verify accepts the new rows" "$("$STUDY" verify --store "$S" >/dev/null 2>&1; echo $?)" 0
+
+# an interrupt: the running stage is 'interrupted', not failed; the rest did not start
+cat >"$TMP/slow.yaml" <<YAML
+study: slow
+root: $TOP
+data:
+  a: {run: [stages/bin/toystage, sleep, --seconds, "30", --out, "\${out}"]}
+  b: {run: [stages/bin/toystage, gen, --seed, "1", --n, "8", --out, "\${out}"]}
+  c: {run: [stages/bin/toystage, derive, --name, c, --out, "\${out}", "\${data.a}"]}
+YAML
+for sig in INT TERM; do
+	T="$TMP/st-$sig"
+	"$STUDY" run "$TMP/slow.yaml" --store "$T" -j 1 >"$TMP/out" 2>"$TMP/err" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		grep -q 'start   data/a' "$TMP/err" 2>/dev/null && break
+		sleep 0.05
+	done
+	kill -"$sig" "$pid"; wait "$pid"; rc=$?
+	want=130; [ "$sig" = TERM ] && want=143
+	check_eq "SIG$sig: exit status $want" "$rc" "$want"
+	check_eq "SIG$sig: the summary adds up" "$(cat "$TMP/out")" \
+		"run 1: ran 0, cached 0, failed 0, interrupted 1, not started 2"
+	check_eq "SIG$sig: rows" \
+		"$(sqlite3 "$T/provenance.db" "SELECT stage_id || '|' || status || '|' || reason FROM executions ORDER BY id; SELECT status FROM runs")" \
+"data/a|interrupted|interrupted: the run received SIG$sig (killed by signal 15 (Terminated))
+data/b|not-started|not started: the run was interrupted
+data/c|not-started|not started: the run was interrupted
+interrupted"
+done
+done_testing
