@@ -12,7 +12,7 @@ study: failing
 root: $TOP
 models:
   bad: {run: [stages/bin/toystage, fail, --code, "7"]}
-  good: {run: [stages/bin/toystage, gen, --seed, "1", --n, "8", --out, "\${out}"]}
+  good: {run: [stages/bin/toystage, derive, --name, good, --out, "\${out}"]}
 methods:
   halve: {run: [stages/bin/toystage, derive, --name, halve, --out, "\${out}", "\${model}"]}
 evaluations:
@@ -44,7 +44,7 @@ check_eq "run --json counts them all" "$(cat "$TMP/out")" \
 	'{"run":2,"status":"failed","ran":0,"cached":0,"failed":1,"interrupted":0,"skipped":3,"not_started":4,"stages":8}'
 "$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --keep-going >"$TMP/out" 2>/dev/null
 check_eq "with --keep-going nothing is left unstarted" "$(cat "$TMP/out")" \
-	"run 3: ran 3, cached 0, failed 1, skipped 3"
+	"run 3: ran 4, cached 0, failed 1, skipped 3"
 check_eq "verify accepts the new rows" "$("$STUDY" verify --store "$S" >/dev/null 2>&1; echo $?)" 0
 
 # an interrupt: the running stage is 'interrupted', not failed; the rest did not start
