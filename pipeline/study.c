@@ -1530,11 +1530,18 @@ static int resolve_root(struct loader *L, const struct node *rootval)
 	return 0;
 }
 
+/* The directory that holds the study file, through symbolic links (of the
+ * file and of its directories): `root:`, the default root (the git work tree
+ * found from there), the default store and the git state all describe where
+ * the file really is, whichever link or current directory named it. */
 static int set_dir(struct loader *L)
 {
-	const char *slash = strrchr(L->path, '/');
-	char *dir = slash ? xstrndup(L->path, slash == L->path ? 1 : (size_t)(slash - L->path))
+	char *real = realpath(L->path, NULL);
+	const char *path = real ? real : L->path; /* from memory: the name as given */
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
 			  : xstrdup(".");
+	free(real);
 
 	L->dir = realpath(dir, NULL);
 	if (!L->dir) {

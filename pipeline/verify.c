@@ -490,6 +490,13 @@ static void check_git_run(struct verifier *v, int64_t run, const char *commit, i
 		strbuf_addstr(&abs, study_path);
 	else
 		strbuf_addf(&abs, "%s/%s", cwd, study_path);
+	/* the run asked git about the file through its links (cmd_run.c) */
+	char *real = realpath(abs.buf, NULL);
+	if (real) {
+		strbuf_reset(&abs);
+		strbuf_addstr(&abs, real);
+		free(real);
+	}
 	if (v->o->repo) {
 		strbuf_addstr(&start, v->o->repo);
 	} else {
