@@ -355,7 +355,8 @@ static void snapshot_dir(int dfd, struct strbuf *rel, struct strbuf *out, int de
 		XGROW(names, alloc, nr + 1);
 		names[nr++] = xstrdup(de->d_name);
 	}
-	qsort(names, nr, sizeof(*names), name_cmp);
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), name_cmp);
 	size_t keep = rel->len;
 	for (size_t i = 0; i < nr; i++) {
 		struct stat sb;

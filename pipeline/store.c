@@ -1171,7 +1171,8 @@ static int list_names(const char *path, char ***names, size_t *nr, struct strbuf
 		(*names)[(*nr)++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(*names, *nr, sizeof(char *), cmp_name);
+	if (*nr > 1)
+		qsort(*names, *nr, sizeof(char *), cmp_name);
 	return 0;
 }
 

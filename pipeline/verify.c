@@ -169,7 +169,8 @@ static int list_dir(const char *path, struct strvec *names, struct strbuf *err)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			strvec_push(names, de->d_name);
 	closedir(d);
-	qsort(names->v, names->nr, sizeof(char *), cmp_str);
+	if (names->nr > 1)
+		qsort(names->v, names->nr, sizeof(char *), cmp_str);
 	return 0;
 }
 
@@ -228,7 +229,8 @@ static void check_outdir(struct verifier *v, const char *hex, const struct tree 
 		goto out; /* not materialised: fine, it is a cache */
 	v->r->outdirs++;
 	walk_files(dir.buf, NULL, &files);
-	qsort(files.v, files.nr, sizeof(char *), cmp_str);
+	if (files.nr > 1)
+		qsort(files.v, files.nr, sizeof(char *), cmp_str);
 	const struct tree_entry *m = t->v;
 	size_t mn = t->nr, i = 0, j = 0;
 	while (i < mn || j < files.nr) {
