@@ -1,7 +1,8 @@
 /*
- * rerun: re-execute a recorded stage in a scratch directory from its recorded
- * argv, environment and input digests, and compare the output tree digest
- * with the recorded one, naming the first differing file (see rerun.h).
+ * rerun: re-execute a recorded stage from its recorded argv, environment and
+ * input digests, at its recorded work directory when it is this store's (else
+ * in a scratch directory), and compare the output tree digest with the
+ * recorded one, naming the first differing file (see rerun.h).
  */
 #include "rerun.h"
 #include "fsutil.h"
