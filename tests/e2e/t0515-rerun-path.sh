@@ -8,6 +8,10 @@
 # this user cannot write) the rerun falls back to a scratch path and says so.
 . "$(dirname "$0")/lib.sh"
 cd "$TOP"
+# scratch directories go here, so that other tests' cannot be mistaken for ours
+chmod 755 "$TMP"
+mkdir -m 1777 "$TMP/rtmp"
+TMPDIR="$TMP/rtmp"; export TMPDIR
 cat >"$TMP/s.yaml" <<'YAML'
 study: paths
 data:
@@ -47,7 +51,7 @@ out=$("$STUDY" verify --rerun --store "$S"); rc=$?
 check_eq "verify --rerun of every stage: identical" "$rc $(echo "$out" | tail -n 1)" \
 	"0 rerun: 2 identical, 0 different, 0 failed"
 check_eq "nothing left in work/ after verify --rerun" "$(ls -A "$S/work")" ""
-check "no scratch directory left behind" sh -c "! ls -d \"\${TMPDIR:-/tmp}\"/study-rerun-* 2>/dev/null | grep -q ."
+check_eq "no scratch directory left behind" "$(ls -A "$TMP/rtmp")" ""
 
 # a run holds the writer lock: the rerun fails at once, touching nothing
 cat >"$TMP/slow.yaml" <<YAML
@@ -95,13 +99,11 @@ else
 	chmod -R a-w "$S"
 	as_reader() { "$@"; }
 fi
-chmod 755 "$TMP"
-mkdir -m 1777 "$TMP/rtmp"
-out=$(TMPDIR="$TMP/rtmp" as_reader "$STUDY" verify --rerun data/embed --store "$S" 2>&1); rc=$?
+out=$(as_reader "$STUDY" verify --rerun data/embed --store "$S" 2>&1); rc=$?
 check_eq "read-only store: exit 1" "$rc" 1
 check "read-only store: the path-embedding stage differs, and why" \
 	sh -c "echo \"\$1\" | grep -qx \"rerun: different data/embed (execution 4, run 2): first difference: 'paths.txt' differs .*; ran at a scratch path (the store is read-only): outputs that embed their own path will differ\"" - "$out"
-check_eq "read-only store: nothing left in work/" "$(ls -A "$S/work")" ""
+check_eq "read-only store: nothing left in work/ or \$TMPDIR" "$(ls -A "$S/work")$(ls -A "$TMP/rtmp")" ""
 chmod -R u+w "$S"
 
 # a record from before work directories were named by cache key (work/<label>-XXXXXX):
