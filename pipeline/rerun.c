@@ -1,7 +1,8 @@
 /*
- * rerun: re-execute a recorded stage in a scratch directory from its recorded
- * argv, environment and input digests, and compare the output tree digest
- * with the recorded one, naming the first differing file (see rerun.h).
+ * rerun: re-execute a recorded stage from its recorded argv, environment and
+ * input digests, at its recorded work directory when it is this store's (else
+ * in a scratch directory), and compare the output tree digest with the
+ * recorded one, naming the first differing file (see rerun.h).
  */
 #include "rerun.h"
 #include "fsutil.h"
@@ -301,6 +302,32 @@ static void compare_outputs(struct store *st, struct store *scratch, struct reru
 	strbuf_release(&err);
 }
 
+/* The cache key when the recorded work directory `wd` is this store's
+ * work/<key> (store_workdir_path), else NULL; *old_style is set when wd is
+ * under this store's work/ but not named by a key (recorded before work
+ * directories were: work/<label>-XXXXXX). Returns a pointer into wd. */
+static const char *recorded_key(const struct store *st, const char *wd, int *old_style)
+{
+	size_t rl = strlen(st->root);
+	*old_style = 0;
+	if (strncmp(wd, st->root, rl) || strncmp(wd + rl, "/work/", 6))
+		return NULL;
+	const char *name = wd + rl + 6;
+	if (strlen(name) == HASH_HEX_SIZE - 1 && hash_hex_valid(name))
+		return name;
+	*old_style = !strchr(name, '/');
+	return NULL;
+}
+
+static int errno_read_only(int e)
+{
+	return e == EACCES || e == EPERM || e == EROFS;
+}
+
+#define WHY_MOVED "the store is not where the stage ran"
+#define WHY_READ_ONLY "the store is read-only"
+#define WHY_OLD "the stage ran before work directories were named by cache key"
+
 int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
 	       struct rerun_result *res, struct strbuf *err)
 {
@@ -310,7 +337,8 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	char *tmpl = NULL, *old_wd = NULL, *new_wd = NULL;
 	struct strbuf path = STRBUF_INIT, e2 = STRBUF_INIT;
 	cJSON *argv = NULL, *env = NULL;
-	int ret = -1;
+	const char *why_scratch = NULL; /* NULL: at the recorded paths, lock held */
+	int locked = 0, ran = 0, ret = -1;
 
 	memset(res, 0, sizeof(*res));
 	memset(&scratch, 0, sizeof(scratch));
@@ -345,7 +373,31 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	old_wd = xstrndup(out_env->valuestring,
 			  (size_t)(strrchr(out_env->valuestring, '/') - out_env->valuestring));
 
-	/* scratch: <tmp>/study-rerun-XXXXXX/{wd/{cwd,out,tmp},store} */
+	/* Where to run: at the recorded work directory <store>/work/<key> when
+	 * it is this store's, holding the writer lock (work/ is the lock
+	 * holder's); else in a scratch directory, rewriting the paths. */
+	int old_style = 0;
+	const char *key = recorded_key(st, old_wd, &old_style);
+	if (!key) {
+		why_scratch = old_style ? WHY_OLD : WHY_MOVED;
+	} else if (store_lock(st, 0, &e2) < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK) {
+			set_failed(res, "%s%s", "the store is in use by a run; verify --rerun needs it idle",
+				   "");
+			goto out;
+		}
+		if (!errno_read_only(e)) {
+			set_failed(res, "%s%s", e2.buf, "");
+			goto out;
+		}
+		why_scratch = WHY_READ_ONLY;
+	} else {
+		locked = 1;
+	}
+
+	/* a scratch directory for the output store (and the work directory
+	 * when not at the recorded one): <tmp>/study-rerun-XXXXXX/{store,wd} */
 	const char *tmpdir = getenv("TMPDIR");
 	tmpl = xasprintf("%s/study-rerun-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
 	if (!mkdtemp(tmpl)) {
@@ -356,28 +408,18 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		ret = -1;
 		goto out;
 	}
-	new_wd = xasprintf("%s/wd", tmpl);
+	strbuf_reset(&path);
+	strbuf_reset(&e2);
 	strbuf_addf(&path, "%s/store", tmpl);
-	if (mkdir_p(new_wd, 0700, &e2) < 0 || store_open(&scratch, path.buf, &e2) < 0) {
+	if (store_open(&scratch, path.buf, &e2) < 0) {
 		set_failed(res, "%s%s", e2.buf, "");
 		goto out;
 	}
-	static const char *const subdirs[] = { "cwd", "out", "tmp" };
-	for (size_t i = 0; i < 3; i++) {
-		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%s", new_wd, subdirs[i]);
-		if (mkdir(path.buf, 0700) < 0) {
-			set_failed(res, "cannot create '%s': %s", path.buf, strerror(errno));
-			goto out;
-		}
-	}
 
-	/* the recorded inputs, as directories of this store */
+	/* the recorded inputs, as directories of this store, checked before use */
 	struct strvec from = STRVEC_INIT, to = STRVEC_INIT;
-	strvec_push(&from, old_wd);
-	strvec_push(&to, new_wd);
 	const char *work = strstr(old_wd, "/work/");
-	for (size_t i = 0; work && i < rec.inputs_nr; i++) {
+	for (size_t i = 0; (locked || work) && i < rec.inputs_nr; i++) {
 		strbuf_reset(&path);
 		strbuf_reset(&e2);
 		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
@@ -387,8 +429,50 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 			strvec_clear(&to);
 			goto out;
 		}
+		if (!work)
+			continue;
 		strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd, rec.inputs[i]);
 		strvec_push(&to, path.buf);
+	}
+
+	strbuf_reset(&e2);
+	if (locked) {
+		/* the recorded paths: argv and environment run unchanged */
+		strbuf_reset(&path);
+		int rc = store_make_workdir(st, key, &path, &e2);
+		if (rc < 0 && errno_read_only(errno)) {
+			store_unlock(st);
+			locked = 0;
+			why_scratch = WHY_READ_ONLY;
+		} else if (rc < 0) {
+			set_failed(res, "%s%s", e2.buf, "");
+			strvec_clear(&from);
+			strvec_clear(&to);
+			goto out;
+		} else {
+			new_wd = strbuf_detach(&path, NULL);
+			strvec_clear(&from);
+			strvec_clear(&to);
+		}
+	}
+	if (!locked) {
+		new_wd = xasprintf("%s/wd", tmpl);
+		if (mkdir(new_wd, 0700) < 0) {
+			strbuf_addf(&e2, "cannot create '%s': %s", new_wd, strerror(errno));
+			set_failed(res, "%s%s", e2.buf, "");
+			strvec_clear(&from);
+			strvec_clear(&to);
+			goto out;
+		}
+		strvec_push(&from, old_wd);
+		strvec_push(&to, new_wd);
+	}
+	strbuf_reset(&e2);
+	if (store_workdir_subdirs(new_wd, &e2) < 0) {
+		set_failed(res, "%s%s", e2.buf, "");
+		strvec_clear(&from);
+		strvec_clear(&to);
+		goto out;
 	}
 	const cJSON *it;
 	cJSON_ArrayForEach(it, argv) {
@@ -416,6 +500,7 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	strbuf_reset(&e2);
 	int started = child_start(&ch, &e2) == 0;
 	int killed = started ? wait_child(&ch, timeout_s) : 0;
+	ran = started;
 	/* the stage's own wall time (monotonic, from the launcher), not our setup */
 	res->secs = started ? ch.ended - ch.started : 0;
 	ch.dir = ch.stdout_path = ch.stderr_path = NULL;
@@ -454,6 +539,23 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	free(olog);
 	free(elog);
 out:
+	if (why_scratch && ran && res->status != RERUN_IDENTICAL) {
+		/* it ran, away from its recorded paths: say so */
+		char *d = xasprintf("%s%sran at a scratch path (%s): outputs that embed their own"
+				    " path will differ",
+				    res->detail ? res->detail : "", res->detail ? "; " : "",
+				    why_scratch);
+		free(res->detail);
+		res->detail = d;
+	}
+	if (locked) {
+		if (new_wd) {
+			struct strbuf ignored = STRBUF_INIT;
+			remove_tree(new_wd, &ignored);
+			strbuf_release(&ignored);
+		}
+		store_unlock(st);
+	}
 	if (tmpl) {
 		struct strbuf ignored = STRBUF_INIT;
 		remove_tree(tmpl, &ignored);

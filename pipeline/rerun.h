@@ -3,12 +3,17 @@
  * the output digests (`study verify --rerun`). Needs only the store and its
  * provenance (not the study file), plus the program at the recorded argv[0].
  *
- * A stage is re-run from its recorded argv and environment in a fresh scratch
- * directory under $TMPDIR (removed afterwards): the recorded work directory
- * (the parent of STUDY_OUT) is replaced by the scratch one, and each recorded
- * input path <old store>/out/<digest> by that tree's directory in this store
- * (re-materialised if needed). The output is hashed into a scratch store, so
- * nothing is added to the real one.
+ * A stage is re-run from its recorded argv and environment. When the recorded
+ * work directory (the parent of STUDY_OUT) is this store's work/<cache key>,
+ * it runs there, unchanged, holding the writer lock (store_workdir_path; the
+ * directory is removed afterwards), so outputs that embed their own paths
+ * reproduce. Otherwise (the store moved or copied, not writable by this user,
+ * or a record from before work/<cache key>) it runs in a scratch directory
+ * under $TMPDIR: the recorded work directory is replaced by the scratch one,
+ * and each recorded input path <old store>/out/<digest> by that tree's
+ * directory in this store (re-materialised if needed). The output is hashed
+ * into a scratch store, so nothing is added to the real one. See
+ * docs/auditing.md, "study verify --rerun".
  */
 #ifndef STUDY_RERUN_H
 #define STUDY_RERUN_H
@@ -48,7 +53,12 @@ int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, 
 
 /* Re-run one execution; timeout_s <= 0 means no limit. Returns 0 with the
  * outcome in res (release with rerun_result_release), -1 when the execution
- * cannot be read. */
+ * cannot be read. At the recorded path it takes st's writer lock without
+ * waiting and releases it before returning; a store locked by a run gives
+ * RERUN_FAILED with "the store is in use by a run; verify --rerun needs it
+ * idle". A result of a scratch-path rerun that is not identical ends its
+ * detail with "ran at a scratch path (WHY): outputs that embed their own path
+ * will differ". */
 int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
 	       struct rerun_result *res, struct strbuf *err);
 void rerun_result_release(struct rerun_result *res);

@@ -551,17 +551,6 @@ static void note_pgid(const struct slot *sl)
 	strbuf_release(&ignored);
 }
 
-static int make_subdir(const char *base, const char *name, struct strbuf *err)
-{
-	struct strbuf p = STRBUF_INIT;
-	strbuf_addf(&p, "%s/%s", base, name);
-	int rc = mkdir(p.buf, 0700);
-	if (rc < 0)
-		strbuf_addf(err, "cannot create '%s': %s", p.buf, strerror(errno));
-	strbuf_release(&p);
-	return rc;
-}
-
 /* ---- work directories: recycled, not recreated ----
  *
  * Creating and removing a work directory (dir, cwd/, out/, tmp/, two log
@@ -601,8 +590,7 @@ static int workdir_acquire(struct runner *r, const char *key, struct strbuf *wd,
 		free(old);
 	}
 	strbuf_reset(wd);
-	if (store_make_workdir(r->st, key, wd, err) < 0 || make_subdir(wd->buf, "cwd", err) < 0 ||
-	    make_subdir(wd->buf, "out", err) < 0 || make_subdir(wd->buf, "tmp", err) < 0)
+	if (store_make_workdir(r->st, key, wd, err) < 0 || store_workdir_subdirs(wd->buf, err) < 0)
 		return -1;
 	return 0;
 }

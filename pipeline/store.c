@@ -133,8 +133,10 @@ int store_lock(struct store *st, int wait, struct strbuf *err)
 	strbuf_addf(&p, "%s/lock", st->root);
 	int fd = open(p.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		strbuf_addf(err, "cannot open '%s': %s", p.buf, strerror(errno));
+		int e = errno;
+		strbuf_addf(err, "cannot open '%s': %s", p.buf, strerror(e));
 		strbuf_release(&p);
+		errno = e; /* EACCES, EROFS: the caller may read instead (rerun.c) */
 		return -1;
 	}
 	int r;
@@ -148,6 +150,7 @@ int store_lock(struct store *st, int wait, struct strbuf *err)
 			strbuf_addch(err, ')');
 			close(fd);
 			strbuf_release(&p);
+			errno = EWOULDBLOCK;
 			return -1;
 		}
 		if (st->on_wait) {
@@ -1252,7 +1255,28 @@ int store_make_workdir(struct store *st, const char *key_hex, struct strbuf *pat
 		if (remove_tree(path->buf, err) < 0)
 			return -1;
 	}
-	strbuf_addf(err, "cannot create the work directory '%s': %s", path->buf, strerror(errno));
+	int e = errno;
+	strbuf_addf(err, "cannot create the work directory '%s': %s", path->buf, strerror(e));
 	strbuf_reset(path);
+	errno = e;
 	return -1;
+}
+
+int store_workdir_subdirs(const char *dir, struct strbuf *err)
+{
+	static const char *const names[] = { "cwd", "out", "tmp" };
+	struct strbuf p = STRBUF_INIT;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, names[i]);
+		if (mkdir(p.buf, 0700) < 0) {
+			int e = errno;
+			strbuf_addf(err, "cannot create '%s': %s", p.buf, strerror(e));
+			strbuf_release(&p);
+			errno = e;
+			return -1;
+		}
+	}
+	strbuf_release(&p);
+	return 0;
 }

@@ -67,7 +67,10 @@ void store_set_fsync(struct store *st, int on);
  * wait=0: fail at once when another process holds it, with
  * "store 'DIR' is locked by another run (pid N)" (DIR is st->root, absolute).
  * wait=1: call st->on_wait (if set) once with "pid N", then block. N reads
- * "unknown" when the holder has not written its pid yet. Taking it again through the same struct is a no-op (returns 0). */
+ * "unknown" when the holder has not written its pid yet. Taking it again through the same struct is a no-op (returns 0).
+ * On failure errno says why: EWOULDBLOCK when another process holds it
+ * (wait=0); EACCES, EROFS, ... when the lock file cannot be opened for
+ * writing (a store this user may only read). */
 int store_lock(struct store *st, int wait, struct strbuf *err);
 void store_unlock(struct store *st);
 
@@ -175,8 +178,14 @@ int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, str
  * owns work/ (the writer lock), and no two stages share a key. */
 void store_workdir_path(const struct store *st, const char *key_hex, struct strbuf *out);
 /* Create that directory fresh, empty and private (0700), removing what a
- * killed run left there; its path goes in `path`. Call with the lock held. */
+ * killed run left there; its path goes in `path`. Call with the lock held.
+ * On failure errno says why (EACCES, EROFS: a store this user may only read). */
 int store_make_workdir(struct store *st, const char *key_hex, struct strbuf *path,
 		       struct strbuf *err);
+/* The shape of every work directory (the runner's and `verify --rerun`'s):
+ * create the empty private (0700) subdirectories cwd/ (the stage's working
+ * directory and HOME), out/ (${out}, STUDY_OUT) and tmp/ (TMPDIR) in the
+ * existing directory `dir`. */
+int store_workdir_subdirs(const char *dir, struct strbuf *err);
 
 #endif

@@ -685,6 +685,14 @@ static void test_clean_and_files(struct store *st)
 	      "a workdir left by a killed run is replaced by an empty one at the same path");
 	strbuf_reset(&err);
 	CHECK(store_make_workdir(st, "../x", &p2, &err) == -1, "a key that is not hex is refused");
+	strbuf_reset(&err);
+	CHECK(store_workdir_subdirs(p.buf, &err) == 0 && count_entries(p.buf) == 3,
+	      "workdir_subdirs makes cwd/ out/ tmp/");
+	strbuf_reset(&want);
+	strbuf_addf(&want, "%s/out", p.buf);
+	CHECK(mode_of(want.buf) == 0700, "the work subdirectories are private");
+	CHECK(store_workdir_subdirs(p.buf, &err) == -1 && strstr(err.buf, "cannot create '"),
+	      "workdir_subdirs refuses a directory that has them");
 	/* fsync mode works the same */
 	store_set_fsync(st, 1);
 	char hex[HASH_HEX_SIZE];
