@@ -97,8 +97,8 @@ struct prov_exec {
 	const char *metrics_json; /* content of ${out}/metrics.json, NULL when absent */
 };
 /* Record one execution / cache hit / failure / skip, its inputs, its output
- * artifact and its metrics (parsed from metrics_json; a malformed metrics.json
- * is an error naming the stage). Call between prov_begin and prov_commit.
+ * artifact and its metrics (metrics_json parsed by metrics_parse, metrics.h;
+ * a malformed metrics.json is an error naming the stage). Call between prov_begin and prov_commit.
  *
  * A cache hit (status 'cached') is recorded as a reference: stage, kind,
  * model/variant/evaluation, cache_key and output_digest. Its argv, env,
@@ -120,25 +120,6 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
 #define PROV_SCHEMA_VERSION 4
-
-/* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
- * metric, in file order. `stage_id` only names the stage in messages:
- * "stage 'ID': invalid metrics.json: <why>". The evaluation/model/variant
- * passed to fn are the file's top-level strings, else the defaults given.
- * Used by prov_record_exec; exposed for tests and for validating early. */
-struct prov_metric {
-	const char *evaluation, *model, *variant; /* NULL where not applicable */
-	const char *name;
-	double value;
-	int has_n;
-	long long n;
-	int has_ci_low, has_ci_high;
-	double ci_low, ci_high;
-};
-typedef int (*prov_metric_fn)(const struct prov_metric *m, void *data);
-int prov_parse_metrics(const char *stage_id, const char *json, const char *evaluation,
-		       const char *model, const char *variant, prov_metric_fn fn, void *data,
-		       struct strbuf *err);
 
 /* The connection, for prov_query.c (the read side) and chain.c; verify.c and
  * rerun.c use it too until their queries move into prov_query.c. */
