@@ -1,11 +1,10 @@
 /*
  * prov: the provenance database (SQLite, WAL) at <store>/provenance.db.
  * Schema, versioning (PRAGMA user_version migrations) and every write of
- * provenance live here (prov.c); the reads live in prov_query.h
+ * provenance live here (prov.c); every read lives in prov_query.h
  * (prov_query.c), and chain.c hashes and checks rows with its own SQL (see
- * chain.h). verify.c and rerun.c still query through prov_sqlite() (issue 11
- * kind 10: to move into prov_query.c). The schema is documented for auditors
- * in docs/provenance.md.
+ * chain.h). No other module runs SQL. metrics.json is parsed by metrics.h.
+ * The schema is documented for auditors in docs/provenance.md.
  *
  * Writers batch records: prov_begin() ... prov_record_*() ... prov_commit()
  * wrap many records in one transaction (the runner commits once per batch of
@@ -121,8 +120,9 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
 #define PROV_SCHEMA_VERSION 4
 
-/* The connection, for prov_query.c (the read side) and chain.c; verify.c and
- * rerun.c use it too until their queries move into prov_query.c. */
+/* The raw connection. Only prov_query.c (the read side) uses it, and the unit
+ * tests of chain.c, whose functions take the handle; any other module reads
+ * through prov_query.h. */
 struct sqlite3 *prov_sqlite(struct prov *p);
 /* The path the database was opened from. */
 const char *prov_path(const struct prov *p);
