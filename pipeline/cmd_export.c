@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: study export [--format prov-json] RUN-ID|latest [--store DIR]\n"

@@ -70,7 +70,12 @@ int cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct plan p;
-	plan_build(&p, &study, &err);
+	if (plan_build(&p, &study, &err) < 0) {
+		cli_error("%s", err.buf);
+		study_release(&study);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
 	cli_warn_unhashed(&p);
 
 	char *dir = store_dir_for_study(store_opt, study.root);

@@ -47,8 +47,10 @@ struct plan {
 	size_t nr;
 };
 
-/* Expand. Cannot fail on a study that study_load accepted, except for a
- * stage-id collision, reported in err with -1. */
+/* Expand. Returns 0, or -1 with "stage id 'ID' is produced twice" in err
+ * (and p empty, nothing to release) when two stages would get the same id;
+ * the loader's name rules keep that from happening for a study study_load
+ * accepted, but callers must still check. */
 int plan_build(struct plan *p, const struct study *st, struct strbuf *err);
 void plan_release(struct plan *p);
 /* Index of the stage with this id, or -1. */

@@ -74,7 +74,8 @@ double child_cpu_s(const struct child *c);
 long child_peak_rss_kb(const struct child *c);
 /* The launcher child_start uses: by default study-exec in the directory of the
  * running program (/proc/self/exe) when executable there; NULL for none. A
- * relative path is made absolute (the child changes directory first). */
+ * relative path is made absolute with realpath (the child changes directory
+ * first); one realpath cannot resolve is kept as given. */
 void proc_set_launcher(const char *path);
 const char *proc_launcher(void);
 /* Send sig to the child's whole process group. */

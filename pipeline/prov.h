@@ -1,18 +1,18 @@
 /*
  * prov: the provenance database (SQLite, WAL) at <store>/provenance.db.
  * Schema, versioning (PRAGMA user_version migrations) and every write of
- * provenance live here (prov.c); the reads live in prov_query.h
+ * provenance live here (prov.c); every read lives in prov_query.h
  * (prov_query.c), and chain.c hashes and checks rows with its own SQL (see
- * chain.h). verify.c and rerun.c still query through prov_sqlite() (issue 11
- * kind 10: to move into prov_query.c). The schema is documented for auditors
- * in docs/provenance.md.
+ * chain.h). No other module runs SQL. metrics.json is parsed by metrics.h.
+ * The schema is documented for auditors in docs/provenance.md.
  *
  * Writers batch records: prov_begin() ... prov_record_*() ... prov_commit()
  * wrap many records in one transaction (the runner commits once per batch of
  * finished stages). Readers open with prov_open_readonly() and never block a
  * writer (WAL).
  *
- * All functions return 0, or -1 with a one-line message in `err`.
+ * Functions with an `err` return 0, or -1 with a one-line message in it;
+ * the others say what they return.
  */
 #ifndef STUDY_PROV_H
 #define STUDY_PROV_H
@@ -36,11 +36,18 @@ int prov_open(struct prov **p, const char *path, struct strbuf *err);
 int prov_open_readonly(struct prov **p, const char *path, struct strbuf *err);
 void prov_close(struct prov *p);
 
+/* BEGIN IMMEDIATE (a plain BEGIN on a read-only handle). */
 int prov_begin(struct prov *p, struct strbuf *err);
+/* COMMIT; when that fails the transaction is rolled back. */
 int prov_commit(struct prov *p, struct strbuf *err);
+/* ROLLBACK the open transaction, if any: 0, or -1 when it fails (no message). */
 int prov_rollback(struct prov *p);
 
-/* Mark runs left in status 'running' by a killed process as 'interrupted'. */
+/* Mark every run still in status 'running' as 'interrupted' (ended now when
+ * it has no end time), then seal every ended run that has no record_hash yet
+ * (chain_seal_run; own transaction unless one is open). Those are the runs a
+ * killed process left behind only while the caller holds the store lock
+ * (cmd_run calls it right after store_lock). */
 int prov_mark_interrupted(struct prov *p, struct strbuf *err);
 
 struct prov_run {
@@ -53,14 +60,18 @@ struct prov_run {
 	const char *cwd;
 	double started;          /* unix time, seconds */
 };
-/* Insert a run with status 'running' (own transaction). Fills *run_id. */
+/* Insert a run with status 'running' whose prev_hash is the chain head
+ * (chain_head; NULL when the previous run is unsealed). One statement,
+ * committed at once unless a transaction is open. Fills *run_id. */
 int prov_run_begin(struct prov *p, const struct prov_run *r, int64_t *run_id, struct strbuf *err);
 /* Fill in a running run's git state when it was not known at
  * prov_run_begin (cmd_run reads it in a thread). Own transaction unless one
  * is open. */
 int prov_run_set_git(struct prov *p, int64_t run_id, const char *commit, const char *branch,
 		     int dirty, struct strbuf *err);
-/* Set end time, status ('ok', 'failed', 'interrupted') and counts (own transaction). */
+/* Set end time, status ('ok', 'failed', 'interrupted') and counts, and seal
+ * the run (chain_seal_run), in one transaction (its own unless one is open).
+ * "no such run" when run_id is not recorded. */
 int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ended, int ran,
 		 int cached, int failed, int skipped, struct strbuf *err);
 
@@ -97,8 +108,9 @@ struct prov_exec {
 	const char *metrics_json; /* content of ${out}/metrics.json, NULL when absent */
 };
 /* Record one execution / cache hit / failure / skip, its inputs, its output
- * artifact and its metrics (parsed from metrics_json; a malformed metrics.json
- * is an error naming the stage). Call between prov_begin and prov_commit.
+ * artifact and its metrics (metrics_json parsed by metrics_parse, metrics.h;
+ * a malformed metrics.json is an error naming the stage), and seal the row
+ * (chain.h). Call between prov_begin and prov_commit.
  *
  * A cache hit (status 'cached') is recorded as a reference: stage, kind,
  * model/variant/evaluation, cache_key and output_digest. Its argv, env,
@@ -109,9 +121,10 @@ struct prov_exec {
 int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
 		     struct strbuf *err);
 
-/* The output tree of the latest successful execution of stage_id with this
- * cache key, if any (used to cross-check the action cache). 1 found, 0 not
- * (-1 on a database error). */
+/* The output tree of the latest execution that ran (status 'ran') with this
+ * cache key and recorded an output, of any stage; cache hits are not looked
+ * at (used to cross-check the action cache). 1 found, 0 not, -1 on a database
+ * error (no message). */
 int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65]);
 
 /* The schema version this code creates and understands (PRAGMA user_version). */
@@ -121,27 +134,9 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
 #define PROV_SCHEMA_VERSION 4
 
-/* Parse a metrics.json text (see docs/provenance.md) and call `fn` once per
- * metric, in file order. `stage_id` only names the stage in messages:
- * "stage 'ID': invalid metrics.json: <why>". The evaluation/model/variant
- * passed to fn are the file's top-level strings, else the defaults given.
- * Used by prov_record_exec; exposed for tests and for validating early. */
-struct prov_metric {
-	const char *evaluation, *model, *variant; /* NULL where not applicable */
-	const char *name;
-	double value;
-	int has_n;
-	long long n;
-	int has_ci_low, has_ci_high;
-	double ci_low, ci_high;
-};
-typedef int (*prov_metric_fn)(const struct prov_metric *m, void *data);
-int prov_parse_metrics(const char *stage_id, const char *json, const char *evaluation,
-		       const char *model, const char *variant, prov_metric_fn fn, void *data,
-		       struct strbuf *err);
-
-/* The connection, for prov_query.c (the read side) and chain.c; verify.c and
- * rerun.c use it too until their queries move into prov_query.c. */
+/* The raw connection. Only prov_query.c (the read side) uses it, and the unit
+ * tests of chain.c, whose functions take the handle; any other module reads
+ * through prov_query.h. */
 struct sqlite3 *prov_sqlite(struct prov *p);
 /* The path the database was opened from. */
 const char *prov_path(const struct prov *p);

@@ -1,9 +1,11 @@
 /*
  * prov_query: the read side of the provenance database (runs, executions,
- * inputs, metrics) as owned structs for the read-side commands. See
- * prov_query.h; the schema lives in prov.c and docs/provenance.md.
+ * inputs, metrics, artifacts) for the read-side commands, lineage, rerun and
+ * verify: every SQL query outside prov.c and chain.c. See prov_query.h; the
+ * schema lives in prov.c and docs/provenance.md.
  */
 #include "prov_query.h"
+#include "chain.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -686,4 +688,307 @@ int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct 
 		return 0;
 	return lookup_int(p, "SELECT max(id) FROM executions WHERE stage_id = ?1", stage, NULL, id,
 			  err);
+}
+
+/* ---- `verify --rerun` ---- */
+
+/* The message every function below gives when a query fails. */
+static int read_error(struct prov *p, sqlite3_stmt *st, struct strbuf *err)
+{
+	strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(prov_sqlite(p)));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+static int prepare_read(struct prov *p, const char *sql, sqlite3_stmt **st, struct strbuf *err)
+{
+	*st = NULL;
+	if (sqlite3_prepare_v2(prov_sqlite(p), sql, -1, st, NULL) != SQLITE_OK)
+		return read_error(p, *st, err);
+	return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int prov_stage_latest_ran_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err)
+{
+	/* status <> 'cached' repeats the partial stage index's WHERE term */
+	return lookup_int(p,
+			  "SELECT id FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			  " AND status = 'ran' AND output_digest IS NOT NULL"
+			  " ORDER BY id DESC LIMIT 1",
+			  stage, NULL, id, err);
+}
+
+int prov_latest_run_producers(struct prov *p, struct prov_stage_exec **v, size_t *nr,
+			      struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	size_t alloc = 0;
+	int rc;
+	*v = NULL;
+	*nr = 0;
+	if (prepare_read(p,
+			 "SELECT e.stage_id, CASE WHEN e.status = 'ran' THEN e.id ELSE"
+			 " (SELECT max(x.id) FROM executions x WHERE x.stage_id = e.stage_id"
+			 "  AND x.status <> 'cached' AND x.status = 'ran'"
+			 "  AND x.output_digest = e.output_digest) END"
+			 " FROM executions e WHERE e.run_id = (SELECT max(id) FROM runs)"
+			 " AND e.status IN ('ran', 'cached') ORDER BY e.id",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (col_null(st, 1))
+			continue; /* producing execution not recorded */
+		XGROW(*v, alloc, *nr + 1);
+		(*v)[*nr].stage_id = xstrdup(col_text(st, 0) ? col_text(st, 0) : "");
+		(*v)[*nr].exec_id = sqlite3_column_int64(st, 1);
+		(*nr)++;
+	}
+	if (rc != SQLITE_DONE) {
+		prov_stage_execs_free(*v, *nr);
+		*v = NULL;
+		*nr = 0;
+		return read_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void prov_stage_execs_free(struct prov_stage_exec *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i].stage_id);
+	free(v);
+}
+
+int prov_get_replay(struct prov *p, int64_t id, struct prov_replay *r, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	size_t alloc = 0;
+	int rc;
+	memset(r, 0, sizeof(*r));
+	if (prepare_read(p,
+			 "SELECT stage_id, run_id, argv_json, env_json, output_digest"
+			 " FROM executions WHERE id = ?",
+			 &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			return read_error(p, st, err);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	r->stage_id = col_str(st, 0);
+	r->run_id = sqlite3_column_int64(st, 1);
+	r->argv_json = col_str(st, 2);
+	r->env_json = col_str(st, 3);
+	r->output_digest = col_str(st, 4);
+	sqlite3_finalize(st);
+	if (prepare_read(p, "SELECT digest FROM inputs WHERE execution_id = ? ORDER BY rowid", &st,
+			 err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(r->input_digests, alloc, r->inputs_nr + 1);
+		r->input_digests[r->inputs_nr++] = col_str(st, 0);
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 1;
+}
+
+void prov_replay_release(struct prov_replay *r)
+{
+	free(r->stage_id);
+	free(r->argv_json);
+	free(r->env_json);
+	free(r->output_digest);
+	for (size_t i = 0; i < r->inputs_nr; i++)
+		free(r->input_digests[i]);
+	free(r->input_digests);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- integrity scans for `study verify` ---- */
+
+int prov_snapshot_begin(struct prov *p, struct strbuf *err)
+{
+	if (sqlite3_exec(prov_sqlite(p), "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return read_error(p, NULL, err);
+	return 0;
+}
+
+void prov_snapshot_end(struct prov *p)
+{
+	if (p && !sqlite3_get_autocommit(prov_sqlite(p)))
+		sqlite3_exec(prov_sqlite(p), "COMMIT", NULL, NULL, NULL);
+}
+
+int prov_scan_exec_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
+{
+	static const enum prov_ref_kind kinds[] = { PROV_REF_OUTPUT, PROV_REF_STDOUT,
+						    PROV_REF_STDERR };
+	sqlite3_stmt *st;
+	int rc;
+	if (prepare_read(p,
+			 "SELECT id, run_id, stage_id, output_digest, stdout_digest, stderr_digest"
+			 " FROM executions ORDER BY status != 'ran', id",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prov_ref ref = { PROV_REF_OUTPUT, NULL, NULL, col_text(st, 2),
+					sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0) };
+		for (int c = 0; c < 3; c++) {
+			ref.kind = kinds[c];
+			ref.digest = col_text(st, 3 + c);
+			if (ref.digest)
+				fn(&ref, data);
+		}
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_scan_input_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (prepare_read(p,
+			 "SELECT e.id, e.run_id, e.stage_id, i.digest, i.name FROM inputs i"
+			 " JOIN executions e ON e.id = i.execution_id ORDER BY e.id, i.rowid",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prov_ref ref = { PROV_REF_INPUT, col_text(st, 3), col_text(st, 4),
+					col_text(st, 2), sqlite3_column_int64(st, 1),
+					sqlite3_column_int64(st, 0) };
+		if (ref.digest)
+			fn(&ref, data);
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_scan_refs(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+	/* column 0 is the kind, in enum prov_ref_kind order */
+	if (prepare_read(p,
+			 "SELECT 0, output_digest, stage_id, run_id, id, NULL FROM executions"
+			 " WHERE output_digest IS NOT NULL"
+			 " UNION ALL SELECT 1, i.digest, e.stage_id, e.run_id, e.id, i.name"
+			 " FROM inputs i JOIN executions e ON e.id = i.execution_id"
+			 " UNION ALL SELECT 2, stdout_digest, stage_id, run_id, id, NULL"
+			 " FROM executions WHERE stdout_digest IS NOT NULL"
+			 " UNION ALL SELECT 3, stderr_digest, stage_id, run_id, id, NULL"
+			 " FROM executions WHERE stderr_digest IS NOT NULL ORDER BY 5, 1",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prov_ref ref = { (enum prov_ref_kind)sqlite3_column_int(st, 0),
+					col_text(st, 1), col_text(st, 5), col_text(st, 2),
+					sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4) };
+		if (ref.digest)
+			fn(&ref, data);
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_scan_artifact_mismatches(struct prov *p,
+				  void (*fn)(const struct prov_artifact_mismatch *m, void *data),
+				  void *data, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (prepare_read(p,
+			 "SELECT a.digest, a.first_execution_id, e.id IS NULL,"
+			 " coalesce(e.output_digest = a.digest AND e.output_files IS a.files"
+			 " AND e.output_bytes IS a.bytes, 0), e.stage_id, e.run_id"
+			 " FROM artifacts a LEFT JOIN executions e ON e.id = a.first_execution_id"
+			 " ORDER BY a.first_execution_id",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 3))
+			continue; /* agrees */
+		struct prov_artifact_mismatch m = { col_text(st, 0), sqlite3_column_int64(st, 1),
+						    sqlite3_column_int(st, 2), col_text(st, 4),
+						    sqlite3_column_int64(st, 5) };
+		fn(&m, data);
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_scan_orphan_hits(struct prov *p,
+			  void (*fn)(int64_t exec, int64_t run, const char *stage, void *data),
+			  void *data, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (prepare_read(p,
+			 "SELECT c.id, c.stage_id, c.run_id FROM executions c"
+			 " WHERE c.status = 'cached' AND c.argv_json IS NULL"
+			 " AND c.output_digest IS NOT NULL AND NOT EXISTS"
+			 " (SELECT 1 FROM executions x WHERE x.cache_key = c.cache_key"
+			 "  AND x.status = 'ran' AND x.output_digest = c.output_digest"
+			 "  AND x.id < c.id) ORDER BY c.id",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), col_text(st, 1), data);
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_scan_run_commits(struct prov *p, void (*fn)(const struct prov_run_commit *c, void *data),
+			  void *data, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (prepare_read(p,
+			 "SELECT id, git_commit, git_dirty, study_path, cwd, study_digest"
+			 " FROM runs ORDER BY id",
+			 &st, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *commit = col_text(st, 1);
+		if (!commit || !*commit)
+			continue;
+		struct prov_run_commit c = {
+			sqlite3_column_int64(st, 0), commit,
+			col_null(st, 2) ? -1 : sqlite3_column_int(st, 2),
+			col_text(st, 3) ? col_text(st, 3) : "", col_text(st, 4),
+			col_text(st, 5) ? col_text(st, 5) : ""
+		};
+		fn(&c, data);
+	}
+	if (rc != SQLITE_DONE)
+		return read_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err)
+{
+	return chain_verify(prov_sqlite(p), c, err);
 }

@@ -1,12 +1,15 @@
 /*
- * prov_query: the read side of the provenance database, as plain structs for
- * the `log`, `show` and `results` commands (and for tests). Open the database
- * with prov_open_readonly() (readers never block the writer).
+ * prov_query: the read side of the provenance database: every query outside
+ * prov.c (the writer) and chain.c, as plain structs or row callbacks for the
+ * `log`, `show`, `results`, `export` and `verify` commands (lineage.c,
+ * provjson.c, rerun.c, verify.c) and for tests. Open the database with
+ * prov_open_readonly() (readers never block the writer).
  *
  * Every struct returned owns its strings; release with the matching *_release
  * or *_free function. Absent SQL values are NULL strings / 0 numbers with a
  * has_* flag where 0 is a meaningful value. Functions returning rows return 0
  * (or 1 found / 0 not found for single lookups), or -1 with a message in err.
+ * The sections below for lineage, rerun and verify say where they differ.
  */
 #ifndef STUDY_PROV_QUERY_H
 #define STUDY_PROV_QUERY_H
@@ -145,5 +148,118 @@ int prov_metric_exec_id(struct prov *p, const char *stage, const char *metric, i
 /* The execution of `stage` that prov_stage_latest picks (the latest that ran
  * or failed, else the latest not a cache hit, else the latest cache hit). */
 int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err);
+
+
+/* ---- `verify --rerun` (rerun.c) ---- */
+
+/* The latest execution of `stage` that ran (status 'ran') and recorded an
+ * output tree: 0 with *id set (0 when there is none), or -1 with "cannot read
+ * provenance: ..." in err. */
+int prov_stage_latest_ran_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err);
+
+/* A stage of a run and the execution that produced its output. */
+struct prov_stage_exec {
+	char *stage_id;
+	int64_t exec_id;
+};
+/* The stages the latest run (largest id) executed ('ran') or took from the
+ * cache, in recording order, each with the execution that produced its
+ * output: itself when it ran; for a cache hit the latest execution of the
+ * stage that ran and recorded the same output tree. A cache hit whose
+ * producer is not recorded is left out. Returns 0 with a new array in *v
+ * (NULL when empty; free with prov_stage_execs_free), or -1 with "cannot read
+ * provenance: ..." in err and nothing to free. */
+int prov_latest_run_producers(struct prov *p, struct prov_stage_exec **v, size_t *nr,
+			      struct strbuf *err);
+void prov_stage_execs_free(struct prov_stage_exec *v, size_t nr);
+
+/* What re-running one execution needs, exactly as its row records it (a cache
+ * hit is not completed from its producer: its argv and env are NULL). */
+struct prov_replay {
+	char *stage_id;
+	int64_t run_id;
+	char *argv_json, *env_json; /* NULL when not recorded */
+	char *output_digest;        /* NULL when no output */
+	char **input_digests;       /* the input trees, in recording order */
+	size_t inputs_nr;
+};
+/* 1 found, 0 no execution with that id, -1 with "cannot read provenance:
+ * ..." in err. *r is owned by the caller in every case: release it with
+ * prov_replay_release. */
+int prov_get_replay(struct prov *p, int64_t id, struct prov_replay *r, struct strbuf *err);
+void prov_replay_release(struct prov_replay *r);
+
+/* ---- integrity scans for `study verify` (verify.c) ----
+ * Call between prov_snapshot_begin and prov_snapshot_end so that every scan
+ * sees the same database. Each scan runs one query and calls fn once per row,
+ * in the order stated; the strings it passes are borrowed from the query and
+ * valid only during that call. Each returns 0, or -1 with "cannot read
+ * provenance: ..." in err (fn has then seen the rows before the error). */
+
+/* Start / end one read transaction (a snapshot; never blocks the writer).
+ * prov_snapshot_end is a no-op when none is open. */
+int prov_snapshot_begin(struct prov *p, struct strbuf *err);
+void prov_snapshot_end(struct prov *p);
+
+enum prov_ref_kind { PROV_REF_OUTPUT, PROV_REF_INPUT, PROV_REF_STDOUT, PROV_REF_STDERR };
+/* A digest an execution refers to: its output tree, one of its input trees,
+ * or its stdout / stderr log object. */
+struct prov_ref {
+	enum prov_ref_kind kind;
+	const char *digest; /* never NULL */
+	const char *input;  /* PROV_REF_INPUT: the input's name; else NULL */
+	const char *stage;  /* the execution's stage id */
+	int64_t run, exec;  /* the execution and its run */
+};
+typedef void (*prov_ref_fn)(const struct prov_ref *ref, void *data);
+
+/* Each execution's output, stdout and stderr digests (in that order; absent
+ * ones skipped), executions that ran first, then the others, each group by
+ * id. */
+int prov_scan_exec_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err);
+/* Every input digest, by execution id, then in recording order. */
+int prov_scan_input_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err);
+/* Every digest executions refer to (outputs, inputs, stdout, stderr), by
+ * execution id, then in that kind order. */
+int prov_scan_refs(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err);
+
+/* An artifacts row that disagrees with the execution it names as the first to
+ * record it (that execution's output digest, file count or byte count differ),
+ * or names an execution that is not in the database (exec_missing = 1; stage
+ * NULL and run 0 then). */
+struct prov_artifact_mismatch {
+	const char *digest;
+	int64_t first_exec;
+	int exec_missing;
+	const char *stage;
+	int64_t run;
+};
+/* Every such row, by first_exec. */
+int prov_scan_artifact_mismatches(struct prov *p,
+				  void (*fn)(const struct prov_artifact_mismatch *m, void *data),
+				  void *data, struct strbuf *err);
+/* Every cache hit recorded by reference (prov.h: argv NULL, an output) that
+ * has no producing execution (status 'ran', same cache key and output, a
+ * smaller id) in the database, by id. */
+int prov_scan_orphan_hits(struct prov *p,
+			  void (*fn)(int64_t exec, int64_t run, const char *stage, void *data),
+			  void *data, struct strbuf *err);
+
+/* A run's recorded git state, for checking it against the repository. */
+struct prov_run_commit {
+	int64_t run;
+	const char *commit;       /* never NULL or "" */
+	int dirty;                /* 0, 1, or -1 unknown */
+	const char *study_path;   /* "" when not recorded */
+	const char *cwd;          /* NULL when not recorded */
+	const char *study_digest; /* "" when not recorded */
+};
+/* Every run that recorded a git commit, by id. */
+int prov_scan_run_commits(struct prov *p, void (*fn)(const struct prov_run_commit *c, void *data),
+			  void *data, struct strbuf *err);
+
+/* The hash-chain check (chain_verify, chain.h) over this database. */
+struct chain_check;
+int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err);
 
 #endif

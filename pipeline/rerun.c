@@ -7,6 +7,7 @@
 #include "rerun.h"
 #include "fsutil.h"
 #include "proc.h"
+#include "prov_query.h"
 #include "tree.h"
 #include "verify.h"
 #include "xalloc.h"
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 const char *rerun_status_name(enum rerun_status s)
 {
@@ -38,13 +38,6 @@ void rerun_result_release(struct rerun_result *res)
 	free(res->stage);
 	free(res->detail);
 	memset(res, 0, sizeof(*res));
-}
-
-static int db_err(sqlite3 *db, sqlite3_stmt *st, struct strbuf *err)
-{
-	strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return -1;
 }
 
 static void push_id(int64_t **ids, size_t *nr, size_t *alloc, int64_t id)
@@ -75,58 +68,35 @@ static int cmp_id(const void *a, const void *b)
 int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, size_t *nr,
 		 struct strbuf *err)
 {
-	sqlite3 *db = prov_sqlite(p);
-	sqlite3_stmt *st = NULL;
 	size_t alloc = 0;
-	int rc;
 	*ids = NULL;
 	*nr = 0;
 	if (stage) {
-		if (sqlite3_prepare_v2(db,
-				       "SELECT id FROM executions WHERE stage_id = ? AND status <> 'cached'"
-				       " AND status = 'ran' AND output_digest IS NOT NULL"
-				       " ORDER BY id DESC LIMIT 1",
-				       -1, &st, NULL) != SQLITE_OK)
-			return db_err(db, st, err);
-		sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			push_id(ids, nr, &alloc, sqlite3_column_int64(st, 0));
-		else if (rc != SQLITE_DONE)
-			return db_err(db, st, err);
-		sqlite3_finalize(st);
-		if (!*nr) {
+		int64_t id = 0;
+		if (prov_stage_latest_ran_id(p, stage, &id, err) < 0)
+			return -1;
+		if (!id) {
 			strbuf_addf(err, "no successful execution of stage '%s' recorded", stage);
 			return -1;
 		}
+		push_id(ids, nr, &alloc, id);
 		return 0;
 	}
 	/* every stage of the latest run; a cache hit stands for the execution
 	 * that produced its output */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT e.stage_id, CASE WHEN e.status = 'ran' THEN e.id ELSE"
-			       " (SELECT max(x.id) FROM executions x WHERE x.stage_id = e.stage_id"
-			       "  AND x.status <> 'cached' AND x.status = 'ran'"
-			       "  AND x.output_digest = e.output_digest) END"
-			       " FROM executions e WHERE e.run_id = (SELECT max(id) FROM runs)"
-			       " AND e.status IN ('ran', 'cached') ORDER BY e.id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(db, st, err);
+	struct prov_stage_exec *execs;
+	size_t en;
+	if (prov_latest_run_producers(p, &execs, &en, err) < 0)
+		return -1;
 	struct pick *picks = NULL;
 	size_t pn = 0, palloc = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-			continue; /* producing execution not recorded */
+	for (size_t i = 0; i < en; i++) {
 		XGROW(picks, palloc, pn + 1);
-		picks[pn].id = sqlite3_column_int64(st, 1);
-		hash_str_hex((const char *)sqlite3_column_text(st, 0), picks[pn].key);
+		picks[pn].id = execs[i].exec_id;
+		hash_str_hex(execs[i].stage_id, picks[pn].key);
 		pn++;
 	}
-	if (rc != SQLITE_DONE) {
-		free(picks);
-		return db_err(db, st, err);
-	}
-	sqlite3_finalize(st);
+	prov_stage_execs_free(execs, en);
 	if (sample > 0 && (size_t)sample < pn) {
 		qsort(picks, pn, sizeof(*picks), cmp_pick_key);
 		pn = (size_t)sample;
@@ -176,49 +146,25 @@ static void recorded_release(struct recorded *r)
 	free(r->inputs);
 }
 
-static char *dup_col(sqlite3_stmt *st, int i)
+/* The recorded execution, its strings moved into r (empty on failure). */
+static int load_recorded(struct prov *p, int64_t id, struct recorded *r, struct strbuf *err)
 {
-	const char *s = (const char *)sqlite3_column_text(st, i);
-	return s ? xstrdup(s) : NULL;
-}
-
-static int load_recorded(sqlite3 *db, int64_t id, struct recorded *r, struct strbuf *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-	size_t alloc = 0;
+	struct prov_replay x;
+	int rc = prov_get_replay(p, id, &x, err);
 	memset(r, 0, sizeof(*r));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT stage_id, run_id, argv_json, env_json, output_digest"
-			       " FROM executions WHERE id = ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(db, st, err);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		if (rc != SQLITE_DONE)
-			return db_err(db, st, err);
-		sqlite3_finalize(st);
-		strbuf_addf(err, "no execution %lld recorded", (long long)id);
+	if (rc <= 0) {
+		if (rc == 0)
+			strbuf_addf(err, "no execution %lld recorded", (long long)id);
+		prov_replay_release(&x);
 		return -1;
 	}
-	r->stage = dup_col(st, 0);
-	r->run = sqlite3_column_int64(st, 1);
-	r->argv_json = dup_col(st, 2);
-	r->env_json = dup_col(st, 3);
-	r->output = dup_col(st, 4);
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "SELECT digest FROM inputs WHERE execution_id = ? ORDER BY rowid",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(db, st, err);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		XGROW(r->inputs, alloc, r->inputs_nr + 1);
-		r->inputs[r->inputs_nr++] = dup_col(st, 0);
-	}
-	if (rc != SQLITE_DONE)
-		return db_err(db, st, err);
-	sqlite3_finalize(st);
+	r->stage = x.stage_id;
+	r->run = x.run_id;
+	r->argv_json = x.argv_json;
+	r->env_json = x.env_json;
+	r->output = x.output_digest;
+	r->inputs = x.input_digests;
+	r->inputs_nr = x.inputs_nr;
 	return 0;
 }
 
@@ -344,7 +290,7 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	memset(&scratch, 0, sizeof(scratch));
 	scratch.lock_fd = -1;
 	child_init(&ch);
-	if (load_recorded(prov_sqlite(p), exec_id, &rec, err) < 0)
+	if (load_recorded(p, exec_id, &rec, err) < 0)
 		return -1;
 	res->exec_id = exec_id;
 	res->run_id = rec.run;

@@ -29,8 +29,9 @@
  * a newline. Symlinks, devices, fifos and sockets in an output are errors.
  * The tree digest is the SHA-256 of the whole manifest text.
  *
- * Every function returns 0 on success, or -1 with a one-line message in `err`
- * (lowercase, paths quoted). No function calls exit().
+ * A function with an `err` returns 0 on success, or -1 with a one-line message
+ * in it (lowercase, paths quoted), unless its comment says otherwise; the
+ * others say what they return. No function calls exit() or prints.
  */
 #ifndef STUDY_STORE_H
 #define STUDY_STORE_H
@@ -108,11 +109,12 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
  * no-op rerun hot path). out/<hex> is only ever renamed into place after its
  * manifest was written, so it implies the manifest; `verify` checks both. */
 int store_has_tree(const struct store *st, const char *hex);
-/* Make sure out/<hex>/ exists (re-materialise from manifest + objects if the
- * directory was removed) and put its path in `path`. The manifest's digest is
- * checked first. Errors: "tree 'HEX' is not in the store", "tree manifest
- * 'PATH' is corrupt (digest HEX)", "object 'HEX' (for 'PATH' of tree 'HEX')
- * is missing from the store". */
+/* Make sure out/<hex>/ exists and put its path in `path`. An existing
+ * directory is taken as it is (store_tree_check / store_tree_intact check its
+ * content); a missing one is re-materialised from manifest + objects, the
+ * manifest's digest checked first. Errors: "invalid tree digest 'X'", "tree
+ * 'HEX' is not in the store", "tree manifest 'PATH' is corrupt (digest HEX)",
+ * "object 'HEX' (for 'PATH' of tree 'HEX') is missing from the store". */
 int store_tree_path(struct store *st, const char *hex, struct strbuf *path, struct strbuf *err);
 
 /* 1 when tree `hex` is materialised or could be rebuilt by store_tree_path:

@@ -1,7 +1,8 @@
 /*
  * verify: rehash the store (objects, tree manifests, materialised trees),
  * check every digest provenance refers to, the hash chain (chain.c) and the
- * recorded git commits (libgit2). Collects problems in a verify_report; the
+ * recorded git commits (gitinfo.c). Reads provenance only through
+ * prov_query.h, in one snapshot. Collects problems in a verify_report; the
  * `study verify` command (cmd_verify.c) prints them. Never writes anything.
  */
 #include "verify.h"
@@ -21,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <sqlite3.h>
 
 /* ---- the report ---- */
 
@@ -53,7 +52,6 @@ struct owner {
 struct verifier {
 	struct store st;
 	struct prov *pv;
-	sqlite3 *db;
 	const struct verify_opts *o;
 	struct verify_report *r;
 	struct strmap tree_owner;   /* tree hex -> struct owner (outputs first, then inputs) */
@@ -96,57 +94,28 @@ static struct owner *new_owner(struct verifier *v, const char *stage, int64_t ru
 	return o;
 }
 
-static int db_fail(struct verifier *v, sqlite3_stmt *st, struct strbuf *err)
+static void own_output(const struct prov_ref *ref, void *data)
 {
-	strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(v->db));
-	sqlite3_finalize(st);
-	return -1;
+	struct verifier *v = data;
+	struct strmap *m = ref->kind == PROV_REF_OUTPUT ? &v->tree_owner : &v->object_owner;
+	if (!strmap_get(m, ref->digest))
+		strmap_put(m, ref->digest, new_owner(v, ref->stage, ref->run, ref->exec));
 }
 
-static const char *ctext(sqlite3_stmt *st, int i)
+static void own_input(const struct prov_ref *ref, void *data)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	struct verifier *v = data;
+	if (!strmap_get(&v->tree_owner, ref->digest))
+		strmap_put(&v->tree_owner, ref->digest,
+			   new_owner(v, ref->stage, ref->run, ref->exec));
 }
 
 /* Owners of trees (outputs, preferring executions that ran; then inputs) and logs. */
 static int load_owners(struct verifier *v, struct strbuf *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT id, run_id, stage_id, output_digest, stdout_digest, stderr_digest"
-			       " FROM executions ORDER BY status != 'ran', id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0), run = sqlite3_column_int64(st, 1);
-		const char *stage = ctext(st, 2);
-		for (int c = 3; c <= 5; c++) {
-			const char *d = ctext(st, c);
-			struct strmap *m = c == 3 ? &v->tree_owner : &v->object_owner;
-			if (d && !strmap_get(m, d))
-				strmap_put(m, d, new_owner(v, stage, run, id));
-		}
-	}
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT e.id, e.run_id, e.stage_id, i.digest FROM inputs i"
-			       " JOIN executions e ON e.id = i.execution_id ORDER BY e.id, i.rowid",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *d = ctext(st, 3);
-		if (d && !strmap_get(&v->tree_owner, d))
-			strmap_put(&v->tree_owner, d,
-				   new_owner(v, ctext(st, 2), sqlite3_column_int64(st, 1),
-					     sqlite3_column_int64(st, 0)));
-	}
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
-	return 0;
+	if (prov_scan_exec_digests(v->pv, own_output, v, err) < 0)
+		return -1;
+	return prov_scan_input_digests(v->pv, own_input, v, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -351,107 +320,76 @@ static int check_orphan_outdirs(struct verifier *v, struct strbuf *err)
 	return rc;
 }
 
-/* Every digest provenance refers to is in the store. */
-static int check_references(struct verifier *v, struct strbuf *err)
+/* A digest provenance refers to must be in the store. */
+static void check_ref(const struct prov_ref *ref, void *data)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct verifier *v = data;
+	const char *d = ref->digest;
+	struct owner ow = { (char *)ref->stage, ref->run, ref->exec };
 	struct strbuf p = STRBUF_INIT;
-	/* kind 0: output tree, 1: input tree, 2: stdout object, 3: stderr object */
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT 0, output_digest, stage_id, run_id, id, NULL FROM executions"
-			       " WHERE output_digest IS NOT NULL"
-			       " UNION ALL SELECT 1, i.digest, e.stage_id, e.run_id, e.id, i.name"
-			       " FROM inputs i JOIN executions e ON e.id = i.execution_id"
-			       " UNION ALL SELECT 2, stdout_digest, stage_id, run_id, id, NULL"
-			       " FROM executions WHERE stdout_digest IS NOT NULL"
-			       " UNION ALL SELECT 3, stderr_digest, stage_id, run_id, id, NULL"
-			       " FROM executions WHERE stderr_digest IS NOT NULL ORDER BY 5, 1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(st, 0);
-		const char *d = ctext(st, 1);
-		struct owner ow = { (char *)ctext(st, 2), sqlite3_column_int64(st, 3),
-				    sqlite3_column_int64(st, 4) };
-		struct stat sb;
-		if (!d || strmap_get(&v->reported, d))
-			continue;
-		if (kind <= 1) {
-			if (strmap_get(&v->trees_seen, d))
-				continue;
+	struct stat sb;
+	if (strmap_get(&v->reported, d))
+		return;
+	if (ref->kind == PROV_REF_OUTPUT || ref->kind == PROV_REF_INPUT) {
+		if (strmap_get(&v->trees_seen, d))
+			return;
+		strmap_put(&v->reported, d, (void *)1);
+		if (ref->kind == PROV_REF_OUTPUT)
+			add_problem(v, "missing", &ow,
+				    "tree '%s' (output of execution %lld) is missing or corrupt",
+				    d, (long long)ow.exec);
+		else
+			add_problem(v, "missing", &ow,
+				    "tree '%s' (input '%s' of execution %lld) is missing or"
+				    " corrupt",
+				    d, ref->input, (long long)ow.exec);
+	} else {
+		store_object_path(&v->st, d, &p);
+		if (stat(p.buf, &sb) != 0) {
 			strmap_put(&v->reported, d, (void *)1);
-			if (kind == 0)
-				add_problem(v, "missing", &ow,
-					    "tree '%s' (output of execution %lld) is missing or corrupt",
-					    d, (long long)ow.exec);
-			else
-				add_problem(v, "missing", &ow,
-					    "tree '%s' (input '%s' of execution %lld) is missing or"
-					    " corrupt",
-					    d, ctext(st, 5), (long long)ow.exec);
-		} else {
-			store_object_path(&v->st, d, &p);
-			if (stat(p.buf, &sb) == 0)
-				continue;
-			strmap_put(&v->reported, d, (void *)1);
-			add_problem(v, "missing", &ow, "log object '%s' (%s of execution %lld) is missing",
-				    d, kind == 2 ? "stdout" : "stderr", (long long)ow.exec);
+			add_problem(v, "missing", &ow,
+				    "log object '%s' (%s of execution %lld) is missing", d,
+				    ref->kind == PROV_REF_STDOUT ? "stdout" : "stderr",
+				    (long long)ow.exec);
 		}
 	}
 	strbuf_release(&p);
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
+}
 
-	/* the artifacts table agrees with the execution that recorded each tree */
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT a.digest, a.first_execution_id, e.id IS NULL,"
-			       " coalesce(e.output_digest = a.digest AND e.output_files IS a.files"
-			       " AND e.output_bytes IS a.bytes, 0), e.stage_id, e.run_id"
-			       " FROM artifacts a LEFT JOIN executions e ON e.id = a.first_execution_id"
-			       " ORDER BY a.first_execution_id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 3))
-			continue;
-		struct owner ow = { (char *)ctext(st, 4), sqlite3_column_int64(st, 5), 0 };
-		if (sqlite3_column_int(st, 2))
-			add_problem(v, "artifact", NULL,
-				    "artifact '%s' names execution %lld, which is not in the database",
-				    ctext(st, 0), (long long)sqlite3_column_int64(st, 1));
-		else
-			add_problem(v, "artifact", &ow,
-				    "artifact '%s' does not match execution %lld that recorded it",
-				    ctext(st, 0), (long long)sqlite3_column_int64(st, 1));
-	}
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
+/* The artifacts table agrees with the execution that recorded each tree. */
+static void check_artifact(const struct prov_artifact_mismatch *m, void *data)
+{
+	struct verifier *v = data;
+	struct owner ow = { (char *)m->stage, m->run, 0 };
+	if (m->exec_missing)
+		add_problem(v, "artifact", NULL,
+			    "artifact '%s' names execution %lld, which is not in the database",
+			    m->digest, (long long)m->first_exec);
+	else
+		add_problem(v, "artifact", &ow,
+			    "artifact '%s' does not match execution %lld that recorded it",
+			    m->digest, (long long)m->first_exec);
+}
 
-	/* a cache hit recorded by reference needs its producer (prov.h) */
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT c.id, c.stage_id, c.run_id FROM executions c"
-			       " WHERE c.status = 'cached' AND c.argv_json IS NULL"
-			       " AND c.output_digest IS NOT NULL AND NOT EXISTS"
-			       " (SELECT 1 FROM executions x WHERE x.cache_key = c.cache_key"
-			       "  AND x.status = 'ran' AND x.output_digest = c.output_digest"
-			       "  AND x.id < c.id) ORDER BY c.id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct owner ow = { (char *)ctext(st, 1), sqlite3_column_int64(st, 2),
-				    sqlite3_column_int64(st, 0) };
-		add_problem(v, "producer", &ow,
-			    "cache hit %lld has no execution that produced its output"
-			    " (status 'ran', same cache key and output) in this database:"
-			    " its command and inputs are not recorded",
-			    (long long)ow.exec);
-	}
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
+/* A cache hit recorded by reference needs its producer (prov.h). */
+static void check_orphan_hit(int64_t exec, int64_t run, const char *stage, void *data)
+{
+	struct verifier *v = data;
+	struct owner ow = { (char *)stage, run, exec };
+	add_problem(v, "producer", &ow,
+		    "cache hit %lld has no execution that produced its output"
+		    " (status 'ran', same cache key and output) in this database:"
+		    " its command and inputs are not recorded",
+		    (long long)ow.exec);
+}
+
+/* Every digest provenance refers to is in the store, and its records agree. */
+static int check_references(struct verifier *v, struct strbuf *err)
+{
+	if (prov_scan_refs(v->pv, check_ref, v, err) < 0 ||
+	    prov_scan_artifact_mismatches(v->pv, check_artifact, v, err) < 0 ||
+	    prov_scan_orphan_hits(v->pv, check_orphan_hit, v, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -556,29 +494,14 @@ static void check_git_run(struct verifier *v, int64_t run, const char *commit, i
 	strbuf_release(&msg);
 }
 
+static void check_git_commit(const struct prov_run_commit *c, void *data)
+{
+	check_git_run(data, c->run, c->commit, c->dirty, c->study_path, c->cwd, c->study_digest);
+}
+
 static int check_git(struct verifier *v, struct strbuf *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-	if (sqlite3_prepare_v2(v->db,
-			       "SELECT id, git_commit, git_dirty, study_path, cwd, study_digest"
-			       " FROM runs ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(v, st, err);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *commit = ctext(st, 1);
-		if (!commit || !*commit)
-			continue;
-		int dirty = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1
-								       : sqlite3_column_int(st, 2);
-		check_git_run(v, sqlite3_column_int64(st, 0), commit, dirty,
-			      ctext(st, 3) ? ctext(st, 3) : "", ctext(st, 4),
-			      ctext(st, 5) ? ctext(st, 5) : "");
-	}
-	if (rc != SQLITE_DONE)
-		return db_fail(v, st, err);
-	sqlite3_finalize(st);
-	return 0;
+	return prov_scan_run_commits(v->pv, check_git_commit, v, err);
 }
 
 /* ---- driver ---- */
@@ -596,18 +519,15 @@ int verify_store(const char *store_dir, const struct verify_opts *o, struct veri
 		goto out;
 	if (prov_open_store_readonly(store_dir, &v.pv, err) < 0)
 		goto out;
-	v.db = prov_sqlite(v.pv);
 	/* one snapshot of the database for every check */
-	if (sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(v.db));
+	if (prov_snapshot_begin(v.pv, err) < 0)
 		goto out;
-	}
 	if (load_owners(&v, err) < 0 || store_for_each_tree(&v.st, check_tree, &v, err) < 0 ||
 	    store_for_each_object(&v.st, check_object, &v, err) < 0 ||
 	    check_orphan_outdirs(&v, err) < 0 || check_references(&v, err) < 0)
 		goto out;
 	struct chain_check cc = { chain_problem, chain_note, &v, 0, 0, "", 0 };
-	if (chain_verify(v.db, &cc, err) < 0)
+	if (prov_check_chain(v.pv, &cc, err) < 0)
 		goto out;
 	r->runs = cc.runs;
 	r->execs = cc.execs;
@@ -617,8 +537,7 @@ int verify_store(const char *store_dir, const struct verify_opts *o, struct veri
 		goto out;
 	ret = 0;
 out:
-	if (v.db)
-		sqlite3_exec(v.db, "COMMIT", NULL, NULL, NULL);
+	prov_snapshot_end(v.pv);
 	prov_close(v.pv);
 	store_release(&v.st);
 	strmap_clear(&v.tree_owner, NULL);

@@ -1,7 +1,8 @@
 /*
  * Unit tests for expansion (plan.c) and for what a stage runs and hashes
  * (stagecmd.c, canon.c): stage ids, order, inputs, templating, and that
- * every ingredient of the cache key changes the key.
+ * every ingredient of the cache key changes the key; a stage-id collision is
+ * an error.
  */
 #include "canon.h"
 #include "check.h"
@@ -251,6 +252,27 @@ static void test_canon(void)
 	strbuf_release(&sb);
 }
 
+/* plan_build reports two stages with one id instead of building them. The
+ * loader rejects a method named "base", so the study is altered after it. */
+static void test_id_collision(void)
+{
+	struct study st;
+	struct plan p;
+	struct strbuf err = STRBUF_INIT;
+	if (!CHECK(load(&st, &p, study_text) == 0, "collision: study loads"))
+		return;
+	plan_release(&p);
+	char *name = st.methods[0].name;
+	st.methods[0].name = (char *)"base"; /* variant "base" twice per model */
+	CHECK(plan_build(&p, &st, &err) == -1, "collision: plan_build fails");
+	CHECK_STR(err.buf, "stage id 'eval/refusal/m1/base' is produced twice",
+		  "collision: names the id");
+	CHECK(p.nr == 0 && p.stages == NULL, "collision: nothing left to release");
+	st.methods[0].name = name;
+	study_release(&st);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -260,6 +282,7 @@ int main(void)
 	write_text("prog", "#!/bin/sh\nexit 0\n", 0755);
 	write_text("extra.txt", "extra 1\n", 0644);
 	test_expansion();
+	test_id_collision();
 	test_cache_key();
 	test_canon();
 	char *cmd = xasprintf("rm -rf '%s'", dir);

@@ -6,6 +6,7 @@
  * read-side queries (prov_query.h), and the cost of prov_record_exec.
  */
 #include "check.h"
+#include "metrics.h"
 #include "prov.h"
 #include "prov_query.h"
 #include "strbuf.h"
@@ -123,7 +124,7 @@ struct collected {
 	double lo[8], hi[8];
 };
 
-static int collect(const struct prov_metric *m, void *data)
+static int collect(const struct metric *m, void *data)
 {
 	struct collected *c = data;
 	if (c->nr >= 8)
@@ -147,7 +148,7 @@ static int parse(const char *json, struct collected *c, struct strbuf *err)
 {
 	memset(c, 0, sizeof(*c));
 	strbuf_reset(err);
-	return prov_parse_metrics("eval/refusal/m1/base", json, "refusal", "m1", "base", collect,
+	return metrics_parse("eval/refusal/m1/base", json, "refusal", "m1", "base", collect,
 				  c, err);
 }
 
