@@ -42,9 +42,19 @@ static void print_text(const struct prov_run_info *r)
 	else
 		snprintf(commit, sizeof(commit), "%.12s%s", r->git_commit,
 			 r->git_dirty == 1 ? "+dirty" : "");
-	printf("%4lld  %s  %-11s  %-20s  %-18s  ran %d, cached %d, failed %d  %s\n",
+	/* the run's summary line: the counts that are not zero add up to its plan */
+	char more[96] = "";
+	size_t n = 0;
+	if (r->interrupted)
+		n += (size_t)snprintf(more + n, sizeof(more) - n, ", interrupted %d", r->interrupted);
+	if (r->skipped && n < sizeof(more))
+		n += (size_t)snprintf(more + n, sizeof(more) - n, ", skipped %d", r->skipped);
+	if (r->not_started && n < sizeof(more))
+		snprintf(more + n, sizeof(more) - n, ", not started %d", r->not_started);
+	printf("%4lld  %s  %-11s  %-20s  %-18s  ran %d, cached %d, failed %d%s  %s\n",
 	       (long long)r->id, started, r->status ? r->status : "?",
-	       r->study_name ? r->study_name : "?", commit, r->ran, r->cached, r->failed, dur);
+	       r->study_name ? r->study_name : "?", commit, r->ran, r->cached, r->failed, more,
+	       dur);
 }
 
 int cmd_log(int argc, char **argv)

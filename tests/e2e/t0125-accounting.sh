@@ -38,6 +38,7 @@ eval/acc/good/halve|not-started|not started: the run stopped after the first fai
 check "show RUN counts them all" grep -qx \
 	"  stages     ran 0, cached 0, failed 1, interrupted 0, skipped 3, not started 4" \
 	"$("$STUDY" show 1 --store "$S" >"$TMP/show"; echo "$TMP/show")"
+check "log lists them all" sh -c "'$STUDY' log --store '$S' | grep -q 'ran 0, cached 0, failed 1, skipped 3, not started 4'"
 check "show --json counts them all" json_has "$("$STUDY" show 1 --store "$S" --json)" not_started 4
 "$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --json >"$TMP/out" 2>/dev/null
 check_eq "run --json counts them all" "$(cat "$TMP/out")" \
