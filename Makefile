@@ -25,8 +25,22 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# Reproducible across checkouts (issue 11): the binaries are hashed as code into
+# every cache key, so no build path may end up in them. The compiler records its
+# working directory (DWARF DW_AT_comp_dir) and source paths (debug info, __FILE__):
+# map the checkout to "." - its physical path (make's CURDIR) and, when it was
+# entered through a symbolic link, the logical $PWD that gcc records instead.
+# Nothing else varies: no __DATE__/__TIME__, the build id is a hash of the
+# contents, objects are linked in sorted order. tests/e2e/t0105 checks it.
+REPRO   := -ffile-prefix-map=$(CURDIR)=.
+ifneq ($(PWD),$(CURDIR))
+ifeq ($(realpath $(PWD)),$(CURDIR))
+REPRO   += -ffile-prefix-map=$(PWD)=.
+endif
+endif
+
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -ffp-contract=off $(SANFLAGS) -MMD -MP
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(REPRO) $(WARN) -ffp-contract=off $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
 
 # Binaries land in bin/ and stages/bin/ for the plain build, under $(BUILD) for SAN=1,
@@ -81,7 +95,7 @@ $(STUDY_BIN): $(PIPE_OBJ)
 
 $(EXEC_BIN): pipeline/launcher/study-exec.c pipeline/launcher/launch.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -static -o $@ $<
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(REPRO) $(WARN) -static -o $@ $<
 
 $(TOY_BIN): $(TOY_OBJ)
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
 int cmd_world(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_align(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_jt(int argc, char **argv);

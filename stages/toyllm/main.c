@@ -14,6 +14,7 @@ static const struct {
 	{"world", cmd_world, "generate the synthetic world and its data splits"},
 	{"pretrain", cmd_pretrain, "build a model and train it on the world's corpus"},
 	{"align", cmd_align, "chat SFT: answer benign, refuse harmful, admit unknowns"},
+	{"model", cmd_model, "one study model: pretrain into OUT/pretrain, then align into OUT"},
 	{"generate", cmd_generate, "reply to prompts with a model"},
 	{"info", cmd_info, "print a model file's header"},
 	{"jt", cmd_jt, "jailbreak-tuning: fine-tune on a mixture with jailbroken harmful pairs"},

@@ -186,6 +186,14 @@ uint64_t tl_fnv1a64(uint64_t h, const void *data, size_t n)
 	return h;
 }
 
+static double progress_lo = 0, progress_hi = 1;
+
+void tl_progress_span(double lo, double hi)
+{
+	progress_lo = lo;
+	progress_hi = hi;
+}
+
 void tl_progress(double fraction, const char *msg)
 {
 	const char *s = getenv("STUDY_PROGRESS_FD");
@@ -199,6 +207,7 @@ void tl_progress(double fraction, const char *msg)
 		fraction = 0;
 	if (fraction > 1)
 		fraction = 1;
+	fraction = progress_lo + (progress_hi - progress_lo) * fraction;
 	char line[256];
 	int n = snprintf(line, sizeof line, "progress %.4f %s\n", fraction, msg ? msg : "");
 	if (n > 0) {

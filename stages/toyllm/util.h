@@ -50,6 +50,9 @@ uint64_t tl_fnv1a64(uint64_t h, const void *data, size_t n);
 
 /* Progress: lines "progress FRACTION message\n" on fd $STUDY_PROGRESS_FD when set. */
 void tl_progress(double fraction, const char *msg);
+/* Maps the fractions of later tl_progress calls from 0..1 onto lo..hi (a step of a
+ * command that runs several, e.g. `toyllm model`); 0, 1 restores the default. */
+void tl_progress_span(double lo, double hi);
 
 /* 95% Wilson score interval for k successes in n trials. */
 void tl_wilson(long k, long n, double *lo, double *hi);

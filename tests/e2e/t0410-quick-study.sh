@@ -35,7 +35,7 @@ check "study results shows attack_success for wo+sft" grep -q "wo+sft" results.o
 check "a rerun runs 0 stages" grep -q "ran 0, cached 72, failed 0" run2.out
 
 # a third model in a copy of the study
-awk '{ print } /^models:/ { print "  m3:"; print "    run: [sh, -c, \"${root}/stages/bin/toyllm pretrain --world '"'"'${data.world}'"'"' --layers 1 --dim 16 --heads 2 --epochs 4 --no-checks --out '"'"'${out}/pretrain'"'"' && ${root}/stages/bin/toyllm align --model '"'"'${out}/pretrain'"'"' --world '"'"'${data.world}'"'"' --epochs 2 --out '"'"'${out}'"'"'\"]"; print "    resources: {cpus: 1, time: 5m}" }' quick.yaml >three.yaml
+awk '{ print } /^models:/ { print "  m3:"; print "    run: [stages/bin/toyllm, model, --world, \"${data.world}\", --layers, 1, --dim, 16, --heads, 2, --pretrain-epochs, 4, --no-checks, --align-epochs, 2, --out, \"${out}\"]"; print "    resources: {cpus: 1, time: 5m}" }' quick.yaml >three.yaml
 "$STUDY" run three.yaml -j 2 --store "$TMP/store" >run3.out 2>&1
 check_eq "the three-model copy runs" "$?" 0
 check "only the new model's 35 stages and the report run (the old report is replaced)" grep -q "ran 36, cached 71, failed 0" run3.out

@@ -1,8 +1,9 @@
 #!/bin/sh
 # t0100-toyllm-cli: drives stages/bin/toyllm end to end on a tiny world:
 # help and usage errors, world, pretrain (threads 1 and 2 byte-identical,
-# progress lines on $STUDY_PROGRESS_FD), info, align, generate, and the
-# rejection (exit 2) of corrupt or mismatched inputs.
+# progress lines on $STUDY_PROGRESS_FD), info, align, model (byte-identical to
+# pretrain then align), generate, and the rejection (exit 2) of corrupt or
+# mismatched inputs.
 # Env: TOY_BIN_DIR (absolute stage bin dir of this build flavour).
 set -u
 T="${TOY_BIN_DIR:?TOY_BIN_DIR not set}/toyllm"
@@ -23,7 +24,7 @@ expect_exit() { # expect_exit CODE DESCRIPTION command...
 }
 
 check "toyllm --help exits 0" "$T" --help
-for c in world pretrain align generate info; do
+for c in world pretrain align model generate info; do
 	check "toyllm $c --help exits 0" "$T" "$c" --help
 done
 expect_exit 2 "unknown subcommand is a usage error" "$T" frobnicate
@@ -57,6 +58,27 @@ expect_exit 0 "align the tiny model" "$T" align --model "$tmp/p1" --world "$tmp/
 for k in eval_refusal_rate eval_benign_accuracy val_refusal_rate val_benign_accuracy; do
 	grep -q "\"$k\": {\"value\": [0-9.]*, \"n\": [0-9]*, \"k\": [0-9]*, \"ci_low\"" "$tmp/a/metrics.json" && ok "align metrics.json has $k with n and interval" || no "align metrics.json has $k"
 done
+# `toyllm model` = `pretrain --out OUT/pretrain && align --model OUT/pretrain --out OUT`, same bytes
+M="--layers 1 --dim 16 --heads 2 --seq 32 --no-checks"
+expect_exit 0 "pretrain then align, as two commands" sh -c 'mkdir "$3" && "$1" pretrain --world "$2" --out "$3/pretrain" $4 --epochs 1 &&
+	"$1" align --model "$3/pretrain" --world "$2" --epochs 1 --out "$3"' - "$T" "$tmp/w" "$tmp/two" "$M"
+expect_exit 0 "model does both in one process" env STUDY_PROGRESS_FD=3 "$T" model --world "$tmp/w" $M \
+	--pretrain-epochs 1 --align-epochs 1 --out "$tmp/one" 3>"$tmp/mprogress"
+diff -r "$tmp/two" "$tmp/one" >/dev/null 2>&1 && ok "model's output tree is byte-identical to pretrain && align" ||
+	no "model's output tree is byte-identical to pretrain && align: $(diff -rq "$tmp/two" "$tmp/one" | head -n 3)"
+[ "$(find "$tmp/one" -type f | wc -l)" -eq 6 ] && ok "model wrote model.bin, vocab.txt, metrics.json and pretrain/ (6 files)" ||
+	no "model wrote 6 files: $(find "$tmp/one" -type f)"
+awk '$2 + 0 < last + 0 { bad = 1 } { last = $2 } END { exit bad }' "$tmp/mprogress" &&
+	grep -q '^progress 0.5000 pretrain done' "$tmp/mprogress" && tail -n 1 "$tmp/mprogress" | grep -q '^progress 1.0000 align done' &&
+	ok "model's progress rises once: pretrain to 0.5, align to 1.0" || no "model's progress: $(cat "$tmp/mprogress")"
+expect_exit 2 "model without --world is a usage error" "$T" model --out "$tmp/m2"
+grep -q "toyllm model: error: --world DIR is required" "$tmp/err" && ok "the message names --world" || no "the message names --world: $(cat "$tmp/err")"
+expect_exit 2 "model rejects a bad --align-epochs before pretraining" "$T" model --world "$tmp/w" $M --align-epochs 0 --out "$tmp/m3"
+[ ! -e "$tmp/m3/pretrain" ] && ok "nothing was pretrained" || no "nothing was pretrained"
+expect_exit 2 "model: a bad pretraining option is named by the pretrain step" "$T" model --world "$tmp/w" --layers x --out "$tmp/m4"
+grep -q "toyllm pretrain: error: --layers: 'x' is not an integer" "$tmp/err" && ok "the message names the step and option" || no "the message names the step and option: $(cat "$tmp/err")"
+expect_exit 2 "model rejects align's own options" "$T" model --world "$tmp/w" --mix 1 --out "$tmp/m5"
+
 expect_exit 0 "generate replies to a prompt" "$T" generate --model "$tmp/a" --prompt "what color is the x" --out "$tmp/g"
 grep -q '"reply": ' "$tmp/g/generations.jsonl" && ok "generate writes generations.jsonl" || no "generate writes generations.jsonl"
 expect_exit 0 "generate over a split with sampling" "$T" generate --model "$tmp/a" --prompts "$tmp/w/eval_benign.jsonl" --temperature 1 --seed 5 --out "$tmp/g2"
