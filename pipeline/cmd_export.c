@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		   "and git commit as agents.\n"
 		   "\n"
 		   "  --format FMT  the output format; only prov-json (the default)\n"
-		   "  --store DIR   the artifact store (default: $STUDY_STORE or ./artifacts)\n");
+		   "  --store DIR   the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n");
 }
 
 static int parse_run_id(const char *s, int64_t *id)

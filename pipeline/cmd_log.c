@@ -22,7 +22,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "List recorded runs, newest first.\n"
 		   "\n"
-		   "  --store DIR  the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		   "  --json       print a JSON array of run objects\n"
 		   "  -n N         show only the N newest runs\n");
 }

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 		   "Print the metrics table: for each stage, the metrics of its latest\n"
 		   "execution that recorded metrics.\n"
 		   "\n"
-		   "  --store DIR  the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		   "  --json       print a JSON array of metric objects\n"
 		   "  --run ID     only stages that run ID executed or took from the cache\n");
 }

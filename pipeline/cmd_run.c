@@ -44,7 +44,7 @@ static const char run_usage[] =
 	"                      a stage takes resources.cpus slots\n"
 	"  -k, --keep-going    after a failure, run everything not downstream of it\n"
 	"  -n, --dry-run       show what would run; execute and record nothing\n"
-	"      --store DIR     the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+	"      --store DIR     the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
 	"      --no-wait       fail at once if another run holds the store\n"
 	"      --require-clean refuse to run unless the study's git work tree is clean\n"
 	"                      (auditors' mode: every run is exactly a commit)\n"

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		   "Show the provenance of a run (an all-digit id, see 'study log') or of the\n"
 		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft).\n"
 		   "\n"
-		   "  --store DIR  the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		   "  --json       print one JSON object\n"
 		   "  --lineage    the full upstream chain of a stage's output or of a metric\n"
 		   "               (STAGE-ID:METRIC, e.g. eval/refusal/m1/wo:refusal_rate):\n"

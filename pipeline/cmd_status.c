@@ -28,7 +28,7 @@ static const char status_usage[] =
 	"or a command that cannot be found.\n"
 	"\n"
 	"options:\n"
-	"      --store DIR   the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+	"      --store DIR   the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
 	"      --json        one JSON array of {stage, state, reason, output}\n"
 	"  -h, --help        show this help\n";
 

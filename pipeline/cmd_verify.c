@@ -34,7 +34,7 @@ static void usage(FILE *f)
 		"directory (taking the store's lock) when the store is where they ran, else\n"
 		"at a scratch path.\n"
 		"\n"
-		"  --store DIR    the artifact store (default: $STUDY_STORE or ./artifacts)\n"
+		"  --store DIR    the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		"  --json         print one JSON object\n"
 		"  --repo DIR     the git repository to look commits up in (default: the one\n"
 		"                 holding each run's study file)\n"
