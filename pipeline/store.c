@@ -830,8 +830,8 @@ out:
  * directory, every directory and every entry. Not written when an entry
  * changed within the current clock tick ("racy": a change later in the same
  * tick would leave the same times), so it is rechecked next time. Files that
- * lost mode 0444 get it back first. Best effort: no record only costs a
- * rehash next time. */
+ * lost mode 0444, and a top directory that is not 0555, get it back first.
+ * Best effort: no record only costs a rehash next time. */
 static void tree_stat_write(struct store *st, const char *hex, const char *dir,
 			    const struct tree *t)
 {
@@ -865,6 +865,12 @@ static void tree_stat_write(struct store *st, const char *hex, const char *dir,
 			goto out;
 		if (i && t->v[i - 1].kind != 'd' && (sb.st_mode & 07777) != 0444) {
 			if (chmod(path.buf, 0444) != 0 || lstat(path.buf, &sb) != 0)
+				goto out;
+		}
+		/* the top directory keeps mkdtemp's 0700 when a run is killed between
+		 * materialise()'s rename and its chmod (t0705): give it 0555 */
+		if (!i && (sb.st_mode & 07777) != 0555) {
+			if (chmod(path.buf, 0555) != 0 || lstat(path.buf, &sb) != 0)
 				goto out;
 		}
 		stat_line(&sb, p, &rec);
