@@ -265,7 +265,7 @@ walk() {
 walk cold "$cold_n"
 walk hit "$hit_n"
 t1=$(date +%s%3N)
-[ "$stride" = 1 ] || echo "# every ${stride}th step only (WALK_STRIDE; 2 by default under SAN=1 to keep the sanitized suite fast)"
+[ "$stride" = 1 ] || echo "# walked 1 step in $stride only (WALK_STRIDE; 2 by default under SAN=1, to keep the sanitized suite fast)"
 echo "# $walked crash runs ($crashed killed, $finished finished first${fin:+:$fin}) in $(((t1 - t0) / 1000)).$(((t1 - t0) % 1000 / 100)) s"
 check_eq "every crash run was killed at its step or finished (exit 137 or 0)" "$bad_rc" 0
 check "nearly every crash run was killed at its step" [ $((crashed * 10)) -ge $((walked * 9)) ]
