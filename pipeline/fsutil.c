@@ -20,6 +20,88 @@
 
 static long write_fail_countdown = -1;
 
+/* ---- crash injection (fsutil.h, docs/reliability.md "Crash windows") ---- */
+
+static int crash_state = -1;     /* -1: variables not read yet, 0: off, 1: on */
+static long crash_at;            /* 0: never (trace only) */
+static int crash_after;          /* kill after step crash_at instead of before */
+static int crash_trace_fd = -1;
+static long crash_steps;         /* steps so far (atomic) */
+static _Thread_local long crash_mine; /* the step this thread is doing */
+
+static void crash_setup(void)
+{
+	const char *at = getenv("STUDY_CRASH_AT"), *tr = getenv("STUDY_CRASH_TRACE");
+	if (at && *at) {
+		char *end;
+		long n = strtol(at, &end, 10);
+		if (n > 0 && (!*end || !strcmp(end, ":before") || !strcmp(end, ":after"))) {
+			crash_at = n;
+			crash_after = !strcmp(end, ":after");
+		}
+	}
+	if (tr && *tr)
+		crash_trace_fd = open(tr, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	__atomic_store_n(&crash_state, crash_at > 0 || crash_trace_fd >= 0, __ATOMIC_RELEASE);
+}
+
+/* Append "N KIND PATH[ SUFFIX]\n" to the trace: one write(2), no stdio. */
+static void crash_trace(long n, const char *kind, const char *path, const char *suffix)
+{
+	char buf[4096], num[24];
+	size_t len = 0, k = sizeof(num);
+	if (crash_trace_fd < 0)
+		return;
+	do {
+		num[--k] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n && k);
+	const char *parts[] = { num + k, " ", kind, " ", path ? path : "-", suffix, "\n" };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t pl = i == 0 ? sizeof(num) - k : strlen(parts[i]);
+		if (pl > sizeof(buf) - 1 - len)
+			pl = sizeof(buf) - 1 - len; /* a very long path is cut */
+		memcpy(buf + len, parts[i], pl);
+		len += pl;
+	}
+	if (buf[len - 1] != '\n')
+		buf[len++] = '\n';
+	ssize_t w = write(crash_trace_fd, buf, len);
+	(void)w;
+}
+
+/* Die the way a kill -9 would: no atexit, no cleanup, no flush. */
+static void crash_now(void)
+{
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}
+
+void fs_crash_step(const char *kind, const char *path)
+{
+	int on = __atomic_load_n(&crash_state, __ATOMIC_ACQUIRE);
+	if (on < 0) {
+		crash_setup();
+		on = crash_state;
+	}
+	if (!on)
+		return;
+	long n = __atomic_add_fetch(&crash_steps, 1, __ATOMIC_SEQ_CST);
+	crash_mine = n;
+	int die = n == crash_at && !crash_after;
+	crash_trace(n, kind, path, n != crash_at ? "" : crash_after ? " (crash after)" :
+					       " (crash before)");
+	if (die)
+		crash_now();
+}
+
+void fs_crash_step_done(void)
+{
+	if (crash_state > 0 && crash_after && crash_mine == crash_at)
+		crash_now();
+}
+
 void fs_fail_writes_after(long n) { write_fail_countdown = n; }
 
 /* The fault hook: 1 when this write must fail with ENOSPC. */
@@ -36,14 +118,17 @@ static int fault_now(void)
 
 int fs_symlink(const char *target, const char *path)
 {
-	return fault_now() ? -1 : symlink(target, path);
-}
-
-int fs_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
 	if (fault_now())
 		return -1;
+	fs_crash_step("symlink", path);
+	int r = symlink(target, path);
+	fs_crash_step_done();
+	return r;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {
@@ -59,6 +144,16 @@ int fs_write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int fs_write_all(int fd, const void *data, size_t len)
+{
+	if (fault_now())
+		return -1;
+	fs_crash_step("write", NULL);
+	int r = write_all(fd, data, len);
+	fs_crash_step_done();
+	return r;
 }
 
 ssize_t fs_read_retry(int fd, void *buf, size_t len)
@@ -271,7 +366,10 @@ int write_file_atomic_via(const char *path, const char *tmpdir, const void *data
 		strbuf_release(&tmp);
 		return -1;
 	}
-	if (rename(tmp.buf, path) != 0) {
+	fs_crash_step("rename", path);
+	int renamed = rename(tmp.buf, path);
+	fs_crash_step_done();
+	if (renamed != 0) {
 		int e = errno; /* ENOENT: the directory of `path` is missing */
 		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, path, strerror(e));
 		unlink(tmp.buf);

@@ -42,9 +42,11 @@ int write_file_atomic_sync(const char *path, const void *data, size_t len, int m
 int write_file_atomic_via(const char *path, const char *tmpdir, const void *data, size_t len,
 			  int mode, int do_fsync, struct strbuf *err);
 
-/* write(2) until all of `len` is written, retrying on EINTR. 0 or -1 (errno). */
+/* write(2) until all of `len` is written, retrying on EINTR. 0 or -1 (errno).
+ * One crash step ("write", before the first byte / after the last). */
 int fs_write_all(int fd, const void *data, size_t len);
-/* symlink(2), subject to the same fault hook as fs_write_all. */
+/* symlink(2), subject to the same fault hook as fs_write_all (and a crash
+ * step, "symlink"). */
 int fs_symlink(const char *target, const char *path);
 /* read(2) retrying on EINTR (may return fewer bytes than asked; 0 at EOF). */
 ssize_t fs_read_retry(int fd, void *buf, size_t len);
@@ -57,6 +59,26 @@ void fs_fsync_parent(const char *path);
  * turns it off. The store writes all file data through fs_write_all, and
  * its links (cache entries) through fs_symlink. */
 void fs_fail_writes_after(long n);
+
+/*
+ * Crash injection for tests (docs/reliability.md, "Crash windows"). Every
+ * durable step of the store and of provenance calls fs_crash_step() right
+ * before it and fs_crash_step_done() right after it returned (whether it
+ * succeeded or not: a rename that fails for a missing fan-out directory is
+ * a step too, and so is its retry): writes of file
+ * data (fs_write_all), renames into a final name, links, symlinks, mkdir of a
+ * final (fan-out) directory, unlinks, and provenance COMMITs. Steps are
+ * numbered from 1 in the order they happen in the process.
+ *   STUDY_CRASH_AT=N         SIGKILL the process right before step N
+ *   STUDY_CRASH_AT=N:after   ... right after step N returned
+ *   STUDY_CRASH_TRACE=FILE   append "N KIND PATH" for every step to FILE
+ * Inert (one load and compare per step) when neither variable is set; they
+ * are read once, at the first step. `kind` is a fixed word ("write",
+ * "rename", "link", "symlink", "mkdir", "unlink", "commit"); `path` is what
+ * the step creates or removes (may be NULL). Async-signal-safe once set up.
+ */
+void fs_crash_step(const char *kind, const char *path);
+void fs_crash_step_done(void);
 
 
 #endif

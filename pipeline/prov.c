@@ -8,6 +8,7 @@
  */
 #include "prov.h"
 #include "chain.h"
+#include "fsutil.h"
 #include "metrics.h"
 #include "xalloc.h"
 
@@ -253,7 +254,14 @@ foreign:
 static int exec_sql(struct prov *p, const char *sql, struct strbuf *err)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(p->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	/* every COMMIT is a crash step (fsutil.h): stop before or after it */
+	int commit = !strcmp(sql, "COMMIT");
+	if (commit)
+		fs_crash_step("commit", p->path);
+	int rc = sqlite3_exec(p->db, sql, NULL, NULL, &msg);
+	if (commit)
+		fs_crash_step_done();
+	if (rc != SQLITE_OK) {
 		strbuf_addf(err, "provenance database '%s': %s", p->path,
 			    msg ? msg : sqlite3_errmsg(p->db));
 		sqlite3_free(msg);

@@ -245,7 +245,10 @@ static int make_parent(const char *path, struct strbuf *err)
 	const char *slash = strrchr(path, '/');
 	char *dir = xstrndup(path, (size_t)(slash - path));
 	int ret = 0;
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+	fs_crash_step("mkdir", dir);
+	int r = mkdir(dir, 0755);
+	fs_crash_step_done();
+	if (r != 0 && errno != EEXIST) {
 		strbuf_addf(err, "cannot create directory '%s': %s", dir, strerror(errno));
 		ret = -1;
 	}
@@ -293,6 +296,7 @@ static int place_object(struct store *st, int srcdir, const char *src, const cha
 	int tried_mkdir = 0, noreplace = 1, ret = PLACE_OK;
 	for (;;) {
 		int r;
+		fs_crash_step("rename", obj.buf);
 		if (noreplace) {
 			r = renameat2(srcdir, src, AT_FDCWD, obj.buf, RENAME_NOREPLACE);
 			if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
@@ -308,13 +312,16 @@ static int place_object(struct store *st, int srcdir, const char *src, const cha
 				r = renameat(srcdir, src, AT_FDCWD, obj.buf);
 			}
 		}
+		fs_crash_step_done();
 		if (r == 0) {
 			if (st->fsync)
 				fs_fsync_parent(obj.buf);
 			break;
 		}
 		if (errno == EEXIST) {
+			fs_crash_step("unlink", srcname);
 			unlinkat(srcdir, src, 0);
+			fs_crash_step_done();
 			break;
 		}
 		if (errno == ENOENT && !tried_mkdir) {
@@ -489,9 +496,14 @@ static int ingest_fd(struct store *st, int fd, const struct stat *sb, int dir, c
 	}
 	ret = copy_in(st, fd, path, hex, size, err);
 	close(fd);
-	if (ret == 0 && consume && unlinkat(dir, name, 0) != 0 && errno != ENOENT) {
-		strbuf_addf(err, "cannot remove '%s': %s", path, strerror(errno));
-		return -1;
+	if (ret == 0 && consume) {
+		fs_crash_step("unlink", path);
+		int r = unlinkat(dir, name, 0);
+		fs_crash_step_done();
+		if (r != 0 && errno != ENOENT) {
+			strbuf_addf(err, "cannot remove '%s': %s", path, strerror(errno));
+			return -1;
+		}
 	}
 	return ret;
 }
@@ -538,7 +550,10 @@ static int link_object(struct store *st, const struct tree_entry *e, const char 
 		       const char *dst, struct strbuf *obj, struct strbuf *err)
 {
 	store_object_path(st, e->hex, obj);
-	if (link(obj->buf, dst) == 0)
+	fs_crash_step("link", dst);
+	int r = link(obj->buf, dst);
+	fs_crash_step_done();
+	if (r == 0)
 		return 0;
 	if (errno == ENOENT) {
 		strbuf_addf(err, "object '%s' (for '%s' of tree '%s') is missing from the store",
@@ -627,7 +642,10 @@ static int materialise(struct store *st, const char *hex, const struct tree *tl,
 	store_tree_dir_path(st, hex, &dst);
 	/* The top directory stays writable until renamed: moving a directory to a
 	 * new parent needs write access to it (its ".." changes). */
-	if (rename(tmp.buf, dst.buf) != 0) {
+	fs_crash_step("rename", dst.buf);
+	int r = rename(tmp.buf, dst.buf);
+	fs_crash_step_done();
+	if (r != 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY) {
 			ret = 0; /* materialised meanwhile: identical content */
 			goto out;
@@ -812,8 +830,8 @@ out:
  * directory, every directory and every entry. Not written when an entry
  * changed within the current clock tick ("racy": a change later in the same
  * tick would leave the same times), so it is rechecked next time. Files that
- * lost mode 0444 get it back first. Best effort: no record only costs a
- * rehash next time. */
+ * lost mode 0444, and a top directory that is not 0555, get it back first.
+ * Best effort: no record only costs a rehash next time. */
 static void tree_stat_write(struct store *st, const char *hex, const char *dir,
 			    const struct tree *t)
 {
@@ -847,6 +865,12 @@ static void tree_stat_write(struct store *st, const char *hex, const char *dir,
 			goto out;
 		if (i && t->v[i - 1].kind != 'd' && (sb.st_mode & 07777) != 0444) {
 			if (chmod(path.buf, 0444) != 0 || lstat(path.buf, &sb) != 0)
+				goto out;
+		}
+		/* the top directory keeps mkdtemp's 0700 when a run is killed between
+		 * materialise()'s rename and its chmod (t0705): give it 0555 */
+		if (!i && (sb.st_mode & 07777) != 0555) {
+			if (chmod(path.buf, 0555) != 0 || lstat(path.buf, &sb) != 0)
 				goto out;
 		}
 		stat_line(&sb, p, &rec);
@@ -1122,13 +1146,17 @@ int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 			goto out;
 		}
 	}
+	fs_crash_step("rename", path.buf);
 	int rc = rename(tmp.buf, path.buf);
+	fs_crash_step_done();
 	if (rc != 0 && errno == ENOENT) {
 		if (make_parent(path.buf, err)) {
 			unlink(tmp.buf);
 			goto out;
 		}
+		fs_crash_step("rename", path.buf);
 		rc = rename(tmp.buf, path.buf);
+		fs_crash_step_done();
 	}
 	if (rc != 0) {
 		strbuf_addf(err, "cannot rename '%s' to '%s': %s", tmp.buf, path.buf,
