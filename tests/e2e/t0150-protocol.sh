@@ -66,6 +66,11 @@ else
 	check_eq "as a user: the input's object holds the recorded bytes" "$(cat "$inobj")" original
 fi
 
+# a pass-through value is part of the cache key
+PASS_ME=other "$STUDY" run "$TMP/proto.yaml" --store "$S" --json >"$TMP/out" 2>/dev/null
+check_eq "the run with another pass-through value succeeds" "$?" 0
+check_eq "changing a passed-through variable reruns that stage only" "$(json_field ran <"$TMP/out")" 1
+
 cat >"$TMP/slow.yaml" <<YAML
 study: slow
 root: $TOP
