@@ -142,7 +142,7 @@ test: deps
 	@st=0; $(MAKE) --no-print-directory test-suite || st=1; \
 	$(MAKE) --no-print-directory SAN=1 test-suite || st=1; \
 	cat build/plain/test-counts build/san/test-counts 2>/dev/null | \
-	  awk '{p += $$1; f += $$2} END {printf "%d passed, %d failed\n", p, f}'; \
+	  awk '{p += $$1; f += $$2; s += $$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'; \
 	exit $$st
 
 test-suite: all $(UNIT_BIN) engine-tests-bin

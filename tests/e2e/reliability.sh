@@ -7,10 +7,14 @@
 #     - every file under objects/ is named by the SHA-256 of its content, in
 #       the right fan-out directory (no half-written or stray temp files);
 #     - every tree manifest is named by its SHA-256 and its objects exist;
-#     - every action-cache entry names a tree whose manifest exists;
+#     - every action-cache entry (a symbolic link, or an older entry's file)
+#       is named cache/<2 hex>/<64 hex key> and names, in canonical form, a
+#       tree whose manifest exists (and whose objects exist, as for every
+#       manifest); nothing else is under cache/;
 #     - every out/<hex>/ has its manifest;
 #     - provenance.db passes PRAGMA integrity_check and every execution
 #       recorded as 'ran' or 'cached' has its output manifest;
+#   cache_count STORE   the number of action-cache entries
 #   store_procs STORE   pids of processes whose cwd lies inside STORE
 #   stage_digests STORE prints "stage digest" of the last run, sorted
 
@@ -28,8 +32,15 @@ store_check() {
 		[ -d "$_s/trees" ] && find "$_s/trees" -type f -exec awk \
 			'FNR > 1 && ($1 == "f" || $1 == "x") { print "NEED", $2, FILENAME }' {} +
 		echo "SECTION cache"
-		[ -d "$_s/cache" ] && find "$_s/cache" -type f -exec awk \
-			'{ print "CACHE", $0, FILENAME }' {} +
+		# every entry, whatever its type: a link (cache/ab/<key> -> sha256-<tree
+		# digest in base64url>), an older entry's file ("<tree hex>\n"), a fan-out
+		# directory; anything else is reported
+		[ -d "$_s/cache" ] && find "$_s/cache" -mindepth 1 \
+			\( -type l -printf 'CLINK %P %l\n' \) -o \
+			\( -type d -printf 'CDIR %P\n' \) -o \
+			\( -type f -exec sh -c 'for f; do printf "CFILE %s %s\n" "${f#"$0"/}" \
+				"$(tr "\n" " " <"$f")"; done' "$_s/cache" {} + \) -o \
+			-printf 'COTHER %P\n'
 		[ -d "$_s/out" ] && ls "$_s/out" | awk '{ print "OUT", $1 }'
 		# (a run killed while creating the database leaves it without tables)
 		[ -f "$_s/provenance.db" ] && [ "$(sqlite3 "$_s/provenance.db" \
@@ -38,11 +49,36 @@ store_check() {
 			"SELECT DISTINCT 'RECORDED', output_digest FROM executions
 			 WHERE status IN ('ran', 'cached')" | tr '|' ' '
 	} 2>&1 | awk '
+		# base64url (RFC 4648, no padding) to lowercase hex; "" when it is not
+		# canonical (a bad character, or non-zero bits left over)
+		function b64hex(s,   i, v, bits, nb, d, out) {
+			bits = 0; nb = 0; out = ""
+			for (i = 1; i <= length(s); i++) {
+				v = index(B64, substr(s, i, 1)) - 1
+				if (v < 0) return ""
+				bits = bits * 64 + v; nb += 6
+				if (nb >= 8) { nb -= 8; d = int(bits / 2 ^ nb); out = out sprintf("%02x", d); bits -= d * 2 ^ nb }
+			}
+			return bits == 0 ? out : ""
+		}
+		BEGIN { B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" }
 		$1 == "STRAY" { print "bad: stray " $2; next }
 		$1 == "NEED" { if (!($2 in obj)) print "bad: object " $2 " of " $3 " is missing"; next }
-		$1 == "CACHE" {
-			if ($2 !~ /^[0-9a-f]+$/ || length($2) != 64) print "bad: cache entry " $3 " holds " $2
-			else if (!($2 in tree)) print "bad: cache entry " $3 " names missing tree " $2
+		$1 == "CDIR" { if ($2 !~ /^[0-9a-f][0-9a-f]$/) print "bad: stray cache/" $2; next }
+		$1 == "COTHER" { print "bad: cache/" $2 " is neither a link, a file nor a directory"; next }
+		$1 == "CLINK" || $1 == "CFILE" {
+			n = split($2, p, "/"); key = p[n]
+			if (n != 2 || key !~ /^[0-9a-f]+$/ || length(key) != 64 || substr(key, 1, 2) != p[1]) {
+				print "bad: cache/" $2 " is not named cache/<2 hex>/<64 hex key>"; next }
+			if ($1 == "CLINK") {
+				t = ""
+				if (NF == 3 && length($3) == 50 && substr($3, 1, 7) == "sha256-") t = b64hex(substr($3, 8))
+				if (t == "") { print "bad: cache entry cache/" $2 " links to " $3 ", not sha256-<43 base64url>"; next }
+			} else {
+				t = $3
+				if (NF != 3 || t !~ /^[0-9a-f]+$/ || length(t) != 64) { print "bad: cache entry cache/" $2 " holds " $3; next }
+			}
+			if (!(t in tree)) print "bad: cache entry cache/" $2 " names missing tree " t
 			next }
 		$1 == "OUT" { if (!($2 in tree)) print "bad: out/" $2 " has no manifest"; next }
 		$1 == "RECORDED" { if (!($2 in tree)) print "bad: recorded output " $2 " has no manifest"; next }
@@ -63,6 +99,13 @@ store_check() {
 	_rc=$?
 	rm -f "$_bad"
 	return $_rc
+}
+
+# number of action-cache entries under STORE: links (and files, as written by
+# older versions); 0 when there is no cache/ yet
+cache_count() {
+	[ -d "$1/cache" ] || { echo 0; return; }
+	find "$1/cache" -mindepth 2 \( -type l -o -type f \) | wc -l | tr -d ' '
 }
 
 # pids of processes whose cwd lies inside directory $1 (stages run in work/*/cwd)

@@ -50,6 +50,7 @@ data:
   bad: {run: [stages/bin/toystage, fail, --code, "7"]}
 YAML
 "$STUDY" run "$TMP/f.yaml" --store "$S" >/dev/null 2>&1
+check_eq "the run with a failing stage exits 1" "$?" 1
 check_eq "after a failure: status says it failed and how" \
 	"$("$STUDY" status "$TMP/f.yaml" --store "$S" | head -1 | tr -s ' ')" \
 	"will run data/bad failed last time: exit status 7"

@@ -41,6 +41,7 @@ YAML
 check_eq "a stage with an empty \${out} fails" "$rc" 1
 check "the reason says the output is empty" grep -q 'out} is empty' "$TMP/err"
 "$STUDY" run "$TMP/empty.yaml" --store "$S" >"$TMP/out" 2>"$TMP/err"
+check_eq "the second run fails too (exit 1)" "$?" 1
 check "a failed stage is not cached: it runs again" grep -q 'failed 1' "$TMP/out"
 
 # a missing program is a clear failure

@@ -23,6 +23,7 @@ check "log --json records a clean tree" json_has "$log" git_dirty false
 
 echo "# changed" >>study.yaml
 "$STUDY" run study.yaml --store "$R/store" >/dev/null 2>&1
+check_eq "a run of the edited study succeeds" "$?" 0
 log=$("$STUDY" log --store "$R/store" --json -n 1)
 check "an edited study is recorded as dirty" json_has "$log" git_dirty true
 check "the newest run comes first" json_has "$log" id 2
@@ -48,6 +49,7 @@ done
 wait "$pid"
 check_eq "while its stage runs, the run row already holds the commit" "$seen" "$head"
 "$STUDY" run study.yaml --store "$R/store" >/dev/null 2>&1
+check_eq "the no-op run succeeds" "$?" 0
 log=$("$STUDY" log --store "$R/store" --json -n 1)
 check "a no-op run records the commit" json_has "$log" git_commit "\"$head\""
 check "... and the clean tree" json_has "$log" git_dirty false

@@ -32,11 +32,43 @@ check "the stage runs in its own directory, work/<cache key>" \
 argf=$(ls "$S"/out/*/arg.txt)
 check_eq "shell metacharacters in argv are passed literally" "$(cat $argf)" '$(touch '"$TMP"'/pwned); `id` | ; > x'
 check "nothing was executed from the argument" [ ! -e "$TMP/pwned" ]
-check "inputs are read-only" sh -c "[ ! -w $envf ] || [ \$(id -u) = 0 ]"
 check "stored objects are mode 0444" sh -c "[ \$(stat -c %a $envf) = 444 ]"
+check "stored directories are mode 0555" sh -c "[ \$(stat -c %a $(dirname $envf)) = 555 ]"
+
+# inputs are read-only: a stage that tries to append to its input either is
+# refused by the modes (an ordinary user) or, as root (who ignores modes; CI
+# runs as root), is failed by the run's tamper check; never does the run
+# succeed with a modified input, and the input's bytes stay what was recorded
+cat >"$TMP/ro.yaml" <<YAML
+study: readonly-inputs
+root: $TOP
+data:
+  src: {run: [sh, -c, 'echo original > "\$STUDY_OUT/in.txt"']}
+models:
+  writer:
+    run: [sh, -c, 'if echo evil >> "\$1/in.txt" 2>/dev/null; then w=wrote; else w=refused; fi; echo \$w > "\$STUDY_OUT/w.txt"', sh, "\${data.src}"]
+YAML
+"$STUDY" run "$TMP/ro.yaml" --store "$TMP/ro" >/dev/null 2>"$TMP/ro.err"; rc=$?
+row=$(sqlite3 "$TMP/ro/provenance.db" "SELECT status || '|' || coalesce(reason, '') FROM executions
+	WHERE stage_id = 'model/writer'")
+inobj=$(printf 'original\n' | sha256sum | cut -c1-64)
+inobj="$TMP/ro/objects/$(echo "$inobj" | cut -c1-2)/$inobj"
+if [ "$(id -u)" = 0 ]; then
+	check_eq "as root: a stage writing into its input fails the run" "$rc" 1
+	check_eq "as root: it is failed by the tamper check, naming the input and the file" "$row" \
+		"failed|modified its input 'data.src' (file 'in.txt'); 1 damaged object removed from the store, the input's producer will run again"
+	check "as root: the damaged object is gone from the store" [ ! -e "$inobj" ]
+	check_eq "as root: nothing was stored for the writer" "$(ls "$TMP"/ro/out/*/w.txt 2>/dev/null)" ""
+else
+	check_eq "as a user: a stage's write into its input is refused, the run succeeds" "$rc" 0
+	check_eq "as a user: the stage ran and saw its write refused" \
+		"$row $(cat "$TMP"/ro/out/*/w.txt 2>/dev/null)" "ran| refused"
+	check_eq "as a user: the input's object holds the recorded bytes" "$(cat "$inobj")" original
+fi
 
 # a pass-through value is part of the cache key
 PASS_ME=other "$STUDY" run "$TMP/proto.yaml" --store "$S" --json >"$TMP/out" 2>/dev/null
+check_eq "the run with another pass-through value succeeds" "$?" 0
 check_eq "changing a passed-through variable reruns that stage only" "$(json_field ran <"$TMP/out")" 1
 
 cat >"$TMP/slow.yaml" <<YAML

@@ -28,10 +28,12 @@ done
 check "report: findings section" grep -qi "finding" "$md"
 
 "$STUDY" results --store "$TMP/store" >results.out 2>&1
+check_eq "study results exits 0" "$?" 0
 check "study results shows refusal_rate" grep -q "refusal_rate" results.out
 check "study results shows attack_success for wo+sft" grep -q "wo+sft" results.out
 
 "$STUDY" run quick.yaml -j 2 --store "$TMP/store" >run2.out 2>&1
+check_eq "the rerun succeeds" "$?" 0
 check "a rerun runs 0 stages" grep -q "ran 0, cached 72, failed 0" run2.out
 
 # a third model in a copy of the study

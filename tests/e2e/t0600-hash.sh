@@ -30,6 +30,7 @@ check_eq "tree digest = sha256 of the manifest" "$("$STUDY" hash "$d")" "$want  
 # the store agrees: the report of the example study, hashed in out/<hex>/
 copy_study "$TOP/studies/example.yaml" "$TMP/example.yaml"
 "$STUDY" run "$TMP/example.yaml" --store "$TMP/store" -j 2 >/dev/null 2>&1
+check_eq "the example study runs" "$?" 0
 n=0; bad=0
 for t in "$TMP"/store/out/*; do
 	n=$((n + 1))

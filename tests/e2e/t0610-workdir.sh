@@ -8,6 +8,7 @@
 probe='c=$(ls -A .); t=$(ls -A "$TMPDIR"); o=$(ls -A "$STUDY_OUT");
 printf %s "$c" >"$STUDY_OUT/cwd.txt"; printf %s "$t" >"$STUDY_OUT/tmp.txt";
 printf %s "$o" >"$STUDY_OUT/out.txt"; pwd >"$STUDY_OUT/pwd.txt";
+stat -c %a . "$TMPDIR" >"$STUDY_OUT/modes.txt";
 touch junk "$TMPDIR/junk"; mkdir -p d/e "$TMPDIR/d"'
 cat >"$TMP/s.yaml" <<EOF2
 study: workdirs
@@ -32,6 +33,11 @@ for t in "$TMP"/st/out/*; do
 	pwds="$pwds|$p|"
 done
 check_eq "every stage found empty cwd/, tmp/ and out/" "$empty" 0
+# as root, a mode of 000 or 500 left by the previous stage would not show in
+# what the next one can do: compare the modes themselves
+check_eq "every stage found cwd/ and tmp/ with the same modes (b's chmod 500, c's 000 undone)" \
+	"$(cat "$TMP"/st/out/*/modes.txt | LC_ALL=C sort -u | tr '\n' ' ')" "$(head -n 2 "$(ls "$TMP"/st/out/*/modes.txt | head -n 1)" | LC_ALL=C sort -u | tr '\n' ' ')"
+check "... and writable by their owner" sh -c "! grep -qv '^[67]' \"\$@\"" - "$TMP"/st/out/*/modes.txt
 check_eq "every stage ran in a directory named for it alone" "$fresh" 1
 key=$(sqlite3 "$TMP/st/provenance.db" "SELECT cache_key FROM executions WHERE stage_id = 'data/c'")
 check "the directory is work/<the stage's cache key>" grep -qx ".*/st/work/$key/cwd" \

@@ -45,7 +45,11 @@ sleep 60 &
 other=$!
 mkdir -p "$S/work/stale-XXXXXX"
 echo "$other 1" >"$S/work/stale-XXXXXX/pgid"
-"$STUDY" run "$TMP/quick.yaml" --store "$S" >/dev/null 2>&1
+"$STUDY" run "$TMP/quick.yaml" --store "$S" >/dev/null 2>"$TMP/stale.err"
+rc=$?
+# (the run must have got past its cleanup of work/ for "not killed" to mean anything)
+check_eq "a run over a stale pgid note succeeds" "$rc" 0
+check "it removed the stale note's work directory" [ ! -e "$S/work/stale-XXXXXX" ]
 check "a reused process group number (other start time) is not killed" alive $other
 kill $other
 wait $other 2>/dev/null
@@ -58,6 +62,7 @@ data:
   spawn: {run: [stages/bin/toystage, spawn, --seconds, "0.1", --child-seconds, "60", --pidfile, "$TMP/gc2.pid", --out, "\${out}"]}
 YAML
 "$STUDY" run "$TMP/short.yaml" --store "$S" >/dev/null 2>&1
+check_eq "the short spawning study succeeds" "$?" 0
 gc2=$(cat "$TMP/gc2.pid" 2>/dev/null)
 check "the short stage started a long-lived grandchild" [ -n "$gc2" ]
 check "a completed stage's leftover grandchild is killed with its group" wait_dead "$gc2"

@@ -19,13 +19,20 @@ root: $TOP
 data:
   victim: {run: $2${3:-}}
 YAML
-	ncache=$(find "$S/cache" -type f 2>/dev/null | wc -l)
+	ncache=$(cache_count "$S")
 	nout=$(ls "$S/out" 2>/dev/null | wc -l)
+	ntrees=$(find "$S/trees" -type f 2>/dev/null | wc -l)
 	"$STUDY" run "$TMP/$1.yaml" --store "$S" >"$TMP/$1.out" 2>"$TMP/$1.err"
 	rc=$?
 	check_eq "$1: run exits 1" "$rc" 1
-	check_eq "$1: no cache entry was written" "$(find "$S/cache" -type f | wc -l)" "$ncache"
+	check_eq "$1: no cache entry was written" "$(cache_count "$S")" "$ncache"
+	key=$(sqlite3 "$DB" "SELECT cache_key FROM executions WHERE stage_id = 'data/victim'
+		AND run_id = (SELECT max(id) FROM runs)")
+	check "$1: nothing in the cache under the stage's key" \
+		sh -c "[ -n '$key' ] && [ ! -e '$S/cache/$(echo "$key" | cut -c1-2)/$key' ] &&
+			[ ! -L '$S/cache/$(echo "$key" | cut -c1-2)/$key' ]"
 	check_eq "$1: no output tree was stored" "$(ls "$S/out" | wc -l)" "$nout"
+	check_eq "$1: no tree manifest was stored" "$(find "$S/trees" -type f | wc -l)" "$ntrees"
 	reason=$(sqlite3 "$DB" "SELECT reason FROM executions WHERE stage_id = 'data/victim'
 		AND run_id = (SELECT max(id) FROM runs)")
 	st=$(sqlite3 "$DB" "SELECT status FROM executions WHERE stage_id = 'data/victim'
@@ -42,6 +49,30 @@ reason_has() {
 
 run_fail exit '[stages/bin/toystage, fail, --code, "9"]'
 reason_has exit "exit status 9"
+
+# a stage that writes a complete output and then exits non-zero: failed, and
+# its output is stored nowhere (checked in the database and the store
+# directly), so the next run runs it again rather than reusing it
+run_fail complete '[/bin/sh, -c, "echo complete >\"$$STUDY_OUT/result.txt\" && exit 5"]'
+check_eq "complete: the recorded reason is exactly the exit status" "$reason" "exit status 5"
+check_eq "complete: no output digest is recorded" "$(sqlite3 "$DB" "SELECT
+	coalesce(output_digest, 'none') FROM executions WHERE stage_id = 'data/victim'
+	AND run_id = (SELECT max(id) FROM runs)")" none
+# the tree it wrote, by hand (docs/store.md, "Recomputing a digest by hand")
+obj=$(printf 'complete\n' | sha256sum | cut -c1-64)
+tree=$(printf 'study-tree 1\nf %s 9 result.txt\n' "$obj" | sha256sum | cut -c1-64)
+check "complete: its output tree is not in trees/ nor out/" \
+	sh -c "[ ! -e '$S/trees/$(echo "$tree" | cut -c1-2)/$tree' ] && [ ! -e '$S/out/$tree' ]"
+check "complete: its output file is not in objects/" \
+	sh -c "[ ! -e '$S/objects/$(echo "$obj" | cut -c1-2)/$obj' ]"
+ckey=$key
+"$STUDY" run "$TMP/complete.yaml" --store "$S" >/dev/null 2>&1
+check_eq "complete: the next run fails again (exit 1)" "$?" 1
+check_eq "complete: the next run ran it again, it did not reuse it" "$(sqlite3 "$DB" "SELECT
+	group_concat(status || ' ' || reason, ',') FROM executions WHERE cache_key = '$ckey'")" \
+	"failed exit status 5,failed exit status 5"
+check_eq "complete: still nothing in the cache under its key" \
+	"$(find "$S/cache" -name "$ckey" | wc -l)" 0
 
 run_fail signal '[stages/bin/toystage, crash, --signal, "11"]'
 reason_has signal "killed by signal 11 (Segmentation fault)"
@@ -87,6 +118,9 @@ check "tamper: the reason names the input and the file" \
 check "tamper: the damaged object was removed" grep -q "damaged object removed from the store" "$TMP/tamper.err"
 check_eq "tamper: no cache entry for the tampering stage" \
 	"$(sqlite3 "$DB" "SELECT count(*) FROM executions WHERE stage_id = 'model/m' AND status = 'ran'")" 0
+mkey=$(sqlite3 "$DB" "SELECT cache_key FROM executions WHERE stage_id = 'model/m'")
+check "tamper: nothing in the cache under the tampering stage's key" \
+	sh -c "[ -n '$mkey' ] && [ -z \"\$(find '$S/cache' -name '$mkey')\" ]"
 "$STUDY" run "$TMP/tamper.yaml" --store "$S" >"$TMP/tamper2.out" 2>"$TMP/tamper2.err"
 check "tamper: the next run reruns the damaged input's producer" grep -q 'ran .*data/corpus' "$TMP/tamper2.err"
 sed 's/touch-input, --input/train, --size, "2", --data/' "$TMP/tamper.yaml" >"$TMP/benign.yaml"
@@ -105,4 +139,16 @@ YAML
 check_eq "scratch files in cwd/ and \$TMPDIR are allowed" "$?" 0
 check "the store is consistent after all failures" store_check "$S"
 check "no temporaries are left" sh -c "[ -z \"\$(ls -A '$S/tmp')\" ]"
+
+# store_check itself inspects every cache entry: on a copy, a link to a tree
+# that does not exist, and a link that is not a digest, each fail it
+cp -a "$S" "$TMP/bad"
+l=$(find "$TMP/bad/cache" -type l | head -n 1)
+check "store_check: the copy has a cache link to break" [ -n "$l" ]
+ln -sfn sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "$l"
+check "store_check: a cache link to a missing tree fails it" \
+	sh -c ". '$TOP/tests/e2e/reliability.sh'; ! store_check '$TMP/bad' >/dev/null"
+ln -sfn not-a-digest "$l"
+check "store_check: a cache link that names no digest fails it" \
+	sh -c ". '$TOP/tests/e2e/reliability.sh'; ! store_check '$TMP/bad' >/dev/null"
 done_testing

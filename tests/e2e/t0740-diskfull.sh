@@ -41,13 +41,13 @@ root: $TOP
 data:
   fill: {run: [/bin/sh, -c, "head -c 100000 /dev/urandom >\"\$\$STUDY_OUT/a\"; cat /dev/zero >\"\$\$STUDY_OUT/z\" 2>/dev/null; exit 0"]}
 YAML
-ncache=$(find "$S/cache" -type f | wc -l)
+ncache=$(cache_count "$S")
 "$STUDY" run "$TMP/fill.yaml" --store "$S" >"$TMP/fill.out" 2>"$TMP/fill.err"
 rc=$?
 check_eq "an output the store cannot take fails the run (exit 1)" "$rc" 1
 check "the error says the disk is full" grep -qiE 'no space left on device|disk is full' "$TMP/fill.err"
 grep -iE 'no space|disk is full|error' "$TMP/fill.err" | head -3 | sed 's/^/#   /'
-check_eq "nothing was cached for it" "$(find "$S/cache" -type f | wc -l)" "$ncache"
+check_eq "nothing was cached for it" "$(cache_count "$S")" "$ncache"
 check "the store is consistent" store_check "$S"
 check_eq "no execution is recorded as done for it" \
 	"$(sqlite3 "$DB" "SELECT count(*) FROM executions WHERE stage_id = 'data/fill' AND status = 'ran'" 2>&1)" 0

@@ -15,11 +15,14 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+/* Replays every file of DIR whose name ends in SUFFIX; the number replayed,
+ * or -1 when DIR cannot be opened or one of its files cannot be read (so
+ * that a missing or unreadable corpus is not a pass). */
 static int replay_dir(const char *dir, const char *suffix)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	int n = 0;
+	int n = 0, unread = 0;
 
 	if (!d)
 		return -1;
@@ -32,12 +35,15 @@ static int replay_dir(const char *dir, const char *suffix)
 		if (strbuf_read_file(&buf, path.buf) == 0) {
 			LLVMFuzzerTestOneInput((const uint8_t *)buf.buf, buf.len);
 			n++;
+		} else {
+			printf("# cannot read %s\n", path.buf);
+			unread++;
 		}
 		strbuf_release(&path);
 		strbuf_release(&buf);
 	}
 	closedir(d);
-	return n;
+	return unread ? -1 : n;
 }
 
 int main(void)
@@ -50,7 +56,8 @@ int main(void)
 	CHECK(n >= 1, what);
 	n = replay_dir("tests/fuzz/corpus", "");
 	snprintf(what, sizeof(what), "%d fuzz corpus inputs replay cleanly", n);
-	CHECK(n >= 0, what);
+	/* 649 inputs today; `make fuzz-merge` may make it smaller, never empty */
+	CHECK(n >= 1, what);
 	n = replay_dir("tests/malformed", ".yaml");
 	snprintf(what, sizeof(what), "%d malformed fixtures replay cleanly", n);
 	CHECK(n >= 40, what);

@@ -236,6 +236,65 @@ static void test_cache_key(void)
 	strbuf_release(&rec);
 }
 
+/* The "code" object of a key record, as canonical JSON text ("" if none). */
+static void record_code(const char *record, struct strbuf *code)
+{
+	strbuf_reset(code);
+	cJSON *r = cJSON_Parse(record);
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "code");
+	if (c)
+		canon_json(c, code);
+	cJSON_Delete(r);
+}
+
+/* A second, independent check of the code digest in the key (t0112 checks it
+ * end to end): the record names each code file under "code" with the SHA-256
+ * of its bytes (computed here by hand), a change of those bytes changes that
+ * digest and nothing else in the record, and the key follows the record. */
+static void test_code_in_record(void)
+{
+	char base[HASH_HEX_SIZE], k[HASH_HEX_SIZE], h1[HASH_HEX_SIZE], h2[HASH_HEX_SIZE],
+		hp[HASH_HEX_SIZE];
+	struct strbuf rec = STRBUF_INIT, rec2 = STRBUF_INIT, code = STRBUF_INIT;
+	struct strbuf want = STRBUF_INIT;
+	setenv("PLAN_TEST_VAR", "one", 1);
+	hash_str_hex("extra 1\n", h1);
+	hash_str_hex("extra 2\n", h2);
+	hash_str_hex("#!/bin/sh\nexit 0\n", hp);
+
+	key_of(study_text, "method/wo/m1", 'a', base, &rec);
+	record_code(rec.buf, &code);
+	strbuf_addf(&want, "{\"./prog\":\"%.64s\",\"extra.txt\":\"%.64s\"}", hp, h1);
+	CHECK_STR(code.buf, want.buf,
+		  "the record's code names the code: file and the program by their SHA-256");
+
+	write_text("extra.txt", "extra 2\n", 0644);
+	key_of(study_text, "method/wo/m1", 'a', k, &rec2);
+	record_code(rec2.buf, &code);
+	strbuf_reset(&want);
+	strbuf_addf(&want, "{\"./prog\":\"%.64s\",\"extra.txt\":\"%.64s\"}", hp, h2);
+	CHECK_STR(code.buf, want.buf, "new bytes in a code file: its digest under code is the new one");
+	char *back = NULL;
+	if (strstr(rec2.buf, h2)) {
+		char *h2s = xasprintf("%.64s", h2), *h1s = xasprintf("%.64s", h1);
+		back = replace(rec2.buf, h2s, h1s);
+		free(h2s);
+		free(h1s);
+	}
+	CHECK(back && !strcmp(back, rec.buf), "and nothing else in the record changed");
+	free(back);
+	char hex[HASH_HEX_SIZE];
+	hash_buf_hex(rec2.buf, rec2.len, hex);
+	CHECK(!memcmp(k, hex, HASH_HEX_SIZE) && memcmp(k, base, HASH_HEX_SIZE),
+	      "the key is the new record's digest, not the old key");
+	write_text("extra.txt", "extra 1\n", 0644);
+
+	strbuf_release(&rec);
+	strbuf_release(&rec2);
+	strbuf_release(&code);
+	strbuf_release(&want);
+}
+
 static void test_canon(void)
 {
 	cJSON *v = cJSON_Parse("{\"b\":[1,2.5,\"x\\n\"],\"a\":{\"z\":true,\"y\":null},\"c\":1e21}");
@@ -284,6 +343,7 @@ int main(void)
 	test_expansion();
 	test_id_collision();
 	test_cache_key();
+	test_code_in_record();
 	test_canon();
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the scheduler: ready order, cpu slots, failure propagation
- * and --keep-going, on hand-built plans (no processes).
+ * and --keep-going, stages with two dependencies (each order of finishing,
+ * a diamond, either one failing), on hand-built plans (no processes).
  */
 #include "check.h"
 #include "plan.h"
@@ -118,11 +119,129 @@ static void test_failure(int keep_going)
 	fake_release(&f);
 }
 
+/* CHECK with "PREFIX WHAT" as its name */
+static void check2(int ok, const char *prefix, const char *what)
+{
+	char *name = xasprintf("%s %s", prefix, what);
+	CHECK(ok, name);
+	free(name);
+}
+
+/* A stage with two dependencies starts only when both finished, whichever
+ * finishes first, even with slots free; first_done is the dependency that
+ * finishes first (0 or 1). Plan: 0 -> 2, 1 -> 2, and 3 independent. */
+static void test_two_deps(int first_done, int slots)
+{
+	static const int edges[][2] = { { 0, 2 }, { 1, 2 } };
+	const int second_done = !first_done;
+	char what[80];
+	struct fake f;
+	fake_init(&f, 4, edges, 2, NULL);
+	struct sched s;
+	sched_init(&s, &f.p, slots, 0);
+	snprintf(what, sizeof(what), "two deps, s%d finishes first, -j %d:", first_done, slots);
+	long a = sched_next(&s), b = slots > 1 ? sched_next(&s) : -1;
+	if (slots == 1) {
+		CHECK(a == 0, "-j 1: the first dependency starts first");
+		sched_done(&s, 0, 1);
+		CHECK(sched_next(&s) == 1, "-j 1: then the second, not the stage waiting for both");
+		sched_done(&s, 1, 1);
+		CHECK(sched_next(&s) == 2, "-j 1: the stage with two deps starts after both");
+		sched_done(&s, 2, 1);
+		CHECK(sched_next(&s) == 3 && (sched_done(&s, 3, 1), sched_idle(&s)),
+		      "-j 1: then the independent stage, and the run is over");
+		sched_release(&s);
+		fake_release(&f);
+		return;
+	}
+	CHECK(a == 0 && b == 1, "both dependencies start at once");
+	CHECK(sched_next(&s) == 3, "the independent stage starts too");
+	CHECK(sched_next(&s) == -1 && s.state[2] == ST_WAITING, "the stage with two deps waits");
+	sched_done(&s, (size_t)first_done, 1);
+	check2(sched_next(&s) == -1 && s.state[2] == ST_WAITING, what,
+	       "not started when only one dependency finished");
+	sched_done(&s, 3, 1);
+	check2(sched_next(&s) == -1 && s.state[2] == ST_WAITING && !sched_idle(&s), what,
+	       "still waiting with free slots and one dep running");
+	sched_done(&s, (size_t)second_done, 1);
+	check2(sched_next(&s) == 2, what,
+	       "starts once both finished");
+	sched_done(&s, 2, 1);
+	CHECK(sched_idle(&s) && s.state[2] == ST_DONE, "then the run is over");
+	sched_release(&s);
+	fake_release(&f);
+}
+
+/* A diamond: 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3: 3 waits for both branches. */
+static void test_diamond(void)
+{
+	static const int edges[][2] = { { 0, 1 }, { 0, 2 }, { 1, 3 }, { 2, 3 } };
+	struct fake f;
+	fake_init(&f, 4, edges, 4, NULL);
+	struct sched s;
+	sched_init(&s, &f.p, 4, 0);
+	CHECK(sched_next(&s) == 0 && sched_next(&s) == -1, "diamond: only the root starts");
+	sched_done(&s, 0, 1);
+	CHECK(sched_next(&s) == 1 && sched_next(&s) == 2, "diamond: both branches start");
+	sched_done(&s, 2, 1);
+	CHECK(sched_next(&s) == -1 && s.state[3] == ST_WAITING,
+	      "diamond: the join waits for its other branch");
+	sched_done(&s, 1, 1);
+	CHECK(sched_next(&s) == 3, "diamond: the join starts after both branches");
+	sched_done(&s, 3, 1);
+	CHECK(sched_idle(&s), "diamond: the run is over");
+	sched_release(&s);
+	fake_release(&f);
+}
+
+/* With keep_going, a stage with two dependencies is skipped when either
+ * fails, whether the failure comes before or after the other's success, and
+ * is never started. Plan: 0 -> 2, 1 -> 2, 3 independent. */
+static void test_two_deps_failure(int failing, int fail_first)
+{
+	static const int edges[][2] = { { 0, 2 }, { 1, 2 } };
+	const int other = !failing;
+	char what[80];
+	struct fake f;
+	fake_init(&f, 4, edges, 2, NULL);
+	struct sched s;
+	sched_init(&s, &f.p, 4, 1);
+	snprintf(what, sizeof(what), "keep_going, s%d fails %s s%d succeeds:", failing,
+		 fail_first ? "before" : "after", other);
+	CHECK(sched_next(&s) == 0 && sched_next(&s) == 1 && sched_next(&s) == 3,
+	      "both dependencies and the independent stage start");
+	long started2 = 0;
+	if (fail_first) {
+		sched_done(&s, (size_t)failing, 0);
+		started2 |= sched_next(&s) == 2;
+		sched_done(&s, (size_t)other, 1);
+	} else {
+		sched_done(&s, (size_t)other, 1);
+		started2 |= sched_next(&s) == 2;
+		sched_done(&s, (size_t)failing, 0);
+	}
+	started2 |= sched_next(&s) == 2;
+	check2(s.state[2] == ST_SKIPPED, what, "the stage with two deps is skipped");
+	check2(!started2, what, "and never started");
+	sched_done(&s, 3, 1);
+	CHECK(s.state[3] == ST_DONE && sched_next(&s) == -1 && sched_idle(&s),
+	      "the independent stage completes and the run is over");
+	sched_release(&s);
+	fake_release(&f);
+}
+
 int main(void)
 {
 	test_chain_order();
 	test_slots();
 	test_failure(0);
 	test_failure(1);
+	for (int first = 0; first < 2; first++)
+		test_two_deps(first, 4);
+	test_two_deps(0, 1);
+	test_diamond();
+	for (int failing = 0; failing < 2; failing++)
+		for (int fail_first = 0; fail_first < 2; fail_first++)
+			test_two_deps_failure(failing, fail_first);
 	return check_done();
 }
