@@ -627,7 +627,18 @@ int prov_mark_interrupted(struct prov *p, struct strbuf *err)
 	sqlite3_stmt *st = NULL;
 	int ret = -1;
 	if (sqlite3_prepare_v2(p->db,
-			       "UPDATE runs SET status = 'interrupted', ended = coalesce(ended, ?)"
+			       /* a killed run never wrote its counts: take them from the
+				* rows it committed (the stages it never reached are not
+				* known: the plan died with the process) */
+			       "UPDATE runs SET status = 'interrupted', ended = coalesce(ended, ?),"
+			       " ran = (SELECT count(*) FROM executions x"
+			       "  WHERE x.run_id = runs.id AND x.status = 'ran'),"
+			       " cached = (SELECT count(*) FROM executions x"
+			       "  WHERE x.run_id = runs.id AND x.status = 'cached'),"
+			       " failed = (SELECT count(*) FROM executions x"
+			       "  WHERE x.run_id = runs.id AND x.status = 'failed'),"
+			       " skipped = (SELECT count(*) FROM executions x"
+			       "  WHERE x.run_id = runs.id AND x.status = 'skipped')"
 			       " WHERE status = 'running'",
 			       -1, &st, NULL) != SQLITE_OK)
 		goto out;

@@ -42,6 +42,7 @@ struct slot {
 	double wall_started;
 	double deadline, kill_at; /* monotonic; 0 = none */
 	int timed_out;
+	int stopped; /* signalled by stop_all: the run was interrupted */
 	struct strbuf progbuf;
 	struct strbuf *in_snap; /* one stat snapshot per input (see snapshot_tree) */
 	size_t in_snap_nr;
@@ -927,7 +928,17 @@ static void finish_stage(struct runner *r, struct slot *sl)
 
 	if (sl->ch.progress_fd >= 0)
 		read_progress(r, sl);
-	if (check_inputs(r, sl, &reason) < 0) {
+	if (sl->stopped) {
+		/* we sent it TERM because the run was interrupted: whatever it
+		 * wrote on the way out (a checkpoint, then exit 0) is not its
+		 * output, and must never be cached */
+		ok = 0;
+		if (!sl->ch.term_signal && sl->ch.exit_code == 0)
+			strbuf_addstr(&reason, "stopped with TERM, it exited with status 0;"
+					       " what it wrote is not kept");
+		else
+			describe_exit(sl, &reason);
+	} else if (check_inputs(r, sl, &reason) < 0) {
 		if (!ok) {
 			strbuf_addstr(&reason, "; ");
 			describe_exit(sl, &reason);
@@ -993,7 +1004,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		e.output_files = nfiles;
 		e.output_bytes = nbytes;
 		e.metrics_json = have_metrics ? metrics.buf : NULL;
-	} else if (interrupted) {
+	} else if (interrupted && (sl->stopped || sl->ch.term_signal)) {
 		/* stopped by us because the run was interrupted: not the stage's fault */
 		char *was = strbuf_detach(&reason, NULL);
 		strbuf_addf(&reason, "interrupted: the run received SIG%s (%s)",
@@ -1143,8 +1154,10 @@ static void wait_events(struct runner *r)
 /* Interrupted: stop every running stage's group, wait for them, record them. */
 static void stop_all(struct runner *r)
 {
-	for (size_t k = 0; k < r->slots_nr; k++)
+	for (size_t k = 0; k < r->slots_nr; k++) {
+		r->slots[k]->stopped = 1;
 		child_signal(&r->slots[k]->ch, SIGTERM);
+	}
 	double give_up = clock_mono() + KILL_GRACE_S;
 	while (r->slots_nr) {
 		reap_children(r);

@@ -77,4 +77,44 @@ data/b|not-started|not started: the run was interrupted
 data/c|not-started|not started: the run was interrupted
 interrupted"
 done
+
+# a stage that saves something and exits 0 when the interrupt's TERM reaches it:
+# still interrupted, and nothing of it is cached
+cat >"$TMP/grace.yaml" <<YAML
+study: grace
+root: $TOP
+data:
+  grace: {run: [sh, -c, 'trap "echo partial >\"\$STUDY_OUT/x\"; exit 0" TERM; while :; do sleep 0.1; done']}
+YAML
+T="$TMP/st-grace"
+"$STUDY" run "$TMP/grace.yaml" --store "$T" >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 100); do
+	grep -q 'start   data/grace' "$TMP/err" 2>/dev/null && break
+	sleep 0.05
+done
+sleep 0.3
+kill -INT "$pid"; wait "$pid"; rc=$?
+check_eq "exit 0 after the interrupt's TERM: exit status 130" "$rc" 130
+check_eq "... recorded interrupted, nothing kept" \
+	"$(sqlite3 "$T/provenance.db" "SELECT status || '|' || reason || '|' || ifnull(output_digest, '-') FROM executions")" \
+	"interrupted|interrupted: the run received SIGINT (stopped with TERM, it exited with status 0; what it wrote is not kept)|-"
+check_eq "... and no cache entry" "$(find "$T/cache" -type l | wc -l)" 0
+check "... so status says it will run" sh -c "'$STUDY' status '$TMP/grace.yaml' --store '$T' | grep -q '^will run    data/grace .*interrupted last time'"
+
+# a run killed with SIGKILL: the next run marks it interrupted with the counts of
+# the rows it committed
+T="$TMP/st-kill"
+"$STUDY" run "$TMP/slow.yaml" --store "$T" -j 2 >/dev/null 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 100); do
+	grep -q 'ran     data/b' "$TMP/err" 2>/dev/null && break
+	sleep 0.05
+done
+sleep 0.3
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+timeout 1 "$STUDY" run "$TMP/slow.yaml" --store "$T" -j 2 >/dev/null 2>&1 # marks run 1
+check_eq "a SIGKILLed run, marked interrupted later, counts what it committed" \
+	"$(sqlite3 "$T/provenance.db" "SELECT status || ' ran ' || ran FROM runs WHERE id = 1")" \
+	"interrupted ran 1"
 done_testing
