@@ -235,52 +235,76 @@ static const char *inside_root(const char *root, const char *abs)
  *
  * The rule (docs/study-format.md, "What is in the cache key"): every argv
  * element after argv[0], expanded with the real root (${out} and inputs stay
- * symbolic: their bytes are in the key as digests), is split into words at
- * whitespace, quotes and the shell's operator characters (; & | ( ) < > = `);
- * every word that is an absolute path inside the study root naming a regular
- * file is hashed as code. This covers
- * `[python3, "${root}/scripts/train.py"]`, `--config=${root}/c.yaml` and the
- * programs inside `sh -c "${root}/bin/tool ... && ..."`.
+ * symbolic: their bytes are in the key as digests), and the value of every
+ * `env:` variable, is looked at whole and split into words at whitespace,
+ * quotes and the characters ; & | ( ) < > = ` , : — and a word with the root
+ * inside it (-f/root/x.awk) is looked at from there. Every such text that is
+ * an absolute path inside the study root naming a regular file is hashed as
+ * code. This covers `[python3, "${root}/scripts/train.py"]`,
+ * `--config=${root}/c.yaml`, lists such as `${root}/a.sh,${root}/b.sh`, a root
+ * whose path has spaces, and the programs inside
+ * `sh -c "${root}/bin/tool ... && ..."`. Directories are not hashed.
  */
 
 static int is_word_sep(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' ||
 	       c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' ||
-	       c == '>' || c == '=' || c == '`';
+	       c == '>' || c == '=' || c == '`' || c == ',' || c == ':';
 }
 
-static const char not_a_file[] = "";
+static const char not_a_file[] = "", a_file[] = "f", a_dir[] = "d";
 
-/* 1 when `abs` is a regular file (memoised for the run in cd->files). */
-static int is_regular_file(struct code_digests *cd, const char *abs)
+/* What `abs` is (memoised for the run in cd->files): a_file, a_dir, or
+ * not_a_file for anything else or nothing. */
+static const char *path_kind(struct code_digests *cd, const char *abs)
 {
 	if (cd) {
 		const char *v = strmap_get(&cd->files, abs);
 		if (v)
-			return v != not_a_file;
+			return v;
 	}
 	struct stat sb;
-	int yes = stat(abs, &sb) == 0 && S_ISREG(sb.st_mode);
+	const char *k = stat(abs, &sb) < 0	 ? not_a_file
+			: S_ISREG(sb.st_mode) ? a_file
+			: S_ISDIR(sb.st_mode) ? a_dir
+					      : not_a_file;
 	if (cd)
-		strmap_put(&cd->files, abs, yes ? (void *)"f" : (void *)not_a_file);
-	return yes;
+		strmap_put(&cd->files, abs, (void *)k);
+	return k;
 }
 
-/* Calls fn(ctx, word) for each word of each argument of stage si (argv[0]
- * excluded), expanded with the real root and ${out}/inputs left symbolic:
- * store paths are in the key as digests already. */
+enum word_kind {
+	W_TEXT,  /* a whole argument or env value (comes first) */
+	W_WORD,  /* one of its words */
+};
+
+/* Calls fn(ctx, text, kind) for each argument of stage si after argv[0] and
+ * each `env:` value: the whole text, then each of its words (and the part of
+ * a word from an embedded root on). Store paths stay symbolic: their bytes
+ * are in the key as digests already. */
 static void for_each_word(const struct plan *p, size_t si,
-			  void (*fn)(void *ctx, const char *word), void *ctx)
+			  void (*fn)(void *ctx, const char *text, enum word_kind kind), void *ctx)
 {
 	const struct stage *s = &p->stages[si];
+	const char *root = p->study->root;
+	size_t rootlen = strlen(root);
 	struct strbuf sb = STRBUF_INIT, word = STRBUF_INIT;
-	for (size_t a = 1; a < s->entry->run_nr; a++) {
-		const struct targ *t = &s->entry->run[a];
-		if (is_evaluations(t))
-			continue;
+	size_t nargs = s->entry->run_nr - 1, ntexts = nargs + s->entry->env_nr;
+	for (size_t i = 0; i < ntexts; i++) {
 		strbuf_reset(&sb);
-		expand_targ(p, s, t, NULL, NULL, 2, &sb); /* store paths stay symbolic */
+		if (i < nargs) {
+			const struct targ *t = &s->entry->run[i + 1];
+			if (is_evaluations(t))
+				continue;
+			expand_targ(p, s, t, NULL, NULL, 2, &sb);
+		} else {
+			const char *v = getenv(s->entry->env[i - nargs].s);
+			if (!v)
+				continue;
+			strbuf_addstr(&sb, v);
+		}
+		fn(ctx, sb.buf, W_TEXT);
 		for (const char *c = sb.buf; *c;) {
 			while (*c && is_word_sep(*c))
 				c++;
@@ -291,7 +315,10 @@ static void for_each_word(const struct plan *p, size_t si,
 				continue;
 			strbuf_reset(&word);
 			strbuf_add(&word, w, (size_t)(c - w));
-			fn(ctx, word.buf);
+			fn(ctx, word.buf, W_WORD);
+			const char *in = word.buf[0] == '/' ? NULL : strstr(word.buf, root);
+			if (in && in[rootlen] == '/')
+				fn(ctx, in, W_WORD); /* -f/root/x.awk, -I/root/lib */
 		}
 	}
 	strbuf_release(&sb);
@@ -305,13 +332,14 @@ struct code_files_ctx {
 	struct strvec *out;
 };
 
-static void add_code_file(void *arg, const char *w)
+static void add_code_file(void *arg, const char *w, enum word_kind kind)
 {
 	struct code_files_ctx *c = arg;
 	size_t len = strlen(w);
+	(void)kind;
 	if (len <= c->rootlen + 1 || strncmp(w, c->root, c->rootlen) || w[c->rootlen] != '/')
 		return;
-	if (!is_regular_file(c->cd, w))
+	if (path_kind(c->cd, w) != a_file)
 		return;
 	for (size_t i = 0; i < c->out->nr; i++)
 		if (!strcmp(c->out->v[i], w))
@@ -329,9 +357,13 @@ void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *c
 /* Programs that run another program named by their arguments. */
 static int is_interpreter(const char *program)
 {
-	static const char *const names[] = { "sh",   "bash",    "dash",   "zsh",  "ksh",
-					     "env",  "python",  "perl",   "ruby", "node",
-					     "Rscript", "julia", "lua", "tclsh", "php" };
+	/* and the wrappers that run their arguments as a command */
+	static const char *const names[] = { "sh",     "bash",  "dash",    "zsh",   "ksh",
+					     "env",    "python", "perl",   "ruby",  "node",
+					     "Rscript", "julia", "lua",    "tclsh", "php",
+					     "make",   "timeout", "nice",  "nohup", "stdbuf",
+					     "xargs",  "time",  "ionice", "taskset", "setsid",
+					     "flock" };
 	const char *base = strrchr(program, '/');
 	base = base ? base + 1 : program;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -344,19 +376,25 @@ static int is_interpreter(const char *program)
 	return 0;
 }
 
-/* A word an interpreter resolves at run time against its working directory
- * or search path, so that what it runs escapes the cache key: a relative path
- * ("./x", "../x", or a name with a script's extension) or a module after -m. */
+/* What an interpreter resolves only when it runs, so that it escapes the
+ * cache key: a relative path ("./x", "../x", a name with a script's
+ * extension), a module after -m, or a directory inside the root whose files
+ * it reads (make -C ${root}, python3 ${root}/pkg, cd ${root} && ...). A text
+ * that is itself a study file (hashed) is not split further. */
 struct unresolved_ctx {
-	int after_m;
-	char *word; /* the first such word, owned */
+	const struct plan *p;
+	const struct entry *e;
+	struct code_digests *cd;
+	int after_m, skip_words;
+	char *word;     /* the first relative script or module, owned */
+	char *dir;      /* the first directory of the root named, owned */
 };
 
 static int has_script_ext(const char *w)
 {
 	static const char *const exts[] = { ".py", ".sh",  ".bash", ".pl", ".pm", ".rb",
 					    ".js", ".mjs", ".R",    ".r",  ".jl", ".lua",
-					    ".tcl", ".php" };
+					    ".tcl", ".php", ".awk", ".sed", ".mk" };
 	const char *dot = strrchr(w, '.');
 	if (!dot || strchr(dot, '/'))
 		return 0;
@@ -366,13 +404,45 @@ static int has_script_ext(const char *w)
 	return 0;
 }
 
-static void find_unresolved(void *arg, const char *w)
+/* 1 when `w` (relative, "./" stripped) is one of the entry's `code:` files. */
+static int listed_in_code(const struct entry *e, const char *w)
+{
+	while (!strncmp(w, "./", 2))
+		w += 2;
+	for (size_t i = 0; i < e->code_nr; i++) {
+		const char *c = e->code[i].s;
+		while (!strncmp(c, "./", 2))
+			c += 2;
+		if (!strcmp(c, w))
+			return 1;
+	}
+	return 0;
+}
+
+static void find_unresolved(void *arg, const char *w, enum word_kind kind)
 {
 	struct unresolved_ctx *c = arg;
-	int hit = c->after_m || (w[0] != '/' && w[0] != '-' &&
-				 (!strncmp(w, "./", 2) || !strncmp(w, "../", 3) || has_script_ext(w)));
+	const char *root = c->p->study->root;
+	size_t rootlen = strlen(root);
+	int in_root = !strncmp(w, root, rootlen) && (w[rootlen] == '/' || !w[rootlen]);
+	if (kind == W_TEXT) {
+		/* after_m carries over: "-m" and the module are two arguments */
+		c->skip_words = in_root && path_kind(c->cd, w) == a_file;
+		return;
+	}
+	if (c->skip_words)
+		return;
+	if (in_root && path_kind(c->cd, w) == a_dir) {
+		if (!c->dir)
+			c->dir = xstrdup(w);
+		return;
+	}
+	int module = c->after_m;
+	int hit = module || (w[0] != '/' && w[0] != '-' &&
+			     (!strncmp(w, "./", 2) || !strncmp(w, "../", 3) || has_script_ext(w)));
 	c->after_m = !strcmp(w, "-m");
-	if (hit && !c->word)
+	/* a module is trusted to be listed when there is any code: at all */
+	if (hit && !c->word && !(c->e->code_nr && (module || listed_in_code(c->e, w))))
 		c->word = xstrdup(w);
 }
 
@@ -380,8 +450,6 @@ int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_diges
 			      struct strbuf *why)
 {
 	const struct stage *s = &p->stages[si];
-	if (s->entry->code_nr)
-		return 0;
 	struct strbuf err = STRBUF_INIT;
 	char *program = stagecmd_program(p, s, cd, &err);
 	strbuf_release(&err);
@@ -389,18 +457,32 @@ int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_diges
 		return 0; /* reported when the stage is looked up */
 	int warn = 0;
 	if (is_interpreter(program) && !inside_root(p->study->root, program)) {
-		struct unresolved_ctx c = { 0, NULL };
+		struct unresolved_ctx c = { p, s->entry, cd, 0, 0, NULL, NULL };
 		for_each_word(p, si, find_unresolved, &c);
+		const char *base = strrchr(program, '/');
+		base = base ? base + 1 : program;
 		if (c.word) {
-			const char *base = strrchr(program, '/');
 			strbuf_addf(why,
 				    "'%s' runs '%s', which is looked up when the stage runs and is"
 				    " not in its cache key: a change to it will not rerun the stage;"
 				    " name it as \"${root}/...\" or list it under code:",
-				    base ? base + 1 : program, c.word);
+				    base, c.word);
 			warn = 1;
+		} else if (c.dir && !s->entry->code_nr) {
+			struct strvec named = STRVEC_INIT;
+			stagecmd_code_files(p, si, cd, &named);
+			if (!named.nr) {
+				strbuf_addf(why,
+					    "'%s' is given the directory '%s', whose files are not in"
+					    " its cache key: a change to them will not rerun the stage;"
+					    " list the files it runs under code:",
+					    base, c.dir);
+				warn = 1;
+			}
+			strvec_clear(&named);
 		}
 		free(c.word);
+		free(c.dir);
 	}
 	free(program);
 	return warn;
