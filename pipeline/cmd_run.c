@@ -358,8 +358,12 @@ static int kill_leftover_stages(const struct store *st)
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
-	if (parse_args(argc, argv, &a) < 0)
+	/* as typed: getopt_long permutes argv while it parses */
+	char *argv_json = orchestrator_argv_json(argc, argv);
+	if (parse_args(argc, argv, &a) < 0) {
+		free(argv_json);
 		return EXIT_USAGE;
+	}
 
 	struct strbuf err = STRBUF_INIT;
 	struct git_job git;
@@ -371,6 +375,7 @@ int cmd_run(int argc, char **argv)
 		cli_error("%s", err.buf);
 		git_job_release(&git);
 		strbuf_release(&err);
+		free(argv_json);
 		return EXIT_USAGE;
 	}
 	char *store_dir = store_dir_for_study(a.store_dir, study.root);
@@ -380,6 +385,7 @@ int cmd_run(int argc, char **argv)
 		git_job_release(&git);
 		study_release(&study);
 		strbuf_release(&err);
+		free(argv_json);
 		return EXIT_USAGE;
 	}
 	struct plan plan;
@@ -389,6 +395,7 @@ int cmd_run(int argc, char **argv)
 		git_job_release(&git);
 		study_release(&study);
 		strbuf_release(&err);
+		free(argv_json);
 		return EXIT_USAGE;
 	}
 	cli_warn_unhashed(&plan);
@@ -401,7 +408,6 @@ int cmd_run(int argc, char **argv)
 	struct run_opts o = { a.jobs, a.keep_going, a.dry_run, a.verbose, NULL, NULL };
 	struct run_counts counts;
 	int64_t run_id = 0;
-	char *argv_json = NULL;
 
 	if (a.dry_run) {
 		open_store_for_reading(&st, store_dir);
@@ -443,10 +449,9 @@ int cmd_run(int argc, char **argv)
 	char cwd[4096] = "";
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';
-	argv_json = orchestrator_argv_json(argc, argv);
 	struct prov_run pr = {
 		.study_name = study.name,
-		.study_path = a.study_path,
+		.study_path = git.path ? git.path : a.study_path, /* through its links */
 		.study_digest = study.digest,
 		.git_dirty = -1, /* recorded by record_git */
 		.tool_version = STUDY_VERSION,

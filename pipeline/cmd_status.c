@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char status_usage[] =
 	"usage: study status STUDY.yaml [--store DIR] [--json]\n"
@@ -91,8 +92,12 @@ int cmd_status(int argc, char **argv)
 		struct strbuf db = STRBUF_INIT;
 		strbuf_addf(&db, "%s/provenance.db", st.root);
 		strbuf_reset(&err);
-		if (prov_open_readonly(&pv, db.buf, &err) < 0)
+		struct stat sb;
+		if (prov_open_readonly(&pv, db.buf, &err) < 0) {
 			pv = NULL;
+			if (stat(db.buf, &sb) == 0) /* there, but unreadable: say so once */
+				cli_warning("%s; the reasons below cannot use it", err.buf);
+		}
 		strbuf_release(&db);
 	}
 

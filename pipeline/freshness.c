@@ -67,8 +67,13 @@ static int tree_available(const struct fresh_ctx *c, const char *stage, const ch
 {
 	if (c->restore)
 		return c->usable(c->usable_ctx, stage, hex);
-	if (!store_has_tree(c->st, hex)) {
-		if (store_tree_restorable(c->st, hex))
+	struct strbuf mpath = STRBUF_INIT;
+	struct stat sb;
+	store_tree_manifest_path(c->st, hex, &mpath);
+	int has_manifest = stat(mpath.buf, &sb) == 0;
+	strbuf_release(&mpath);
+	if (!has_manifest || !store_has_tree(c->st, hex)) {
+		if (has_manifest && store_tree_restorable(c->st, hex))
 			return 1;
 		strbuf_addf(why, "output sha256:%.12s missing from the store", hex);
 		return 0;
@@ -86,8 +91,12 @@ static int explain_miss(const struct fresh_ctx *c, size_t si, struct fresh *f,
 			struct strbuf *err)
 {
 	const struct stage *s = &c->p->stages[si];
-	if (!c->pv)
+	if (!c->pv) {
+		/* no provenance (a new store, or one this user cannot read): the
+		 * store alone cannot say more */
+		strbuf_addstr(&f->why, "never run (no provenance in this store)");
 		return 0;
+	}
 	if (prov_lookup_output(c->pv, f->key, f->predicted) == 1) {
 		strbuf_addf(&f->why, "cache entry missing (its recorded output is sha256:%.12s)",
 			    f->predicted);

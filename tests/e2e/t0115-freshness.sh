@@ -56,4 +56,15 @@ check_eq "after a failure: status says it failed and how" \
 	"will run data/bad failed last time: exit status 7"
 "$STUDY" status "$TMP/f.yaml" --store "$S" --json >"$TMP/j"
 check "status --json carries the same reason" grep -q '"reason":"failed last time: exit status 7"' "$TMP/j"
+
+# 5. no provenance database: the reason is still said
+rm -f "$S"/provenance.db*
+check_eq "no provenance: the reason says so" \
+	"$("$STUDY" status "$TMP/f.yaml" --store "$S" | head -1 | tr -s ' ')" \
+	"will run data/bad never run (no provenance in this store)"
+
+# 6. trees/ deleted: missing, not damaged
+rm -rf "$S/trees"
+check "no manifests: the output is missing from the store" \
+	sh -c "'$STUDY' status '$TMP/ex.yaml' --store '$S' | grep -q '^will run    data/corpus  *output sha256:[0-9a-f]\{12\} missing from the store\$'"
 done_testing

@@ -59,4 +59,9 @@ check_eq "the commit is that of the repository holding the file that ran" \
 	"$(echo "$log" | field git_commit)" "$(git -C "$A" rev-parse HEAD)"
 check_eq "verify follows the link to that repository" \
 	"$("$STUDY" verify --store "$A/artifacts" >/dev/null 2>&1; echo $?)" 0
+check_eq "the run records the real path of the study it ran" \
+	"$(echo "$log" | field study_path)" "$(cd "$A/studies" && pwd -P)/s.yaml"
+rm "$B/linked.yaml"
+check_eq "verify still checks it after the link is gone" \
+	"$("$STUDY" verify --store "$A/artifacts" >/dev/null 2>&1; echo $?)" 0
 done_testing
