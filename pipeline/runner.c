@@ -525,8 +525,9 @@ static int check_inputs(struct runner *r, struct slot *sl, struct strbuf *reason
 		    !memcmp(now.buf, sl->in_snap[k].buf, now.len))
 			continue;
 		snapshot_first_diff(&sl->in_snap[k], &now, &file);
-		strbuf_addf(reason, "modified its input '%s' (file '%s')", s->inputs[k].name,
-			    file.buf);
+		/* with -j > 1 another stage may have done it: say what is known */
+		strbuf_addf(reason, "input '%s' was modified while the stage ran (file '%s')",
+			    s->inputs[k].name, file.buf);
 		repair_input_tree(r, in->digest, reason);
 		ret = -1;
 		break;

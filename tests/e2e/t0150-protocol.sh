@@ -56,7 +56,7 @@ inobj="$TMP/ro/objects/$(echo "$inobj" | cut -c1-2)/$inobj"
 if [ "$(id -u)" = 0 ]; then
 	check_eq "as root: a stage writing into its input fails the run" "$rc" 1
 	check_eq "as root: it is failed by the tamper check, naming the input and the file" "$row" \
-		"failed|modified its input 'data.src' (file 'in.txt'); 1 damaged object removed from the store, the input's producer will run again"
+		"failed|input 'data.src' was modified while the stage ran (file 'in.txt'); 1 damaged object removed from the store, the input's producer will run again"
 	check "as root: the damaged object is gone from the store" [ ! -e "$inobj" ]
 	check_eq "as root: nothing was stored for the writer" "$(ls "$TMP"/ro/out/*/w.txt 2>/dev/null)" ""
 else

@@ -114,7 +114,7 @@ YAML
 "$STUDY" run "$TMP/tamper.yaml" --store "$S" >"$TMP/tamper.out" 2>"$TMP/tamper.err"
 check_eq "tamper: run exits 1" "$?" 1
 check "tamper: the reason names the input and the file" \
-	grep -q "failed  model/m.*modified its input 'data.corpus' (file '[^']*')" "$TMP/tamper.err"
+	grep -q "failed  model/m.*input 'data.corpus' was modified while the stage ran (file '[^']*')" "$TMP/tamper.err"
 check "tamper: the damaged object was removed" grep -q "damaged object removed from the store" "$TMP/tamper.err"
 check_eq "tamper: no cache entry for the tampering stage" \
 	"$(sqlite3 "$DB" "SELECT count(*) FROM executions WHERE stage_id = 'model/m' AND status = 'ran'")" 0
