@@ -324,6 +324,40 @@ static int check_clean(const char *study_path, struct git_job *job)
 	return rc;
 }
 
+static const char *exclude_store(void *ctx) { return ctx; }
+
+/* --require-clean when `root:` lies outside the study file's repository: the
+ * programs that run are there, so that repository must be clean and
+ * committed too (the run records the study file's commit; docs/study-format.md). */
+static int check_root_clean(const char *root, const char *store_dir, struct git_job *job)
+{
+	const struct gitinfo *study_gi = &git_job_finish(job)->gi;
+	size_t n = study_gi->workdir ? strlen(study_gi->workdir) : 0;
+	if (n && !strncmp(root, study_gi->workdir, n) && (root[n] == '/' || !root[n]))
+		return 0; /* the same work tree */
+	struct gitinfo gi;
+	struct strbuf err = STRBUF_INIT;
+	char *store = realpath(store_dir, NULL);
+	int rc = -1;
+	if (gitinfo_read_excluding(root, exclude_store, store ? store : (char *)store_dir, &gi,
+				   &err) < 0)
+		cli_error("--require-clean: cannot read the git state of the root '%s': %s", root,
+			  err.buf);
+	else if (!gi.found)
+		cli_error("the study root '%s' is not in a git repository; --require-clean needs"
+			  " the code that runs committed", root);
+	else if (!gi.commit[0] || gi.dirty)
+		cli_error("the study root '%s' is in another repository, '%s', whose work tree %s;"
+			  " commit it or drop --require-clean", root, gi.workdir ? gi.workdir : root,
+			  gi.commit[0] ? "has uncommitted changes" : "has no commit yet");
+	else
+		rc = 0;
+	gitinfo_release(&gi);
+	free(store);
+	strbuf_release(&err);
+	return rc;
+}
+
 /* Open the store for a dry run without creating anything. */
 static void open_store_for_reading(struct store *st, const char *dir)
 {
@@ -380,7 +414,8 @@ int cmd_run(int argc, char **argv)
 	}
 	char *store_dir = store_dir_for_study(a.store_dir, study.root);
 	git_job_set_exclude(&git, store_dir);
-	if (a.require_clean && check_clean(a.study_path, &git) < 0) {
+	if (a.require_clean && (check_clean(a.study_path, &git) < 0 ||
+				check_root_clean(study.root, store_dir, &git) < 0)) {
 		free(store_dir);
 		git_job_release(&git);
 		study_release(&study);

@@ -64,4 +64,27 @@ check_eq "the run records the real path of the study it ran" \
 rm "$B/linked.yaml"
 check_eq "verify still checks it after the link is gone" \
 	"$("$STUDY" verify --store "$A/artifacts" >/dev/null 2>&1; echo $?)" 0
+
+# 3. root: in another repository: --require-clean covers the code that runs
+C="$TMP/c"
+mkrepo "$C"
+D="$TMP/d"
+mkdir -p "$D/studies"
+(cd "$D" && git init -q -b main . && git config user.email t@example.com && git config user.name t)
+cat >"$D/studies/s.yaml" <<'YAML'
+study: rooted
+root: ../../c
+data:
+  a: {run: [sh, -c, 'cat "$1" >"$STUDY_OUT/r"', x, "${root}/docs/readme.txt"]}
+YAML
+echo "artifacts/" >"$D/.gitignore"
+(cd "$D" && git add -A && git commit -q -m init)
+echo "echo changed" >>"$C/docs/readme.txt"
+"$STUDY" run "$D/studies/s.yaml" --require-clean >"$TMP/out" 2>"$TMP/err"; rc=$?
+check_eq "root in a dirty other repository: --require-clean refuses" "$rc" 2
+check_eq "... and says which" "$(cat "$TMP/err")" \
+	"study: error: the study root '$(cd "$C" && pwd -P)' is in another repository, '$(cd "$C" && pwd -P)', whose work tree has uncommitted changes; commit it or drop --require-clean"
+(cd "$C" && git commit -qam change)
+"$STUDY" run "$D/studies/s.yaml" --require-clean >"$TMP/out" 2>"$TMP/err"
+check_eq "once it is committed the run goes ahead" "$(cat "$TMP/out")" "run 1: ran 1, cached 0, failed 0"
 done_testing
