@@ -831,61 +831,87 @@ void prov_snapshot_end(struct prov *p)
 		sqlite3_exec(prov_sqlite(p), "COMMIT", NULL, NULL, NULL);
 }
 
-int prov_scan_exec_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
+/* Run a read-only query and call row(st, ctx) for each row, in order. 0, or
+ * -1 with "cannot read provenance: ..." in err. The one loop behind every
+ * scan below. */
+static int scan_rows(struct prov *p, const char *sql, void (*row)(sqlite3_stmt *st, void *ctx),
+		     void *ctx, struct strbuf *err)
 {
-	static const enum prov_ref_kind kinds[] = { PROV_REF_OUTPUT, PROV_REF_STDOUT,
-						    PROV_REF_STDERR };
 	sqlite3_stmt *st;
 	int rc;
-	if (prepare_read(p,
-			 "SELECT id, run_id, stage_id, output_digest, stdout_digest, stderr_digest"
-			 " FROM executions ORDER BY status != 'ran', id",
-			 &st, err) < 0)
+	if (prepare_read(p, sql, &st, err) < 0)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct prov_ref ref = { PROV_REF_OUTPUT, NULL, NULL, col_text(st, 2),
-					sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0) };
-		for (int c = 0; c < 3; c++) {
-			ref.kind = kinds[c];
-			ref.digest = col_text(st, 3 + c);
-			if (ref.digest)
-				fn(&ref, data);
-		}
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		row(st, ctx);
 	if (rc != SQLITE_DONE)
 		return read_error(p, st, err);
 	sqlite3_finalize(st);
 	return 0;
+}
+
+struct ref_scan {
+	prov_ref_fn fn;
+	void *data;
+};
+
+static void exec_digest_row(sqlite3_stmt *st, void *ctx)
+{
+	static const enum prov_ref_kind kinds[] = { PROV_REF_OUTPUT, PROV_REF_STDOUT,
+						    PROV_REF_STDERR };
+	const struct ref_scan *r = ctx;
+	struct prov_ref ref = { PROV_REF_OUTPUT, NULL, NULL, col_text(st, 2),
+				sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0) };
+	for (int c = 0; c < 3; c++) {
+		ref.kind = kinds[c];
+		ref.digest = col_text(st, 3 + c);
+		if (ref.digest)
+			r->fn(&ref, r->data);
+	}
+}
+
+int prov_scan_exec_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
+{
+	struct ref_scan r = { fn, data };
+	return scan_rows(p,
+			 "SELECT id, run_id, stage_id, output_digest, stdout_digest, stderr_digest"
+			 " FROM executions ORDER BY status != 'ran', id",
+			 exec_digest_row, &r, err);
+}
+
+static void input_digest_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct ref_scan *r = ctx;
+	struct prov_ref ref = { PROV_REF_INPUT, col_text(st, 3), col_text(st, 4),
+				col_text(st, 2), sqlite3_column_int64(st, 1),
+				sqlite3_column_int64(st, 0) };
+	if (ref.digest)
+		r->fn(&ref, r->data);
 }
 
 int prov_scan_input_digests(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (prepare_read(p,
+	struct ref_scan r = { fn, data };
+	return scan_rows(p,
 			 "SELECT e.id, e.run_id, e.stage_id, i.digest, i.name FROM inputs i"
 			 " JOIN executions e ON e.id = i.execution_id ORDER BY e.id, i.rowid",
-			 &st, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct prov_ref ref = { PROV_REF_INPUT, col_text(st, 3), col_text(st, 4),
-					col_text(st, 2), sqlite3_column_int64(st, 1),
-					sqlite3_column_int64(st, 0) };
-		if (ref.digest)
-			fn(&ref, data);
-	}
-	if (rc != SQLITE_DONE)
-		return read_error(p, st, err);
-	sqlite3_finalize(st);
-	return 0;
+			 input_digest_row, &r, err);
+}
+
+static void ref_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct ref_scan *r = ctx;
+	struct prov_ref ref = { (enum prov_ref_kind)sqlite3_column_int(st, 0), col_text(st, 1),
+				col_text(st, 5), col_text(st, 2), sqlite3_column_int64(st, 3),
+				sqlite3_column_int64(st, 4) };
+	if (ref.digest)
+		r->fn(&ref, r->data);
 }
 
 int prov_scan_refs(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct ref_scan r = { fn, data };
 	/* column 0 is the kind, in enum prov_ref_kind order */
-	if (prepare_read(p,
+	return scan_rows(p,
 			 "SELECT 0, output_digest, stage_id, run_id, id, NULL FROM executions"
 			 " WHERE output_digest IS NOT NULL"
 			 " UNION ALL SELECT 1, i.digest, e.stage_id, e.run_id, e.id, i.name"
@@ -894,98 +920,93 @@ int prov_scan_refs(struct prov *p, prov_ref_fn fn, void *data, struct strbuf *er
 			 " FROM executions WHERE stdout_digest IS NOT NULL"
 			 " UNION ALL SELECT 3, stderr_digest, stage_id, run_id, id, NULL"
 			 " FROM executions WHERE stderr_digest IS NOT NULL ORDER BY 5, 1",
-			 &st, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct prov_ref ref = { (enum prov_ref_kind)sqlite3_column_int(st, 0),
-					col_text(st, 1), col_text(st, 5), col_text(st, 2),
-					sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4) };
-		if (ref.digest)
-			fn(&ref, data);
-	}
-	if (rc != SQLITE_DONE)
-		return read_error(p, st, err);
-	sqlite3_finalize(st);
-	return 0;
+			 ref_row, &r, err);
+}
+
+struct mismatch_scan {
+	void (*fn)(const struct prov_artifact_mismatch *m, void *data);
+	void *data;
+};
+
+static void mismatch_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct mismatch_scan *r = ctx;
+	if (sqlite3_column_int(st, 3))
+		return; /* agrees */
+	struct prov_artifact_mismatch m = { col_text(st, 0), sqlite3_column_int64(st, 1),
+					    sqlite3_column_int(st, 2), col_text(st, 4),
+					    sqlite3_column_int64(st, 5) };
+	r->fn(&m, r->data);
 }
 
 int prov_scan_artifact_mismatches(struct prov *p,
 				  void (*fn)(const struct prov_artifact_mismatch *m, void *data),
 				  void *data, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (prepare_read(p,
+	struct mismatch_scan r = { fn, data };
+	return scan_rows(p,
 			 "SELECT a.digest, a.first_execution_id, e.id IS NULL,"
 			 " coalesce(e.output_digest = a.digest AND e.output_files IS a.files"
 			 " AND e.output_bytes IS a.bytes, 0), e.stage_id, e.run_id"
 			 " FROM artifacts a LEFT JOIN executions e ON e.id = a.first_execution_id"
 			 " ORDER BY a.first_execution_id",
-			 &st, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 3))
-			continue; /* agrees */
-		struct prov_artifact_mismatch m = { col_text(st, 0), sqlite3_column_int64(st, 1),
-						    sqlite3_column_int(st, 2), col_text(st, 4),
-						    sqlite3_column_int64(st, 5) };
-		fn(&m, data);
-	}
-	if (rc != SQLITE_DONE)
-		return read_error(p, st, err);
-	sqlite3_finalize(st);
-	return 0;
+			 mismatch_row, &r, err);
+}
+
+struct orphan_scan {
+	void (*fn)(int64_t exec, int64_t run, const char *stage, void *data);
+	void *data;
+};
+
+static void orphan_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct orphan_scan *r = ctx;
+	r->fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), col_text(st, 1), r->data);
 }
 
 int prov_scan_orphan_hits(struct prov *p,
 			  void (*fn)(int64_t exec, int64_t run, const char *stage, void *data),
 			  void *data, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (prepare_read(p,
+	struct orphan_scan r = { fn, data };
+	return scan_rows(p,
 			 "SELECT c.id, c.stage_id, c.run_id FROM executions c"
 			 " WHERE c.status = 'cached' AND c.argv_json IS NULL"
 			 " AND c.output_digest IS NOT NULL AND NOT EXISTS"
 			 " (SELECT 1 FROM executions x WHERE x.cache_key = c.cache_key"
 			 "  AND x.status = 'ran' AND x.output_digest = c.output_digest"
 			 "  AND x.id < c.id) ORDER BY c.id",
-			 &st, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), col_text(st, 1), data);
-	if (rc != SQLITE_DONE)
-		return read_error(p, st, err);
-	sqlite3_finalize(st);
-	return 0;
+			 orphan_row, &r, err);
+}
+
+struct commit_scan {
+	void (*fn)(const struct prov_run_commit *c, void *data);
+	void *data;
+};
+
+static void commit_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct commit_scan *r = ctx;
+	const char *commit = col_text(st, 1);
+	if (!commit || !*commit)
+		return;
+	struct prov_run_commit c = {
+		sqlite3_column_int64(st, 0), commit,
+		col_null(st, 2) ? -1 : sqlite3_column_int(st, 2),
+		col_text(st, 3) ? col_text(st, 3) : "", col_text(st, 4),
+		col_text(st, 5) ? col_text(st, 5) : ""
+	};
+	r->fn(&c, r->data);
 }
 
 int prov_scan_run_commits(struct prov *p, void (*fn)(const struct prov_run_commit *c, void *data),
 			  void *data, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (prepare_read(p,
+	struct commit_scan r = { fn, data };
+	return scan_rows(p,
 			 "SELECT id, git_commit, git_dirty, study_path, cwd, study_digest"
 			 " FROM runs ORDER BY id",
-			 &st, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *commit = col_text(st, 1);
-		if (!commit || !*commit)
-			continue;
-		struct prov_run_commit c = {
-			sqlite3_column_int64(st, 0), commit,
-			col_null(st, 2) ? -1 : sqlite3_column_int(st, 2),
-			col_text(st, 3) ? col_text(st, 3) : "", col_text(st, 4),
-			col_text(st, 5) ? col_text(st, 5) : ""
-		};
-		fn(&c, data);
-	}
-	if (rc != SQLITE_DONE)
-		return read_error(p, st, err);
-	sqlite3_finalize(st);
-	return 0;
+			 commit_row, &r, err);
 }
 
 int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err)
