@@ -37,10 +37,11 @@ static void fresh_reset(struct fresh *f)
 	strbuf_reset(&f->why);
 }
 
-/* Both records are canonical text, so a field differs exactly when its bytes
- * do; parsing them into cJSON would merge numbers that a double cannot tell
+/* Names of the cache-record fields that differ between two records, as
+ * "changed: argv, params"; nothing when none differs. Both records are
+ * canonical text, so a field differs exactly when its bytes do; parsing them into cJSON would merge numbers that a double cannot tell
  * apart (2^53 and 2^53+1). */
-void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out)
+static void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out)
 {
 	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
 					      "seed", "stage", "protocol" };

@@ -81,8 +81,4 @@ void fresh_release(struct fresh *f);
 int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,
 		 struct fresh *f, struct strbuf *err);
 
-/* Names of the cache-record fields that differ between two records, as
- * "changed: argv, params"; "" when none differs. */
-void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out);
-
 #endif
