@@ -35,6 +35,11 @@ void child_release(struct child *c)
 {
 	strvec_clear(&c->argv);
 	strvec_clear(&c->env);
+	for (size_t i = 0; i < c->more_steps_nr; i++)
+		strvec_clear(&c->more_steps[i]);
+	free(c->more_steps);
+	c->more_steps = NULL;
+	c->more_steps_nr = 0;
 	if (c->progress_fd >= 0)
 		close(c->progress_fd);
 	c->progress_fd = -1;
@@ -243,11 +248,43 @@ static pid_t spawn(const struct child *c, int rep[2], int prog[2], int out_fd, i
 	return pid;
 }
 
+/* The launcher's argv (launch.h): `study-exec FD PROGRAM ARGV0 ARG...`, or
+ * for several steps `study-exec FD --steps N C1 ARGV... C2 ARGV...`. The
+ * strings are borrowed from c, lpath, fd and `nums` (which holds the counts). */
+static char **launcher_argv(const struct child *c, const char *lpath, char *fd,
+			    struct strvec *nums)
+{
+	size_t n = 4 + c->argv.nr;
+	for (size_t i = 0; i < c->more_steps_nr; i++)
+		n += 1 + c->more_steps[i].nr;
+	char **lv = xcalloc(n + 3, sizeof(*lv)), **p = lv;
+	*p++ = (char *)lpath;
+	*p++ = fd;
+	if (!c->more_steps_nr) {
+		*p++ = c->argv.v[0];
+		memcpy(p, c->argv.v, c->argv.nr * sizeof(*lv));
+		return lv;
+	}
+	strvec_pushf(nums, "%zu", c->more_steps_nr + 1);
+	for (size_t i = 0; i <= c->more_steps_nr; i++)
+		strvec_pushf(nums, "%zu", i ? c->more_steps[i - 1].nr : c->argv.nr);
+	*p++ = "--steps";
+	*p++ = nums->v[0];
+	for (size_t i = 0; i <= c->more_steps_nr; i++) {
+		const struct strvec *sv = i ? &c->more_steps[i - 1] : &c->argv;
+		*p++ = nums->v[i + 1];
+		memcpy(p, sv->v, sv->nr * sizeof(*lv));
+		p += sv->nr;
+	}
+	return lv;
+}
+
 int child_start(struct child *c, struct strbuf *err)
 {
 	int rep[2] = { -1, -1 }, prog[2] = { -1, -1 };
 	int out_fd = -1, err_fd = -1;
 	char **lv = NULL, fdstr[24];
+	struct strvec nums = STRVEC_INIT;
 	if (c->argv.nr == 0) {
 		strbuf_addstr(err, "empty command");
 		return -1;
@@ -276,19 +313,21 @@ int child_start(struct child *c, struct strbuf *err)
 		goto fail;
 	}
 	const char *lpath = launcher();
-	if (lpath) { /* study-exec FD PROGRAM ARGV0 ARG... */
+	if (c->more_steps_nr && !lpath) {
+		strbuf_addf(err, "a stage of %zu steps needs the stage launcher"
+			    " (study-exec, next to the study program)", c->more_steps_nr + 1);
+		goto fail;
+	}
+	if (lpath) {
 		snprintf(fdstr, sizeof(fdstr), "%d", rep[1]);
-		lv = xcalloc(c->argv.nr + 4, sizeof(*lv));
-		lv[0] = (char *)lpath;
-		lv[1] = fdstr;
-		lv[2] = c->argv.v[0];
-		memcpy(lv + 3, c->argv.v, c->argv.nr * sizeof(*lv));
+		lv = launcher_argv(c, lpath, fdstr, &nums);
 	}
 
 	c->started = clock_mono();
 	pid_t pid = spawn(c, rep, prog, out_fd, err_fd, lpath, lv);
 	free(lv);
 	lv = NULL;
+	strvec_clear(&nums);
 	if (pid < 0) {
 		strbuf_addf(err, "fork: %s", strerror(errno));
 		goto fail;
@@ -338,6 +377,7 @@ int child_start(struct child *c, struct strbuf *err)
 
 fail:
 	free(lv);
+	strvec_clear(&nums);
 	if (out_fd >= 0)
 		close(out_fd);
 	if (err_fd >= 0)
@@ -363,6 +403,8 @@ void child_reaped(struct child *c, int status, const struct rusage *ru)
 			c->ru = m.ru;
 			c->ended = (double)m.mono_ns / 1e9;
 			c->usage_known = 1;
+			c->step = m.step;
+			c->step_errno = m.step_errno;
 		}
 		close(c->report_fd);
 		c->report_fd = -1;
@@ -391,6 +433,13 @@ long child_peak_rss_kb(const struct child *c)
 
 void child_signal(const struct child *c, int sig)
 {
-	if (c->pid > 0)
-		kill(-c->pid, sig);
+	if (c->pid <= 0)
+		return;
+	/* the launcher first (it has left the group, and holds the signal
+	 * pending): a step that the group's signal ends is then never followed
+	 * by another. Only while it runs (report_fd open), so never another
+	 * process that has its pid since. */
+	if (sig != SIGKILL && c->more_steps_nr && c->report_fd >= 0)
+		kill(c->pid, sig);
+	kill(-c->pid, sig);
 }

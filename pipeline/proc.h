@@ -40,6 +40,13 @@
 
 struct child {
 	struct strvec argv, env;
+	/* A stage of several steps: the argv of steps 2..n (argv is step 1),
+	 * run by the launcher in order, each once the one before exited 0, in
+	 * the same directory, environment, logs and process group; a stop signal
+	 * (child_signal with TERM) keeps the next one from starting. Needs the
+	 * launcher. Owned (child_release frees them); NULL and 0 for one step. */
+	struct strvec *more_steps;
+	size_t more_steps_nr;
 	const char *dir;         /* working directory */
 	const char *stdout_path; /* created 0600 or truncated to empty */
 	const char *stderr_path;
@@ -56,12 +63,15 @@ struct child {
 	int exit_code;           /* -1 when killed by a signal */
 	int term_signal;
 	int usage_known;         /* ru is the stage's own (the launcher reported it) */
-	struct rusage ru;
+	struct rusage ru;        /* of several steps: their sum (peak RSS: the largest) */
+	int step;                /* several steps: the 1-based step that ended the stage
+				  * (the one that failed, else the last); 0 when unknown */
+	int step_errno;          /* that step could not be executed (exit_code 127) */
 	double ended;            /* monotonic seconds, when the stage was reaped */
 };
 
 void child_init(struct child *c);
-void child_release(struct child *c); /* frees argv/env, closes progress_fd, report_fd */
+void child_release(struct child *c); /* frees argv/env/more_steps, closes progress_fd, report_fd */
 /* Start the child. Returns 0, or -1 with a message in err (nothing left running). */
 int child_start(struct child *c, struct strbuf *err);
 /* Record that c->pid was reaped with wait status `status` and rusage `ru`
@@ -78,7 +88,8 @@ long child_peak_rss_kb(const struct child *c);
  * first); one realpath cannot resolve is kept as given. */
 void proc_set_launcher(const char *path);
 const char *proc_launcher(void);
-/* Send sig to the child's whole process group. */
+/* Send sig to the child's whole process group; a signal other than KILL
+ * also to the launcher while it runs, so that no further step starts. */
 void child_signal(const struct child *c, int sig);
 
 /* Monotonic and wall clocks in seconds. */
