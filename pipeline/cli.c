@@ -111,10 +111,13 @@ void cli_warn_unhashed(const struct plan *p)
 		snprintf(name, sizeof(name), "%p", (const void *)e);
 		if (strmap_put(&seen, name, (void *)e))
 			continue; /* one warning per entry */
-		strbuf_reset(&why);
-		if (stagecmd_unhashed_program(p, i, &cd, &why))
-			cli_warning("%s:%d:%d: %s", p->study->path, e->run[0].pos.line,
-				    e->run[0].pos.col, why.buf);
+		for (size_t n = 0; n < e->steps_nr; n++) {
+			strbuf_reset(&why);
+			if (stagecmd_unhashed_program(p, i, n, &cd, &why))
+				cli_warning("%s:%d:%d: %s", p->study->path,
+					    e->steps[n].argv[0].pos.line,
+					    e->steps[n].argv[0].pos.col, why.buf);
+		}
 	}
 	strbuf_release(&why);
 	strmap_clear(&seen, NULL);

@@ -43,9 +43,9 @@ const char *store_dir_default(const char *opt);
 char *store_dir_for_study(const char *opt, const char *root);
 
 struct plan;
-/* Print a "study: warning: FILE:LINE:COL: ..." for each entry that runs a
- * shell or interpreter with nothing it runs in the cache key
- * (stagecmd_unhashed_program). */
+/* Print a "study: warning: FILE:LINE:COL: ..." for each step of an entry
+ * that runs a shell or interpreter with nothing it runs in the cache key
+ * (stagecmd_unhashed_program), at that step's argv[0]. */
 void cli_warn_unhashed(const struct plan *p);
 
 /* Parse a whole decimal integer from 1 to max (an option's count or id).

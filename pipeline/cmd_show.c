@@ -348,6 +348,28 @@ static void print_lines_of_json(const char *text, int object)
 	cJSON_Delete(v);
 }
 
+/* The recorded argv: one argument a line; for a stage of several steps
+ * (an array of argv arrays), each step's under a "step N" line. */
+static void print_argv(const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	if (!cJSON_IsArray(v) || !cJSON_IsArray(v->child)) {
+		cJSON_Delete(v);
+		print_lines_of_json(text, 0);
+		return;
+	}
+	int n = 0;
+	for (const cJSON *step = v->child; step; step = step->next) {
+		printf("  step %d\n", ++n);
+		for (const cJSON *c = cJSON_IsArray(step) ? step->child : NULL; c; c = c->next) {
+			char *plain = cJSON_IsString(c) ? NULL : cJSON_PrintUnformatted(c);
+			printf("    %s\n", cJSON_IsString(c) ? c->valuestring : plain ? plain : "?");
+			free(plain);
+		}
+	}
+	cJSON_Delete(v);
+}
+
 static void print_metric_values(const struct prov_metric_info *m, int w)
 {
 	printf("  %-*s  %.6g", w, m->metric, m->value);
@@ -385,7 +407,7 @@ static void print_stage(const struct prov_exec_info *e, const struct prov_run_in
 	       hits == 1 ? "" : "s", (long long)latest_run);
 	printf("cache key    %s\n", or_dash(e->cache_key));
 	printf("argv\n");
-	print_lines_of_json(e->argv_json, 0);
+	print_argv(e->argv_json);
 	printf("env\n");
 	print_lines_of_json(e->env_json, 1);
 	printf("inputs\n");

@@ -15,22 +15,21 @@
 void fresh_init(struct fresh *f)
 {
 	memset(f, 0, sizeof(*f));
+	strvec_init(&f->programs);
 	strbuf_init(&f->record, 0);
 	strbuf_init(&f->why, 0);
 }
 
 void fresh_release(struct fresh *f)
 {
-	free(f->program);
-	f->program = NULL;
+	strvec_clear(&f->programs);
 	strbuf_release(&f->record);
 	strbuf_release(&f->why);
 }
 
 static void fresh_reset(struct fresh *f)
 {
-	free(f->program);
-	f->program = NULL;
+	strvec_clear(&f->programs);
 	f->state = FRESH_WILL_RUN;
 	f->key[0] = f->tree[0] = f->predicted[0] = '\0';
 	strbuf_reset(&f->record);
@@ -134,8 +133,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 	struct strbuf e = STRBUF_INIT;
 	fresh_reset(f);
 
-	f->program = stagecmd_program(c->p, s, c->cd, &e);
-	if (!f->program) {
+	if (stagecmd_programs(c->p, s, c->cd, &f->programs, &e) < 0) {
 		f->state = FRESH_CANNOT_START;
 		strbuf_add(&f->why, e.buf, e.len);
 		strbuf_release(&e);
@@ -154,7 +152,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 		if (outs[in].predicted && predicted_by < 0)
 			predicted_by = (long)in;
 	}
-	if (stagecmd_key(c->p, si, outs, f->program, c->cd, &f->record, f->key, &e) < 0) {
+	if (stagecmd_key(c->p, si, outs, f->programs.v, c->cd, &f->record, f->key, &e) < 0) {
 		f->state = FRESH_CANNOT_START;
 		f->key[0] = '\0';
 		strbuf_add(&f->why, e.buf, e.len);

@@ -46,7 +46,8 @@ enum fresh_state {
 
 struct fresh {
 	enum fresh_state state;
-	char *program;               /* resolved argv[0], owned; NULL when not found */
+	struct strvec programs;      /* each step's resolved argv[0]; empty when one
+				      * was not found */
 	char key[HASH_HEX_SIZE];     /* "" when it could not be computed */
 	struct strbuf record;        /* the canonical cache record behind `key` */
 	char tree[HASH_HEX_SIZE];    /* up to date: the output tree */

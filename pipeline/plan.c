@@ -63,60 +63,68 @@ static int has_input(const struct stage *s, const char *name)
 	return 0;
 }
 
+/* Bind the inputs that one argv element references (see bind_inputs). */
+static void bind_targ(struct plan *p, struct stage *s, const struct targ *t, long model_stage,
+		      long base_stage, const size_t *evals, size_t evals_nr)
+{
+	for (size_t k = 0; k < t->nr; k++) {
+		const struct tpart *part = &t->parts[k];
+		switch (part->kind) {
+		case TV_MODEL:
+			if (model_stage >= 0 && !has_input(s, "model")) {
+				add_input(s, xstrdup("model"), (size_t)model_stage, 0);
+				s->model_input = model_stage;
+			}
+			break;
+		case TV_MODEL_BASE:
+			if (base_stage >= 0 && !has_input(s, "model.base")) {
+				add_input(s, xstrdup("model.base"), (size_t)base_stage, 0);
+				s->base_input = base_stage;
+			}
+			break;
+		case TV_DATA: {
+			char *name = xasprintf("data.%s", part->text);
+			if (has_input(s, name)) {
+				free(name);
+				break;
+			}
+			for (size_t d = 0; d < p->study->data_nr; d++)
+				if (!strcmp(p->study->data[d].name, part->text)) {
+					add_input(s, name, d, 0); /* data stage d has index d */
+					name = NULL;
+					break;
+				}
+			free(name);
+			break;
+		}
+		case TV_EVALUATIONS:
+			if (has_input(s, "evaluations[0]"))
+				break;
+			/* only the report sees ${evaluations}; evals are not data */
+			for (size_t i = 0; i < evals_nr; i++)
+				add_input(s, xasprintf("evaluations[%zu]", i), evals[i], 1);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 /*
  * Bind the inputs a stage's run template references, in first-reference
- * order. `model_stage` / `base_stage` are -1 where the section has no such
- * input (the loader already rejected references to them there).
+ * order (every step's, in step order). `model_stage` / `base_stage` are -1
+ * where the section has no such input (the loader already rejected
+ * references to them there).
  */
 static void bind_inputs(struct plan *p, size_t si, long model_stage, long base_stage,
 			const size_t *evals, size_t evals_nr)
 {
 	struct stage *s = &p->stages[si];
 	const struct entry *e = s->entry;
-	for (size_t a = 0; a < e->run_nr; a++) {
-		const struct targ *t = &e->run[a];
-		for (size_t k = 0; k < t->nr; k++) {
-			const struct tpart *part = &t->parts[k];
-			switch (part->kind) {
-			case TV_MODEL:
-				if (model_stage >= 0 && !has_input(s, "model")) {
-					add_input(s, xstrdup("model"), (size_t)model_stage, 0);
-					s->model_input = model_stage;
-				}
-				break;
-			case TV_MODEL_BASE:
-				if (base_stage >= 0 && !has_input(s, "model.base")) {
-					add_input(s, xstrdup("model.base"), (size_t)base_stage, 0);
-					s->base_input = base_stage;
-				}
-				break;
-			case TV_DATA: {
-				char *name = xasprintf("data.%s", part->text);
-				if (has_input(s, name)) {
-					free(name);
-					break;
-				}
-				for (size_t d = 0; d < p->study->data_nr; d++)
-					if (!strcmp(p->study->data[d].name, part->text)) {
-						add_input(s, name, d, 0); /* data stage d has index d */
-						name = NULL;
-						break;
-					}
-				free(name);
-				break;
-			}
-			case TV_EVALUATIONS:
-				if (has_input(s, "evaluations[0]"))
-					break;
-				/* only the report sees ${evaluations}; evals are not data */
-				for (size_t i = 0; i < evals_nr; i++)
-					add_input(s, xasprintf("evaluations[%zu]", i), evals[i], 1);
-				break;
-			default:
-				break;
-			}
-		}
-	}
+	for (size_t n = 0; n < e->steps_nr; n++)
+		for (size_t a = 0; a < e->steps[n].nr; a++)
+			bind_targ(p, s, &e->steps[n].argv[a], model_stage, base_stage, evals,
+				  evals_nr);
 }
 
 struct variant {

@@ -168,6 +168,45 @@ static int load_recorded(struct prov *p, int64_t id, struct recorded *r, struct 
 	return 0;
 }
 
+/* The recorded argv (docs/provenance.md): one step's array of strings, or an
+ * array of such arrays for a stage of several steps. Each step non-empty. */
+static int usable_steps(const cJSON *argv)
+{
+	if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1)
+		return 0;
+	if (!cJSON_IsArray(argv->child))
+		return 1;
+	const cJSON *step;
+	cJSON_ArrayForEach(step, argv)
+		if (!cJSON_IsArray(step) || cJSON_GetArraySize(step) < 1)
+			return 0;
+	return 1;
+}
+
+/* A usable recorded argv as an array of steps (each an argv array): itself
+ * when it has several steps, else wrapped in a new one-element array. */
+static cJSON *as_steps(cJSON *argv)
+{
+	if (cJSON_IsArray(argv->child))
+		return argv;
+	cJSON *steps = cJSON_CreateArray();
+	cJSON_AddItemToArray(steps, argv);
+	return steps;
+}
+
+/* "step 2 of 3 (toyllm align): " for a failure message: the program's base
+ * name and its first argument, as run. */
+static void step_label(const struct child *ch, size_t k, struct strbuf *out)
+{
+	const struct strvec *sv = k ? &ch->more_steps[k - 1] : &ch->argv;
+	const char *prog = sv->nr ? sv->v[0] : "?", *slash = strrchr(prog, '/');
+	strbuf_addf(out, "step %zu of %zu (%s", k + 1, ch->more_steps_nr + 1,
+		    slash ? slash + 1 : prog);
+	if (sv->nr > 1)
+		strbuf_addf(out, " %.40s", sv->v[1]);
+	strbuf_addstr(out, "): ");
+}
+
 /* Wait for the child, draining its progress pipe; kill it after timeout_s. */
 static int wait_child(struct child *c, double timeout_s)
 {
@@ -300,16 +339,19 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 
 	argv = rec.argv_json ? cJSON_Parse(rec.argv_json) : NULL;
 	env = rec.env_json ? cJSON_Parse(rec.env_json) : NULL;
-	if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1 || !cJSON_IsObject(env) ||
-	    !rec.output) {
+	if (!usable_steps(argv) || !cJSON_IsObject(env) || !rec.output) {
 		set_failed(res, "%s%s", "no usable recorded argv, environment or output", "");
 		goto out;
 	}
-	const cJSON *prog = cJSON_GetArrayItem(argv, 0);
-	if (!cJSON_IsString(prog) || access(prog->valuestring, X_OK) < 0) {
-		set_failed(res, "program '%s' is missing%s (it must be at its recorded path)",
-			   cJSON_IsString(prog) ? prog->valuestring : "?", "");
-		goto out;
+	argv = as_steps(argv);
+	const cJSON *step;
+	cJSON_ArrayForEach(step, argv) {
+		const cJSON *prog = cJSON_GetArrayItem(step, 0);
+		if (!cJSON_IsString(prog) || access(prog->valuestring, X_OK) < 0) {
+			set_failed(res, "program '%s' is missing%s (it must be at its recorded path)",
+				   cJSON_IsString(prog) ? prog->valuestring : "?", "");
+			goto out;
+		}
 	}
 	const cJSON *out_env = cJSON_GetObjectItemCaseSensitive(env, "STUDY_OUT");
 	if (!cJSON_IsString(out_env) || !strrchr(out_env->valuestring, '/')) {
@@ -421,11 +463,21 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		goto out;
 	}
 	const cJSON *it;
-	cJSON_ArrayForEach(it, argv) {
-		char *s = xstrdup(cJSON_IsString(it) ? it->valuestring : "");
-		for (size_t k = 0; k < from.nr; k++)
-			replace_all(&s, from.v[k], to.v[k]);
-		strvec_push_nodup(&ch.argv, s);
+	size_t nsteps = (size_t)cJSON_GetArraySize(argv), n = 0;
+	if (nsteps > 1) {
+		ch.more_steps = xcalloc(nsteps - 1, sizeof(*ch.more_steps));
+		ch.more_steps_nr = nsteps - 1;
+	}
+	cJSON_ArrayForEach(step, argv) {
+		struct strvec *sv = n ? &ch.more_steps[n - 1] : &ch.argv;
+		if (n++)
+			strvec_init(sv);
+		cJSON_ArrayForEach(it, step) {
+			char *s = xstrdup(cJSON_IsString(it) ? it->valuestring : "");
+			for (size_t j = 0; j < from.nr; j++)
+				replace_all(&s, from.v[j], to.v[j]);
+			strvec_push_nodup(sv, s);
+		}
 	}
 	cJSON_ArrayForEach(it, env) {
 		char *s = xasprintf("%s=%s", it->string, cJSON_IsString(it) ? it->valuestring : "");
@@ -456,7 +508,11 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		set_failed(res, "%s%s", "killed after the time limit", "");
 	} else if (ch.exit_code != 0) {
 		struct strbuf why = STRBUF_INIT, tail = STRBUF_INIT;
-		if (ch.term_signal)
+		if (ch.step > 0 && (size_t)ch.step <= nsteps)
+			step_label(&ch, (size_t)ch.step - 1, &why);
+		if (ch.step > 0 && ch.step_errno)
+			strbuf_addf(&why, "could not be executed: %s", strerror(ch.step_errno));
+		else if (ch.term_signal)
 			strbuf_addf(&why, "killed by signal %d", ch.term_signal);
 		else
 			strbuf_addf(&why, "exit status %d", ch.exit_code);

@@ -35,7 +35,7 @@ struct slot {
 	struct child ch;
 	char *workdir;
 	char *out_dir;
-	char *program;
+	struct strvec programs; /* each step's resolved program */
 	char key[HASH_HEX_SIZE];
 	struct strbuf record;
 	char *argv_json, *env_json;
@@ -317,7 +317,7 @@ static void slot_free(struct slot *sl)
 	child_release(&sl->ch);
 	free(sl->workdir);
 	free(sl->out_dir);
-	free(sl->program);
+	strvec_clear(&sl->programs);
 	free(sl->argv_json);
 	free(sl->env_json);
 	strbuf_release(&sl->record);
@@ -670,15 +670,36 @@ static int store_log(struct runner *r, const char *path, char hex[HASH_HEX_SIZE]
 	return store_put_file(r->st, path, 1, hex, NULL, err);
 }
 
-/* Start stage si (cache already missed). On failure, the stage is failed. */
-static void start_stage(struct runner *r, size_t si, char *program, const char *key,
+/* The argv of every step as recorded in provenance: one step's argv array
+ * (as before steps existed), or an array of them (docs/provenance.md). */
+static char *steps_to_json(const struct child *ch)
+{
+	if (!ch->more_steps_nr)
+		return argv_to_json(ch->argv.v);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addch(&sb, '[');
+	for (size_t i = 0; i <= ch->more_steps_nr; i++) {
+		char *one = argv_to_json(i ? ch->more_steps[i - 1].v : ch->argv.v);
+		if (i)
+			strbuf_addch(&sb, ',');
+		strbuf_addstr(&sb, one);
+		free(one);
+	}
+	strbuf_addch(&sb, ']');
+	return strbuf_detach(&sb, NULL);
+}
+
+/* Start stage si (cache already missed), taking over `programs` (each
+ * step's, stagecmd_programs). On failure, the stage is failed. */
+static void start_stage(struct runner *r, size_t si, struct strvec *programs, const char *key,
 			struct strbuf *record_text)
 {
 	const struct stage *s = &r->p->stages[si];
 	struct slot *sl = xcalloc(1, sizeof(*sl));
 	struct strbuf err = STRBUF_INIT, wd = STRBUF_INIT;
 	sl->stage = si;
-	sl->program = program;
+	sl->programs = *programs;
+	strvec_init(programs);
 	memcpy(sl->key, key, HASH_HEX_SIZE);
 	strbuf_init(&sl->record, 0);
 	strbuf_add(&sl->record, record_text->buf, record_text->len);
@@ -696,9 +717,18 @@ static void start_stage(struct runner *r, size_t si, char *program, const char *
 	sl->workdir = strbuf_detach(&wd, NULL);
 	sl->out_dir = xasprintf("%s/out", sl->workdir);
 
-	stagecmd_argv(r->p, si, r->outs, sl->out_dir, program, &sl->ch.argv, &err);
+	size_t nsteps = s->entry->steps_nr;
+	if (nsteps > 1) {
+		sl->ch.more_steps = xcalloc(nsteps - 1, sizeof(*sl->ch.more_steps));
+		sl->ch.more_steps_nr = nsteps - 1;
+	}
+	for (size_t k = 0; k < nsteps; k++) {
+		struct strvec *argv = k ? &sl->ch.more_steps[k - 1] : &sl->ch.argv;
+		strvec_init(argv);
+		stagecmd_argv(r->p, si, k, r->outs, sl->out_dir, sl->programs.v[k], argv);
+	}
 	build_env(r, si, sl, &sl->ch.env);
-	sl->argv_json = argv_to_json(sl->ch.argv.v);
+	sl->argv_json = steps_to_json(&sl->ch);
 	sl->env_json = env_to_json(sl->ch.env.v);
 
 	char *cwd = xasprintf("%s/cwd", sl->workdir);
@@ -804,9 +834,7 @@ static void launch_ready(struct runner *r)
 		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
 			r->o->before_first_start(r->o->before_first_start_ctx);
 		r->started_any = 1;
-		char *program = f.program;
-		f.program = NULL;
-		start_stage(r, si, program, f.key, &f.record);
+		start_stage(r, si, &f.programs, f.key, &f.record);
 	}
 	fresh_release(&f);
 	strbuf_release(&err);
@@ -904,16 +932,32 @@ static int out_not_dir(const char *out_dir, struct strbuf *why)
 	return 0;
 }
 
-static void describe_exit(const struct slot *sl, struct strbuf *why)
+/* How the stage ended; a stage of several steps names the step that ended
+ * it: "step 2 of 3 (prog arg) exited with status 3". */
+static void describe_exit(const struct runner *r, const struct slot *sl, struct strbuf *why)
 {
-	if (sl->timed_out)
+	const struct entry *e = r->p->stages[sl->stage].entry;
+	int step = sl->ch.step > 0 && (size_t)sl->ch.step <= e->steps_nr ? sl->ch.step : 0;
+	struct strbuf label = STRBUF_INIT;
+	if (step)
+		stagecmd_step_label(e, (size_t)step - 1, &label);
+	if (sl->timed_out) {
 		strbuf_addf(why, "timed out after %.0fs (resources.time), killed",
 			    sl->deadline - sl->ch.started);
-	else if (sl->ch.term_signal)
-		strbuf_addf(why, "killed by signal %d (%s)", sl->ch.term_signal,
-			    strsignal(sl->ch.term_signal));
-	else
+		if (step)
+			strbuf_addf(why, " in %s", label.buf);
+	} else if (step && sl->ch.step_errno) {
+		strbuf_addf(why, "%s could not be executed: %s", label.buf,
+			    strerror(sl->ch.step_errno));
+	} else if (sl->ch.term_signal) {
+		strbuf_addf(why, "%s%skilled by signal %d (%s)", label.buf, step ? " " : "",
+			    sl->ch.term_signal, strsignal(sl->ch.term_signal));
+	} else if (step) {
+		strbuf_addf(why, "%s exited with status %d", label.buf, sl->ch.exit_code);
+	} else {
 		strbuf_addf(why, "exit status %d", sl->ch.exit_code);
+	}
+	strbuf_release(&label);
 }
 
 static void finish_stage(struct runner *r, struct slot *sl)
@@ -938,15 +982,15 @@ static void finish_stage(struct runner *r, struct slot *sl)
 			strbuf_addstr(&reason, "stopped with TERM, it exited with status 0;"
 					       " what it wrote is not kept");
 		else
-			describe_exit(sl, &reason);
+			describe_exit(r, sl, &reason);
 	} else if (check_inputs(r, sl, &reason) < 0) {
 		if (!ok) {
 			strbuf_addstr(&reason, "; ");
-			describe_exit(sl, &reason);
+			describe_exit(r, sl, &reason);
 		}
 		ok = 0;
 	} else if (!ok)
-		describe_exit(sl, &reason);
+		describe_exit(r, sl, &reason);
 	else if (out_not_dir(sl->out_dir, &reason))
 		ok = 0; /* removed or replaced (a symlink would make us ingest its target) */
 	else if (dir_is_empty(sl->out_dir)) {

@@ -52,11 +52,11 @@ static void literal_text(const struct targ *t, struct strbuf *out)
 			strbuf_addstr(out, t->parts[k].text);
 }
 
-char *stagecmd_program(const struct plan *p, const struct stage *s, struct code_digests *cd,
-		       struct strbuf *err)
+char *stagecmd_program(const struct plan *p, const struct stage *s, size_t step,
+		       struct code_digests *cd, struct strbuf *err)
 {
 	struct strbuf name = STRBUF_INIT;
-	const struct targ *t0 = &s->entry->run[0];
+	const struct targ *t0 = &s->entry->steps[step].argv[0];
 	int has_root = 0;
 	for (size_t k = 0; k < t0->nr; k++)
 		if (t0->parts[k].kind == TV_ROOT)
@@ -73,22 +73,66 @@ char *stagecmd_program(const struct plan *p, const struct stage *s, struct code_
 		strbuf_release(&name);
 		return xstrdup(res);
 	}
+	char *missing = NULL; /* a path that is not an executable */
 	if (strchr(name.buf, '/')) {
 		res = join_root(p->study->root, name.buf);
 		if (access(res, X_OK) < 0) {
-			strbuf_addf(err, "command not found: '%s'", res);
-			free(res);
+			missing = res;
 			res = NULL;
 		}
 	} else {
 		res = find_in_path(name.buf, STAGE_PATH);
-		if (!res)
+	}
+	if (!res) {
+		if (s->entry->steps_nr > 1)
+			strbuf_addf(err, "step %zu of %zu: ", step + 1, s->entry->steps_nr);
+		if (missing)
+			strbuf_addf(err, "command not found: '%s'", missing);
+		else
 			strbuf_addf(err, "command not found: '%s' (searched %s)", name.buf, STAGE_PATH);
+		free(missing);
 	}
 	if (res && cd)
 		strmap_put(&cd->programs, name.buf, xstrdup(res));
 	strbuf_release(&name);
 	return res;
+}
+
+int stagecmd_programs(const struct plan *p, const struct stage *s, struct code_digests *cd,
+		      struct strvec *programs, struct strbuf *err)
+{
+	for (size_t k = 0; k < s->entry->steps_nr; k++) {
+		char *prog = stagecmd_program(p, s, k, cd, err);
+		if (!prog) {
+			strvec_clear(programs);
+			return -1;
+		}
+		strvec_push_nodup(programs, prog);
+	}
+	return 0;
+}
+
+void stagecmd_step_label(const struct entry *e, size_t step, struct strbuf *out)
+{
+	const struct step *st = &e->steps[step];
+	strbuf_addf(out, "step %zu of %zu (", step + 1, e->steps_nr);
+	for (size_t a = 0; a < st->nr && a < 2; a++) {
+		struct strbuf arg = STRBUF_INIT;
+		study_targ_text(&st->argv[a], &arg);
+		if (a)
+			strbuf_addch(out, ' ');
+		if (arg.len > 40) {
+			size_t n = 37;
+			while (n && ((unsigned char)arg.buf[n] & 0xc0) == 0x80)
+				n--; /* not inside a UTF-8 character */
+			strbuf_add(out, arg.buf, n);
+			strbuf_addstr(out, "...");
+		} else {
+			strbuf_addstr(out, arg.buf);
+		}
+		strbuf_release(&arg);
+	}
+	strbuf_addch(out, ')');
 }
 
 static const char *input_digest(const struct stage_output *outs, long stage)
@@ -160,15 +204,16 @@ static int is_evaluations(const struct targ *t)
 	return t->nr == 1 && t->parts[0].kind == TV_EVALUATIONS;
 }
 
-/* Calls `emit` for each final argv element (after list expansion). */
-static void expand_all(const struct plan *p, size_t si, const struct stage_output *outs,
-		       const char *out_dir, int for_key, const char *program,
-		       void (*emit)(void *ctx, const char *arg), void *ctx)
+/* Calls `emit` for each final argv element of step `step` (after list expansion). */
+static void expand_all(const struct plan *p, size_t si, size_t step,
+		       const struct stage_output *outs, const char *out_dir, int for_key,
+		       const char *program, void (*emit)(void *ctx, const char *arg), void *ctx)
 {
 	const struct stage *s = &p->stages[si];
+	const struct step *st = &s->entry->steps[step];
 	struct strbuf sb = STRBUF_INIT;
-	for (size_t a = 0; a < s->entry->run_nr; a++) {
-		const struct targ *t = &s->entry->run[a];
+	for (size_t a = 0; a < st->nr; a++) {
+		const struct targ *t = &st->argv[a];
 		if (is_evaluations(t)) {
 			for (size_t k = 0; k < s->inputs_nr; k++) {
 				if (strncmp(s->inputs[k].name, "evaluations[", 12))
@@ -195,12 +240,10 @@ static void expand_all(const struct plan *p, size_t si, const struct stage_outpu
 
 static void emit_strvec(void *ctx, const char *arg) { strvec_push(ctx, arg); }
 
-int stagecmd_argv(const struct plan *p, size_t si, const struct stage_output *outs,
-		  const char *out_dir, const char *program, struct strvec *argv, struct strbuf *err)
+void stagecmd_argv(const struct plan *p, size_t si, size_t step, const struct stage_output *outs,
+		   const char *out_dir, const char *program, struct strvec *argv)
 {
-	(void)err;
-	expand_all(p, si, outs, out_dir, 0, program, emit_strvec, argv);
-	return 0;
+	expand_all(p, si, step, outs, out_dir, 0, program, emit_strvec, argv);
 }
 
 struct json_array_ctx {
@@ -234,10 +277,10 @@ static const char *inside_root(const char *root, const char *abs)
 /* ---- programs and scripts named by the argv ----
  *
  * The rule (docs/study-format.md, "What is in the cache key"): every argv
- * element after argv[0], expanded with the real root (${out} and inputs stay
- * symbolic: their bytes are in the key as digests), and the value of every
- * `env:` variable, is looked at whole and split into words at whitespace,
- * quotes and the characters ; & | ( ) < > = ` , : — and a word with the root
+ * element after argv[0] of every step, expanded with the real root (${out}
+ * and inputs stay symbolic: their bytes are in the key as digests), and the
+ * value of every `env:` variable, is looked at whole and split into words at
+ * whitespace, quotes and the characters ; & | ( ) < > = ` , : — and a word with the root
  * inside it (-f/root/x.awk) is looked at from there. Every such text that is
  * an absolute path inside the study root naming a regular file is hashed as
  * code. This covers `[python3, "${root}/scripts/train.py"]`,
@@ -279,30 +322,41 @@ enum word_kind {
 	W_WORD,  /* one of its words */
 };
 
-/* Calls fn(ctx, text, kind) for each argument of stage si after argv[0] and
- * each `env:` value: the whole text, then each of its words (and the part of
- * a word from an embedded root on). Store paths stay symbolic: their bytes
- * are in the key as digests already. */
-static void for_each_word(const struct plan *p, size_t si,
+/* Calls fn(ctx, text, kind) for each argument after argv[0] of every step of
+ * stage si (or of step `only` alone, when not ALL_STEPS), then each `env:`
+ * value: the whole text, then each of its words (and the part of a word from
+ * an embedded root on). Store paths stay symbolic: their bytes are in the
+ * key as digests already. */
+#define ALL_STEPS ((size_t)-1)
+static void for_each_word(const struct plan *p, size_t si, size_t only,
 			  void (*fn)(void *ctx, const char *text, enum word_kind kind), void *ctx)
 {
 	const struct stage *s = &p->stages[si];
+	const struct entry *e = s->entry;
 	const char *root = p->study->root;
 	size_t rootlen = strlen(root);
 	struct strbuf sb = STRBUF_INIT, word = STRBUF_INIT;
-	size_t nargs = s->entry->run_nr - 1, ntexts = nargs + s->entry->env_nr;
-	for (size_t i = 0; i < ntexts; i++) {
+	size_t n = only == ALL_STEPS ? 0 : only, a = 1;
+	for (size_t env = 0;;) {
 		strbuf_reset(&sb);
-		if (i < nargs) {
-			const struct targ *t = &s->entry->run[i + 1];
+		if (n < e->steps_nr && (only == ALL_STEPS || n == only)) {
+			/* the next argument of step n, if it has one */
+			if (a >= e->steps[n].nr) {
+				n++;
+				a = 1;
+				continue;
+			}
+			const struct targ *t = &e->steps[n].argv[a++];
 			if (is_evaluations(t))
 				continue;
 			expand_targ(p, s, t, NULL, NULL, 2, &sb);
-		} else {
-			const char *v = getenv(s->entry->env[i - nargs].s);
+		} else if (env < e->env_nr) {
+			const char *v = getenv(e->env[env++].s);
 			if (!v)
 				continue;
 			strbuf_addstr(&sb, v);
+		} else {
+			break;
 		}
 		fn(ctx, sb.buf, W_TEXT);
 		for (const char *c = sb.buf; *c;) {
@@ -347,11 +401,17 @@ static void add_code_file(void *arg, const char *w, enum word_kind kind)
 	strvec_push(c->out, w);
 }
 
+static void code_files(const struct plan *p, size_t si, size_t only, struct code_digests *cd,
+		       struct strvec *out)
+{
+	struct code_files_ctx c = { p->study->root, strlen(p->study->root), cd, out };
+	for_each_word(p, si, only, add_code_file, &c);
+}
+
 void stagecmd_code_files(const struct plan *p, size_t si, struct code_digests *cd,
 			 struct strvec *out)
 {
-	struct code_files_ctx c = { p->study->root, strlen(p->study->root), cd, out };
-	for_each_word(p, si, add_code_file, &c);
+	code_files(p, si, ALL_STEPS, cd, out);
 }
 
 /* Programs that run another program named by their arguments. */
@@ -446,19 +506,19 @@ static void find_unresolved(void *arg, const char *w, enum word_kind kind)
 		c->word = xstrdup(w);
 }
 
-int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_digests *cd,
-			      struct strbuf *why)
+int stagecmd_unhashed_program(const struct plan *p, size_t si, size_t step,
+			      struct code_digests *cd, struct strbuf *why)
 {
 	const struct stage *s = &p->stages[si];
 	struct strbuf err = STRBUF_INIT;
-	char *program = stagecmd_program(p, s, cd, &err);
+	char *program = stagecmd_program(p, s, step, cd, &err);
 	strbuf_release(&err);
 	if (!program)
 		return 0; /* reported when the stage is looked up */
 	int warn = 0;
 	if (is_interpreter(program) && !inside_root(p->study->root, program)) {
 		struct unresolved_ctx c = { p, s->entry, cd, 0, 0, NULL, NULL };
-		for_each_word(p, si, find_unresolved, &c);
+		for_each_word(p, si, step, find_unresolved, &c);
 		const char *base = strrchr(program, '/');
 		base = base ? base + 1 : program;
 		if (c.word) {
@@ -470,7 +530,7 @@ int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_diges
 			warn = 1;
 		} else if (c.dir && !s->entry->code_nr) {
 			struct strvec named = STRVEC_INIT;
-			stagecmd_code_files(p, si, cd, &named);
+			code_files(p, si, step, cd, &named);
 			if (!named.nr) {
 				strbuf_addf(why,
 					    "'%s' is given the directory '%s', whose files are not in"
@@ -489,7 +549,7 @@ int stagecmd_unhashed_program(const struct plan *p, size_t si, struct code_diges
 }
 
 int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *outs,
-		 const char *program, struct code_digests *cd, struct strbuf *record,
+		 char *const *programs, struct code_digests *cd, struct strbuf *record,
 		 char key[HASH_HEX_SIZE], struct strbuf *err)
 {
 	const struct stage *s = &p->stages[si];
@@ -497,22 +557,32 @@ int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *out
 	const char *root = p->study->root;
 	strbuf_reset(record);
 
-	/* Fields in sorted key order: argv, code, env, inputs, params, protocol, seed, stage. */
+	/* Fields in sorted key order: argv, code, env, inputs, params, protocol, seed, stage.
+	 * One step: "argv" is its array of strings (as before steps existed);
+	 * several: an array of such arrays, one per step. */
 	strbuf_addstr(record, "{\"argv\":[");
-	struct json_array_ctx jc = { record, 1 };
-	expand_all(p, si, outs, NULL, 1, NULL, emit_json, &jc);
+	for (size_t n = 0; n < e->steps_nr; n++) {
+		if (e->steps_nr > 1)
+			strbuf_addstr(record, n ? ",[" : "[");
+		struct json_array_ctx jc = { record, 1 };
+		expand_all(p, si, n, outs, NULL, 1, NULL, emit_json, &jc);
+		if (e->steps_nr > 1)
+			strbuf_addch(record, ']');
+	}
 	strbuf_addstr(record, "],\"code\":{");
 
-	/* code: argv[0] if inside the root, every study file an argument names
-	 * (stagecmd_code_files), then `code:` entries; sorted by path */
+	/* code: each step's argv[0] if inside the root, every study file an
+	 * argument names (stagecmd_code_files), then `code:` entries; sorted by path */
 	struct strvec named = STRVEC_INIT;
 	stagecmd_code_files(p, si, cd, &named);
-	size_t ncode = e->code_nr + named.nr + 1;
+	size_t ncode = e->code_nr + named.nr + e->steps_nr;
 	char **paths = xcalloc(ncode, sizeof(*paths));
 	size_t np = 0;
-	const char *rel0 = program ? inside_root(root, program) : NULL;
-	if (rel0)
-		paths[np++] = xstrdup(rel0);
+	for (size_t n = 0; programs && n < e->steps_nr; n++) {
+		const char *rel0 = programs[n] ? inside_root(root, programs[n]) : NULL;
+		if (rel0)
+			paths[np++] = xstrdup(rel0);
+	}
 	for (size_t i = 0; i < named.nr; i++)
 		paths[np++] = xstrdup(inside_root(root, named.v[i]));
 	strvec_clear(&named);

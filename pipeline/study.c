@@ -93,6 +93,10 @@ struct loader {
 	size_t sparts_nr, sparts_alloc;
 	struct strbuf stext;
 	size_t *selem, selem_alloc;
+	const struct node **relem; /* the run being parsed: its elements, all steps */
+	size_t relem_nr, relem_alloc;
+	size_t *rstep, rstep_alloc; /* index into relem of each step's first element */
+	int in_program;      /* parsing a step's argv[0] */
 	size_t *refs, refs_alloc; /* data_refs of the entry being loaded */
 };
 
@@ -931,6 +935,27 @@ static const struct varinfo vars[] = {
 	{ "evaluations", TV_EVALUATIONS, IN_REPORT },
 };
 
+void study_targ_text(const struct targ *t, struct strbuf *out)
+{
+	for (size_t k = 0; k < t->nr; k++) {
+		const struct tpart *part = &t->parts[k];
+		size_t i;
+
+		if (part->kind == TV_LITERAL) {
+			strbuf_addstr(out, part->text);
+			continue;
+		}
+		if (part->kind == TV_DATA || part->kind == TV_PARAM) {
+			strbuf_addf(out, "${%s.%s}", part->kind == TV_DATA ? "data" : "params",
+				    part->text);
+			continue;
+		}
+		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			if (vars[i].kind == part->kind)
+				strbuf_addf(out, "${%s}", vars[i].name);
+	}
+}
+
 /*
  * A run is parsed into scratch vectors (parts of all its elements, their texts
  * NUL-separated in one strbuf) and then copied into one exact-size block.
@@ -1066,6 +1091,10 @@ static int resolve_var(struct loader *L, struct entry *e, long self, const struc
 				    (int)len, name, sec);
 		if (vars[i].kind == TV_EVALUATIONS && (at != 0 || b + 1 != n->len))
 			return fail(L, dollar_pos(L, n, at), "'${evaluations}' must be a whole argument");
+		if (vars[i].kind == TV_EVALUATIONS && L->in_program)
+			return fail(L, dollar_pos(L, n, at),
+				    "'${evaluations}' cannot be the program (the first element"
+				    " of a command): it is a list of paths");
 		add_part(L, first, vars[i].kind, NULL, 0);
 		return 0;
 	}
@@ -1201,12 +1230,14 @@ static int load_after(struct loader *L, struct entry *e, const struct node *n)
 	return 0;
 }
 
-/* One block: the targs, then all their parts, then the parts' texts. */
-static void build_run(struct loader *L, struct entry *e, const struct node *run)
+/* One block: the steps, their targs, then all their parts, then the parts'
+ * texts. The elements are L->relem, step k's first one is L->rstep[k]. */
+static void build_run(struct loader *L, struct entry *e, size_t nsteps)
 {
-	size_t nr = run->nr, k;
-	struct targ *t = st_alloc(L, nr * sizeof(*t) + L->sparts_nr * sizeof(struct tpart) +
-				     L->stext.len);
+	size_t nr = L->relem_nr, k;
+	struct step *st = st_alloc(L, nsteps * sizeof(*st) + nr * sizeof(struct targ) +
+				      L->sparts_nr * sizeof(struct tpart) + L->stext.len);
+	struct targ *t = (struct targ *)(st + nsteps);
 	struct tpart *p = (struct tpart *)(t + nr);
 	char *text = (char *)(p + L->sparts_nr);
 
@@ -1218,10 +1249,77 @@ static void build_run(struct loader *L, struct entry *e, const struct node *run)
 	for (k = 0; k < nr; k++) {
 		t[k].parts = p + L->selem[k];
 		t[k].nr = L->selem[k + 1] - L->selem[k];
-		t[k].pos = run->kids[k]->pos;
+		t[k].pos = L->relem[k]->pos;
 	}
-	e->run = t;
-	e->run_nr = nr;
+	for (k = 0; k < nsteps; k++) {
+		st[k].argv = t + L->rstep[k];
+		st[k].nr = L->rstep[k + 1] - L->rstep[k];
+	}
+	e->steps = st;
+	e->steps_nr = nsteps;
+}
+
+static void add_run_elem(struct loader *L, const struct node *n)
+{
+	XGROW(L->relem, L->relem_alloc, L->relem_nr + 1);
+	L->relem[L->relem_nr++] = n;
+}
+
+#define RUN_MIXED "'run' mixes arguments and steps: write one command as a list of strings," \
+		  " or several commands as a list of lists of strings"
+
+/*
+ * Collect the elements of `run` into L->relem and the steps' boundaries into
+ * L->rstep: a list of scalars is one step; a list of lists is one step per
+ * list (docs/study-format.md, "Multi-step stages"). Sets *nsteps and
+ * returns 0, or -1 after a diagnostic.
+ */
+static int collect_run(struct loader *L, const struct node *run, size_t *nsteps)
+{
+	size_t i;
+	int multi;
+
+	if (run->kind != NODE_SEQ)
+		return fail(L, run->pos, "'run' must be a sequence, not %s", kind_name(run));
+	if (!run->nr)
+		return fail(L, run->pos, "'run' must not be empty");
+	multi = run->kids[0]->kind == NODE_SEQ;
+	*nsteps = multi ? run->nr : 1;
+	L->relem_nr = 0;
+	XGROW(L->rstep, L->rstep_alloc, *nsteps + 1);
+	for (i = 0; i < run->nr; i++) {
+		const struct node *a = run->kids[i];
+		size_t j;
+
+		if (!multi) {
+			if (a->kind == NODE_SEQ)
+				return fail(L, a->pos, RUN_MIXED);
+			if (a->kind != NODE_SCALAR)
+				return fail(L, a->pos, "'run' items must be scalars, not %s",
+					    kind_name(a));
+			add_run_elem(L, a);
+			continue;
+		}
+		if (a->kind == NODE_SCALAR)
+			return fail(L, a->pos, RUN_MIXED);
+		if (a->kind != NODE_SEQ)
+			return fail(L, a->pos, "a step of 'run' must be a list of strings, not %s",
+				    kind_name(a));
+		if (!a->nr)
+			return fail(L, a->pos, "step %zu of 'run' is empty", i + 1);
+		L->rstep[i] = L->relem_nr;
+		for (j = 0; j < a->nr; j++) {
+			if (a->kids[j]->kind != NODE_SCALAR)
+				return fail(L, a->kids[j]->pos,
+					    "the items of a step of 'run' must be scalars, not %s",
+					    kind_name(a->kids[j]));
+			add_run_elem(L, a->kids[j]);
+		}
+	}
+	if (!multi)
+		L->rstep[0] = 0;
+	L->rstep[*nsteps] = L->relem_nr;
+	return 0;
 }
 
 /* self: index into st->data when e is a data entry, else -1. */
@@ -1246,7 +1344,7 @@ static int load_entry(struct loader *L, struct entry *e, enum section sec, long 
 		      const struct node *key, const struct node *val)
 {
 	const struct node *run = NULL, *params = NULL, *after = NULL;
-	size_t i;
+	size_t i, n, nsteps = 0;
 
 	if (!e->name)
 		e->name = st_strdup(L, key->val);
@@ -1316,27 +1414,26 @@ static int load_entry(struct loader *L, struct entry *e, enum section sec, long 
 	e->params = params ? node_json(L, params) : cJSON_CreateObject();
 	if (!e->params)
 		return params ? -1 : fail(L, key->pos, "out of memory");
-	if (run->kind != NODE_SEQ)
-		return fail(L, run->pos, "'run' must be a sequence, not %s", kind_name(run));
-	if (!run->nr)
-		return fail(L, run->pos, "'run' must not be empty");
+	if (collect_run(L, run, &nsteps))
+		return -1;
 	e->run_pos = run->pos;
 	L->serial++;
 	L->sparts_nr = 0;
 	strbuf_reset(&L->stext);
-	XGROW(L->selem, L->selem_alloc, (size_t)run->nr + 1);
-	for (i = 0; i < run->nr; i++) {
-		const struct node *a = run->kids[i];
-
-		if (a->kind != NODE_SCALAR)
-			return fail(L, a->pos, "'run' items must be scalars, not %s",
-				    kind_name(a));
+	XGROW(L->selem, L->selem_alloc, L->relem_nr + 1);
+	for (i = 0, n = 0; i < L->relem_nr; i++) {
+		while (n < nsteps && L->rstep[n] <= i)
+			n++;
 		L->selem[i] = L->sparts_nr;
-		if (parse_template(L, e, self, a))
+		L->in_program = L->rstep[n - 1] == i; /* the first element of step n - 1 */
+		if (parse_template(L, e, self, L->relem[i]))
 			return -1;
 	}
-	L->selem[run->nr] = L->sparts_nr;
-	build_run(L, e, run);
+	L->in_program = 0;
+	L->selem[L->relem_nr] = L->sparts_nr;
+	build_run(L, e, nsteps);
+	for (n = 0; n < nsteps; n++)
+		e->steps[n].pos = run->kids[0]->kind == NODE_SEQ ? run->kids[n]->pos : run->pos;
 	e->data_refs = st_alloc(L, e->data_refs_nr * sizeof(*e->data_refs));
 	if (e->data_refs_nr)
 		memcpy(e->data_refs, L->refs, e->data_refs_nr * sizeof(*e->data_refs));
@@ -1675,6 +1772,8 @@ static void loader_release(struct loader *L)
 	free(L->scratch);
 	free(L->sparts);
 	free(L->selem);
+	free(L->relem);
+	free(L->rstep);
 	free(L->refs);
 	strbuf_release(&L->stext);
 	arena_release(&L->arena);

@@ -14,7 +14,7 @@
  * (the struct is released). See docs/study-format.md for the language.
  *
  * Ownership: everything reachable from a struct study is owned by it and
- * freed by study_release(). Entries, their names, arrays, run templates and texts live
+ * freed by study_release(). Entries, their names, arrays, run steps and texts live
  * in one arena (st->mem) and must not be freed or reallocated one by one;
  * only `params` are separate cJSON trees (still freed by study_release).
  */
@@ -83,13 +83,26 @@ struct strpos {
 	struct srcpos pos;
 };
 
+/*
+ * One command of a `run`: its argv template (argv[0] is the program). A
+ * `run` written as one list of strings is one step; one written as a list of
+ * lists is one step per inner list, run in order in the same working
+ * directory with the same ${out} (docs/study-format.md, "Multi-step stages").
+ * A list holding a single list is the same single step as that list alone.
+ */
+struct step {
+	struct targ *argv; /* nr >= 1 */
+	size_t nr;
+	struct srcpos pos; /* where the step's list starts (for a flat run: run_pos) */
+};
+
 struct entry {
 	char *name; /* key under its section ("report" for the report) */
 	enum section section;
 	struct srcpos pos;     /* position of the entry's key */
-	struct targ *run;      /* argv template, run_nr >= 1 */
-	size_t run_nr;
-	struct srcpos run_pos;
+	struct step *steps;    /* the commands of `run`, in order, steps_nr >= 1 */
+	size_t steps_nr;
+	struct srcpos run_pos; /* where the `run` value starts */
 	cJSON *params;         /* always an object (possibly empty), owned; every
 				* number in it is a cJSON *raw* node holding its exact
 				* canonical text (study.c, "params"), never cJSON_Number */
@@ -128,6 +141,10 @@ int study_load(struct study *st, const char *path, struct strbuf *err);
 int study_load_buffer(struct study *st, const char *path, const char *buf, size_t len,
 		      struct strbuf *err);
 void study_release(struct study *st);
+
+/* Append argv element t as a study file would write it: literal text as is,
+ * variables as ${name} (for messages that name a step). */
+void study_targ_text(const struct targ *t, struct strbuf *out);
 
 /* Limits that keep hostile files inert. */
 #define STUDY_MAX_FILE_BYTES (4u << 20)

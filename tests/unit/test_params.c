@@ -56,7 +56,7 @@ static char *delivered(const char *lit)
 		strbuf_release(&err);
 		return xstrdup("plan failed");
 	}
-	stagecmd_argv(&p, 0, NULL, "/out", "/bin/prog", &argv, &err);
+	stagecmd_argv(&p, 0, 0, NULL, "/out", "/bin/prog", &argv);
 	stagecmd_params_json(&p.stages[0], &params);
 	stagecmd_key(&p, 0, NULL, NULL, NULL, &rec, key, &err);
 	res = xasprintf("%s|%s|%s", argv.nr > 1 ? argv.v[1] : "?", params.buf, key);

@@ -102,21 +102,21 @@ static void test_expansion(void)
 	}
 	struct strvec argv = STRVEC_INIT;
 	struct strbuf err = STRBUF_INIT;
-	stagecmd_argv(&p, 3, outs, "/work/out", "/abs/prog", &argv, &err);
+	stagecmd_argv(&p, 3, 0, outs, "/work/out", "/abs/prog", &argv);
 	CHECK(argv.nr == 5, "method argv has 5 elements");
 	CHECK_STR(argv.v[0], "/abs/prog", "argv[0] is the resolved program");
 	CHECK_STR(argv.v[2], "/store/out/2", "${model} expands to the model's store path");
 	CHECK_STR(argv.v[3], "m1-wo", "names expand inside a larger element");
 	CHECK_STR(argv.v[4], "/work/out", "${out} expands to the fresh output dir");
 	strvec_clear(&argv);
-	stagecmd_argv(&p, p.nr - 1, outs, "/o", "/abs/prog", &argv, &err);
+	stagecmd_argv(&p, p.nr - 1, 0, outs, "/o", "/abs/prog", &argv);
 	CHECK(argv.nr == 3 + 10, "${evaluations} expands to one argument per evaluation");
 	strvec_clear(&argv);
-	stagecmd_argv(&p, 2, outs, "/o", "/abs/prog", &argv, &err);
+	stagecmd_argv(&p, 2, 0, outs, "/o", "/abs/prog", &argv);
 	CHECK_STR(argv.v[3], "2", "${params.size} expands to the scalar");
 	strvec_clear(&argv);
 	size_t ev = (size_t)plan_find(&p, "eval/refusal/m1/jt+sft");
-	stagecmd_argv(&p, ev, outs, "/o", "/abs/prog", &argv, &err);
+	stagecmd_argv(&p, ev, 0, outs, "/o", "/abs/prog", &argv);
 	CHECK_STR(argv.v[3], "jt+sft", "${variant} is method+mitigation");
 	strvec_clear(&argv);
 
@@ -144,15 +144,16 @@ static void key_of(const char *text, const char *id, char fill, char key[HASH_HE
 	}
 	long si = plan_find(&p, id);
 	struct strbuf err = STRBUF_INIT;
-	char *prog = stagecmd_program(&p, &p.stages[si], NULL, &err);
+	struct strvec progs = STRVEC_INIT;
 	struct code_digests cd;
 	code_digests_init(&cd);
-	if (!prog || stagecmd_key(&p, (size_t)si, outs, prog, &cd, record, key, &err) < 0) {
+	if (stagecmd_programs(&p, &p.stages[si], NULL, &progs, &err) < 0 ||
+	    stagecmd_key(&p, (size_t)si, outs, progs.v, &cd, record, key, &err) < 0) {
 		printf("# key failed: %s\n", err.buf);
 		key[0] = '\0';
 	}
 	code_digests_release(&cd);
-	free(prog);
+	strvec_clear(&progs);
 	free(outs);
 	strbuf_release(&err);
 	plan_release(&p);

@@ -88,24 +88,24 @@ static void test_full(void)
 
 	/* data entries and their references */
 	e = &st.data[0];
-	render(&e->run[3], &sb);
+	render(&e->steps[0].argv[3], &sb);
 	CHECK_STR(sb.buf, "{seed}", "${seed} part");
-	render(&e->run[6], &sb);
+	render(&e->steps[0].argv[6], &sb);
 	CHECK_STR(sb.buf, "{root}", "${root} part");
-	render(&e->run[7], &sb);
+	render(&e->steps[0].argv[7], &sb);
 	CHECK_STR(sb.buf, "{stage}", "${stage} part");
 	CHECK(e->data_refs_nr == 0, "world references no data");
 	e = &st.data[1];
 	CHECK(e->data_refs_nr == 1 && e->data_refs[0] == 0, "corpus -> world, deduplicated");
-	render(&e->run[2], &sb);
+	render(&e->steps[0].argv[2], &sb);
 	CHECK_STR(sb.buf, "{data:world}", "${data.world} part");
-	render(&e->run[4], &sb);
+	render(&e->steps[0].argv[4], &sb);
 	CHECK_STR(sb.buf, "{params:n}", "${params.n} part");
-	render(&e->run[6], &sb);
+	render(&e->steps[0].argv[6], &sb);
 	CHECK_STR(sb.buf, "[cost$5]", "$$ unescaped and merged into one literal");
-	render(&e->run[7], &sb);
+	render(&e->steps[0].argv[7], &sb);
 	CHECK_STR(sb.buf, "[a$b$]", "lone $ is literal");
-	CHECK(e->run[0].pos.line == 11 && e->run[0].pos.col == 11, "run element position");
+	CHECK(e->steps[0].argv[0].pos.line == 11 && e->steps[0].argv[0].pos.col == 11, "run element position");
 	CHECK(e->pos.line == 10 && e->pos.col == 3, "entry key position");
 
 	/* models: params typing, resources, code, env */
@@ -127,11 +127,13 @@ static void test_full(void)
 		      !strcmp(e->code[1].s, "/etc/hostname"), "code paths");
 		CHECK(e->env_nr == 2 && !strcmp(e->env[1].s, "CUDA_VISIBLE_DEVICES"), "env names");
 		CHECK(e->data_refs_nr == 1 && e->data_refs[0] == 0, "m1 -> world");
-		render(&e->run[4], &sb);
+		render(&e->steps[0].argv[4], &sb);
 		CHECK_STR(sb.buf, "{model.name}", "${model.name} part");
-		render(&e->run[7], &sb);
+		render(&e->steps[0].argv[7], &sb);
 		CHECK_STR(sb.buf, "[--out=]{out}", "literal then variable");
-		CHECK(e->run_nr == 8 && e->run_pos.line == 15 && e->run_pos.col == 10, "run_nr and run_pos");
+		CHECK(e->steps_nr == 1 && e->steps[0].nr == 8 && e->run_pos.line == 15 &&
+			      e->run_pos.col == 10 && e->steps[0].pos.line == 15,
+		      "one step of 8 elements, run_pos");
 	}
 	e = find(st.models, st.models_nr, "m2");
 	CHECK(e && e->res.cpus == 1 && e->res.gpus == 0, "resource defaults");
@@ -141,9 +143,9 @@ static void test_full(void)
 	CHECK(e && e->res.mem_bytes == 1048576 && e->res.time_s == 90, "plain bytes and seconds");
 	e = find(st.methods, st.methods_nr, "wo");
 	if (e) {
-		render(&e->run[2], &sb);
+		render(&e->steps[0].argv[2], &sb);
 		CHECK_STR(sb.buf, "{model}", "${model} part");
-		render(&e->run[3], &sb);
+		render(&e->steps[0].argv[3], &sb);
 		CHECK_STR(sb.buf, "{method.name}", "${method.name} part");
 	}
 
@@ -151,19 +153,19 @@ static void test_full(void)
 	e = &st.mitigations[0];
 	CHECK(e->after_nr == 2 && !strcmp(e->after[0].s, "wo") && !strcmp(e->after[1].s, "ft_2"),
 	      "after list");
-	render(&e->run[2], &sb);
+	render(&e->steps[0].argv[2], &sb);
 	CHECK_STR(sb.buf, "{model.base}", "${model.base} part");
-	render(&e->run[4], &sb);
+	render(&e->steps[0].argv[4], &sb);
 	CHECK_STR(sb.buf, "{mitigation.name}", "${mitigation.name} part");
 	e = &st.evaluations[0];
-	render(&e->run[5], &sb);
+	render(&e->steps[0].argv[5], &sb);
 	CHECK_STR(sb.buf, "{evaluation.name}", "${evaluation.name} part");
-	render(&e->run[6], &sb);
+	render(&e->steps[0].argv[6], &sb);
 	CHECK_STR(sb.buf, "{variant}", "${variant} part");
 	CHECK(e->data_refs_nr == 2 && e->data_refs[0] == 1 && e->data_refs[1] == 0,
 	      "data_refs in first-reference order, deduplicated");
 	CHECK(e->res.time_s == 90, "time 90s");
-	render(&st.report->run[3], &sb);
+	render(&st.report->steps[0].argv[3], &sb);
 	CHECK_STR(sb.buf, "{evaluations}", "${evaluations} part");
 
 	study_release(&st);
@@ -194,12 +196,12 @@ static void test_templates(void)
 		};
 		size_t i;
 
-		CHECK(e->run_nr == 8, "eight elements");
-		for (i = 0; i < e->run_nr && i < 8; i++) {
-			render(&e->run[i], &sb);
+		CHECK(e->steps_nr == 1 && e->steps[0].nr == 8, "eight elements");
+		for (i = 0; i < e->steps[0].nr && i < 8; i++) {
+			render(&e->steps[0].argv[i], &sb);
 			CHECK_STR(sb.buf, want[i], want[i]);
 		}
-		CHECK(e->run[0].pos.line == 4 && e->run[0].pos.col == 11, "element position");
+		CHECK(e->steps[0].argv[0].pos.line == 4 && e->steps[0].argv[0].pos.col == 11, "element position");
 		study_release(&st);
 	}
 	rc = load_str(&st, "study: t\nreport:\n  run: [r, \"${evaluations}x\"]\n", &err);
