@@ -101,12 +101,12 @@ check_eq "more: first runs, no warning" "$(cat "$TMP/out"; grep -c warning "$TMP
 run 2: ran 3, cached 0, failed 0
 0"
 codes=$(sqlite3 "$TMP/st2/provenance.db" "SELECT stage_id || ' ' || json_extract(cache_record, '\$.code')
-	FROM executions WHERE status = 'ran' ORDER BY id" | sed 's/":"[0-9a-f]*"/":H/g')
+	FROM executions WHERE status = 'ran' ORDER BY run_id, stage_id" | sed 's/":"[0-9a-f]*"/":H/g')
 check_eq "more: each script is in its stage's code" "$codes" \
 'data/space {"a.sh":H}
-data/list {"a.sh":H,"b.sh":H}
+data/envvar {"p.sh":H}
 data/joined {"c.sh":H}
-data/envvar {"p.sh":H}'
+data/list {"a.sh":H,"b.sh":H}'
 for f in a b c p; do echo "echo $f-v2" >>"$TMP/l/$f.sh"; done
 echo "echo a-v2" >>"$Q/a.sh"
 more
