@@ -170,7 +170,7 @@ static int add_changes(struct prov *p, const struct prov_exec_info *e,
 		prov_json_add_str(x, "before", c->before);
 		prov_json_add_str(x, "after", c->after);
 		cJSON_AddBoolToObject(x, "derived", derived[i]);
-		if (!strcmp(c->field, "inputs")) {
+		if (!strcmp(c->field, "inputs") && *c->sub) {
 			const char *st = input_stage(e, prev, c->sub);
 			char *digest = unquote(c->after);
 			int64_t run = 0;
@@ -344,21 +344,67 @@ static void short_digest(FILE *f, const char *canon_text)
 		fputs(canon_text, f);
 }
 
-/* The order fields are told in: what a user edits first, then what follows. */
+/* The order fields are told in: what a user edits, then what follows from
+ * it (inputs produced anew upstream, argv). */
 static int field_rank(const char *field)
 {
-	static const char *const order[] = { "params", "inputs", "code", "env", "seed", "argv" };
+	static const char *const order[] = { "params", "seed", "env", "code", "inputs", "argv" };
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (!strcmp(order[i], field))
 			return (int)i;
 	return (int)(sizeof(order) / sizeof(order[0]));
 }
 
+/* Paths in natural order: runs of digits by value (evaluations[2] before
+ * evaluations[10]), the rest bytewise. */
+static int natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+			const char *x = a, *y = b;
+			while (*x == '0')
+				x++;
+			while (*y == '0')
+				y++;
+			size_t nx = 0, ny = 0;
+			while (x[nx] >= '0' && x[nx] <= '9')
+				nx++;
+			while (y[ny] >= '0' && y[ny] <= '9')
+				ny++;
+			if (nx != ny)
+				return nx < ny ? -1 : 1;
+			int c = memcmp(x, y, nx);
+			if (c)
+				return c;
+			a = x + nx;
+			b = y + ny;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
+static int cmp_change(const void *x, const void *y)
+{
+	const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
+	int ra = field_rank(or_q(jstr(a, "field"))), rb = field_rank(or_q(jstr(b, "field")));
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	int c = strcmp(or_q(jstr(a, "field")), or_q(jstr(b, "field")));
+	return c ? c : natural_cmp(or_q(jstr(a, "path")), or_q(jstr(b, "path")));
+}
+
 static void print_change(FILE *f, const cJSON *c)
 {
 	const char *field = or_q(jstr(c, "field")), *path = or_q(jstr(c, "path"));
 	const char *before = jstr(c, "before"), *after = jstr(c, "after");
-	if (!strcmp(field, "inputs")) {
+	size_t fl = strlen(field);
+	int whole = strncmp(path, field, fl) || path[fl] != '.'; /* no member named */
+	if (!whole && !strcmp(field, "inputs")) {
 		const char *st = jstr(c, "input_stage");
 		fprintf(f, "  input %s (%s): ", or_q(jstr(c, "input")), or_q(st));
 		short_digest(f, before);
@@ -369,8 +415,8 @@ static void print_change(FILE *f, const cJSON *c)
 		else if (after)
 			fprintf(f, "  (no execution of %s that produced it is recorded)", or_q(st));
 		fputc('\n', f);
-	} else if (!strcmp(field, "code")) {
-		fprintf(f, "  code %s: ", path + 5);
+	} else if (!whole && !strcmp(field, "code")) {
+		fprintf(f, "  code %s: ", path + fl + 1);
 		short_digest(f, before);
 		fputs(" -> ", f);
 		short_digest(f, after);
@@ -383,34 +429,32 @@ static void print_change(FILE *f, const cJSON *c)
 
 static void print_changes(FILE *f, const cJSON *changes)
 {
-	/* by field rank; within a field in record order */
-	for (int rank = 0; rank <= field_rank(""); rank++) {
-		const char *field = NULL;
-		int shown = 0, more = 0;
-		const cJSON *c;
-		cJSON_ArrayForEach(c, changes) {
-			const char *fl = or_q(jstr(c, "field"));
-			if (field_rank(fl) != rank || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-							      c, "derived")))
-				continue;
-			if (field && strcmp(field, fl)) { /* another field of the last rank */
-				if (more)
-					fprintf(f, "  ... and %d more change%s to %s\n", more,
-						more == 1 ? "" : "s", field);
-				shown = more = 0;
-			}
-			field = fl;
-			if (shown < WHY_LINES_PER_FIELD) {
-				print_change(f, c);
-				shown++;
-			} else {
-				more++;
-			}
-		}
-		if (more)
-			fprintf(f, "  ... and %d more change%s to %s\n", more, more == 1 ? "" : "s",
-				field);
+	const cJSON **v = NULL, *c;
+	size_t nr = 0, alloc = 0;
+	cJSON_ArrayForEach(c, changes) {
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "derived")))
+			continue; /* a changed param, seed or input says it */
+		XGROW(v, alloc, nr + 1);
+		v[nr++] = c;
 	}
+	if (nr > 1)
+		qsort(v, nr, sizeof(*v), cmp_change);
+	for (size_t i = 0, shown = 0; i < nr; i++) {
+		const char *field = or_q(jstr(v[i], "field"));
+		shown = i && !strcmp(field, or_q(jstr(v[i - 1], "field"))) ? shown + 1 : 0;
+		if (shown < WHY_LINES_PER_FIELD) {
+			print_change(f, v[i]);
+			continue;
+		}
+		size_t end = i;
+		while (end < nr && !strcmp(field, or_q(jstr(v[end], "field"))))
+			end++;
+		fprintf(f, "  ... and %zu more change%s to %s\n", end - i, end - i == 1 ? "" : "s",
+			field);
+		i = end - 1;
+		shown = 0;
+	}
+	free(v);
 }
 
 void why_print(FILE *f, const cJSON *why)
