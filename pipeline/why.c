@@ -517,10 +517,8 @@ void why_print(FILE *f, const cJSON *why)
 	} else if (!strcmp(verdict, "no-previous-record")) {
 		fprintf(f, "; its previous execution, in run %lld, recorded no cache key to compare"
 			   " with", prun);
-		how_it_ended(f, prev, " (it ");
-		fprintf(f, "%s\n", !strcmp(or_q(jstr(prev, "status")), "failed") ||
-					   !strcmp(or_q(jstr(prev, "status")), "interrupted")
-				   ? ")" : "");
+		how_it_ended(f, prev, ": it ");
+		fputc('\n', f);
 	} else {
 		fputc('\n', f);
 	}

@@ -1,8 +1,8 @@
 #!/bin/sh
 # `study why` around failures and the cache: a run after a failure with the
 # same cache key (a retry) or a changed one (the failure named), a failure
-# before the key was computed, a stage skipped or not started, a stage
-# interrupted, and a rerun whose cache entry was lost (same output or, for a
+# before the key was computed (and the run after it), a stage skipped or
+# not started, a stage interrupted, and a rerun whose cache entry was lost (same output or, for a
 # nondeterministic stage, a different one). Exact outputs, times as TIME.
 . "$(dirname "$0")/lib.sh"
 S="$TMP/store"
@@ -85,6 +85,13 @@ check_eq "failed before its key was computed" "$(why data/clock)" \
 check "json: verdict no-record, no cache key" \
 	sh -c "tr -d ' \t\n' <'$TMP/j' | grep -q '\"cache_key\":null,\"verdict\":\"no-record\"'"
 
+sed -i 's|stages/bin/missing, nondet|stages/bin/toystage, nondet|' "$TMP/s.yaml"
+key=$(q "SELECT cache_key FROM executions WHERE stage_id = 'data/clock' AND run_id = 6")
+rm "$S/cache/$(echo "$key" | cut -c1-2)/$key"
+run
+check_eq "after an execution without a key: nothing to compare with" "$(why data/clock)" \
+	"stage data/clock ran in run 8 (TIME); its previous execution, in run 7, recorded no cache key to compare with: it failed (command not found: '$TOP/stages/bin/missing')"
+
 # 7. a stage the run never started (-j 1, the first failure stops it)
 cat >"$TMP/ns.yaml" <<EOF
 study: not-started
@@ -95,7 +102,7 @@ data:
 EOF
 "$STUDY" run "$TMP/ns.yaml" --store "$S" -j 1 >/dev/null 2>&1
 check_eq "not started: the reason" "$(why data/b)" \
-	"stage data/b was not started in run 8 (TIME): the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)"
+	"stage data/b was not started in run 9 (TIME): the run stopped after the first failure (use --keep-going to run the stages that do not depend on it)"
 
 # 8. a stage the run interrupted
 cat >"$TMP/slow.yaml" <<EOF
@@ -112,5 +119,5 @@ sleep 0.2
 kill -INT $pid
 wait $pid
 check_eq "interrupted: the signal, no earlier execution" "$(why data/slow)" \
-	"stage data/slow ran in run 9 (TIME) and was interrupted (the run received SIGINT (killed by signal 15 (Terminated))) because no earlier execution of it is recorded"
+	"stage data/slow ran in run 10 (TIME) and was interrupted (the run received SIGINT (killed by signal 15 (Terminated))) because no earlier execution of it is recorded"
 done_testing
