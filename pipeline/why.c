@@ -452,7 +452,6 @@ static void print_changes(FILE *f, const cJSON *changes)
 		fprintf(f, "  ... and %zu more change%s to %s\n", end - i, end - i == 1 ? "" : "s",
 			field);
 		i = end - 1;
-		shown = 0;
 	}
 	free(v);
 }
