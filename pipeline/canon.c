@@ -140,30 +140,67 @@ static const char *skip_value(const char *p)
 	return p;
 }
 
+int canon_iter_start(struct canon_iter *it, const char *text, size_t len)
+{
+	it->p = it->end = NULL;
+	it->array = 0;
+	if (!text || len < 2 || (text[0] != '{' && text[0] != '['))
+		return -1;
+	it->array = text[0] == '[';
+	if (text[len - 1] != (it->array ? ']' : '}'))
+		return -1;
+	it->p = text + 1;
+	it->end = text + len - 1; /* the closing bracket */
+	return 0;
+}
+
+int canon_iter_next(struct canon_iter *it, const char **key, size_t *klen, const char **val,
+		    size_t *vlen)
+{
+	const char *p = it->p;
+	if (!p)
+		return -1;
+	if (p == it->end)
+		return 0;
+	*key = NULL;
+	*klen = 0;
+	if (!it->array) {
+		const char *e = *p == '"' ? skip_string(p) : NULL;
+		if (!e || e >= it->end || *e != ':')
+			return -1;
+		*key = p + 1;
+		*klen = (size_t)(e - 1 - (p + 1));
+		p = e + 1;
+	}
+	const char *ve = skip_value(p);
+	if (!ve || ve == p || ve > it->end)
+		return -1;
+	*val = p;
+	*vlen = (size_t)(ve - p);
+	if (ve == it->end)
+		it->p = ve;
+	else if (*ve == ',' && ve + 1 < it->end)
+		it->p = ve + 1;
+	else
+		return -1;
+	return 1;
+}
+
 int canon_member(const char *text, const char *name, const char **val, size_t *len)
 {
-	const char *p = text;
-	size_t n = strlen(name);
+	struct canon_iter it;
+	const char *k, *v;
+	size_t kl, vl, n = strlen(name);
+	int rc;
 
-	if (!p || *p++ != '{')
+	if (!text || canon_iter_start(&it, text, strlen(text)) < 0 || it.array)
 		return -1;
-	while (*p == '"') {
-		const char *k = p + 1, *e = skip_string(p), *v, *ve;
-
-		if (!e || *e != ':')
-			return -1;
-		v = e + 1;
-		ve = skip_value(v);
-		if (!ve)
-			return -1;
-		if ((size_t)(e - 1 - k) == n && !memcmp(k, name, n)) {
+	while ((rc = canon_iter_next(&it, &k, &kl, &v, &vl)) == 1) {
+		if (kl == n && !memcmp(k, name, n)) {
 			*val = v;
-			*len = (size_t)(ve - v);
+			*len = vl;
 			return 0;
 		}
-		if (*ve != ',')
-			return -1;
-		p = ve + 1;
 	}
 	return -1;
 }

@@ -35,4 +35,23 @@ void canon_scalar_text(const cJSON *v, struct strbuf *out);
  */
 int canon_member(const char *text, const char *name, const char **val, size_t *len);
 
+/*
+ * Walk the members of a canonical JSON object, or the elements of an array,
+ * given as `len` bytes of text inside a NUL-terminated string (a member's
+ * value text from canon_member or canon_iter_next, or a whole record):
+ * canon_iter_start returns 0 when the text is an
+ * object or an array (it->array says which), -1 otherwise. Each
+ * canon_iter_next returns 1 with the next member (an object member's key as
+ * the bytes between its quotes, still escaped; key NULL for an array
+ * element) and its value text, 0 after the last, -1 when the text is
+ * malformed. Pointers point into the text.
+ */
+struct canon_iter {
+	const char *p, *end;
+	int array;
+};
+int canon_iter_start(struct canon_iter *it, const char *text, size_t len);
+int canon_iter_next(struct canon_iter *it, const char **key, size_t *klen, const char **val,
+		    size_t *vlen);
+
 #endif

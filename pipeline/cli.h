@@ -24,6 +24,12 @@ int cmd_results(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_why(int argc, char **argv);
+
+struct prov;
+/* `why STAGE-ID` on an open provenance database, for `why` and `show --why`:
+ * prints the explanation (text or JSON) and returns the exit code. */
+int why_command(struct prov *p, const char *stage, int json);
 
 /* "study: error: <msg>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,8 +1,9 @@
 /*
  * cmd_results: `study results`, the metrics table from provenance: for each
- * stage the metrics of its latest execution that has metrics (or, with --run,
- * of the executions a given run ran or took from the cache), as aligned text
- * or JSON. Read-only.
+ * stage the metrics of its latest execution's output (or, with --run, of the
+ * executions a given run ran or took from the cache), metrics that are no
+ * longer current apart (stale), and `--compare A B`, two runs side by side;
+ * as aligned text or JSON. Read-only.
  */
 #include "cli.h"
 #include "prov_query.h"
@@ -22,13 +23,20 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: study results [--store DIR] [--json] [--run ID]\n"
+		   "   or: study results --compare RUN_A RUN_B [--store DIR] [--json]\n"
 		   "\n"
-		   "Print the metrics table: for each stage, the metrics of its latest\n"
-		   "execution that recorded metrics.\n"
+		   "Print the metrics table: for each stage, the metrics of the output of its\n"
+		   "latest execution. Metrics of a stage whose latest execution failed (or was\n"
+		   "skipped, or recorded none) are listed apart as stale, with the run they\n"
+		   "come from.\n"
 		   "\n"
 		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		   "  --json       print a JSON array of metric objects\n"
-		   "  --run ID     only stages that run ID executed or took from the cache\n");
+		   "  --run ID     only stages that run ID executed or took from the cache\n"
+		   "  --compare RUN_A RUN_B\n"
+		   "               the metrics of two runs side by side with their difference\n"
+		   "               (B - A); a run is an id, 'latest' or 'latest~N' (N runs\n"
+		   "               before the latest)\n");
 }
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
@@ -97,6 +105,259 @@ static void print_table(const struct prov_metric_info *rows, size_t nr)
 	}
 }
 
+/* ---- stale metrics: not produced by their stage's latest execution ---- */
+
+/* "run_id" and "stale": null, or what the stage's latest execution did. */
+static void add_staleness_json(cJSON *o, const struct prov_metric_info *m)
+{
+	cJSON_AddNumberToObject(o, "run_id", (double)m->run_id);
+	if (!m->stale) {
+		cJSON_AddNullToObject(o, "stale");
+		return;
+	}
+	cJSON *s = cJSON_AddObjectToObject(o, "stale");
+	cJSON_AddNumberToObject(s, "latest_execution_id", (double)m->latest_exec);
+	cJSON_AddNumberToObject(s, "latest_run", (double)m->latest_run);
+	prov_json_add_str(s, "latest_status", m->latest_status);
+	prov_json_add_str(s, "latest_reason", m->latest_reason);
+}
+
+/* What the stage's latest execution did, after "its latest execution, in
+ * run N, ". */
+static void stale_note(const struct prov_metric_info *m, struct strbuf *sb)
+{
+	const char *st = m->latest_status ? m->latest_status : "";
+	const char *verb = !strcmp(st, "failed")	  ? "failed"
+			   : !strcmp(st, "skipped")	  ? "was skipped"
+			   : !strcmp(st, "interrupted") ? "was interrupted"
+			   : !strcmp(st, "not-started") ? "was not started"
+			   : !strcmp(st, "ran")	  ? "ran without recording metrics"
+			   : !strcmp(st, "cached")	  ? "reused an output without recorded metrics"
+						  : NULL;
+	if (!verb) {
+		strbuf_addstr(sb, "is not recorded");
+		return;
+	}
+	strbuf_addstr(sb, verb);
+	if (m->latest_reason)
+		strbuf_addf(sb, ": %s", m->latest_reason);
+}
+
+/* The stale rows as a second table, then one line per stage saying where
+ * they come from and what its latest execution did. */
+static void print_stale(const struct prov_metric_info *rows, size_t nr, int after_table)
+{
+	struct prov_metric_info *st = NULL;
+	size_t n = 0, alloc = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (!rows[i].stale)
+			continue;
+		XGROW(st, alloc, n + 1);
+		st[n++] = rows[i]; /* borrowed: not freed */
+	}
+	if (!n)
+		return;
+	printf("%sstale: not produced by the stage's latest execution (see 'study why STAGE')\n",
+	       after_table ? "\n" : "");
+	print_table(st, n);
+	for (size_t i = 0; i < n; i++) {
+		int seen = 0;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(st[k].stage_id, st[i].stage_id);
+		if (seen)
+			continue;
+		struct strbuf note = STRBUF_INIT;
+		stale_note(&st[i], &note);
+		printf("  %s: from run %lld; its latest execution, in run %lld, %s\n",
+		       st[i].stage_id, (long long)st[i].run_id, (long long)st[i].latest_run,
+		       note.buf);
+		strbuf_release(&note);
+	}
+	free(st);
+}
+
+/* The text table: current metrics, then the stale ones apart. */
+static void print_results(const struct prov_metric_info *rows, size_t nr)
+{
+	struct prov_metric_info *cur = NULL;
+	size_t n = 0, alloc = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (rows[i].stale)
+			continue;
+		XGROW(cur, alloc, n + 1);
+		cur[n++] = rows[i]; /* borrowed: not freed */
+	}
+	if (n)
+		print_table(cur, n);
+	else
+		printf("no current metrics\n");
+	print_stale(rows, nr, 1);
+	free(cur);
+}
+
+/* ---- --compare: two runs side by side ---- */
+
+/* v with its sign ("+0.012", "-0.500", "0.000"). */
+static void fmt_signed(double v, char out[40])
+{
+	char a[32];
+	fmt_num(v, a);
+	snprintf(out, 40, "%s%s", v > 0 ? "+" : "", a);
+}
+
+enum { CC_EVAL, CC_MODEL, CC_VARIANT, CC_METRIC, CC_A, CC_CI_A, CC_B, CC_CI_B, CC_DIFF, NCC };
+
+static void compare_cells(const struct prov_metric_pair *q, int64_t a, int64_t b,
+			  char cell[NCC][96])
+{
+	const struct prov_metric_info *m = q->has_a ? &q->a : &q->b;
+	char x[40], y[32];
+	snprintf(cell[CC_EVAL], 96, "%s", or_dash(m->evaluation));
+	snprintf(cell[CC_MODEL], 96, "%s", or_dash(m->model));
+	snprintf(cell[CC_VARIANT], 96, "%s", or_dash(m->variant));
+	snprintf(cell[CC_METRIC], 96, "%s", or_dash(m->metric));
+	for (int side = 0; side < 2; side++) {
+		const struct prov_metric_info *v = side ? &q->b : &q->a;
+		int has = side ? q->has_b : q->has_a;
+		char *val = cell[side ? CC_B : CC_A], *ci = cell[side ? CC_CI_B : CC_CI_A];
+		snprintf(val, 96, "-");
+		snprintf(ci, 96, "-");
+		if (!has)
+			continue;
+		fmt_num(v->value, x);
+		snprintf(val, 96, "%s", x);
+		if (v->has_ci_low && v->has_ci_high) {
+			fmt_num(v->ci_low, x);
+			fmt_num(v->ci_high, y);
+			snprintf(ci, 96, "[%s, %s]", x, y);
+		}
+	}
+	if (q->has_a && q->has_b) {
+		fmt_signed(q->b.value - q->a.value, x);
+		snprintf(cell[CC_DIFF], 96, "%s", x);
+	} else {
+		snprintf(cell[CC_DIFF], 96, "only in run %lld", (long long)(q->has_a ? a : b));
+	}
+}
+
+static void print_compare(const struct prov_metric_pair *pairs, size_t nr, int64_t a, int64_t b)
+{
+	char head[NCC][96] = { "EVALUATION", "MODEL", "VARIANT", "METRIC", "", "95% CI", "",
+			       "95% CI", "" };
+	static const int right[NCC] = { 0, 0, 0, 0, 1, 0, 1, 0, 1 };
+	char cell[NCC][96];
+	int w[NCC];
+	snprintf(head[CC_A], 96, "RUN %lld", (long long)a);
+	snprintf(head[CC_B], 96, "RUN %lld", (long long)b);
+	snprintf(head[CC_DIFF], 96, "RUN %lld - RUN %lld", (long long)b, (long long)a);
+	for (int c = 0; c < NCC; c++)
+		w[c] = (int)strlen(head[c]);
+	for (size_t i = 0; i < nr; i++) {
+		compare_cells(&pairs[i], a, b, cell);
+		for (int c = 0; c < NCC; c++)
+			if ((int)strlen(cell[c]) > w[c])
+				w[c] = (int)strlen(cell[c]);
+	}
+	for (size_t i = 0; i <= nr; i++) {
+		struct strbuf line = STRBUF_INIT;
+		if (i > 0)
+			compare_cells(&pairs[i - 1], a, b, cell);
+		for (int c = 0; c < NCC; c++) {
+			if (c)
+				strbuf_addstr(&line, "  ");
+			strbuf_addf(&line, right[c] ? "%*s" : "%-*s", w[c], i ? cell[c] : head[c]);
+		}
+		strbuf_rtrim(&line);
+		printf("%s\n", line.buf);
+		strbuf_release(&line);
+	}
+}
+
+static cJSON *side_json(const struct prov_metric_info *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "value", m->value);
+	if (m->has_n)
+		cJSON_AddNumberToObject(o, "n", (double)m->n);
+	else
+		cJSON_AddNullToObject(o, "n");
+	if (m->has_ci_low)
+		cJSON_AddNumberToObject(o, "ci_low", m->ci_low);
+	else
+		cJSON_AddNullToObject(o, "ci_low");
+	if (m->has_ci_high)
+		cJSON_AddNumberToObject(o, "ci_high", m->ci_high);
+	else
+		cJSON_AddNullToObject(o, "ci_high");
+	cJSON_AddNumberToObject(o, "execution_id", (double)m->execution_id);
+	return o;
+}
+
+static cJSON *compare_json(const struct prov_metric_pair *pairs, size_t nr, int64_t a, int64_t b)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "run_a", (double)a);
+	cJSON_AddNumberToObject(o, "run_b", (double)b);
+	cJSON *arr = cJSON_AddArrayToObject(o, "metrics");
+	for (size_t i = 0; i < nr; i++) {
+		const struct prov_metric_pair *q = &pairs[i];
+		const struct prov_metric_info *m = q->has_a ? &q->a : &q->b;
+		cJSON *x = cJSON_CreateObject();
+		prov_json_add_str(x, "stage", m->stage_id);
+		prov_json_add_str(x, "evaluation", m->evaluation);
+		prov_json_add_str(x, "model", m->model);
+		prov_json_add_str(x, "variant", m->variant);
+		prov_json_add_str(x, "metric", m->metric);
+		if (q->has_a)
+			cJSON_AddItemToObject(x, "a", side_json(&q->a));
+		else
+			cJSON_AddNullToObject(x, "a");
+		if (q->has_b)
+			cJSON_AddItemToObject(x, "b", side_json(&q->b));
+		else
+			cJSON_AddNullToObject(x, "b");
+		if (q->has_a && q->has_b)
+			cJSON_AddNumberToObject(x, "difference", q->b.value - q->a.value);
+		else
+			cJSON_AddNullToObject(x, "difference");
+		cJSON_AddItemToArray(arr, x);
+	}
+	return o;
+}
+
+/* `results --compare A B` on an open database: the exit code. */
+static int compare_runs(struct prov *p, const char *ref_a, const char *ref_b, int json)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct prov_metric_pair *pairs = NULL;
+	size_t nr = 0;
+	int64_t a = 0, b = 0;
+	int ret = EXIT_OK, found = prov_resolve_run(p, ref_a, &a, &err);
+	if (found > 0)
+		found = prov_resolve_run(p, ref_b, &b, &err);
+	if (found <= 0) {
+		cli_error("%s", err.buf);
+		ret = found == 0 ? EXIT_USAGE : EXIT_FAILED;
+	} else if (prov_results_compare(p, a, b, &pairs, &nr, &err) < 0) {
+		cli_error("%s", err.buf);
+		ret = EXIT_FAILED;
+	} else if (json) {
+		cJSON *o = compare_json(pairs, nr, a, b);
+		char *text = cJSON_Print(o);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else if (!nr) {
+		printf("no metrics recorded in run %lld or run %lld\n", (long long)a, (long long)b);
+	} else {
+		print_compare(pairs, nr, a, b);
+	}
+	prov_metric_pairs_free(pairs, nr);
+	strbuf_release(&err);
+	return ret;
+}
+
 static cJSON *row_json(const struct prov_metric_info *m)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -119,6 +380,7 @@ static cJSON *row_json(const struct prov_metric_info *m)
 		cJSON_AddNullToObject(o, "ci_high");
 	prov_json_add_str(o, "stage", m->stage_id);
 	cJSON_AddNumberToObject(o, "execution_id", (double)m->execution_id);
+	add_staleness_json(o, m);
 	return o;
 }
 
@@ -128,10 +390,11 @@ int cmd_results(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "run", required_argument, NULL, 'r' },
+		{ "compare", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *store_opt = NULL;
+	const char *store_opt = NULL, *compare = NULL;
 	int json = 0, c;
 	long long run_id = 0;
 
@@ -152,6 +415,9 @@ int cmd_results(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'c':
+			compare = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -161,7 +427,17 @@ int cmd_results(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
+	if (compare && (run_id || argc - optind != 1)) {
+		if (run_id)
+			cli_error("--compare and --run cannot be combined");
+		else if (optind < argc)
+			cli_error("unexpected argument '%s'", argv[optind + 1]);
+		else
+			cli_error("--compare needs two runs: study results --compare RUN_A RUN_B");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!compare && optind < argc) {
 		cli_error("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -176,6 +452,10 @@ int cmd_results(int argc, char **argv)
 		cli_error("%s", err.buf);
 		strbuf_release(&err);
 		return EXIT_USAGE;
+	}
+	if (compare) {
+		ret = compare_runs(p, compare, argv[optind], json);
+		goto out;
 	}
 	if (run_id > 0) {
 		struct prov_run_info r;
@@ -207,7 +487,7 @@ int cmd_results(int argc, char **argv)
 	} else if (!nr) {
 		printf("no metrics recorded\n");
 	} else {
-		print_table(rows, nr);
+		print_results(rows, nr);
 	}
 out:
 	prov_metrics_free(rows, nr);

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: study show RUN-ID|STAGE-ID [--store DIR] [--json]\n"
 		   "   or: study show STAGE-ID[:METRIC] --lineage [--store DIR] [--json]\n"
+		   "   or: study show STAGE-ID --why [--store DIR] [--json]\n"
 		   "\n"
 		   "Show the provenance of a run (an all-digit id, see 'study log') or of the\n"
 		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft).\n"
@@ -29,7 +30,9 @@ static void usage(FILE *f)
 		   "  --json       print one JSON object\n"
 		   "  --lineage    the full upstream chain of a stage's output or of a metric\n"
 		   "               (STAGE-ID:METRIC, e.g. eval/refusal/m1/wo:refusal_rate):\n"
-		   "               command, commit, digests and times of every execution\n");
+		   "               command, commit, digests and times of every execution\n"
+		   "  --why        why the stage's latest execution ran instead of hitting\n"
+		   "               the cache (the same as 'study why STAGE-ID')\n");
 }
 
 static int all_digits(const char *s)
@@ -535,11 +538,12 @@ int cmd_show(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "lineage", no_argument, NULL, 'L' },
+		{ "why", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *store_opt = NULL;
-	int json = 0, lineage = 0, c;
+	int json = 0, lineage = 0, why = 0, c;
 
 	optind = 1;
 	opterr = 0;
@@ -553,6 +557,9 @@ int cmd_show(int argc, char **argv)
 			break;
 		case 'L':
 			lineage = 1;
+			break;
+		case 'W':
+			why = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -572,6 +579,12 @@ int cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *what = argv[optind];
+	if (why && (lineage || all_digits(what))) {
+		cli_error(lineage ? "--why and --lineage cannot be combined"
+				  : "--why explains a stage: give a stage id, not a run id");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	const char *store_dir = store_dir_default(store_opt);
 	struct strbuf err = STRBUF_INIT;
 	struct prov *p = NULL;
@@ -582,7 +595,9 @@ int cmd_show(int argc, char **argv)
 	}
 	strbuf_release(&err);
 	int ret;
-	if (lineage)
+	if (why)
+		ret = why_command(p, what, json);
+	else if (lineage)
 		ret = show_lineage(p, what, json);
 	else if (all_digits(what))
 		ret = show_run(p, strtoll(what, NULL, 10), json);

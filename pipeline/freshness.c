@@ -36,25 +36,222 @@ static void fresh_reset(struct fresh *f)
 	strbuf_reset(&f->why);
 }
 
+/* ---- comparing cache records ---- */
+
+void record_diff_init(struct record_diff *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void record_diff_release(struct record_diff *d)
+{
+	for (size_t i = 0; i < d->nr; i++) {
+		free(d->v[i].field);
+		free(d->v[i].path);
+		free(d->v[i].before);
+		free(d->v[i].after);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+static char *dup_or_null(const char *s, size_t len)
+{
+	return s ? xstrndup(s, len) : NULL;
+}
+
+static void add_change(struct record_diff *d, const char *field, const struct strbuf *path,
+		       const char *x, size_t xl, const char *y, size_t yl)
+{
+	XGROW(d->v, d->alloc, d->nr + 1);
+	struct record_change *c = &d->v[d->nr++];
+	size_t fl = strlen(field);
+	c->field = xstrdup(field);
+	c->path = xstrndup(path->buf, path->len);
+	c->sub = c->path + fl + (c->path[fl] == '.');
+	c->before = dup_or_null(x, xl);
+	c->after = dup_or_null(y, yl);
+}
+
+struct member {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	size_t n = x->klen < y->klen ? x->klen : y->klen;
+	int c = memcmp(x->key, y->key, n);
+	return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* The members (or elements) of a container, in record order for arrays and
+ * sorted by key for objects: 0, or -1 when malformed. */
+static int members(const char *text, size_t len, struct member **m, size_t *nr, int *array)
+{
+	struct canon_iter it;
+	struct member cur;
+	size_t alloc = 0;
+	int rc;
+	*m = NULL;
+	*nr = 0;
+	if (canon_iter_start(&it, text, len) < 0)
+		return -1;
+	*array = it.array;
+	while ((rc = canon_iter_next(&it, &cur.key, &cur.klen, &cur.val, &cur.vlen)) == 1) {
+		XGROW(*m, alloc, *nr + 1);
+		(*m)[(*nr)++] = cur;
+	}
+	if (rc < 0)
+		return -1;
+	if (!*array && *nr > 1)
+		qsort(*m, *nr, sizeof(**m), cmp_member);
+	return 0;
+}
+
+static int same(const struct member *x, const struct member *y)
+{
+	return x->vlen == y->vlen && !memcmp(x->val, y->val, x->vlen);
+}
+
+static int is_container(const char *v, size_t len)
+{
+	return len >= 2 && ((v[0] == '{' && v[len - 1] == '}') || (v[0] == '[' && v[len - 1] == ']'));
+}
+
+static int diff_values(struct record_diff *d, const char *field, struct strbuf *path,
+		       const char *x, size_t xl, const char *y, size_t yl);
+
+/* Both containers of the same kind: compare their members. */
+static int diff_containers(struct record_diff *d, const char *field, struct strbuf *path,
+			   const char *x, size_t xl, const char *y, size_t yl)
+{
+	struct member *a = NULL, *b = NULL;
+	size_t an = 0, bn = 0, i = 0, j = 0, len = path->len;
+	int aa = 0, ba = 0, rc = 0;
+	if (members(x, xl, &a, &an, &aa) < 0 || members(y, yl, &b, &bn, &ba) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (aa) {
+		/* arrays: skip the common beginning and end, so that an inserted or
+		 * removed element is one difference, not a shift of all that follow */
+		size_t pre = 0, suf = 0;
+		while (pre < an && pre < bn && same(&a[pre], &b[pre]))
+			pre++;
+		while (suf < an - pre && suf < bn - pre && same(&a[an - 1 - suf], &b[bn - 1 - suf]))
+			suf++;
+		i = j = pre;
+		an -= suf;
+		bn -= suf;
+	}
+	while (!rc && (i < an || j < bn)) {
+		const struct member *p = i < an ? &a[i] : NULL, *q = j < bn ? &b[j] : NULL;
+		int c = !p ? 1 : !q ? -1 : aa ? 0 : cmp_member(p, q);
+		strbuf_setlen(path, len);
+		if (aa)
+			strbuf_addf(path, "[%zu]", q ? j : i);
+		else
+			strbuf_addf(path, "%s%.*s", len ? "." : "", (int)(c > 0 ? q : p)->klen,
+				    (c > 0 ? q : p)->key);
+		if (c < 0)
+			add_change(d, field, path, p->val, p->vlen, NULL, 0);
+		else if (c > 0)
+			add_change(d, field, path, NULL, 0, q->val, q->vlen);
+		else
+			rc = diff_values(d, field, path, p->val, p->vlen, q->val, q->vlen);
+		i += c <= 0;
+		j += c >= 0;
+	}
+out:
+	strbuf_setlen(path, len);
+	free(a);
+	free(b);
+	return rc;
+}
+
+static int diff_values(struct record_diff *d, const char *field, struct strbuf *path,
+		       const char *x, size_t xl, const char *y, size_t yl)
+{
+	if (xl == yl && !memcmp(x, y, xl))
+		return 0;
+	if (is_container(x, xl) && is_container(y, yl) && x[0] == y[0])
+		return diff_containers(d, field, path, x, xl, y, yl);
+	add_change(d, field, path, x, xl, y, yl);
+	return 0;
+}
+
+int record_diff(const char *before, const char *after, struct record_diff *d)
+{
+	struct member *a = NULL, *b = NULL;
+	size_t an = 0, bn = 0, i = 0, j = 0;
+	int aa = 0, ba = 0, rc = 0;
+	struct strbuf path = STRBUF_INIT, field = STRBUF_INIT;
+	if (!before || !after || members(before, strlen(before), &a, &an, &aa) < 0 ||
+	    members(after, strlen(after), &b, &bn, &ba) < 0 || aa || ba) {
+		rc = -1;
+		goto out;
+	}
+	/* the top level by hand: each change carries its field */
+	while (!rc && (i < an || j < bn)) {
+		const struct member *p = i < an ? &a[i] : NULL, *q = j < bn ? &b[j] : NULL;
+		int c = !p ? 1 : !q ? -1 : cmp_member(p, q);
+		const struct member *m = c > 0 ? q : p;
+		strbuf_reset(&field);
+		strbuf_add(&field, m->key, m->klen);
+		strbuf_reset(&path);
+		strbuf_add(&path, m->key, m->klen);
+		if (c < 0)
+			add_change(d, field.buf, &path, p->val, p->vlen, NULL, 0);
+		else if (c > 0)
+			add_change(d, field.buf, &path, NULL, 0, q->val, q->vlen);
+		else
+			rc = diff_values(d, field.buf, &path, p->val, p->vlen, q->val, q->vlen);
+		i += c <= 0;
+		j += c >= 0;
+	}
+out:
+	strbuf_release(&path);
+	strbuf_release(&field);
+	free(a);
+	free(b);
+	return rc;
+}
+
 /* Names of the cache-record fields that differ between two records, as
- * "changed: argv, params"; nothing when none differs. Both records are
- * canonical text, so a field differs exactly when its bytes do; parsing them into cJSON would merge numbers that a double cannot tell
- * apart (2^53 and 2^53+1). */
+ * "changed: argv, params" (the fields status has always named, in this
+ * order, then any other in record order); nothing when none differs. */
 static void fresh_diff_records(const char *old_text, const char *new_text, struct strbuf *out)
 {
 	static const char *const fields[] = { "argv", "code", "env", "inputs", "params",
 					      "seed", "stage", "protocol" };
+	const size_t nf = sizeof(fields) / sizeof(fields[0]);
+	struct record_diff d;
 	int n = 0;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const char *x = NULL, *y = NULL;
-		size_t xl = 0, yl = 0;
-		int hx = canon_member(old_text, fields[i], &x, &xl) == 0;
-		int hy = canon_member(new_text, fields[i], &y, &yl) == 0;
-		if (hx != hy || xl != yl || (hx && memcmp(x, y, xl))) {
+	record_diff_init(&d);
+	if (record_diff(old_text, new_text, &d) < 0 && !d.nr) {
+		if (strcmp(old_text ? old_text : "", new_text ? new_text : ""))
+			strbuf_addstr(out, "changed: cache record");
+		record_diff_release(&d);
+		return;
+	}
+	/* the known fields in their order (pass k), then the others (pass nf) */
+	for (size_t pass = 0; pass <= nf; pass++) {
+		for (size_t i = 0; i < d.nr; i++) {
+			const char *f = d.v[i].field;
+			size_t k = 0, e = 0;
+			while (k < nf && strcmp(fields[k], f))
+				k++;
+			while (e < i && strcmp(d.v[e].field, f))
+				e++;
+			if (k != pass || e < i) /* another pass's, or named already */
+				continue;
 			strbuf_addstr(out, n++ ? ", " : "changed: ");
-			strbuf_addstr(out, fields[i]);
+			strbuf_addstr(out, f);
 		}
 	}
+	record_diff_release(&d);
 }
 
 /* 1 when tree `hex` can be handed to a stage. A run asks its own check

@@ -82,4 +82,38 @@ void fresh_release(struct fresh *f);
 int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,
 		 struct fresh *f, struct strbuf *err);
 
+/*
+ * One difference between two cache records (the canonical JSON objects whose
+ * SHA-256 is the cache key, stagecmd.h). Both are walked together: objects
+ * member by member (by key), arrays element by element (by index, past
+ * their common beginning and end, so that an inserted or removed element is
+ * one change; its index is the one on the side that has it), down to the
+ * first values whose bytes differ. Canonical text makes that exact:
+ * equal values have equal bytes (canon.h), so numbers are never rounded
+ * through a double.
+ */
+struct record_change {
+	char *field;          /* the top-level member: "params", "inputs", "argv", ... */
+	char *path;           /* where, from the top: "params.lr", "inputs.model",
+			       * "code.stages/bin/toystage", "argv[3]", "seed"; object
+			       * keys as the record writes them (JSON-escaped) */
+	const char *sub;      /* path after "field." ("lr", "model"), or after "field"
+			       * ("[3]", ""); points into path */
+	char *before, *after; /* canonical JSON text of the two values; NULL when the
+			       * member or element is absent on that side */
+};
+
+struct record_diff {
+	struct record_change *v;
+	size_t nr, alloc;
+};
+
+void record_diff_init(struct record_diff *d);
+void record_diff_release(struct record_diff *d);
+/* Append the differences between records `before` and `after` to d, in
+ * record order (fields and keys sorted, elements by index). Returns 0, or -1
+ * when either text is not a well-formed JSON object (d keeps what was found
+ * before the malformed part). */
+int record_diff(const char *before, const char *after, struct record_diff *d);
+
 #endif

@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "dag", cmd_dag, "print the stage graph (dot or json)" },
 	{ "log", cmd_log, "list recorded runs" },
 	{ "show", cmd_show, "full provenance of a run or of a stage's latest execution" },
+	{ "why", cmd_why, "why a stage's latest execution ran instead of hitting the cache" },
 	{ "results", cmd_results, "the metrics table from provenance" },
 	{ "verify", cmd_verify, "check the store, provenance chain and commits; --rerun: reproduce" },
 	{ "export", cmd_export, "export a run's provenance (W3C PROV-JSON)" },

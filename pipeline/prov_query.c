@@ -316,21 +316,28 @@ int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs
 	return 0;
 }
 
+/* The ten METRIC_COLUMNS starting at column c0 into m (the rest of m zeroed). */
+static void read_metric_cols(sqlite3_stmt *st, int c0, struct prov_metric_info *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->execution_id = sqlite3_column_int64(st, c0);
+	m->stage_id = col_str(st, c0 + 1);
+	m->evaluation = col_str(st, c0 + 2);
+	m->model = col_str(st, c0 + 3);
+	m->variant = col_str(st, c0 + 4);
+	m->metric = col_str(st, c0 + 5);
+	m->value = sqlite3_column_double(st, c0 + 6);
+	m->has_n = !col_null(st, c0 + 7);
+	m->n = sqlite3_column_int64(st, c0 + 7);
+	m->has_ci_low = !col_null(st, c0 + 8);
+	m->ci_low = sqlite3_column_double(st, c0 + 8);
+	m->has_ci_high = !col_null(st, c0 + 9);
+	m->ci_high = sqlite3_column_double(st, c0 + 9);
+}
+
 static void read_metric_row(sqlite3_stmt *st, struct prov_metric_info *m)
 {
-	m->execution_id = sqlite3_column_int64(st, 0);
-	m->stage_id = col_str(st, 1);
-	m->evaluation = col_str(st, 2);
-	m->model = col_str(st, 3);
-	m->variant = col_str(st, 4);
-	m->metric = col_str(st, 5);
-	m->value = sqlite3_column_double(st, 6);
-	m->has_n = !col_null(st, 7);
-	m->n = sqlite3_column_int64(st, 7);
-	m->has_ci_low = !col_null(st, 8);
-	m->ci_low = sqlite3_column_double(st, 8);
-	m->has_ci_high = !col_null(st, 9);
-	m->ci_high = sqlite3_column_double(st, 9);
+	read_metric_cols(st, 0, m);
 }
 
 #define METRIC_COLUMNS                                                                      \
@@ -547,51 +554,186 @@ void prov_execs_free(struct prov_exec_info *execs, size_t nr)
 
 /* ---- results ---- */
 
-#define RESULTS_ORDER                                                                       \
+#define RESULTS_ORDER_KEYS                                                                  \
 	" ORDER BY coalesce(m.evaluation, ''), coalesce(m.model, ''),"                       \
-	" coalesce(m.variant, '') <> 'base', coalesce(m.variant, ''), m.metric, m.rowid"
+	" coalesce(m.variant, '') <> 'base', coalesce(m.variant, ''), m.metric"
+#define RESULTS_ORDER RESULTS_ORDER_KEYS ", m.rowid"
+
+/* The metrics behind the outputs runs ?1 and ?2 used (the same run twice for
+ * one): `src` holds, per run and stage that ran or was a cache hit, the
+ * execution whose metrics describe its output: itself, or (a hit) the latest
+ * execution of the stage that ran, produced the same output and recorded
+ * metrics. */
+#define RUN_SOURCES                                                                         \
+	"used AS (SELECT id, run_id, stage_id, output_digest FROM executions"                \
+	"         WHERE run_id IN (?1, ?2) AND status IN ('ran', 'cached')),"                \
+	" src AS (SELECT u.run_id, u.stage_id, max(x.id) AS eid FROM used u"                  \
+	"         JOIN executions x ON x.stage_id = u.stage_id AND x.status <> 'cached'"     \
+	"          AND (x.id = u.id OR (x.status = 'ran' AND x.output_digest = u.output_digest))" \
+	"         WHERE EXISTS (SELECT 1 FROM metrics mm WHERE mm.execution_id = x.id)"      \
+	"         GROUP BY u.run_id, u.stage_id)"
+
+/* The extra columns of the table over all runs: the run behind the metrics,
+ * and whether they are stale (see prov_query.h) with the latest execution. */
+static void read_staleness(sqlite3_stmt *st, struct prov_metric_info *m)
+{
+	m->run_id = sqlite3_column_int64(st, 10);
+	m->stale = sqlite3_column_int(st, 11);
+	if (!m->stale)
+		return;
+	m->latest_exec = sqlite3_column_int64(st, 12);
+	m->latest_run = sqlite3_column_int64(st, 13);
+	m->latest_status = col_str(st, 14);
+	m->latest_reason = col_str(st, 15);
+}
+
+/* The latest execution of stage `stage` (an SQL expression), any status:
+ * cache hits are not in the stage index, so only the rows after the stage's
+ * latest other execution are looked at, newest first (SQLite reads max(id)
+ * over a rowid range backwards and stops at the first match, within the
+ * latest run that has the stage). */
+#define LAST_EXEC(stage)                                                                    \
+	"SELECT max(x.id) FROM executions x WHERE x.stage_id = " stage " AND x.id >= coalesce(" \
+	" (SELECT max(y.id) FROM executions y WHERE y.stage_id = " stage                     \
+	"  AND y.status <> 'cached'), 0)"
 
 int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows, size_t *nr,
 		 struct strbuf *err)
 {
 	sqlite3_stmt *st = NULL;
+	/* Over all runs: per stage, the latest execution of any status (`lat`);
+	 * when it ran or was a cache hit, the metrics of its output (`cur`,
+	 * found as RUN_SOURCES finds them); otherwise, or when that output
+	 * recorded none, the latest metrics of the stage, marked stale. */
 	const char *all =
-		"WITH src AS (SELECT stage_id, max(execution_id) AS eid FROM metrics"
-		"             GROUP BY stage_id)"
-		" SELECT " METRIC_COLUMNS " FROM metrics m JOIN src ON m.execution_id = src.eid"
+		"WITH ms AS (SELECT stage_id, max(execution_id) AS meid FROM metrics"
+		"            GROUP BY stage_id),"
+		" lat AS (SELECT ms.stage_id, (" LAST_EXEC("ms.stage_id") ") AS lid FROM ms),"
+		" cur AS (SELECT l.stage_id, l.id AS lid, l.run_id AS lrun, l.status AS lstatus,"
+		"          l.reason AS lreason,"
+		"          CASE WHEN l.status IN ('ran', 'cached') THEN"
+		"           (SELECT max(x.id) FROM executions x WHERE x.stage_id = l.stage_id"
+		"            AND x.status <> 'cached' AND x.status = 'ran' AND x.id <= l.id"
+		"            AND x.output_digest = l.output_digest"
+		"            AND EXISTS (SELECT 1 FROM metrics mm WHERE mm.execution_id = x.id))"
+		"          END AS ceid"
+		"         FROM lat JOIN executions l ON l.id = lat.lid),"
+		" src AS (SELECT ms.stage_id, coalesce(cur.ceid, ms.meid) AS eid,"
+		"          cur.ceid IS NULL AS stale, cur.lid, cur.lrun, cur.lstatus, cur.lreason"
+		"         FROM ms LEFT JOIN cur ON cur.stage_id = ms.stage_id)"
+		" SELECT " METRIC_COLUMNS ", e.run_id, src.stale, src.lid, src.lrun, src.lstatus,"
+		" src.lreason FROM metrics m JOIN src ON m.execution_id = src.eid"
+		" JOIN executions e ON e.id = m.execution_id"
 		RESULTS_ORDER;
-	/* For a run: each stage it ran or took from the cache; the metrics come from
-	 * that execution, or (cache hit) from the latest execution that ran and
-	 * produced the same output. */
 	const char *one_run =
-		"WITH used AS (SELECT id, stage_id, output_digest FROM executions"
-		"              WHERE run_id = ?1 AND status IN ('ran', 'cached')),"
-		" src AS (SELECT u.stage_id, max(x.id) AS eid FROM used u"
-		"         JOIN executions x ON x.stage_id = u.stage_id AND x.status <> 'cached'"
-		"          AND (x.id = u.id OR (x.status = 'ran' AND x.output_digest = u.output_digest))"
-		"         WHERE EXISTS (SELECT 1 FROM metrics mm WHERE mm.execution_id = x.id)"
-		"         GROUP BY u.stage_id)"
-		" SELECT " METRIC_COLUMNS " FROM metrics m JOIN src ON m.execution_id = src.eid"
+		"WITH " RUN_SOURCES
+		" SELECT " METRIC_COLUMNS ", e.run_id, 0, NULL, NULL, NULL, NULL"
+		" FROM metrics m JOIN src ON m.execution_id = src.eid"
+		" JOIN executions e ON e.id = m.execution_id"
 		RESULTS_ORDER;
+	size_t alloc = 0;
+	int rc;
 
 	*rows = NULL;
 	*nr = 0;
 	if (prepare(p, run_id > 0 ? one_run : all, &st, err) < 0)
 		return -1;
-	if (run_id > 0)
+	if (run_id > 0) {
 		sqlite3_bind_int64(st, 1, run_id);
-	return load_metrics(p, st, rows, nr, err);
+		sqlite3_bind_int64(st, 2, run_id);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*rows, alloc, *nr + 1);
+		read_metric_row(st, &(*rows)[*nr]);
+		read_staleness(st, &(*rows)[(*nr)++]);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_metrics_free(*rows, *nr);
+		*rows = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_results_compare(struct prov *p, int64_t run_a, int64_t run_b,
+			 struct prov_metric_pair **pairs, size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	/* both runs' metrics (`r`), paired by stage and metric */
+#define SIDE(x)                                                                             \
+	" " x ".execution_id AS " x "0, " x ".stage_id AS " x "1, " x ".evaluation AS " x "2,"  \
+	" " x ".model AS " x "3, " x ".variant AS " x "4, " x ".metric AS " x "5,"              \
+	" " x ".value AS " x "6, " x ".n AS " x "7, " x ".ci_low AS " x "8,"                    \
+	" " x ".ci_high AS " x "9,"
+	const char *sql =
+		"WITH " RUN_SOURCES ","
+		" r AS (SELECT src.run_id AS run, m.* FROM metrics m"
+		"       JOIN src ON m.execution_id = src.eid),"
+		" k AS (SELECT DISTINCT stage_id, metric FROM r)"
+		" SELECT * FROM (SELECT" SIDE("a") SIDE("b")
+		"  coalesce(a.evaluation, b.evaluation) AS evaluation,"
+		"  coalesce(a.model, b.model) AS model, coalesce(a.variant, b.variant) AS variant,"
+		"  k.metric AS metric, k.stage_id AS stage_id"
+		"  FROM k LEFT JOIN r a ON a.run = ?1 AND a.stage_id = k.stage_id"
+		"   AND a.metric = k.metric"
+		"  LEFT JOIN r b ON b.run = ?2 AND b.stage_id = k.stage_id AND b.metric = k.metric) m"
+		RESULTS_ORDER_KEYS ", m.stage_id";
+#undef SIDE
+	size_t alloc = 0;
+	int rc;
+
+	*pairs = NULL;
+	*nr = 0;
+	if (prepare(p, sql, &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_a);
+	sqlite3_bind_int64(st, 2, run_b);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*pairs, alloc, *nr + 1);
+		struct prov_metric_pair *q = &(*pairs)[(*nr)++];
+		memset(q, 0, sizeof(*q));
+		q->has_a = !col_null(st, 0);
+		q->has_b = !col_null(st, 10);
+		read_metric_cols(st, q->has_a ? 0 : 10, &q->a);
+		read_metric_cols(st, q->has_b ? 10 : 0, &q->b);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_metric_pairs_free(*pairs, *nr);
+		*pairs = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void prov_metric_pairs_free(struct prov_metric_pair *pairs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		prov_metrics_free_one(&pairs[i].a);
+		prov_metrics_free_one(&pairs[i].b);
+	}
+	free(pairs);
+}
+
+void prov_metrics_free_one(struct prov_metric_info *m)
+{
+	free(m->stage_id);
+	free(m->evaluation);
+	free(m->model);
+	free(m->variant);
+	free(m->metric);
+	free(m->latest_status);
+	free(m->latest_reason);
+	memset(m, 0, sizeof(*m));
 }
 
 void prov_metrics_free(struct prov_metric_info *rows, size_t nr)
 {
-	for (size_t i = 0; i < nr; i++) {
-		free(rows[i].stage_id);
-		free(rows[i].evaluation);
-		free(rows[i].model);
-		free(rows[i].variant);
-		free(rows[i].metric);
-	}
+	for (size_t i = 0; i < nr; i++)
+		prov_metrics_free_one(&rows[i]);
 	free(rows);
 }
 
@@ -688,6 +830,119 @@ int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct 
 		return 0;
 	return lookup_int(p, "SELECT max(id) FROM executions WHERE stage_id = ?1", stage, NULL, id,
 			  err);
+}
+
+/* ---- `study why` ---- */
+
+/* lookup_int with ?1 text, ?2 an id, ?3 text (when b is not NULL). */
+static int lookup_int_at(struct prov *p, const char *sql, const char *a, int64_t n,
+			 const char *b, int64_t *out, struct strbuf *err)
+{
+	sqlite3 *db = prov_sqlite(p);
+	sqlite3_stmt *st = NULL;
+	*out = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n);
+	if (b)
+		sqlite3_bind_text(st, 3, b, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*out = sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		strbuf_addf(err, "cannot read provenance: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_stage_last_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err)
+{
+	return lookup_int(p, LAST_EXEC("?1"), stage, NULL, id, err);
+}
+
+int prov_stage_previous_id(struct prov *p, const char *stage, int64_t before, int64_t *id,
+			   struct strbuf *err)
+{
+	return lookup_int_at(p,
+			     "SELECT max(id) FROM executions WHERE stage_id = ?1 AND id < ?2"
+			     " AND status IN ('ran', 'cached', 'failed', 'interrupted')"
+			     " AND id >= coalesce((SELECT max(id) FROM executions WHERE stage_id = ?1"
+			     "  AND status <> 'cached' AND id < ?2"
+			     "  AND status IN ('ran', 'failed', 'interrupted')), 0)",
+			     stage, before, NULL, id, err);
+}
+
+int prov_producer_run(struct prov *p, const char *stage, const char *digest, int64_t before,
+		      int64_t *run, struct strbuf *err)
+{
+	/* status <> 'cached' repeats the partial stage index's WHERE term */
+	return lookup_int_at(p,
+			     "SELECT run_id FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			     " AND status = 'ran' AND output_digest = ?3 AND id <= ?2"
+			     " ORDER BY id DESC LIMIT 1",
+			     stage, before, digest, run, err);
+}
+
+/* ---- run references ---- */
+
+/* A whole decimal number without sign: 0, or -1 (empty, other characters,
+ * overflow). */
+static int parse_number(const char *s, long long *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+int prov_resolve_run(struct prov *p, const char *ref, int64_t *id, struct strbuf *err)
+{
+	long long n = 0;
+	*id = 0;
+	if (!strncmp(ref, "latest", 6) && (!ref[6] || ref[6] == '~')) {
+		if (ref[6] && parse_number(ref + 7, &n) < 0)
+			goto malformed;
+		if (lookup_int_at(p, "SELECT id FROM runs"
+				     " ORDER BY id DESC LIMIT 1 OFFSET ?2",
+				  ref, (int64_t)n, NULL, id, err) < 0)
+			return -1;
+		if (*id)
+			return 1;
+		int64_t count = 0;
+		if (lookup_int(p, "SELECT count(*) FROM runs", NULL, NULL, &count, err) < 0)
+			return -1;
+		if (!count)
+			strbuf_addstr(err, "no run recorded yet");
+		else
+			strbuf_addf(err, "no run %s: %lld run%s recorded", ref, (long long)count,
+				    count == 1 ? "" : "s");
+		return 0;
+	}
+	if (parse_number(ref, &n) < 0 || n < 1)
+		goto malformed;
+	struct prov_run_info r;
+	int found = prov_get_run(p, (int64_t)n, &r, err);
+	if (found < 0)
+		return -1;
+	prov_run_info_release(&r);
+	if (!found) {
+		strbuf_addf(err, "no run %lld recorded", n);
+		return 0;
+	}
+	*id = (int64_t)n;
+	return 1;
+malformed:
+	strbuf_addf(err, "'%s' is not a run (a run id, 'latest' or 'latest~N'; see 'study log')",
+		    ref);
+	return 0;
 }
 
 /* ---- `verify --rerun` ---- */

@@ -45,6 +45,15 @@ struct prov_metric_info {
 	int has_n, has_ci_low, has_ci_high;
 	long long n;
 	double ci_low, ci_high;
+	/* filled by prov_results only (0 / NULL elsewhere): */
+	int64_t run_id;        /* the run of execution_id */
+	/* over all runs: 1 when the stage's latest execution did not produce
+	 * these metrics (it failed, was skipped or interrupted, or its output
+	 * has no metrics recorded): they are from an earlier run; the latest
+	 * execution, its run, status and reason (NULL when none) follow */
+	int stale;
+	int64_t latest_exec, latest_run;
+	char *latest_status, *latest_reason;
 };
 
 struct prov_exec_info {
@@ -118,14 +127,42 @@ int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
 void prov_exec_info_release(struct prov_exec_info *e);
 void prov_execs_free(struct prov_exec_info *execs, size_t nr);
 
-/* The metrics table: for each stage, the metrics of its latest execution that
- * has metrics. With run_id > 0, only stages that run executed or took from the
- * cache, each with the metrics of the execution that produced the output the
- * run used. Sorted by evaluation, model, variant ("base" first, then
- * alphabetical), metric. */
+/* The metrics table. Over all runs (run_id 0): for each stage that recorded
+ * metrics, those of the output of its latest execution (of any status) when
+ * that execution ran or was a cache hit; otherwise (it failed, was skipped,
+ * interrupted or not started, or its output has no metrics recorded) the
+ * stage's latest recorded metrics, with `stale` set. With run_id > 0, only
+ * stages that run executed or took from the cache, each with the metrics of
+ * the execution that produced the output the run used (never stale). Sorted
+ * by evaluation, model, variant ("base" first, then alphabetical), metric. */
 int prov_results(struct prov *p, int64_t run_id, struct prov_metric_info **rows, size_t *nr,
 		 struct strbuf *err);
 void prov_metrics_free(struct prov_metric_info *rows, size_t nr);
+/* Release one row's strings (the row itself is not freed). */
+void prov_metrics_free_one(struct prov_metric_info *m);
+
+/* A metric of two runs side by side (`results --compare`): a and b as
+ * prov_results(run) gives them; a side that lacks it (has_a / has_b 0) is a
+ * copy of the other side's labels (stage, evaluation, model, variant,
+ * metric), for sorting and printing. */
+struct prov_metric_pair {
+	struct prov_metric_info a, b;
+	int has_a, has_b;
+};
+/* Every metric either run has, paired by stage and metric, in the order of
+ * prov_results (then by stage). run_a may equal run_b. */
+int prov_results_compare(struct prov *p, int64_t run_a, int64_t run_b,
+			 struct prov_metric_pair **pairs, size_t *nr, struct strbuf *err);
+void prov_metric_pairs_free(struct prov_metric_pair *pairs, size_t nr);
+
+/* A run reference, as `results --compare` takes it: a run id ("7"),
+ * "latest" (the run with the largest id) or "latest~N" (the N-th run before
+ * it, counting recorded runs newest first: latest~1 is the one before
+ * latest). 1 with *id; 0 with a message in err when it is malformed
+ * ("'x' is not a run (a run id, 'latest' or 'latest~N'; see 'study log')")
+ * or names no recorded run ("no run 9 recorded", "no run recorded yet",
+ * "no run latest~5: 3 runs recorded"); -1 on a database error. */
+int prov_resolve_run(struct prov *p, const char *ref, int64_t *id, struct strbuf *err);
 
 /* ---- id lookups for `show --lineage` and `export` (lineage.c, provjson.c) ----
  * Each returns 0 with the answer filled (an id of 0 or a count of 0 when
@@ -149,6 +186,23 @@ int prov_metric_exec_id(struct prov *p, const char *stage, const char *metric, i
  * or failed, else the latest not a cache hit, else the latest cache hit). */
 int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err);
 
+
+/* ---- `study why` (why.c) ----
+ * Each returns 0 with the answer (an id of 0 when nothing matches), or -1
+ * with "cannot read provenance: ..." in err. */
+
+/* The latest execution of `stage`, whatever its status (cache hits, skips
+ * and stages not started included). */
+int prov_stage_last_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err);
+/* The latest execution of `stage` before execution `before` that looked the
+ * stage up in the cache: status ran, cached, failed or interrupted (skipped
+ * and not-started executions are passed over). */
+int prov_stage_previous_id(struct prov *p, const char *stage, int64_t before, int64_t *id,
+			   struct strbuf *err);
+/* The run of the latest execution of `stage`, not after execution `before`,
+ * that ran and produced the tree `digest`. */
+int prov_producer_run(struct prov *p, const char *stage, const char *digest, int64_t before,
+		      int64_t *run, struct strbuf *err);
 
 /* ---- `verify --rerun` (rerun.c) ---- */
 

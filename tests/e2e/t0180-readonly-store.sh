@@ -1,6 +1,6 @@
 #!/bin/sh
 # Issue 11, kind 6: an auditor can read a store they cannot write. Every
-# command that only reads (log, show, results, verify, export, status, dag,
+# command that only reads (log, show, why, results, verify, export, status, dag,
 # hash, and `sqlite3 -readonly` as in docs/provenance.md) exits 0 and prints
 # exactly what the store's owner sees, as an unprivileged user and on a
 # read-only bind mount, and leaves every byte of the store as it was
@@ -43,7 +43,7 @@ snapshot() { # every entry's path, type, mode and size; every file's SHA-256
 
 # the read-only commands; run_all STORE PREFIX [RUNNER...] writes PREFIX.N,
 # PREFIX.N.err, PREFIX.N.rc for each, then PREFIX.hash and PREFIX.sql
-CMDS="log|log --json|show 1|show 2 --json|show data/corpus|show model/small --lineage|results|results --run 1 --json|verify|verify --json|export --format prov-json 2|status $TMP/ex.yaml|dag $TMP/ex.yaml"
+CMDS="log|log --json|show 1|show 2 --json|show data/corpus|show model/small --lineage|why model/small|show report --why --json|results|results --run 1 --json|results --compare 1 latest|verify|verify --json|export --format prov-json 2|status $TMP/ex.yaml|dag $TMP/ex.yaml"
 echo "$CMDS" | tr '|' '\n' >"$TMP/cmds"
 run_all() {
 	store=$1 prefix=$2; shift 2
