@@ -1209,7 +1209,12 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		progress_retry(&r->prog, s->id, secs, full.buf);
 		if (tail.len)
 			progress_print(&r->prog, tail.buf);
-		goto out;
+		/* not a spare: spares keep their name, work/<key>, which the
+		 * next attempt of this same key is about to take */
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(sl->workdir, &ignored);
+		strbuf_release(&ignored);
+		goto done;
 	}
 	if (ok) {
 		warn_forced_change(r, si, out_hex);
@@ -1232,8 +1237,8 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	}
 	sched_done(&r->sched, si, ok);
 
-out:
 	workdir_release(r, sl);
+done:
 	strbuf_release(&full);
 	strbuf_release(&err);
 	strbuf_release(&reason);
