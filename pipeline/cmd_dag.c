@@ -1,9 +1,11 @@
 /*
- * cmd_dag: `study dag STUDY.yaml` — the expanded stage graph as Graphviz
- * dot (default) or JSON, without touching any store.
+ * cmd_dag: `study dag STUDY.yaml [TARGET...]` — the expanded stage graph (or
+ * the part the targets select, select.h) as Graphviz dot (default) or JSON,
+ * without touching any store.
  */
 #include "cli.h"
 #include "plan.h"
+#include "select.h"
 #include "study.h"
 #include "xalloc.h"
 
@@ -13,10 +15,12 @@
 #include <string.h>
 
 static const char dag_usage[] =
-	"usage: study dag STUDY.yaml [--format dot|json]\n"
+	"usage: study dag STUDY.yaml [TARGET...] [--format dot|json]\n"
 	"\n"
 	"Prints the stage graph the study expands to: one node per stage (ids like\n"
 	"model/m1, method/wo/m1, eval/refusal/m1/wo+sft), one edge per input.\n"
+	"With TARGETs (stage ids or globs, as for 'study run'), only the stages\n"
+	"they match and their dependencies.\n"
 	"Also a quick way to validate a study file (exit 2 on errors).\n"
 	"\n"
 	"options:\n"
@@ -31,18 +35,22 @@ static void print_json_str(const char *s)
 	strbuf_release(&sb);
 }
 
-static void print_dot(const struct plan *p)
+/* Both print the stages with on[i] set; a selection holds the inputs of each
+ * stage in it, so every edge printed joins two printed nodes. */
+static void print_dot(const struct plan *p, const char *on)
 {
 	printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n",
 	       p->study->name);
 	for (size_t i = 0; i < p->nr; i++) {
+		if (!on[i])
+			continue;
 		printf("  ");
 		print_json_str(p->stages[i].id);
 		printf(";\n");
 	}
 	for (size_t i = 0; i < p->nr; i++) {
 		const struct stage *s = &p->stages[i];
-		for (size_t k = 0; k < s->inputs_nr; k++) {
+		for (size_t k = 0; k < s->inputs_nr && on[i]; k++) {
 			printf("  ");
 			print_json_str(p->stages[s->inputs[k].stage].id);
 			printf(" -> ");
@@ -64,14 +72,17 @@ static void print_opt(const char *key, const char *v)
 		printf("null");
 }
 
-static void print_json(const struct plan *p)
+static void print_json(const struct plan *p, const char *on)
 {
 	printf("{\"study\":");
 	print_json_str(p->study->name);
 	printf(",\"stages\":[");
+	size_t shown = 0;
 	for (size_t i = 0; i < p->nr; i++) {
 		const struct stage *s = &p->stages[i];
-		printf("%s\n{\"id\":", i ? "," : "");
+		if (!on[i])
+			continue;
+		printf("%s\n{\"id\":", shown++ ? "," : "");
 		print_json_str(s->id);
 		printf(",\"kind\":\"%s\"", stage_kind_name(s->kind));
 		print_opt("model", s->model);
@@ -117,11 +128,12 @@ int cmd_dag(int argc, char **argv)
 		cli_error("unknown format '%s' (use dot or json)", format);
 		return EXIT_USAGE;
 	}
-	if (optind != argc - 1) {
-		cli_error("give exactly one study file");
+	if (optind >= argc) {
+		cli_error("which study? give one STUDY.yaml");
 		fputs(dag_usage, stderr);
 		return EXIT_USAGE;
 	}
+	struct select_spec spec = { argv + optind + 1, (size_t)(argc - optind - 1), NULL, 0, 0 };
 	struct strbuf err = STRBUF_INIT;
 	struct study st;
 	if (study_load(&st, argv[optind], &err) < 0) {
@@ -137,10 +149,19 @@ int cmd_dag(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_warn_unhashed(&p);
+	struct selection sel;
+	if (select_stages(&p, &spec, &sel, &err) < 0) {
+		cli_error("%s", err.buf);
+		plan_release(&p);
+		study_release(&st);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
 	if (!strcmp(format, "dot"))
-		print_dot(&p);
+		print_dot(&p, sel.on);
 	else
-		print_json(&p);
+		print_json(&p, sel.on);
+	selection_release(&sel);
 	plan_release(&p);
 	study_release(&st);
 	strbuf_release(&err);

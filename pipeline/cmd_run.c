@@ -19,6 +19,7 @@
 #include "prov_query.h"
 #include "proc.h"
 #include "runner.h"
+#include "select.h"
 #include "store.h"
 #include "study.h"
 #include "xalloc.h"
@@ -32,18 +33,29 @@
 #include <unistd.h>
 
 static const char run_usage[] =
-	"usage: study run STUDY.yaml [options]\n"
+	"usage: study run STUDY.yaml [TARGET...] [options]\n"
 	"\n"
 	"Runs every stage of the study whose cache key changed; the rest comes\n"
-	"from the store. Ends with 'run R: ran N, cached M, failed F', followed by\n"
-	"', interrupted I', ', skipped S', ', not started T' when not zero: the counts\n"
-	"add up to the stages of the study.\n"
+	"from the store. With TARGETs, only the stages they match and what those\n"
+	"need (their dependencies, transitively). A target is a stage id or a glob\n"
+	"in which '*' also matches '/': model/m1, 'eval/refusal/*', '*/m3/*'.\n"
+	"Ends with 'run R: ran N, cached M, failed F', followed by ', interrupted I',\n"
+	"', skipped S', ', not started T', ', not selected U' when not zero: the\n"
+	"counts add up to the stages of the study.\n"
 	"\n"
 	"options:\n"
 	"  -j, --jobs N        cpu slots to fill at once (default: number of CPUs);\n"
 	"                      a stage takes resources.cpus slots\n"
 	"  -k, --keep-going    after a failure, run everything not downstream of it\n"
 	"  -n, --dry-run       show what would run; execute and record nothing\n"
+	"      --force PATTERN rerun the stages PATTERN matches (an id or a glob, as\n"
+	"                      targets) even when cached; repeatable. The new output\n"
+	"                      replaces the cached one only if the stage succeeds\n"
+	"      --force-downstream\n"
+	"                      also rerun every selected stage downstream of a forced one\n"
+	"      --retries N     run a stage that fails (exit status, signal, time limit)\n"
+	"                      up to N more times, 0 to 100 (default 0), unless its\n"
+	"                      resources.retries says otherwise\n"
 	"      --store DIR     the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
 	"      --no-wait       fail at once if another run holds the store\n"
 	"      --require-clean refuse to run unless the study's git work tree is clean\n"
@@ -60,11 +72,15 @@ struct run_args {
 	const char *store_dir;
 	int jobs, keep_going, dry_run, json, verbose, no_wait;
 	int require_clean;
+	struct select_spec sel; /* targets and --force patterns (argv's strings) */
+	char **force;           /* owned array behind sel.force */
+	int retries;
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
-	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT, OPT_REQUIRE_CLEAN };
+	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT, OPT_REQUIRE_CLEAN, OPT_FORCE,
+	       OPT_FORCE_DOWNSTREAM, OPT_RETRIES };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-going", no_argument, NULL, 'k' },
@@ -73,6 +89,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "force", required_argument, NULL, OPT_FORCE },
+		{ "force-downstream", no_argument, NULL, OPT_FORCE_DOWNSTREAM },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +120,22 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case OPT_NO_WAIT: a->no_wait = 1; break;
 		case OPT_REQUIRE_CLEAN: a->require_clean = 1; break;
 		case OPT_JSON: a->json = 1; break;
+		case OPT_FORCE:
+			a->force = xrealloc(a->force, (a->sel.force_nr + 1) * sizeof(*a->force));
+			a->force[a->sel.force_nr++] = optarg;
+			break;
+		case OPT_FORCE_DOWNSTREAM: a->sel.force_downstream = 1; break;
+		case OPT_RETRIES: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 100 || optarg[0] == '-' ||
+			    optarg[0] == '+') {
+				cli_error("--retries wants a number from 0 to 100, not '%s'", optarg);
+				return -1;
+			}
+			a->retries = (int)v;
+			break;
+		}
 		case 'h': fputs(run_usage, stdout); exit(EXIT_OK);
 		default:
 			cli_error("unknown option '%s'", argv[optind - 1]);
@@ -108,13 +143,19 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error(optind >= argc ? "which study? give one STUDY.yaml"
-					 : "give exactly one study file");
+	if (optind >= argc) {
+		cli_error("which study? give one STUDY.yaml");
 		fputs(run_usage, stderr);
 		return -1;
 	}
+	if (a->sel.force_downstream && !a->sel.force_nr) {
+		cli_error("--force-downstream needs --force PATTERN: the stages downstream of which?");
+		return -1;
+	}
 	a->study_path = argv[optind];
+	a->sel.targets = argv + optind + 1;
+	a->sel.targets_nr = (size_t)(argc - optind - 1);
+	a->sel.force = a->force;
 	return 0;
 }
 
@@ -136,23 +177,29 @@ static void print_summary(const struct run_args *a, int64_t run_id, const struct
 	if (a->dry_run) {
 		if (a->json)
 			printf("{\"dry_run\":true,\"would_run\":%d,\"cached\":%d,\"failed\":%d,"
-			       "\"not_started\":%d,\"stages\":%zu}\n",
-			       c->would_run, c->cached, c->failed, c->not_started, total);
+			       "\"not_started\":%d,\"not_selected\":%d,\"forced\":%d,"
+			       "\"stages\":%zu}\n",
+			       c->would_run, c->cached, c->failed, c->not_started, c->not_selected,
+			       c->forced, total);
 		else
 		{
 			printf("dry run: would run %d, cached %d, failed %d", c->would_run,
 			       c->cached, c->failed);
 			if (c->not_started)
 				printf(", not started %d", c->not_started);
+			if (c->not_selected)
+				printf(", not selected %d", c->not_selected);
 			putchar('\n');
 		}
 		return;
 	}
 	if (a->json) {
 		printf("{\"run\":%lld,\"status\":\"%s\",\"ran\":%d,\"cached\":%d,\"failed\":%d,"
-		       "\"interrupted\":%d,\"skipped\":%d,\"not_started\":%d,\"stages\":%zu}\n",
+		       "\"interrupted\":%d,\"skipped\":%d,\"not_started\":%d,\"not_selected\":%d,"
+		       "\"forced\":%d,\"retried\":%d,\"stages\":%zu}\n",
 		       (long long)run_id, status, c->ran, c->cached, c->failed,
-		       c->interrupted_stages, c->skipped, c->not_started, total);
+		       c->interrupted_stages, c->skipped, c->not_started, c->not_selected,
+		       c->forced, c->retried, total);
 		return;
 	}
 	if (c->skipped)
@@ -176,6 +223,8 @@ static void print_summary(const struct run_args *a, int64_t run_id, const struct
 		printf(", skipped %d", c->skipped);
 	if (c->not_started)
 		printf(", not started %d", c->not_started);
+	if (c->not_selected)
+		printf(", not selected %d", c->not_selected);
 	putchar('\n');
 }
 
@@ -395,6 +444,7 @@ int cmd_run(int argc, char **argv)
 	/* as typed: getopt_long permutes argv while it parses */
 	char *argv_json = orchestrator_argv_json(argc, argv);
 	if (parse_args(argc, argv, &a) < 0) {
+		free(a.force);
 		free(argv_json);
 		return EXIT_USAGE;
 	}
@@ -440,7 +490,23 @@ int cmd_run(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
 	struct prov *pv = NULL;
-	struct run_opts o = { a.jobs, a.keep_going, a.dry_run, a.verbose, NULL, NULL };
+	struct selection sel;
+	memset(&sel, 0, sizeof(sel));
+	if (select_stages(&plan, &a.sel, &sel, &err) < 0) {
+		/* before the store is touched: nothing runs, nothing is recorded */
+		cli_error("%s", err.buf);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	struct run_opts o = {
+		.jobs = a.jobs,
+		.keep_going = a.keep_going,
+		.dry_run = a.dry_run,
+		.verbose = a.verbose,
+		.selected = sel.partial ? sel.on : NULL,
+		.forced = sel.forced_nr ? sel.forced : NULL,
+		.retries = a.retries,
+	};
 	struct run_counts counts;
 	int64_t run_id = 0;
 
@@ -524,6 +590,8 @@ int cmd_run(int argc, char **argv)
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 
 out:
+	selection_release(&sel);
+	free(a.force);
 	free(store_dir);
 	free(argv_json);
 	git_job_release(&git);

@@ -1,7 +1,8 @@
 /*
- * cmd_status: `study status STUDY.yaml` — for every stage, whether it is up
- * to date (its cache key has an output in the store) or will run, and why.
- * Reads the store; never writes, never locks.
+ * cmd_status: `study status STUDY.yaml [TARGET...]` — for every stage (or the
+ * stages the targets select, select.h), whether it is up to date (its cache
+ * key has an output in the store) or will run, and why. Reads the store;
+ * never writes, never locks.
  */
 #include "cli.h"
 #include "freshness.h"
@@ -9,6 +10,7 @@
 #include "prov.h"
 #include "prov_query.h"
 #include "scheduler.h"
+#include "select.h"
 #include "stagecmd.h"
 #include "store.h"
 #include "study.h"
@@ -21,12 +23,13 @@
 #include <sys/stat.h>
 
 static const char status_usage[] =
-	"usage: study status STUDY.yaml [--store DIR] [--json]\n"
+	"usage: study status STUDY.yaml [TARGET...] [--store DIR] [--json]\n"
 	"\n"
 	"For each stage: 'up to date' (with its output digest) or 'will run' with\n"
 	"the reason: never run, what changed in its cache record since it last ran\n"
 	"(argv, code, env, inputs, params, seed), an upstream stage that will run,\n"
-	"or a command that cannot be found.\n"
+	"or a command that cannot be found. With TARGETs (stage ids or globs, as\n"
+	"for 'study run'), only the stages they match and their dependencies.\n"
 	"\n"
 	"options:\n"
 	"      --store DIR   the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
@@ -58,11 +61,12 @@ int cmd_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("give exactly one study file");
+	if (optind >= argc) {
+		cli_error("which study? give one STUDY.yaml");
 		fputs(status_usage, stderr);
 		return EXIT_USAGE;
 	}
+	struct select_spec spec = { argv + optind + 1, (size_t)(argc - optind - 1), NULL, 0, 0 };
 	struct strbuf err = STRBUF_INIT;
 	struct study study;
 	if (study_load(&study, argv[optind], &err) < 0) {
@@ -78,6 +82,14 @@ int cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_warn_unhashed(&p);
+	struct selection sel;
+	if (select_stages(&p, &spec, &sel, &err) < 0) {
+		cli_error("%s", err.buf);
+		plan_release(&p);
+		study_release(&study);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
 
 	char *dir = store_dir_for_study(store_opt, study.root);
 	struct store st;
@@ -110,7 +122,7 @@ int cmd_status(int argc, char **argv)
 	struct fresh f;
 	fresh_init(&f);
 	struct sched sc;
-	sched_init(&sc, &p, 1 << 30, 1);
+	sched_init_subset(&sc, &p, 1 << 30, 1, sel.on);
 	long i;
 	size_t nfresh = 0;
 	int rc = EXIT_OK;
@@ -138,11 +150,14 @@ int cmd_status(int argc, char **argv)
 
 	if (json)
 		fputs("[", stdout);
+	size_t shown = 0;
 	for (size_t k = 0; k < p.nr; k++) {
 		const struct stage *s = &p.stages[k];
+		if (!sel.on[k])
+			continue;
 		if (json) {
 			struct strbuf sb = STRBUF_INIT;
-			strbuf_addstr(&sb, k ? ",\n{\"stage\":" : "\n{\"stage\":");
+			strbuf_addstr(&sb, shown++ ? ",\n{\"stage\":" : "\n{\"stage\":");
 			strbuf_add_json_str(&sb, s->id);
 			strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":",
 				    fresh[k] ? "up-to-date" : "will-run");
@@ -168,8 +183,11 @@ int cmd_status(int argc, char **argv)
 	}
 	if (json)
 		fputs("\n]\n", stdout);
-	else
+	else if (!sel.partial)
 		printf("%zu of %zu stages up to date, %zu will run\n", nfresh, p.nr, p.nr - nfresh);
+	else
+		printf("%zu of %zu selected stages up to date, %zu will run (%zu not selected)\n",
+		       nfresh, sel.nr, sel.nr - nfresh, p.nr - sel.nr);
 
 	for (size_t k = 0; k < p.nr; k++)
 		free(reasons[k]);
@@ -182,6 +200,7 @@ int cmd_status(int argc, char **argv)
 		prov_close(pv);
 	store_release(&st);
 	free(dir);
+	selection_release(&sel);
 	plan_release(&p);
 	study_release(&study);
 	strbuf_release(&err);

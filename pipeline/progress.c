@@ -99,8 +99,7 @@ void progress_started(struct progress *p, const char *id)
 	}
 }
 
-void progress_finished(struct progress *p, const char *id, const char *status, double secs,
-		       const char *detail)
+static void remove_running(struct progress *p, const char *id)
 {
 	for (size_t i = 0; i < p->running_nr; i++)
 		if (!strcmp(p->running[i].id, id)) {
@@ -110,6 +109,28 @@ void progress_finished(struct progress *p, const char *id, const char *status, d
 			p->running_nr--;
 			break;
 		}
+}
+
+void progress_retry(struct progress *p, const char *id, double secs, const char *detail)
+{
+	remove_running(p, id);
+	clear_line(p);
+	fprintf(p->f, "[%zu/%zu] retry   %s", p->done, p->total, id);
+	if (secs > 0)
+		fprintf(p->f, " (%.2fs)", secs);
+	if (detail && *detail)
+		fprintf(p->f, ": %s", detail);
+	fputc('\n', p->f);
+	if (p->tty)
+		draw(p);
+	else
+		fflush(p->f);
+}
+
+void progress_finished(struct progress *p, const char *id, const char *status, double secs,
+		       const char *detail)
+{
+	remove_running(p, id);
 	p->done++;
 	int is_cached = !strcmp(status, "cached");
 	if (is_cached)

@@ -35,6 +35,9 @@ void progress_started(struct progress *p, const char *id);
 /* status: "ran", "cached", "failed", "skipped" */
 void progress_finished(struct progress *p, const char *id, const char *status, double secs,
 		       const char *detail);
+/* A running stage's attempt failed and it will be tried again: it stops
+ * being shown as running, and is not counted as done. */
+void progress_retry(struct progress *p, const char *id, double secs, const char *detail);
 void progress_fraction(struct progress *p, const char *id, double fraction);
 /* Print a block of text (e.g. a failed stage's log tail) above the live line. */
 void progress_print(struct progress *p, const char *text);

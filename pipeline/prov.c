@@ -135,6 +135,14 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	" || ' ''not-started''))')"
 	" WHERE type = 'table' AND name = 'executions';"
 	"PRAGMA writable_schema = OFF;",
+	/* 4 -> 5: 'retried', a failed attempt of a stage that was run again
+	 * (resources.retries, run --retries); the same documented schema edit
+	 * as 3 -> 4, no row changes, every hash stays valid */
+	"PRAGMA writable_schema = ON;"
+	"UPDATE sqlite_master SET sql = replace(sql, '''not-started''))',"
+	" '''not-started'', ''retried''))')"
+	" WHERE type = 'table' AND name = 'executions';"
+	"PRAGMA writable_schema = OFF;",
 };
 
 struct prov {
@@ -284,7 +292,7 @@ static int migrate(struct prov *p, struct strbuf *err)
 			goto fail;
 	if (v >= 1 && v < 2 && chain_backfill(p->db, err) < 0)
 		goto fail;
-	if (v < 4) {
+	if (v < 5) { /* the steps that edit the schema text */
 		long long sv = 0;
 		char sql[64];
 		if (query_int(p->db, "PRAGMA schema_version", &sv) < 0) {
@@ -814,7 +822,7 @@ static int valid_status(const char *s)
 {
 	return s && (!strcmp(s, "ran") || !strcmp(s, "cached") || !strcmp(s, "failed") ||
 		     !strcmp(s, "skipped") || !strcmp(s, "interrupted") ||
-		     !strcmp(s, "not-started"));
+		     !strcmp(s, "not-started") || !strcmp(s, "retried"));
 }
 
 static void bind_time(sqlite3_stmt *st, int i, double t)

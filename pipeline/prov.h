@@ -89,8 +89,11 @@ struct prov_exec {
 	const char *cache_key;
 	const char *status;      /* 'ran' (ok), 'cached', 'failed', 'interrupted' (stopped
 				  * because the run was), 'skipped' (an upstream stage
-				  * failed), 'not-started' (the run stopped first) */
-	const char *reason;      /* failure/skip reason, NULL when ok */
+				  * failed), 'not-started' (the run stopped first),
+				  * 'retried' (a failed attempt, tried again) */
+	const char *reason;      /* failure/skip reason, then notes ("forced",
+				  * "attempt 2 of 3"; docs/provenance.md); NULL
+				  * when ok with no note */
 	const char *argv_json;   /* argv as executed (JSON array) */
 	const char *env_json;    /* environment as given (JSON object) */
 	const char *cache_record;/* the canonical record whose SHA-256 is cache_key */
@@ -132,7 +135,8 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
  * runs.record_hash, executions.record_hash. */
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
-#define PROV_SCHEMA_VERSION 4
+/* 5 adds the execution status 'retried' (a failed attempt that was retried). */
+#define PROV_SCHEMA_VERSION 5
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit
  * tests of chain.c, whose functions take the handle; any other module reads

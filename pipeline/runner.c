@@ -48,6 +48,15 @@ struct slot {
 	size_t in_snap_nr;
 };
 
+/* A stage whose attempt failed, waiting to be started again. */
+struct retry {
+	size_t stage;
+	struct strvec programs; /* each step's resolved program */
+	char key[HASH_HEX_SIZE];
+	char *record;
+	double at;     /* monotonic: not before */
+};
+
 /* A cache entry to write once the transaction that recorded it commits. */
 struct pending_cache {
 	char key[HASH_HEX_SIZE];
@@ -77,6 +86,11 @@ struct runner {
 	struct strbuf fatal_err;
 	char **spare_wd; /* emptied work directories, ready for the next stage */
 	size_t spare_nr, spare_alloc;
+	int *attempt;      /* per stage: its attempt started last (1-based), 0 none */
+	char *forced_from; /* per stage, HASH_HEX_SIZE each: the cached output a
+			    * forced rerun replaces ("" none); NULL when nothing is forced */
+	struct retry *retries;
+	size_t retries_nr, retries_alloc;
 };
 
 /* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
@@ -773,6 +787,132 @@ fail:
 	slot_free(sl);
 }
 
+/* ---- --force and retries ---- */
+
+/* The cached output a forced rerun of stage si replaces, or NULL when the
+ * stage is not being forced. */
+static const char *forced_tree(const struct runner *r, size_t si)
+{
+	if (!r->forced_from || !r->forced_from[si * HASH_HEX_SIZE])
+		return NULL;
+	return r->forced_from + si * HASH_HEX_SIZE;
+}
+
+/* How many attempts stage si gets: 1 + resources.retries, else 1 + --retries. */
+static int max_attempts(const struct runner *r, size_t si)
+{
+	int n = r->p->stages[si].entry->res.retries;
+	return 1 + (n >= 0 ? n : r->o->retries);
+}
+
+/* The reason recorded for an execution of stage si: `why` (what failed; "" when
+ * it succeeded), then the notes, joined by "; " (docs/provenance.md):
+ * "forced" when it ran only because of --force, with ", output changed from
+ * sha256:A to sha256:B: the stage is not deterministic" when its new output
+ * `out` differs from the one it replaces; "attempt N of M" on a retried
+ * attempt and on every attempt after the first. */
+static void compose_reason(const struct runner *r, size_t si, const char *why, const char *out,
+			   int attempts, int retrying, struct strbuf *full)
+{
+	const char *was = forced_tree(r, si);
+	strbuf_reset(full);
+	strbuf_addstr(full, why);
+	if (was) {
+		strbuf_addstr(full, full->len ? "; forced" : "forced");
+		if (out && strcmp(out, was))
+			strbuf_addf(full, ", output changed from sha256:%.12s to sha256:%.12s: the"
+				    " stage is not deterministic", was, out);
+	}
+	if (retrying || r->attempt[si] > 1)
+		strbuf_addf(full, "%sattempt %d of %d", full->len ? "; " : "", r->attempt[si],
+			    attempts);
+}
+
+/* A forced rerun that succeeded with another output than the cached one. */
+static void warn_forced_change(struct runner *r, size_t si, const char *out)
+{
+	const char *was = forced_tree(r, si);
+	if (!was || !strcmp(was, out))
+		return;
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addf(&msg, "study: warning: %s: output changed: the forced rerun produced sha256:%.12s,"
+		    " the cached output was sha256:%.12s; the stage is not deterministic (or"
+		    " depends on something outside its cache key)\n",
+		    r->p->stages[si].id, out, was);
+	progress_print(&r->prog, msg.buf);
+	strbuf_release(&msg);
+}
+
+/* Stage sl->stage failed and will be started again after RETRY_BACKOFF_S. */
+static void queue_retry(struct runner *r, struct slot *sl)
+{
+	XGROW(r->retries, r->retries_alloc, r->retries_nr + 1);
+	struct retry *rt = &r->retries[r->retries_nr++];
+	rt->stage = sl->stage;
+	rt->programs = sl->programs;
+	strvec_init(&sl->programs);
+	memcpy(rt->key, sl->key, HASH_HEX_SIZE);
+	rt->record = xstrdup(sl->record.buf);
+	rt->at = clock_mono() + RETRY_BACKOFF_S;
+}
+
+/* Start the retries that are due, before any new stage. */
+static void launch_retries(struct runner *r)
+{
+	double now = clock_mono();
+	for (size_t k = 0; k < r->retries_nr && !r->fatal && !interrupted;) {
+		if (r->retries[k].at > now) {
+			k++;
+			continue;
+		}
+		struct retry rt = r->retries[k];
+		r->retries[k] = r->retries[--r->retries_nr];
+		struct strbuf record = STRBUF_INIT;
+		strbuf_addstr(&record, rt.record);
+		r->attempt[rt.stage]++;
+		start_stage(r, rt.stage, &rt.programs, rt.key, &record);
+		strbuf_release(&record);
+		free(rt.record);
+	}
+}
+
+/* The run stopped while stages waited for their next attempt: each is
+ * recorded as interrupted (or, when an error stopped the run, failed). */
+static void drop_retries(struct runner *r)
+{
+	struct strbuf why = STRBUF_INIT;
+	for (size_t k = 0; k < r->retries_nr; k++) {
+		struct retry *rt = &r->retries[k];
+		size_t si = rt->stage;
+		strbuf_reset(&why);
+		if (interrupted)
+			strbuf_addf(&why, "interrupted: the run received SIG%s before attempt %d of %d",
+				    sigabbrev_np(interrupted) ? sigabbrev_np(interrupted) : "?",
+				    r->attempt[si] + 1, max_attempts(r, si));
+		else
+			strbuf_addf(&why, "the run stopped on an error before attempt %d of %d",
+				    r->attempt[si] + 1, max_attempts(r, si));
+		struct prov_exec e;
+		fill_exec_common(r, si, &e, NULL);
+		e.status = interrupted ? "interrupted" : "failed";
+		e.reason = why.buf;
+		e.cache_key = rt->key;
+		record(r, &e);
+		if (interrupted) {
+			r->counts->interrupted_stages++;
+			r->stopped[si] = 1;
+		} else {
+			r->counts->failed++;
+		}
+		progress_finished(&r->prog, r->p->stages[si].id, e.status, 0, why.buf);
+		sched_done(&r->sched, si, 0);
+		strvec_clear(&rt->programs);
+		free(rt->record);
+	}
+	r->retries_nr = 0;
+	strbuf_release(&why);
+}
+
 /* Release stages from the scheduler: each is looked up (freshness.h); hits
  * are settled at once, misses are started. A dry run starts nothing: a stage
  * that would run passes on the output recorded for its key, if any, as a
@@ -785,6 +925,7 @@ static void launch_ready(struct runner *r)
 	struct fresh f;
 	fresh_init(&f);
 	long i;
+	launch_retries(r);
 	while (!r->fatal && !interrupted && (i = sched_next(&r->sched)) >= 0) {
 		size_t si = (size_t)i;
 		const struct stage *s = &r->p->stages[si];
@@ -803,6 +944,15 @@ static void launch_ready(struct runner *r)
 				fail_before_start(r, si, f.key[0] ? f.key : NULL, f.why.buf);
 			}
 			continue;
+		}
+		if (f.state == FRESH_UP_TO_DATE && r->o->forced && r->o->forced[si]) {
+			/* --force: run it anyway; its entry stays until it succeeds */
+			memcpy(r->forced_from + si * HASH_HEX_SIZE, f.tree, HASH_HEX_SIZE);
+			memcpy(f.predicted, f.tree, HASH_HEX_SIZE);
+			f.state = FRESH_WILL_RUN;
+			strbuf_reset(&f.why);
+			strbuf_addstr(&f.why, "forced");
+			r->counts->forced++;
 		}
 		if (f.state == FRESH_UP_TO_DATE) {
 			set_output(r, si, f.tree);
@@ -834,6 +984,7 @@ static void launch_ready(struct runner *r)
 		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
 			r->o->before_first_start(r->o->before_first_start_ctx);
 		r->started_any = 1;
+		r->attempt[si] = 1;
 		start_stage(r, si, &f.programs, f.key, &f.record);
 	}
 	fresh_release(&f);
@@ -970,6 +1121,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	uint64_t nfiles = 0, nbytes = 0;
 	int ok = sl->ch.exit_code == 0 && !sl->ch.term_signal && !sl->timed_out;
 	int have_metrics = 0;
+	int proc_failed = 0; /* the stage's own process failed: it may be retried */
 
 	if (sl->ch.progress_fd >= 0)
 		read_progress(r, sl);
@@ -989,9 +1141,10 @@ static void finish_stage(struct runner *r, struct slot *sl)
 			describe_exit(r, sl, &reason);
 		}
 		ok = 0;
-	} else if (!ok)
+	} else if (!ok) {
 		describe_exit(r, sl, &reason);
-	else if (out_not_dir(sl->out_dir, &reason))
+		proc_failed = 1;
+	} else if (out_not_dir(sl->out_dir, &reason))
 		ok = 0; /* removed or replaced (a symlink would make us ingest its target) */
 	else if (dir_is_empty(sl->out_dir)) {
 		ok = 0;
@@ -1027,6 +1180,9 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	if (store_log(r, path.buf, log_err, &err) < 0)
 		log_err[0] = '\0';
 
+	const int attempts = max_attempts(r, si);
+	const int retry = proc_failed && r->attempt[si] < attempts && !interrupted && !r->fatal;
+	struct strbuf full = STRBUF_INIT; /* the recorded reason: why, then notes */
 	struct prov_input *inputs = xcalloc(s->inputs_nr + 1, sizeof(*inputs));
 	struct prov_exec e;
 	fill_exec_common(r, si, &e, inputs);
@@ -1056,11 +1212,11 @@ static void finish_stage(struct runner *r, struct slot *sl)
 			    sigabbrev_np(interrupted) ? sigabbrev_np(interrupted) : "?", was);
 		free(was);
 		e.status = "interrupted";
-		e.reason = reason.buf;
 	} else {
-		e.status = "failed";
-		e.reason = reason.buf;
+		e.status = retry ? "retried" : "failed";
 	}
+	compose_reason(r, si, reason.buf, ok ? out_hex : NULL, attempts, retry, &full);
+	e.reason = full.len ? full.buf : NULL;
 
 	if (!r->fatal && ensure_txn(r) == 0 && sync_hits(r) == 0) {
 		int64_t id;
@@ -1070,8 +1226,9 @@ static void finish_stage(struct runner *r, struct slot *sl)
 				/* a bad metrics.json fails the stage, not the run */
 				ok = 0;
 				strbuf_addstr(&reason, err.buf);
+				compose_reason(r, si, reason.buf, NULL, attempts, 0, &full);
 				e.status = "failed";
-				e.reason = reason.buf;
+				e.reason = full.buf;
 				e.output_digest = NULL;
 				e.metrics_json = NULL;
 				strbuf_reset(&err);
@@ -1088,27 +1245,45 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	free(inputs);
 
 	double secs = sl->ch.ended - sl->ch.started;
+	if (retry) {
+		/* not finished: the scheduler keeps its slots until the next attempt */
+		r->counts->retried++;
+		queue_retry(r, sl);
+		strbuf_addf(&full, "; trying again in %.0fs", RETRY_BACKOFF_S);
+		progress_retry(&r->prog, s->id, secs, full.buf);
+		if (tail.len)
+			progress_print(&r->prog, tail.buf);
+		/* not a spare: spares keep their name, work/<key>, which the
+		 * next attempt of this same key is about to take */
+		struct strbuf ignored = STRBUF_INIT;
+		remove_tree(sl->workdir, &ignored);
+		strbuf_release(&ignored);
+		goto done;
+	}
 	if (ok) {
+		warn_forced_change(r, si, out_hex);
 		set_output(r, si, out_hex);
 		XGROW(r->pend, r->pend_alloc, r->pend_nr + 1);
 		memcpy(r->pend[r->pend_nr].key, sl->key, HASH_HEX_SIZE);
 		memcpy(r->pend[r->pend_nr].tree, out_hex, HASH_HEX_SIZE);
 		r->pend_nr++;
 		r->counts->ran++;
-		progress_finished(&r->prog, s->id, "ran", secs, NULL);
+		progress_finished(&r->prog, s->id, "ran", secs, full.len ? full.buf : NULL);
 	} else if (!strcmp(e.status, "interrupted")) {
 		r->counts->interrupted_stages++;
 		r->stopped[si] = 1;
-		progress_finished(&r->prog, s->id, "interrupted", secs, reason.buf);
+		progress_finished(&r->prog, s->id, "interrupted", secs, full.buf);
 	} else {
 		r->counts->failed++;
-		progress_finished(&r->prog, s->id, "failed", secs, reason.buf);
+		progress_finished(&r->prog, s->id, "failed", secs, full.buf);
 		if (tail.len)
 			progress_print(&r->prog, tail.buf);
 	}
 	sched_done(&r->sched, si, ok);
 
 	workdir_release(r, sl);
+done:
+	strbuf_release(&full);
 	strbuf_release(&err);
 	strbuf_release(&reason);
 	strbuf_release(&tail);
@@ -1164,6 +1339,9 @@ static int poll_timeout_ms(struct runner *r, double now)
 		if (sl->kill_at > 0 && sl->kill_at - now < t)
 			t = sl->kill_at - now;
 	}
+	for (size_t k = 0; k < r->retries_nr; k++)
+		if (r->retries[k].at - now < t)
+			t = r->retries[k].at - now;
 	return t < 0 ? 0 : (int)(t * 1000) + 1;
 }
 
@@ -1305,9 +1483,17 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	strbuf_init(&r.fatal_err, 0);
 	r.outs = xcalloc(p->nr ? p->nr : 1, sizeof(*r.outs));
 	r.stopped = xcalloc(p->nr ? p->nr : 1, 1);
+	r.attempt = xcalloc(p->nr ? p->nr : 1, sizeof(*r.attempt));
+	if (o->forced)
+		r.forced_from = xcalloc(p->nr ? p->nr : 1, HASH_HEX_SIZE);
+	size_t selected = p->nr;
+	for (size_t i = 0; o->selected && i < p->nr; i++)
+		if (!o->selected[i])
+			selected--;
+	counts->not_selected = (int)(p->nr - selected);
 	code_digests_init(&r.cd);
-	sched_init(&r.sched, p, o->jobs, o->keep_going);
-	progress_init(&r.prog, stderr, p->nr, o->verbose);
+	sched_init_subset(&r.sched, p, o->jobs, o->keep_going, o->selected);
+	progress_init(&r.prog, stderr, selected, o->verbose);
 	if (install_signals(err) < 0) {
 		hit_writer_stop(r.hw);
 		return -1;
@@ -1329,6 +1515,7 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		stop_all(&r);
 		counts->interrupted = interrupted;
 	}
+	drop_retries(&r);
 	account_unfinished(&r);
 	flush_round(&r);
 	sync_hits(&r);
@@ -1345,6 +1532,9 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		free(r.outs[i].path);
 	free(r.outs);
 	free(r.stopped);
+	free(r.attempt);
+	free(r.forced_from);
+	free(r.retries);
 	free(r.slots);
 	free(r.pend);
 	for (size_t i = 0; i < r.spare_nr; i++) {

@@ -19,6 +19,17 @@
  * stores the logs, records the reason, prints the log tail, and stores no
  * output. Records are committed in batches (one transaction per scheduler
  * round), never one per stage.
+ *
+ * A run may cover some stages only (run_opts.selected; select.h): the others
+ * get no record and are counted as not selected. A forced stage
+ * (run_opts.forced) runs even when its cache entry is usable; its new output
+ * replaces the entry only once it succeeded, and an output that differs from
+ * the one it replaces is reported (the stage is not deterministic). A stage
+ * whose process fails (non-zero exit, signal, time limit; not a stop because
+ * the run was interrupted) is started again, after RETRY_BACKOFF_S, up to its
+ * retries (resources.retries, else run_opts.retries); each failed attempt
+ * that is retried is recorded with status 'retried', and only the last
+ * attempt counts. docs/provenance.md describes the records.
  */
 #ifndef STUDY_RUNNER_H
 #define STUDY_RUNNER_H
@@ -37,16 +48,27 @@ struct run_opts {
 	 * with the provenance handle free to use; may be NULL */
 	void (*before_first_start)(void *ctx);
 	void *before_first_start_ctx;
+	const char *selected; /* per stage: 1 to run it; NULL: every stage. Must hold
+			       * the dependencies of each stage in it */
+	const char *forced;   /* per stage: 1 to rerun it even when cached; NULL: none */
+	int retries;          /* further attempts of a stage that fails, for
+			       * stages whose resources.retries is not set */
 };
 
+/* Seconds between a failed attempt and the next. */
+#define RETRY_BACKOFF_S 1.0
+
 /* Every stage of the plan lands in exactly one of ran, cached, failed,
- * interrupted_stages, skipped and not_started (a dry run: would_run, cached,
- * failed, not_started). */
+ * interrupted_stages, skipped, not_started and not_selected (a dry run:
+ * would_run, cached, failed, not_started, not_selected). */
 struct run_counts {
 	int ran, cached, failed, skipped, would_run;
 	int interrupted_stages; /* running when the run was interrupted, stopped by it */
 	int not_started;        /* never started: the run stopped first */
+	int not_selected;       /* outside the run's targets: not looked at */
 	int interrupted;        /* the signal that interrupted the run (SIGINT...), or 0 */
+	int forced;             /* stages that ran (or would) only because forced */
+	int retried;            /* failed attempts that were tried again (not stages) */
 };
 
 /* Returns 0 when the run was carried out (stages may have failed: see

@@ -45,6 +45,12 @@ static size_t heap_pop(struct sched *s)
 
 void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going)
 {
+	sched_init_subset(s, p, slots, keep_going, NULL);
+}
+
+void sched_init_subset(struct sched *s, const struct plan *p, int slots, int keep_going,
+		       const char *selected)
+{
 	s->plan = p;
 	s->state = xcalloc(p->nr, sizeof(*s->state));
 	s->pending = xcalloc(p->nr, sizeof(*s->pending));
@@ -62,7 +68,9 @@ void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going
 			c = 1;
 		s->cpus[i] = c > s->slots ? s->slots : c;
 		s->pending[i] = p->stages[i].deps_nr;
-		if (!s->pending[i]) {
+		if (selected && !selected[i])
+			s->state[i] = ST_UNSELECTED;
+		else if (!s->pending[i]) {
 			s->state[i] = ST_READY;
 			heap_push(s, i);
 		}

@@ -6,6 +6,9 @@
  * that a big stage still runs, alone). Ready stages start in plan order.
  * When a stage fails, everything downstream of it is skipped; without
  * keep_going no new stage starts after the first failure (running ones finish).
+ * A run of some stages only (targets, select.h) leaves the others out: they
+ * are ST_UNSELECTED from the start and never become ready; the selection
+ * must hold the dependencies of every stage in it.
  */
 #ifndef STUDY_SCHEDULER_H
 #define STUDY_SCHEDULER_H
@@ -13,7 +16,9 @@
 #include <stddef.h>
 #include "plan.h"
 
-enum stage_state { ST_WAITING, ST_READY, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED };
+enum stage_state {
+	ST_WAITING, ST_READY, ST_RUNNING, ST_DONE, ST_FAILED, ST_SKIPPED, ST_UNSELECTED
+};
 
 struct sched {
 	const struct plan *plan;
@@ -28,6 +33,9 @@ struct sched {
 };
 
 void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going);
+/* The same over the stages with selected[i] != 0 (NULL: all of them). */
+void sched_init_subset(struct sched *s, const struct plan *p, int slots, int keep_going,
+		       const char *selected);
 void sched_release(struct sched *s);
 /* Next stage to start now (marked running, slots reserved), or -1. */
 long sched_next(struct sched *s);

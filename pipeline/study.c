@@ -1179,10 +1179,10 @@ static int load_resources(struct loader *L, const struct node *n, struct resourc
 		unsigned long long u;
 
 		if (strcmp(k->val, "cpus") && strcmp(k->val, "mem") && strcmp(k->val, "gpus") &&
-		    strcmp(k->val, "time"))
+		    strcmp(k->val, "time") && strcmp(k->val, "retries"))
 			return fail(L, k->pos,
-				    "unknown key '%s' in 'resources' (expected cpus, mem, gpus, time)",
-				    k->val);
+				    "unknown key '%s' in 'resources' (expected cpus, mem, gpus, time,"
+				    " retries)", k->val);
 		if (!strcmp(k->val, "cpus")) {
 			if (v->kind != NODE_SCALAR || parse_uint(v->val, 1024, &u) || u < 1)
 				return fail(L, v->pos, "'cpus' must be an integer from 1 to 1024");
@@ -1191,6 +1191,10 @@ static int load_resources(struct loader *L, const struct node *n, struct resourc
 			if (v->kind != NODE_SCALAR || parse_uint(v->val, 64, &u))
 				return fail(L, v->pos, "'gpus' must be an integer from 0 to 64");
 			r->gpus = (int)u;
+		} else if (!strcmp(k->val, "retries")) {
+			if (v->kind != NODE_SCALAR || parse_uint(v->val, 100, &u))
+				return fail(L, v->pos, "'retries' must be an integer from 0 to 100");
+			r->retries = (int)u;
 		} else if (!strcmp(k->val, "mem")) {
 			if (v->kind != NODE_SCALAR || parse_size(v->val, &r->mem_bytes))
 				return fail(L, v->pos,
@@ -1351,6 +1355,7 @@ static int load_entry(struct loader *L, struct entry *e, enum section sec, long 
 	e->section = sec;
 	e->pos = key->pos;
 	e->res.cpus = 1;
+	e->res.retries = -1;
 	if (val->kind != NODE_MAP)
 		return fail(L, val->pos, "entry '%s' must be a mapping, not %s", key->val,
 			    kind_name(val));

@@ -76,6 +76,8 @@ struct resources {
 	long long mem_bytes; /* 0 = unspecified; "512M", "1G", plain bytes */
 	int gpus;            /* default 0 */
 	double time_s;       /* 0 = no limit; "90", "90s", "15m", "2h" */
+	int retries;         /* 0 to 100 further attempts after a failure; -1 = not
+			      * given (`run --retries N` decides, default 0) */
 };
 
 struct strpos {

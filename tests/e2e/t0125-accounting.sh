@@ -42,7 +42,7 @@ check "log lists them all" sh -c "'$STUDY' log --store '$S' | grep -q 'ran 0, ca
 check "show --json counts them all" json_has "$("$STUDY" show 1 --store "$S" --json)" not_started 4
 "$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --json >"$TMP/out" 2>/dev/null
 check_eq "run --json counts them all" "$(cat "$TMP/out")" \
-	'{"run":2,"status":"failed","ran":0,"cached":0,"failed":1,"interrupted":0,"skipped":3,"not_started":4,"stages":8}'
+	'{"run":2,"status":"failed","ran":0,"cached":0,"failed":1,"interrupted":0,"skipped":3,"not_started":4,"not_selected":0,"forced":0,"retried":0,"stages":8}'
 "$STUDY" run "$TMP/f.yaml" --store "$S" -j 1 --keep-going >"$TMP/out" 2>/dev/null
 check_eq "with --keep-going nothing is left unstarted" "$(cat "$TMP/out")" \
 	"run 3: ran 4, cached 0, failed 1, skipped 3"

@@ -6,6 +6,7 @@
  * read-side queries (prov_query.h), and the cost of prov_record_exec.
  */
 #include "check.h"
+#include "chain.h"
 #include "metrics.h"
 #include "prov.h"
 #include "prov_query.h"
@@ -650,6 +651,96 @@ static void test_speed(void)
 	strbuf_release(&err);
 }
 
+/* ---- schema 5: the 'retried' status (a failed attempt that was retried) ---- */
+
+static void count_problem(const char *kind, int64_t run, int64_t exec, const char *stage,
+			  const char *msg, void *data)
+{
+	(void)kind, (void)run, (void)exec, (void)stage;
+	printf("# chain problem: %s\n", msg);
+	(*(int *)data)++;
+}
+
+static void test_retried_status(void)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	struct prov *p = NULL;
+	int64_t run = 0, x = 0;
+	struct prov_run r = sample_run();
+
+	path_in(&path, "retried.db");
+	CHECK(prov_open(&p, path.buf, &err) == 0, "retried: open a fresh db");
+	if (!p)
+		return;
+	CHECK(prov_run_begin(p, &r, &run, &err) == 0, "retried: begin a run");
+	struct prov_exec e = sample_exec(run, "eval/refusal/m1/base", "failed");
+	e.reason = "exit status 1";
+	CHECK(prov_begin(p, &err) == 0 && prov_record_exec(p, &e, &x, &err) == 0 &&
+	      prov_commit(p, &err) == 0, "a failed execution recorded under schema 5");
+	CHECK(prov_run_end(p, run, "failed", r.started + 1, 0, 0, 1, 0, &err) == 0, "end run 1");
+	prov_close(p);
+	p = NULL;
+
+	/* make it a schema-4 database again: the CHECK without 'retried' */
+	CHECK(sql_exec(path.buf, "PRAGMA writable_schema = ON;"
+				 "UPDATE sqlite_master SET sql = replace(sql, ', ''retried''))', '))')"
+				 " WHERE type = 'table' AND name = 'executions';"
+				 "PRAGMA writable_schema = OFF; PRAGMA user_version = 4") == 0,
+	      "downgrade to schema 4");
+	CHECK(sql_exec(path.buf, "INSERT INTO executions(run_id, stage_id, status)"
+				 " VALUES (1, 'x', 'retried')") < 0,
+	      "schema 4 refuses status 'retried'");
+
+	strbuf_reset(&err);
+	CHECK(prov_open(&p, path.buf, &err) == 0, "a schema-4 database opens (and migrates)");
+	if (!p) {
+		printf("# %s\n", err.buf);
+		return;
+	}
+	CHECK(sql_int(path.buf, "PRAGMA user_version") == 5, "migrated to schema 5");
+	r.started += 10;
+	CHECK(prov_run_begin(p, &r, &run, &err) == 0, "retried: begin run 2");
+	e = sample_exec(run, "eval/refusal/m1/base", "retried");
+	e.reason = "exit status 1; attempt 1 of 2";
+	e.started = r.started + 1;
+	e.ended = r.started + 2;
+	e.exit_code = 1;
+	int rc = prov_begin(p, &err) == 0 && prov_record_exec(p, &e, &x, &err) == 0;
+	e.status = "ran";
+	e.reason = "attempt 2 of 2";
+	e.output_digest = D1;
+	rc = rc && prov_record_exec(p, &e, &x, &err) == 0 && prov_commit(p, &err) == 0;
+	CHECK(rc, "a retried attempt and the final one recorded after the migration");
+	if (!rc)
+		printf("# %s\n", err.buf);
+	e.status = "retrying";
+	strbuf_reset(&err);
+	CHECK(prov_begin(p, &err) == 0 && prov_record_exec(p, &e, &x, &err) < 0,
+	      "an unknown status is still refused");
+	prov_rollback(p);
+	CHECK(prov_run_end(p, run, "ok", r.started + 3, 1, 0, 0, 0, &err) == 0, "end run 2");
+	prov_close(p);
+
+	struct strbuf st = STRBUF_INIT;
+	sql_str(path.buf, "SELECT group_concat(status || ':' || reason, ',') FROM executions"
+			  " WHERE run_id = 2", &st);
+	CHECK_STR(st.buf, "retried:exit status 1; attempt 1 of 2,ran:attempt 2 of 2",
+		  "both attempts are rows of run 2");
+	strbuf_release(&st);
+	CHECK(sql_int(path.buf, "SELECT failed FROM runs WHERE id = 2") == 0,
+	      "the run counts the stage once, as ran");
+
+	int problems = 0;
+	struct chain_check cc = { count_problem, NULL, &problems, 0, 0, "", 0 };
+	strbuf_reset(&err);
+	CHECK(prov_open_readonly(&p, path.buf, &err) == 0 &&
+	      chain_verify(prov_sqlite(p), &cc, &err) == 0 && problems == 0 && cc.execs == 3,
+	      "the hash chain holds across the migration (3 executions, 2 runs)");
+	prov_close(p);
+	strbuf_release(&path);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(scratch)) {
@@ -660,6 +751,7 @@ int main(void)
 	test_foreign_and_future();
 	test_main_db();
 	test_results_order();
+	test_retried_status();
 	test_speed();
 
 	struct strbuf rm = STRBUF_INIT;

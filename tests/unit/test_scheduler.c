@@ -230,6 +230,41 @@ static void test_two_deps_failure(int failing, int fail_first)
 	fake_release(&f);
 }
 
+static void test_subset(void)
+{
+	/* 0 -> 1 -> 2, 0 -> 3 -> 4; selected: 0, 1, 3 (closed under deps) */
+	static const int edges[][2] = { { 0, 1 }, { 1, 2 }, { 0, 3 }, { 3, 4 } };
+	static const char selected[5] = { 1, 1, 0, 1, 0 };
+	struct fake f;
+	fake_init(&f, 5, edges, 4, NULL);
+	struct sched s;
+	sched_init_subset(&s, &f.p, 4, 0, selected);
+	CHECK(s.state[2] == ST_UNSELECTED && s.state[4] == ST_UNSELECTED,
+	      "stages outside the selection are left out");
+	CHECK(sched_next(&s) == 0, "the selected root is ready");
+	CHECK(sched_next(&s) == -1, "nothing else yet");
+	sched_done(&s, 0, 1);
+	CHECK(sched_next(&s) == 1 && sched_next(&s) == 3, "both selected dependents start");
+	sched_done(&s, 1, 1);
+	sched_done(&s, 3, 1);
+	CHECK(sched_next(&s) == -1, "an unselected dependent never becomes ready");
+	CHECK(sched_idle(&s), "idle once the selection is done");
+	CHECK(s.state[2] == ST_UNSELECTED && s.state[4] == ST_UNSELECTED, "still left out");
+	sched_release(&s);
+
+	/* a failure skips selected stages downstream only */
+	static const char sel2[5] = { 1, 1, 1, 1, 0 };
+	sched_init_subset(&s, &f.p, 4, 1, sel2);
+	CHECK(sched_next(&s) == 0, "root");
+	sched_done(&s, 0, 0);
+	CHECK(s.state[1] == ST_SKIPPED && s.state[2] == ST_SKIPPED && s.state[3] == ST_SKIPPED,
+	      "selected stages downstream of a failure are skipped");
+	CHECK(s.state[4] == ST_UNSELECTED, "an unselected one stays out, not skipped");
+	CHECK(sched_idle(&s), "idle");
+	sched_release(&s);
+	fake_release(&f);
+}
+
 int main(void)
 {
 	test_chain_order();
@@ -243,5 +278,6 @@ int main(void)
 	for (int failing = 0; failing < 2; failing++)
 		for (int fail_first = 0; fail_first < 2; fail_first++)
 			test_two_deps_failure(failing, fail_first);
+	test_subset();
 	return check_done();
 }

@@ -489,6 +489,42 @@ static void test_malformed(void)
 	free(names);
 }
 
+/* resources.retries: default "not given", 0 to 100, exact errors. */
+static void test_retries(void)
+{
+	struct study st;
+	struct strbuf err = STRBUF_INIT;
+	int rc = load_str(&st, "study: t\nmodels:\n  a: {run: [x]}\n"
+			       "  b: {run: [x], resources: {retries: 0}}\n"
+			       "  c: {run: [x], resources: {retries: 100, cpus: 2}}\n", &err);
+	CHECK(rc == 0, "retries 0 and 100 load");
+	if (!rc) {
+		CHECK(st.models[0].res.retries == -1, "retries not given: -1 (run --retries decides)");
+		CHECK(st.models[1].res.retries == 0, "retries: 0 is kept as given");
+		CHECK(st.models[2].res.retries == 100 && st.models[2].res.cpus == 2,
+		      "retries: 100 beside another resource");
+		study_release(&st);
+	}
+	static const char *const bad[][2] = {
+		{ "-1", "3:38: 'retries' must be an integer from 0 to 100" },
+		{ "101", "3:38: 'retries' must be an integer from 0 to 100" },
+		{ "1.5", "3:38: 'retries' must be an integer from 0 to 100" },
+		{ "two", "3:38: 'retries' must be an integer from 0 to 100" },
+		{ "[1]", "3:38: 'retries' must be an integer from 0 to 100" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct strbuf text = STRBUF_INIT;
+		strbuf_addf(&text, "study: t\nmodels:\n  a: {run: [x], resources: {retries: %s}}\n",
+			    bad[i][0]);
+		rc = load_str(&st, text.buf, &err);
+		CHECK(rc == -1 && strstr(err.buf, bad[i][1]), bad[i][0]);
+		if (rc == -1 && !strstr(err.buf, bad[i][1]))
+			printf("#   got: %s\n", err.buf);
+		strbuf_release(&text);
+	}
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	test_full();
@@ -499,5 +535,6 @@ int main(void)
 	test_root();
 	test_performance();
 	test_malformed();
+	test_retries();
 	return check_done();
 }
