@@ -111,6 +111,25 @@ check_eq "the stage ends interrupted, not failed" "$(rows "$TMP/si" 1 | tail -n 
 check "its failed attempts before the interrupt are recorded" sh -c \
 	"[ \"\$(sqlite3 '$TMP/si/provenance.db' \"SELECT count(*) FROM executions WHERE status = 'retried'\")\" -ge 1 ]"
 
+# a stage of several steps is retried whole: every step runs again
+mkdir -p "$TMP/ms"
+cat >"$TMP/ms/s.yaml" <<YAML
+study: flaky-steps
+root: .
+data:
+  f:
+    run: [[sh, -c, 'echo a >>"\$1"/a; echo x >>"$TMP/ms/first"', x, "\${out}"],
+          [sh, -c, 'if [ ! -e "$TMP/ms/c" ]; then touch "$TMP/ms/c"; exit 3; fi; echo b >"\$1"/b', x, "\${out}"]]
+    resources: {retries: 1}
+YAML
+"$STUDY" run "$TMP/ms/s.yaml" --store "$TMP/ms/st" >"$TMP/out" 2>/dev/null
+check_eq "multi-step: the second attempt succeeds" "$(cat "$TMP/out")" "run 1: ran 1, cached 0, failed 0"
+check_eq "multi-step: both attempts recorded, the failed one naming its step" \
+	"$(sqlite3 "$TMP/ms/st/provenance.db" "SELECT status || '|' || reason FROM executions ORDER BY id")" \
+	"retried|step 2 of 2 (sh -c) exited with status 3; attempt 1 of 2
+ran|attempt 2 of 2"
+check_eq "multi-step: step 1 ran once per attempt" "$(wc -l <"$TMP/ms/first")" 2
+
 # bad --retries values
 "$STUDY" run "$TMP/c.yaml" --store "$TMP/sc" --retries 101 >/dev/null 2>"$TMP/err"; rc=$?
 check_eq "--retries above 100" "$rc:$(cat "$TMP/err")" \
