@@ -24,6 +24,7 @@ int cmd_results(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 /* "study: error: <msg>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
