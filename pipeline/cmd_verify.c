@@ -70,6 +70,7 @@ static cJSON *collected_json(const struct verify_collected *c)
 	prov_json_add_str(o, "stage", c->stage);
 	cJSON_AddNumberToObject(o, "run", (double)c->run);
 	cJSON_AddNumberToObject(o, "execution", (double)c->exec);
+	cJSON_AddNumberToObject(o, "last_run", (double)c->last_run);
 	cJSON_AddNumberToObject(o, "gc", (double)c->gc);
 	return o;
 }
@@ -96,7 +97,7 @@ static void print_collected(const struct verify_report *r)
 			else
 				logs++;
 			lo = !lo || c->run < lo ? c->run : lo;
-			hi = c->run > hi ? c->run : hi;
+			hi = c->last_run > hi ? c->last_run : hi;
 		}
 		printf("verify: collected: ");
 		if (trees)

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ struct verifier {
 	struct strmap trees_seen;   /* tree hex present with a valid name -> (void *)1 */
 	struct strmap reported;     /* dedupe "missing" problems */
 	struct strmap collected;    /* digest -> struct gc_mark: removed by study gc */
-	struct strmap collected_seen; /* digest -> (void *)1: in r->collected */
+	struct strmap collected_seen; /* digest -> 1 + its index in r->collected */
 	struct owner **owners;      /* every owner, for freeing */
 	size_t owners_nr, owners_alloc;
 };
@@ -352,19 +353,23 @@ static int collected(struct verifier *v, const struct prov_ref *ref)
 {
 	static const char *const refs[] = { "output", "input", "stdout", "stderr" };
 	const struct gc_mark *m = strmap_get(&v->collected, ref->digest);
+	struct verify_report *r = v->r;
 	if (!m || ref->run > m->last_run)
 		return 0;
-	if (strmap_get(&v->collected_seen, ref->digest))
+	size_t seen = (size_t)(uintptr_t)strmap_get(&v->collected_seen, ref->digest);
+	if (seen) {
+		struct verify_collected *c = &r->collected[seen - 1];
+		c->last_run = ref->run > c->last_run ? ref->run : c->last_run;
 		return 1;
-	strmap_put(&v->collected_seen, ref->digest, (void *)1);
-	struct verify_report *r = v->r;
+	}
 	XGROW(r->collected, r->collected_alloc, r->collected_nr + 1);
 	struct verify_collected *c = &r->collected[r->collected_nr++];
+	strmap_put(&v->collected_seen, ref->digest, (void *)(uintptr_t)r->collected_nr);
 	c->digest = xstrdup(ref->digest);
 	c->ref = refs[ref->kind];
 	c->input = ref->input ? xstrdup(ref->input) : NULL;
 	c->stage = xstrdup(ref->stage ? ref->stage : "?");
-	c->run = ref->run;
+	c->run = c->last_run = ref->run;
 	c->exec = ref->exec;
 	c->gc = m->gc;
 	return 1;

@@ -47,7 +47,8 @@ struct verify_collected {
 	char *input;     /* the input's name for "input", else NULL */
 	char *stage;
 	int64_t run, exec;
-	int64_t gc;      /* the collection that removed it */
+	int64_t last_run; /* the newest run among the references it excuses */
+	int64_t gc;       /* the collection that removed it */
 };
 
 struct verify_report {
