@@ -39,7 +39,8 @@ size_t gc_pick_runs(const struct gc_run *runs, size_t nr, long keep, int64_t **k
 	struct gc_run *v = xcalloc(nr ? nr : 1, sizeof(*v));
 	size_t n = 0, alloc = 0;
 	*kept = NULL;
-	memcpy(v, runs, nr * sizeof(*v));
+	if (nr)
+		memcpy(v, runs, nr * sizeof(*v));
 	qsort(v, nr, sizeof(*v), cmp_run_desc); /* by study, newest first */
 	for (size_t i = 0; i < nr;) {
 		size_t end = i;
