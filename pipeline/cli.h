@@ -24,6 +24,7 @@ int cmd_results(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 int cmd_why(int argc, char **argv);
 
 struct prov;

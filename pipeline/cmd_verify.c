@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"Without --rerun: rehash every object and tree of the store, check every digest\n"
 		"provenance refers to, the hash chain over runs and executions, and that each\n"
 		"recorded git commit holds the recorded study file. One line per problem, then\n"
-		"a summary.\n"
+		"a summary. Outputs and logs that 'study gc' removed are listed as collected,\n"
+		"not as problems.\n"
 		"With --rerun: re-execute recorded stages (default: every stage of the latest\n"
 		"run) from their recorded inputs and compare outputs: at their recorded work\n"
 		"directory (taking the store's lock) when the store is where they ran, else\n"
@@ -59,6 +60,59 @@ static cJSON *problem_json(const struct verify_problem *p)
 	return o;
 }
 
+static cJSON *collected_json(const struct verify_collected *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	prov_json_add_str(o, "digest", c->digest);
+	prov_json_add_str(o, "reference", c->ref);
+	if (c->input)
+		prov_json_add_str(o, "input", c->input);
+	prov_json_add_str(o, "stage", c->stage);
+	cJSON_AddNumberToObject(o, "run", (double)c->run);
+	cJSON_AddNumberToObject(o, "execution", (double)c->exec);
+	cJSON_AddNumberToObject(o, "last_run", (double)c->last_run);
+	cJSON_AddNumberToObject(o, "gc", (double)c->gc);
+	return o;
+}
+
+/* One line per collection: "verify: collected: 2 trees and 4 log objects
+ * recorded by runs 1 to 3 were removed by gc 1" (verify.h: not problems). */
+static void print_collected(const struct verify_report *r)
+{
+	int64_t done = 0;
+	for (;;) {
+		int64_t gc = 0, lo = 0, hi = 0;
+		long trees = 0, logs = 0;
+		for (size_t i = 0; i < r->collected_nr; i++)
+			if (r->collected[i].gc > done && (!gc || r->collected[i].gc < gc))
+				gc = r->collected[i].gc;
+		if (!gc)
+			return;
+		for (size_t i = 0; i < r->collected_nr; i++) {
+			const struct verify_collected *c = &r->collected[i];
+			if (c->gc != gc)
+				continue;
+			if (!strcmp(c->ref, "output") || !strcmp(c->ref, "input"))
+				trees++;
+			else
+				logs++;
+			lo = !lo || c->run < lo ? c->run : lo;
+			hi = c->last_run > hi ? c->last_run : hi;
+		}
+		printf("verify: collected: ");
+		if (trees)
+			printf("%ld tree%s", trees, trees == 1 ? "" : "s");
+		if (logs)
+			printf("%s%ld log object%s", trees ? " and " : "", logs, logs == 1 ? "" : "s");
+		if (lo == hi)
+			printf(" recorded by run %lld", (long long)lo);
+		else
+			printf(" recorded by runs %lld to %lld", (long long)lo, (long long)hi);
+		printf(" %s removed by gc %lld\n", trees + logs == 1 ? "was" : "were", (long long)gc);
+		done = gc;
+	}
+}
+
 static void print_json(cJSON *o)
 {
 	char *text = cJSON_Print(o);
@@ -86,6 +140,9 @@ static int do_verify(const char *store_dir, const struct verify_opts *vo, int js
 		cJSON *ps = cJSON_AddArrayToObject(o, "problems");
 		for (size_t i = 0; i < r.nr; i++)
 			cJSON_AddItemToArray(ps, problem_json(&r.problems[i]));
+		cJSON *cs = cJSON_AddArrayToObject(o, "collected");
+		for (size_t i = 0; i < r.collected_nr; i++)
+			cJSON_AddItemToArray(cs, collected_json(&r.collected[i]));
 		cJSON *ns = cJSON_AddArrayToObject(o, "notes");
 		for (size_t i = 0; i < r.notes.nr; i++)
 			cJSON_AddItemToArray(ns, cJSON_CreateString(r.notes.v[i]));
@@ -105,6 +162,7 @@ static int do_verify(const char *store_dir, const struct verify_opts *vo, int js
 	} else {
 		for (size_t i = 0; i < r.nr; i++)
 			printf("verify: %s\n", r.problems[i].message);
+		print_collected(&r);
 		for (size_t i = 0; i < r.notes.nr; i++)
 			printf("verify: note: %s\n", r.notes.v[i]);
 		if (r.head_run)

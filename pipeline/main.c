@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "verify", cmd_verify, "check the store, provenance chain and commits; --rerun: reproduce" },
 	{ "export", cmd_export, "export a run's provenance (W3C PROV-JSON)" },
 	{ "hash", cmd_hash, "SHA-256 of files, tree digests of directories (as the store)" },
+	{ "gc", cmd_gc, "remove from the store what no kept run uses (--dry-run: list it)" },
 };
 
 static void usage(FILE *f)

@@ -135,14 +135,40 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	" || ' ''not-started''))')"
 	" WHERE type = 'table' AND name = 'executions';"
 	"PRAGMA writable_schema = OFF;",
-	/* 4 -> 5: 'retried', a failed attempt of a stage that was run again
+	/* 4 -> 5: (a) 'retried', a failed attempt of a stage that was run again
 	 * (resources.retries, run --retries); the same documented schema edit
-	 * as 3 -> 4, no row changes, every hash stays valid */
+	 * as 3 -> 4, no row changes, every hash stays valid.
+	 * (b) `study gc` (pipeline/gc.h): one row per collection, one per
+	 * digest it removed, written before anything is removed, so that
+	 * `verify` tells a collected output from a missing one. New tables
+	 * only: no row of the chain changes. IF NOT EXISTS (and a replace that
+	 * matches nothing the second time): a database turned back to an older
+	 * version by hand (test_chain) replays this step harmlessly. */
 	"PRAGMA writable_schema = ON;"
 	"UPDATE sqlite_master SET sql = replace(sql, '''not-started''))',"
 	" '''not-started'', ''retried''))')"
 	" WHERE type = 'table' AND name = 'executions';"
-	"PRAGMA writable_schema = OFF;",
+	"PRAGMA writable_schema = OFF;"
+	"CREATE TABLE IF NOT EXISTS gc_runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  started REAL NOT NULL,"
+	"  ended REAL,"
+	"  keep_runs INTEGER NOT NULL,"
+	"  kept_runs TEXT NOT NULL,"
+	"  last_run INTEGER,"
+	"  study_path TEXT,"
+	"  host TEXT,"
+	"  user TEXT,"
+	"  trees INTEGER NOT NULL,"
+	"  objects INTEGER NOT NULL,"
+	"  cache_entries INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS gc_collected ("
+	"  gc_id INTEGER NOT NULL REFERENCES gc_runs(id),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('tree', 'object')),"
+	"  digest TEXT NOT NULL,"
+	"  bytes INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS gc_collected_digest ON gc_collected(digest);",
 };
 
 struct prov {
@@ -1051,5 +1077,96 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
 		ret = 0;
 	}
 	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ---- study gc (pipeline/gc.h) ---- */
+
+int prov_gc_begin(struct prov *p, const struct prov_gc *g, int64_t *gc_id, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "INSERT INTO gc_runs (started, keep_runs, kept_runs, last_run, study_path,"
+			       " host, user, trees, objects, cache_entries, bytes)"
+			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_double(st, 1, g->started);
+		sqlite3_bind_int64(st, 2, g->keep_runs);
+		bind_text(st, 3, g->kept_runs_json ? g->kept_runs_json : "[]");
+		if (g->last_run > 0)
+			sqlite3_bind_int64(st, 4, g->last_run);
+		bind_text(st, 5, g->study_path);
+		bind_text(st, 6, g->host);
+		bind_text(st, 7, g->user);
+		sqlite3_bind_int64(st, 8, g->trees);
+		sqlite3_bind_int64(st, 9, g->objects);
+		sqlite3_bind_int64(st, 10, g->cache_entries);
+		sqlite3_bind_int64(st, 11, g->bytes);
+		ret = step_done(st);
+	}
+	if (ret == 0)
+		*gc_id = sqlite3_last_insert_rowid(p->db);
+	else
+		db_error(err, p->db, "cannot record the collection in '%s'", p->path);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int prov_gc_record(struct prov *p, int64_t gc_id, const struct prov_gc_item *items, size_t nr,
+		   struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "INSERT INTO gc_collected (gc_id, kind, digest, bytes) VALUES (?, ?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < nr; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, gc_id);
+		bind_text(st, 2, items[i].kind);
+		bind_text(st, 3, items[i].digest);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)items[i].bytes);
+		if (step_done(st) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		db_error(err, p->db, "cannot record what the collection removes in '%s'", p->path);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int prov_gc_end(struct prov *p, int64_t gc_id, double ended, long long trees, long long objects,
+		long long cache_entries, long long bytes, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = -1;
+	int own = sqlite3_get_autocommit(p->db);
+	if (own && exec_sql(p, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "UPDATE gc_runs SET ended = ?, trees = ?, objects = ?, cache_entries = ?,"
+			       " bytes = ? WHERE id = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_double(st, 1, ended);
+		sqlite3_bind_int64(st, 2, trees);
+		sqlite3_bind_int64(st, 3, objects);
+		sqlite3_bind_int64(st, 4, cache_entries);
+		sqlite3_bind_int64(st, 5, bytes);
+		sqlite3_bind_int64(st, 6, gc_id);
+		ret = step_done(st);
+	}
+	if (ret < 0)
+		db_error(err, p->db, "cannot record the end of the collection in '%s'", p->path);
+	sqlite3_finalize(st);
+	if (own) {
+		if (ret == 0 && exec_sql(p, "COMMIT", err) < 0)
+			ret = -1;
+		if (ret < 0)
+			sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	return ret;
 }

@@ -17,6 +17,7 @@
 #ifndef STUDY_PROV_H
 #define STUDY_PROV_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "strbuf.h"
 
@@ -130,12 +131,40 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
  * error (no message). */
 int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65]);
 
+/* ---- study gc (pipeline/gc.h, docs/store.md "Garbage collection") ----
+ * A collection is recorded before it removes anything: prov_gc_begin and
+ * prov_gc_record in one transaction (prov_begin ... prov_commit), then the
+ * removal, then prov_gc_end (own transaction unless one is open). The rows
+ * of runs and executions are never touched: they keep their digests. */
+struct prov_gc {
+	double started;             /* unix time */
+	long keep_runs;             /* --keep-runs */
+	const char *kept_runs_json; /* JSON array of the ids of the runs kept */
+	int64_t last_run;           /* the newest run recorded when it started; 0: none */
+	const char *study_path;     /* the study whose reusable outputs were kept; NULL */
+	const char *host, *user;
+	long long trees, objects, cache_entries, bytes; /* what it is about to remove */
+};
+int prov_gc_begin(struct prov *p, const struct prov_gc *g, int64_t *gc_id, struct strbuf *err);
+struct prov_gc_item {
+	const char *kind;   /* "tree" or "object" */
+	const char *digest; /* 64 hex */
+	uint64_t bytes;     /* the manifest's or the object's size */
+};
+int prov_gc_record(struct prov *p, int64_t gc_id, const struct prov_gc_item *items, size_t nr,
+		   struct strbuf *err);
+/* The end time and what was really removed (the begin row's counts are the
+ * plan until then). */
+int prov_gc_end(struct prov *p, int64_t gc_id, double ended, long long trees, long long objects,
+		long long cache_entries, long long bytes, struct strbuf *err);
+
 /* The schema version this code creates and understands (PRAGMA user_version). */
 /* 2 adds the tamper-evident chain (pipeline/chain.h): runs.prev_hash,
  * runs.record_hash, executions.record_hash. */
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
-/* 5 adds the execution status 'retried' (a failed attempt that was retried). */
+/* 5 adds the execution status 'retried' (a failed attempt that was retried)
+ * and the tables gc_runs and gc_collected (`study gc`). */
 #define PROV_SCHEMA_VERSION 5
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit

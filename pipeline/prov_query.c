@@ -1268,3 +1268,39 @@ int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err)
 {
 	return chain_verify(prov_sqlite(p), c, err);
 }
+
+/* ---- what `study gc` collected (verify, verify --rerun) ---- */
+
+struct collected_scan {
+	void (*fn)(const struct prov_collected *c, void *data);
+	void *data;
+};
+
+static void collected_row(sqlite3_stmt *st, void *ctx)
+{
+	const struct collected_scan *r = ctx;
+	struct prov_collected c = { col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2),
+				    sqlite3_column_int64(st, 3) };
+	if (c.digest && c.kind)
+		r->fn(&c, r->data);
+}
+
+int prov_scan_collected(struct prov *p, void (*fn)(const struct prov_collected *c, void *data),
+			void *data, struct strbuf *err)
+{
+	struct collected_scan r = { fn, data };
+	return scan_rows(p,
+			 "SELECT c.digest, c.kind, g.id, coalesce(g.last_run, 0)"
+			 " FROM gc_collected c JOIN gc_runs g ON g.id = c.gc_id"
+			 " ORDER BY c.digest, coalesce(g.last_run, 0), g.id",
+			 collected_row, &r, err);
+}
+
+int prov_collected_by(struct prov *p, const char *digest, int64_t *gc_id, struct strbuf *err)
+{
+	return lookup_int(p,
+			  "SELECT g.id FROM gc_collected c JOIN gc_runs g ON g.id = c.gc_id"
+			  " WHERE c.digest = ?1 ORDER BY coalesce(g.last_run, 0) DESC, g.id DESC"
+			  " LIMIT 1",
+			  digest, NULL, gc_id, err);
+}

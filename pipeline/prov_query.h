@@ -312,6 +312,24 @@ struct prov_run_commit {
 int prov_scan_run_commits(struct prov *p, void (*fn)(const struct prov_run_commit *c, void *data),
 			  void *data, struct strbuf *err);
 
+/* ---- what `study gc` removed (verify.c, rerun.c; docs/store.md) ---- */
+
+/* A digest a collection removed (gc_collected joined with gc_runs). */
+struct prov_collected {
+	const char *digest;
+	const char *kind;  /* "tree" or "object" */
+	int64_t gc_id;
+	int64_t last_run;  /* the newest run recorded when that gc started; 0: none */
+};
+/* Every row, by digest, then by last_run and gc id: a digest removed by
+ * several collections (it was made again in between) comes once for each,
+ * the newest last. Works inside a snapshot like the scans above. */
+int prov_scan_collected(struct prov *p, void (*fn)(const struct prov_collected *c, void *data),
+			void *data, struct strbuf *err);
+/* The newest collection that removed `digest`: 0 with *gc_id set (0 when
+ * none did), or -1 with "cannot read provenance: ..." in err. */
+int prov_collected_by(struct prov *p, const char *digest, int64_t *gc_id, struct strbuf *err);
+
 /* The hash-chain check (chain_verify, chain.h) over this database. */
 struct chain_check;
 int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err);

@@ -262,14 +262,34 @@ static void first_line(const char *path, struct strbuf *out)
 	strbuf_release(&sb);
 }
 
-static void compare_outputs(struct store *st, struct store *scratch, struct rerun_result *res)
+/* The collection that removed `digest` (0: none, or unknown). */
+static int64_t collected_by(struct prov *p, const char *digest)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t gc = 0;
+	if (prov_collected_by(p, digest, &gc, &err) < 0)
+		gc = 0;
+	strbuf_release(&err);
+	return gc;
+}
+
+static void compare_outputs(struct store *st, struct prov *p, struct store *scratch,
+			    struct rerun_result *res)
 {
 	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT, err = STRBUF_INIT, d = STRBUF_INIT;
 	struct tree ma = TREE_INIT, mb = TREE_INIT;
 	store_tree_manifest_path(st, res->recorded, &a);
 	store_tree_manifest_path(scratch, res->got, &b);
 	res->status = RERUN_DIFFERENT;
-	if (tree_read(a.buf, NULL, &ma, &err) < 0 || tree_read(b.buf, NULL, &mb, &err) < 0) {
+	int64_t gc = 0;
+	if (!store_has_tree(st, res->recorded) && access(a.buf, F_OK) != 0)
+		gc = collected_by(p, res->recorded);
+	if (gc) {
+		/* only the digests can be compared (docs/store.md, "Garbage collection") */
+		strbuf_addf(&d, "output digest %.12s, recorded %.12s (the recorded output was"
+			    " removed by gc %lld: the first differing file cannot be named)",
+			    res->got, res->recorded, (long long)gc);
+	} else if (tree_read(a.buf, NULL, &ma, &err) < 0 || tree_read(b.buf, NULL, &mb, &err) < 0) {
 		strbuf_addf(&d, "output digest %.12s, recorded %.12s (%s)", res->got, res->recorded,
 			    err.buf);
 	} else {
@@ -412,6 +432,12 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		strbuf_reset(&e2);
 		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
 		    store_tree_intact(st, rec.inputs[i], &e2) < 0) {
+			int64_t gc = collected_by(p, rec.inputs[i]);
+			if (gc && !store_has_tree(st, rec.inputs[i])) {
+				strbuf_reset(&e2);
+				strbuf_addf(&e2, "tree '%s' was removed by gc %lld; run the study to"
+					    " make it again", rec.inputs[i], (long long)gc);
+			}
 			set_failed(res, "input: %s%s", e2.buf, "");
 			strvec_clear(&from);
 			strvec_clear(&to);
@@ -534,7 +560,7 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		} else if (!strcmp(res->got, res->recorded)) {
 			res->status = RERUN_IDENTICAL;
 		} else {
-			compare_outputs(st, &scratch, res);
+			compare_outputs(st, p, &scratch, res);
 		}
 	}
 	free(cwd);

@@ -969,8 +969,18 @@ static int tree_check(struct store *st, const char *hex, int repair, struct strb
 	struct strbuf what = STRBUF_INIT, file = STRBUF_INIT;
 	struct tree t = TREE_INIT, w = TREE_INIT;
 	int ret = -1;
-	if (store_tree_path(st, hex, &dir, err) != 0)
+	if (!repair) {
+		/* a reader never rebuilds out/<hex>/ (store.h) */
+		if (!hash_hex_valid(hex) || !store_has_tree(st, hex)) {
+			strbuf_addstr(err, "tree '");
+			add_printable(err, hex);
+			strbuf_addstr(err, "' is not materialised");
+			goto out;
+		}
+		store_tree_dir_path(st, hex, &dir);
+	} else if (store_tree_path(st, hex, &dir, err) != 0) {
 		goto out;
+	}
 	if (tree_stat_fresh(st, hex, dir.buf)) {
 		ret = STORE_TREE_OK;
 		goto out;
@@ -1256,6 +1266,161 @@ int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, s
 int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
 {
 	return for_each_fanout(st, "trees", fn, ctx, err);
+}
+
+int store_for_each_cache_entry(const struct store *st, store_each_fn fn, void *ctx,
+			       struct strbuf *err)
+{
+	return for_each_fanout(st, "cache", fn, ctx, err);
+}
+
+/* out/<name> or stat/<name>: one flat directory, names in byte order. */
+static int for_each_flat(const struct store *st, const char *sub, store_each_fn fn, void *ctx,
+			 struct strbuf *err)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	char **names = NULL;
+	size_t n = 0;
+	strbuf_addf(&dir, "%s/%s", st->root, sub);
+	int ret = list_names(dir.buf, &names, &n, err);
+	for (size_t i = 0; !ret && i < n; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, names[i]);
+		fn(ctx, names[i], path.buf, hash_hex_valid(names[i]));
+	}
+	free_names(names, n);
+	strbuf_release(&dir);
+	strbuf_release(&path);
+	return ret;
+}
+
+int store_for_each_outdir(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_flat(st, "out", fn, ctx, err);
+}
+
+int store_for_each_stat(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err)
+{
+	return for_each_flat(st, "stat", fn, ctx, err);
+}
+
+/* ---- removal (study gc) ------------------------------------------------------------ */
+
+static int check_name(const char *name, struct strbuf *err)
+{
+	if (hash_hex_valid(name))
+		return 0;
+	strbuf_addstr(err, "invalid store name '");
+	add_printable(err, name);
+	strbuf_addch(err, '\'');
+	return -1;
+}
+
+/* unlink(2) as one crash step; a missing name is fine. */
+static int unlink_step(const char *path, struct strbuf *err)
+{
+	fs_crash_step("unlink", path);
+	int r = unlink(path);
+	fs_crash_step_done();
+	if (r != 0 && errno != ENOENT) {
+		strbuf_addf(err, "cannot remove '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int remove_fanout(struct store *st, const char *kind, const char *hex, struct strbuf *err)
+{
+	if (check_name(hex, err))
+		return -1;
+	struct strbuf p = STRBUF_INIT;
+	fanout_path(st, kind, hex, &p);
+	int ret = unlink_step(p.buf, err);
+	strbuf_release(&p);
+	return ret;
+}
+
+int store_remove_cache_entry(struct store *st, const char *key_hex, struct strbuf *err)
+{
+	return remove_fanout(st, "cache", key_hex, err);
+}
+
+int store_remove_tree(struct store *st, const char *hex, struct strbuf *err)
+{
+	return remove_fanout(st, "trees", hex, err);
+}
+
+int store_remove_object(struct store *st, const char *hex, struct strbuf *err)
+{
+	return remove_fanout(st, "objects", hex, err);
+}
+
+int store_remove_stat(struct store *st, const char *name, struct strbuf *err)
+{
+	if (check_name(name, err))
+		return -1;
+	struct strbuf p = STRBUF_INIT;
+	tree_stat_path(st, name, &p);
+	int ret = unlink_step(p.buf, err);
+	strbuf_release(&p);
+	return ret;
+}
+
+int store_remove_outdir(struct store *st, const char *name, struct strbuf *err)
+{
+	if (check_name(name, err))
+		return -1;
+	struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT;
+	struct stat sb;
+	int ret = -1;
+	store_tree_dir_path(st, name, &dir);
+	if (lstat(dir.buf, &sb) != 0) {
+		ret = errno == ENOENT ? 0 : -1;
+		if (ret)
+			strbuf_addf(err, "cannot read '%s': %s", dir.buf, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		ret = unlink_step(dir.buf, err); /* not a tree: nothing half to see */
+		goto out;
+	}
+	/* the removal starts under tmp/ (emptied by the next lock holder), so
+	 * out/ only ever holds whole trees */
+	strbuf_addf(&tmp, "%s/tmp/gc-XXXXXX", st->root);
+	if (!mkdtemp(tmp.buf)) {
+		strbuf_addf(err, "cannot create a temporary directory in '%s/tmp': %s", st->root,
+			    strerror(errno));
+		strbuf_reset(&tmp);
+		goto out;
+	}
+	/* moving a directory to another parent rewrites its "..": it must be
+	 * writable (out/<hex>/ is 0555) */
+	if (!(sb.st_mode & S_IWUSR) &&
+	    chmod(dir.buf, (sb.st_mode & 07777) | S_IWUSR) != 0) {
+		strbuf_addf(err, "cannot make '%s' writable: %s", dir.buf, strerror(errno));
+		goto out;
+	}
+	fs_crash_step("rename", dir.buf);
+	int r = rename(dir.buf, tmp.buf); /* replaces the empty temporary */
+	fs_crash_step_done();
+	if (r != 0) {
+		if (errno == ENOENT) {
+			ret = 0;
+			goto out;
+		}
+		strbuf_addf(err, "cannot move '%s' to '%s': %s", dir.buf, tmp.buf, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (tmp.len) {
+		struct strbuf ignored = STRBUF_INIT;
+		(void)remove_tree(tmp.buf, &ignored); /* what is left goes with tmp/ */
+		strbuf_release(&ignored);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&tmp);
+	return ret;
 }
 
 /* ---- work dirs ------------------------------------------------------------------------ */

@@ -17,6 +17,9 @@
  *   lock                  the writer lock (flock), holds the writer's pid as text
  *   provenance.db         SQLite provenance (owned by prov.c, not this module)
  *
+ * Garbage collection (`study gc`) removes what no kept run uses through the
+ * store_remove_* functions below (pipeline/gc.h owns the policy).
+ *
  * Tree manifest canonical form (pipeline/tree.h owns it; UTF-8 text, bytes
  * sorted by path, '\n' ends each line):
  *
@@ -148,7 +151,10 @@ int store_tree_check(struct store *st, const char *hex, struct strbuf *note, str
 /* The same check without writing anything (for readers such as `verify
  * --rerun`): 0 when out/<hex>/ is its manifest, else -1 with "file
  * 'OUTDIR/PATH' does not match its recorded digest (DETAIL)" or why it could
- * not be checked. out/<hex>/ must exist (store_tree_path). */
+ * not be checked. out/<hex>/ must exist (store_tree_path): a missing one is
+ * "tree 'HEX' is not materialised", never rebuilt (a reader that rebuilt it
+ * while `study gc` removes the tree would leave an out/<hex>/ without its
+ * manifest). */
 int store_tree_intact(struct store *st, const char *hex, struct strbuf *err);
 /* After a stage changed input tree `hex` in place (runner.c's input guard):
  * rehash every object the manifest names, delete those whose content no
@@ -171,6 +177,36 @@ int store_cache_put(struct store *st, const char *key_hex, const char *tree_hex,
 typedef void (*store_each_fn)(void *ctx, const char *name, const char *path, int named_ok);
 int store_for_each_object(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
 int store_for_each_tree(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+/* The same over the action cache, cache/ab/<key> (named_ok: the key is 64
+ * hex digits in its fan-out directory; read the entry with store_cache_get),
+ * and over the flat directories out/<name> (store_for_each_outdir) and
+ * stat/<name> (store_for_each_stat), where named_ok means 64 hex digits. */
+int store_for_each_cache_entry(const struct store *st, store_each_fn fn, void *ctx,
+			       struct strbuf *err);
+int store_for_each_outdir(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+int store_for_each_stat(const struct store *st, store_each_fn fn, void *ctx, struct strbuf *err);
+
+/* Removal, for `study gc` (pipeline/gc.h) only, with the writer lock held.
+ * Each is one crash step (fsutil.h) and leaves the store whole whatever
+ * follows: a name is there or gone, never half gone. A name that is
+ * already gone is not an error. The caller keeps the order that makes each
+ * intermediate state valid (docs/store.md, "Garbage collection"): cache
+ * entries before the trees they name, out/<hex>/ before its manifest,
+ * manifests before the objects they list.
+ *   store_remove_cache_entry  unlink cache/ab/<key>;
+ *   store_remove_outdir       out/<hex>/ is renamed into tmp/ (atomically:
+ *                             no half tree is ever seen under out/), then
+ *                             removed from there; a kill in between leaves
+ *                             it to store_clean_tmp;
+ *   store_remove_stat         unlink stat/<hex>;
+ *   store_remove_tree         unlink trees/ab/<hex> (the manifest);
+ *   store_remove_object       unlink objects/ab/<hex>.
+ * `name` must be 64 hex digits ("invalid store name 'X'" otherwise). */
+int store_remove_cache_entry(struct store *st, const char *key_hex, struct strbuf *err);
+int store_remove_outdir(struct store *st, const char *name, struct strbuf *err);
+int store_remove_stat(struct store *st, const char *name, struct strbuf *err);
+int store_remove_tree(struct store *st, const char *hex, struct strbuf *err);
+int store_remove_object(struct store *st, const char *hex, struct strbuf *err);
 
 /* The work directory of the execution whose cache key is `key_hex`:
  * <store>/work/<key>. It depends on nothing but the store and the key (as

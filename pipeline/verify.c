@@ -1,7 +1,8 @@
 /*
  * verify: rehash the store (objects, tree manifests, materialised trees),
  * check every digest provenance refers to, the hash chain (chain.c) and the
- * recorded git commits (gitinfo.c). Reads provenance only through
+ * recorded git commits (gitinfo.c); a digest `study gc` removed is listed
+ * as collected, not missing (verify.h). Reads provenance only through
  * prov_query.h, in one snapshot. Collects problems in a verify_report; the
  * `study verify` command (cmd_verify.c) prints them. Never writes anything.
  */
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,12 @@ void verify_report_release(struct verify_report *r)
 		free(r->problems[i].stage);
 	}
 	free(r->problems);
+	for (size_t i = 0; i < r->collected_nr; i++) {
+		free(r->collected[i].digest);
+		free(r->collected[i].input);
+		free(r->collected[i].stage);
+	}
+	free(r->collected);
 	strvec_clear(&r->notes);
 	verify_report_init(r);
 }
@@ -58,6 +66,8 @@ struct verifier {
 	struct strmap object_owner; /* object hex -> struct owner (borrowed from tree_owner or logs) */
 	struct strmap trees_seen;   /* tree hex present with a valid name -> (void *)1 */
 	struct strmap reported;     /* dedupe "missing" problems */
+	struct strmap collected;    /* digest -> struct gc_mark: removed by study gc */
+	struct strmap collected_seen; /* digest -> 1 + its index in r->collected */
 	struct owner **owners;      /* every owner, for freeing */
 	size_t owners_nr, owners_alloc;
 };
@@ -320,6 +330,51 @@ static int check_orphan_outdirs(struct verifier *v, struct strbuf *err)
 	return rc;
 }
 
+/* The newest collection of a digest (prov_scan_collected gives it last). */
+struct gc_mark {
+	int64_t gc, last_run;
+};
+
+static void load_collected_row(const struct prov_collected *c, void *data)
+{
+	struct verifier *v = data;
+	struct gc_mark *m = strmap_get(&v->collected, c->digest);
+	if (!m) {
+		m = xcalloc(1, sizeof(*m));
+		strmap_put(&v->collected, c->digest, m);
+	}
+	m->gc = c->gc_id;
+	m->last_run = c->last_run;
+}
+
+/* 1 when the missing digest of `ref` was removed by study gc after the run
+ * that refers to it was recorded (verify.h); listed once per digest. */
+static int collected(struct verifier *v, const struct prov_ref *ref)
+{
+	static const char *const refs[] = { "output", "input", "stdout", "stderr" };
+	const struct gc_mark *m = strmap_get(&v->collected, ref->digest);
+	struct verify_report *r = v->r;
+	if (!m || ref->run > m->last_run)
+		return 0;
+	size_t seen = (size_t)(uintptr_t)strmap_get(&v->collected_seen, ref->digest);
+	if (seen) {
+		struct verify_collected *c = &r->collected[seen - 1];
+		c->last_run = ref->run > c->last_run ? ref->run : c->last_run;
+		return 1;
+	}
+	XGROW(r->collected, r->collected_alloc, r->collected_nr + 1);
+	struct verify_collected *c = &r->collected[r->collected_nr++];
+	strmap_put(&v->collected_seen, ref->digest, (void *)(uintptr_t)r->collected_nr);
+	c->digest = xstrdup(ref->digest);
+	c->ref = refs[ref->kind];
+	c->input = ref->input ? xstrdup(ref->input) : NULL;
+	c->stage = xstrdup(ref->stage ? ref->stage : "?");
+	c->run = c->last_run = ref->run;
+	c->exec = ref->exec;
+	c->gc = m->gc;
+	return 1;
+}
+
 /* A digest provenance refers to must be in the store. */
 static void check_ref(const struct prov_ref *ref, void *data)
 {
@@ -331,7 +386,7 @@ static void check_ref(const struct prov_ref *ref, void *data)
 	if (strmap_get(&v->reported, d))
 		return;
 	if (ref->kind == PROV_REF_OUTPUT || ref->kind == PROV_REF_INPUT) {
-		if (strmap_get(&v->trees_seen, d))
+		if (strmap_get(&v->trees_seen, d) || collected(v, ref))
 			return;
 		strmap_put(&v->reported, d, (void *)1);
 		if (ref->kind == PROV_REF_OUTPUT)
@@ -345,7 +400,7 @@ static void check_ref(const struct prov_ref *ref, void *data)
 				    d, ref->input, (long long)ow.exec);
 	} else {
 		store_object_path(&v->st, d, &p);
-		if (stat(p.buf, &sb) != 0) {
+		if (stat(p.buf, &sb) != 0 && !collected(v, ref)) {
 			strmap_put(&v->reported, d, (void *)1);
 			add_problem(v, "missing", &ow,
 				    "log object '%s' (%s of execution %lld) is missing", d,
@@ -383,10 +438,12 @@ static void check_orphan_hit(int64_t exec, int64_t run, const char *stage, void 
 		    (long long)ow.exec);
 }
 
-/* Every digest provenance refers to is in the store, and its records agree. */
+/* Every digest provenance refers to is in the store (or was collected),
+ * and its records agree. */
 static int check_references(struct verifier *v, struct strbuf *err)
 {
-	if (prov_scan_refs(v->pv, check_ref, v, err) < 0 ||
+	if (prov_scan_collected(v->pv, load_collected_row, v, err) < 0 ||
+	    prov_scan_refs(v->pv, check_ref, v, err) < 0 ||
 	    prov_scan_artifact_mismatches(v->pv, check_artifact, v, err) < 0 ||
 	    prov_scan_orphan_hits(v->pv, check_orphan_hit, v, err) < 0)
 		return -1;
@@ -544,6 +601,8 @@ out:
 	strmap_clear(&v.object_owner, NULL);
 	strmap_clear(&v.trees_seen, NULL);
 	strmap_clear(&v.reported, NULL);
+	strmap_clear(&v.collected, free);
+	strmap_clear(&v.collected_seen, NULL);
 	for (size_t i = 0; i < v.owners_nr; i++) {
 		free(v.owners[i]->stage);
 		free(v.owners[i]);

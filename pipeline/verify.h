@@ -12,6 +12,13 @@
  *     study file with the recorded digest (a run from a dirty work tree gets a
  *     note, not a problem, when they differ).
  *
+ * A digest that `study gc` removed (gc_collected, prov.h) is not a problem
+ * when every execution that refers to it belongs to a run recorded before
+ * that collection: it is listed in report->collected instead. A run recorded
+ * after the collection that refers to it needed it in the store (gc keeps
+ * what the newest runs use, and a later run makes what it uses again), so
+ * it is still reported missing.
+ *
  * Problems are collected in a verify_report, each with the stage and run it
  * affects where known. verify_store returns -1 only when it could not check
  * at all (no store, unreadable database).
@@ -32,9 +39,23 @@ struct verify_problem {
 	int64_t run;   /* 0 when unknown */
 };
 
+/* A digest provenance refers to that `study gc` removed (one per digest,
+ * with its first reference). */
+struct verify_collected {
+	char *digest;
+	const char *ref; /* "output", "input", "stdout", "stderr" */
+	char *input;     /* the input's name for "input", else NULL */
+	char *stage;
+	int64_t run, exec;
+	int64_t last_run; /* the newest run among the references it excuses */
+	int64_t gc;       /* the collection that removed it */
+};
+
 struct verify_report {
 	struct verify_problem *problems;
 	size_t nr, alloc;
+	struct verify_collected *collected;
+	size_t collected_nr, collected_alloc;
 	struct strvec notes; /* observations that are not problems */
 	long objects, trees, outdirs, runs, execs;
 	char head[HASH_HEX_SIZE]; /* record_hash of the last run, "" when none or unsealed */
