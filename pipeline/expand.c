@@ -29,7 +29,7 @@ struct expand {
 	const struct node *top;                 /* top-level defaults; NULL when none */
 	const struct node *sec[SEC_REPORT + 1]; /* top-level + section defaults, merged */
 	/* the entry being loaded (expand_begin_entry), key NULL when none */
-	const struct node *key, *val, *mx;
+	const struct node *key, *val, *mx, *vars;
 	enum section cur_sec;
 	size_t combo;
 	const char *name;
@@ -87,8 +87,35 @@ int expand_is_defaults(const struct node *k)
 /* ---- defaults -------------------------------------------------------------------- */
 
 static const char *const default_keys[] = {
-	"run", "params", "resources", "code", "env", "after", "replicate",
+	"run", "params", "vars", "resources", "code", "env", "after", "replicate",
 };
+
+static int valid_axis_name(const char *s);
+
+/* `vars`: a mapping of names ([a-z][a-z0-9_]*) to scalars. */
+static int check_vars(struct loader *L, const struct node *v)
+{
+	size_t i;
+
+	if (v->kind != NODE_MAP)
+		return loader_fail(L, v->pos, "'vars' must be a mapping, not %s",
+				   loader_kind_name(v));
+	for (i = 0; i < v->nr; i += 2) {
+		if (!valid_axis_name(v->kids[i]->val))
+			return loader_fail(L, v->kids[i]->pos,
+					   "invalid var name '%s' (use [a-z][a-z0-9_]*, at most 64 "
+					   "characters)", v->kids[i]->val);
+		if (v->kids[i + 1]->kind != NODE_SCALAR)
+			return loader_fail(L, v->kids[i + 1]->pos, "vars must be scalars, not %s",
+					   loader_kind_name(v->kids[i + 1]));
+	}
+	return 0;
+}
+
+static int merges_key_by_key(const char *key)
+{
+	return !strcmp(key, "params") || !strcmp(key, "vars") || !strcmp(key, "resources");
+}
 
 static int check_replicate_value(struct loader *L, const struct node *v, int *value)
 {
@@ -128,13 +155,12 @@ static int check_defaults(struct loader *L, const struct node *d, enum section s
 					   "'%s' cannot be a default; write it in the entry", key->val);
 		if (k == sizeof(default_keys) / sizeof(default_keys[0]))
 			return loader_fail(L, key->pos,
-					   "unknown key '%s' in 'defaults' (expected run, params, "
+					   "unknown key '%s' in 'defaults' (expected run, params, vars, "
 					   "resources, code, env, after, replicate)", key->val);
 		if (!strcmp(key->val, "after") && sec != SEC_MITIGATIONS)
 			return loader_fail(L, key->pos,
 					   "'after' can only be a default in 'mitigations'");
-		if ((!strcmp(key->val, "params") || !strcmp(key->val, "resources")) &&
-		    v->kind != NODE_MAP)
+		if (merges_key_by_key(key->val) && v->kind != NODE_MAP)
 			return loader_fail(L, v->pos, "'%s' must be a mapping, not %s", key->val,
 					   loader_kind_name(v));
 		if (!strcmp(key->val, "replicate") && check_replicate_value(L, v, &b))
@@ -143,10 +169,6 @@ static int check_defaults(struct loader *L, const struct node *d, enum section s
 	return 0;
 }
 
-static int merges_key_by_key(const char *key)
-{
-	return !strcmp(key, "params") || !strcmp(key, "resources");
-}
 
 /*
  * base's pairs that `over` lacks, then over's pairs; with `deep`, params and
@@ -280,13 +302,33 @@ static long find_axis(const struct node *mx, const char *axis, size_t len)
 	return -1;
 }
 
-/* The value bound to ${matrix.AXIS} at index `at` of n, or NULL after an error. */
+/* 1 when name (len bytes, the text inside "${...}") is "matrix.AXIS" or "vars.X". */
+static int is_bound_name(const char *name, size_t len)
+{
+	return (len > 7 && !memcmp(name, "matrix.", 7)) || (len > 5 && !memcmp(name, "vars.", 5));
+}
+
+/* The value bound to ${NAME} (NAME = matrix.AXIS or vars.X, len bytes) at
+ * index `at` of n, or NULL after an error. */
 static const struct node *bound_value(struct loader *L, const struct node *n, size_t at,
-				      const char *axis, size_t len)
+				      const char *name, size_t len)
 {
 	struct expand *X = loader_expand(L);
+	const char *axis = name + 7;
 	long a;
 
+	if (name[0] == 'v') { /* vars.X */
+		const char *key = name + 5;
+		size_t klen = len - 5, i;
+
+		for (i = 0; X->vars && i < X->vars->nr; i += 2)
+			if (X->vars->kids[i]->len == klen && !memcmp(X->vars->kids[i]->val, key, klen))
+				return X->vars->kids[i + 1];
+		loader_fail(L, loader_dollar_pos(L, n, at), "unknown var '%.*s' in '${vars.%.*s}'",
+			    (int)klen, key, (int)klen, key);
+		return NULL;
+	}
+	len -= 7;
 	if (!X->mx) {
 		loader_fail(L, loader_dollar_pos(L, n, at),
 			    "'${matrix.%.*s}' is used, but entry '%s' has no 'matrix'", (int)len, axis,
@@ -552,16 +594,17 @@ const struct node *expand_begin_entry(struct loader *L, enum section sec, const 
 	X->combo = combo;
 	X->name = name;
 	X->mx = sec != SEC_REPORT ? map_get(v, "matrix") : NULL;
-	if (!d || v->kind != NODE_MAP)
-		return v;
-	return merge(L, d, v, 1);
+	if (d && v->kind == NODE_MAP)
+		v = merge(L, d, v, 1);
+	X->vars = map_get(v, "vars"); /* checked by expand_entry_key before any use */
+	return v;
 }
 
 void expand_end_entry(struct loader *L)
 {
 	struct expand *X = loader_expand(L);
 
-	X->key = X->val = X->mx = NULL;
+	X->key = X->val = X->mx = X->vars = NULL;
 	X->name = NULL;
 }
 
@@ -573,6 +616,8 @@ int expand_entry_key(struct loader *L, struct entry *e, const struct node *k,
 
 	if (!strcmp(k->val, "matrix") || !strcmp(k->val, "name"))
 		return X->cur_sec == SEC_REPORT ? 0 : 1; /* made the entries (names pass) */
+	if (!strcmp(k->val, "vars"))
+		return check_vars(L, v) ? -1 : 1;
 	if (strcmp(k->val, "replicate"))
 		return 0;
 	if (check_replicate_value(L, v, &value))
@@ -585,31 +630,43 @@ int expand_entry_key(struct loader *L, struct entry *e, const struct node *k,
 	return 1;
 }
 
-int expand_matrix_var(struct loader *L, const struct node *n, size_t at, const char *axis,
-		      size_t len, const char **text)
+int expand_bound_var(struct loader *L, const struct node *n, size_t at, const char *name,
+		     size_t len, const char **text)
 {
-	const struct node *v = bound_value(L, n, at, axis, len);
+	const struct node *v;
+
+	if (!is_bound_name(name, len))
+		return 0;
+	v = bound_value(L, n, at, name, len);
 
 	if (!v)
 		return -1;
 	*text = v->val;
-	return 0;
+	return 1;
+}
+
+/* The next "${matrix." or "${vars." in s, or NULL. */
+static const char *next_bound(const char *s)
+{
+	for (s = strstr(s, "${"); s; s = strstr(s + 1, "${"))
+		if (!strncmp(s + 2, "matrix.", 7) || !strncmp(s + 2, "vars.", 5))
+			return s;
+	return NULL;
 }
 
 cJSON *expand_param_scalar(struct loader *L, const struct node *n)
 {
-	static const char open[] = "${matrix.";
 	const char *s = n->val, *p, *close;
 	struct strbuf sb = STRBUF_INIT;
 	const struct node *v;
 	cJSON *j;
 
-	p = strstr(s, open);
+	p = next_bound(s);
 	if (!p)
 		return loader_scalar_json(L, n);
 	close = strchr(p, '}');
-	if (p == s && close && !close[1]) { /* the whole value: the axis value, typed */
-		v = bound_value(L, n, 0, s + 9, (size_t)(close - s - 9));
+	if (p == s && close && !close[1]) { /* the whole value: the bound value, typed */
+		v = bound_value(L, n, 0, s + 2, (size_t)(close - s - 2));
 		return v ? loader_scalar_json(L, v) : NULL;
 	}
 	while (p) {
@@ -619,12 +676,12 @@ cJSON *expand_param_scalar(struct loader *L, const struct node *n)
 			loader_fail(L, loader_dollar_pos(L, n, (size_t)(p - n->val)), "unterminated '${'");
 			goto fail;
 		}
-		v = bound_value(L, n, (size_t)(p - n->val), p + 9, (size_t)(close - p - 9));
+		v = bound_value(L, n, (size_t)(p - n->val), p + 2, (size_t)(close - p - 2));
 		if (!v)
 			goto fail;
 		strbuf_addstr(&sb, v->val);
 		s = close + 1;
-		p = strstr(s, open);
+		p = next_bound(s);
 	}
 	strbuf_addstr(&sb, s);
 	j = cJSON_CreateString(sb.buf);

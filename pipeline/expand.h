@@ -7,6 +7,8 @@
  *  - `matrix:` in an entry: one entry per combination of named axes, named
  *    by a `name:` template or NAME-AXISVALUE-...; ${matrix.AXIS} in run,
  *    params and name;
+ *  - `vars:` in an entry (or its defaults): named texts for ${vars.X} in run
+ *    and params, fixed at load time (in the key only through what they make);
  *  - `seeds:` at the top level and `replicate:` per entry: which entries
  *    run once per seed (plan.c makes the stages).
  *
@@ -62,13 +64,14 @@ void expand_end_entry(struct loader *L);
 int expand_entry_key(struct loader *L, struct entry *e, const struct node *k,
 		     const struct node *v);
 
-/* ${matrix.AXIS} (axis = the text after "matrix.", len bytes) at index `at`
- * of scalar n: *text = the value of the entry's combination. -1 after an error. */
-int expand_matrix_var(struct loader *L, const struct node *n, size_t at, const char *axis,
-		      size_t len, const char **text);
+/* ${NAME} (name: the text inside, len bytes) at index `at` of scalar n: when
+ * it is matrix.AXIS or vars.X, *text = its value for the entry (combination)
+ * being loaded and 1 is returned; 0 for any other variable; -1 after an error. */
+int expand_bound_var(struct loader *L, const struct node *n, size_t at, const char *name,
+		     size_t len, const char **text);
 
-/* A params scalar: ${matrix.AXIS} substituted (the whole value: the axis
- * value, typed; inside text: its text), else as loader_scalar_json. */
+/* A params scalar: ${matrix.AXIS} and ${vars.X} substituted (the whole value:
+ * the bound value, typed; inside text: its text), else as loader_scalar_json. */
 cJSON *expand_param_scalar(struct loader *L, const struct node *n);
 
 /* Appends to a message about position p a note naming the entry when p is

@@ -1129,13 +1129,16 @@ static int resolve_var(struct loader *L, struct entry *e, long self, const struc
 		add_part(L, first, TV_PARAM, name + 7, len - 7);
 		return 0;
 	}
-	if (len > 7 && !memcmp(name, "matrix.", 7)) {
+	{
 		const char *text;
+		int rc = expand_bound_var(L, n, at, name, len, &text); /* matrix.X, vars.X */
 
-		if (expand_matrix_var(L, n, at, name + 7, len - 7, &text))
+		if (rc < 0)
 			return -1;
-		add_part(L, first, TV_LITERAL, text, strlen(text)); /* fixed at load time */
-		return 0;
+		if (rc) {
+			add_part(L, first, TV_LITERAL, text, strlen(text)); /* fixed at load time */
+			return 0;
+		}
 	}
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		if (strlen(vars[i].name) != len || memcmp(vars[i].name, name, len))
