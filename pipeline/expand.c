@@ -18,6 +18,9 @@
 /* A section can make at most this many entries: each makes at least one
  * stage, and study.c bounds the stages by the same number. */
 #define MAX_ENTRIES 100000
+/* Room for every enum section (a section added after SEC_REPORT still fits). */
+#define MAX_SECTIONS 16
+_Static_assert(SEC_REPORT < MAX_SECTIONS, "expand: more sections than MAX_SECTIONS");
 
 /* Where an entry's name came from, for duplicate reports. */
 struct made {
@@ -27,7 +30,7 @@ struct made {
 
 struct expand {
 	const struct node *top;                 /* top-level defaults; NULL when none */
-	const struct node *sec[SEC_REPORT + 1]; /* top-level + section defaults, merged */
+	const struct node *sec[MAX_SECTIONS];   /* top-level + section defaults, merged */
 	/* the entry being loaded (expand_begin_entry), key NULL when none */
 	const struct node *key, *val, *mx, *vars;
 	enum section cur_sec;
@@ -450,6 +453,8 @@ int expand_section_count(struct loader *L, enum section sec, const struct node *
 	struct expand *X = loader_expand(L);
 	size_t i, c;
 
+	if ((unsigned)sec >= MAX_SECTIONS)
+		return loader_fail(L, n->pos, "internal error: section %d", (int)sec);
 	X->made_nr = 0;
 	X->sec[sec] = X->top;
 	*count = 0;
@@ -586,7 +591,8 @@ const struct node *expand_begin_entry(struct loader *L, enum section sec, const 
 				      const struct node *v, size_t combo, const char *name)
 {
 	struct expand *X = loader_expand(L);
-	const struct node *d = sec == SEC_REPORT ? X->top : X->sec[sec];
+	const struct node *d = sec == SEC_REPORT || (unsigned)sec >= MAX_SECTIONS ? X->top
+										 : X->sec[sec];
 
 	X->key = k;
 	X->val = v;

@@ -12,6 +12,9 @@
  * (line and column 1-based; the path as given by the caller). The caller
  * prefixes "study: error: " when printing. Nothing is allocated on failure
  * (the struct is released). See docs/study-format.md for the language.
+ * `defaults:`, `vars:`, `matrix:` and `seeds:` are read by expand.c's hooks:
+ * the struct holds their result (merged entries, one entry per matrix
+ * combination, study.seeds and entry.once), never the keys themselves.
  *
  * Ownership: everything reachable from a struct study is owned by it and
  * freed by study_release(). Entries, their names, arrays, run steps and texts live
