@@ -8,7 +8,7 @@
  * the other entries' cache keys alone; seeds replicate stages with their own
  * seed and inputs, a `replicate: false` entry keeps the key it had without
  * seeds, and adding a seed changes no existing key. Bad input is covered by
- * the fixtures tests/malformed/2NN-*.yaml (test_study, t0140).
+ * the fixtures tests/malformed/200-NN-*.yaml (test_study, t0140).
  */
 #include "canon.h"
 #include "check.h"
