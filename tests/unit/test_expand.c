@@ -91,29 +91,33 @@ static void record_of(const struct plan *p, size_t si, const struct stage_output
 		      struct code_digests *cd, struct strbuf *rec)
 {
 	struct strbuf err = STRBUF_INIT;
+	struct strvec progs = STRVEC_INIT;
 	char key[HASH_HEX_SIZE];
-	char *prog = stagecmd_program(p, &p->stages[si], cd, &err);
 	strbuf_reset(rec);
-	if (!prog || stagecmd_key(p, si, outs, prog, cd, rec, key, &err) < 0) {
+	if (stagecmd_programs(p, &p->stages[si], cd, &progs, &err) < 0 ||
+	    stagecmd_key(p, si, outs, progs.v, cd, rec, key, &err) < 0) {
 		printf("# no key for %s: %s\n", p->stages[si].id, err.buf);
 		strbuf_reset(rec);
 	}
-	free(prog);
+	strvec_clear(&progs);
 	strbuf_release(&err);
 }
 
-/* The argv of stage si as one line (fake store paths, ${out} = /out). */
+/* The argv of stage si as one line (fake store paths, ${out} = /out), its
+ * steps separated by " ; ". */
 static void argv_of(const struct plan *p, size_t si, const struct stage_output *outs,
 		    struct strbuf *line)
 {
-	struct strvec argv = STRVEC_INIT;
-	struct strbuf err = STRBUF_INIT;
 	strbuf_reset(line);
-	stagecmd_argv(p, si, outs, "/out", "PROG", &argv, &err);
-	for (size_t i = 0; i < argv.nr; i++)
-		strbuf_addf(line, "%s%s", i ? " " : "", argv.v[i]);
-	strvec_clear(&argv);
-	strbuf_release(&err);
+	for (size_t n = 0; n < p->stages[si].entry->steps_nr; n++) {
+		struct strvec argv = STRVEC_INIT;
+		stagecmd_argv(p, si, n, outs, "/out", "PROG", &argv);
+		if (n)
+			strbuf_addstr(line, " ; ");
+		for (size_t i = 0; i < argv.nr; i++)
+			strbuf_addf(line, "%s%s", i ? " " : "", argv.v[i]);
+		strvec_clear(&argv);
+	}
 }
 
 static int same_str(const char *a, const char *b)
@@ -297,7 +301,8 @@ static void test_defaults(void)
 	CHECK(st.report && st.report->res.cpus == 2 && st.report->res.time_s == 60,
 	      "top-level defaults apply to the report too");
 	check_argv(&p, "report", "PROG report 2 /out", "... params included");
-	CHECK(m1->run[0].pos.line == 9, "a default run element keeps its own position");
+	CHECK(m1->steps_nr == 1 && m1->steps[0].argv[0].pos.line == 9,
+	      "a default run element keeps its own position");
 	plan_release(&p);
 	study_release(&st);
 
@@ -344,9 +349,26 @@ static void test_vars(void)
 		     "in params a whole ${vars.X} is typed, inside text it is text");
 	check_params(&st.models[1], "{\"layers\":16,\"tag\":\"L0x10\"}",
 		     "... typed as YAML would (0x10 is 16)");
-	const struct targ *t = &st.models[0].run[3];
+	const struct targ *t = &st.models[0].steps[0].argv[3];
 	CHECK(t->nr == 1 && t->parts[0].kind == TV_LITERAL,
 	      "${vars.X} is fixed at load time (a literal part)");
+	plan_release(&p);
+	study_release(&st);
+
+	text = "study: t\n"
+	       "root: .\n"
+	       "models:\n"
+	       "  defaults:\n"
+	       "    run:\n"
+	       "      - [./prog, pretrain, '${vars.layers}', pre]\n"
+	       "      - [./prog, align, pre, '${matrix.lr}', '${out}']\n"
+	       "  m:\n"
+	       "    vars: {layers: 2}\n"
+	       "    matrix: {lr: [0.1, 0.2]}\n";
+	if (!CHECK(load_ok(&st, &p, NULL, text) == 0, "a multi-step default run with vars loads"))
+		return;
+	check_argv(&p, "model/m-lr0.2", "PROG pretrain 2 pre ; PROG align pre 0.2 /out",
+		   "vars and matrix values reach every step of a multi-step run");
 	plan_release(&p);
 	study_release(&st);
 }
