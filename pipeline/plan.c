@@ -35,8 +35,23 @@ static size_t add_stage(struct builder *b, enum stage_kind kind, const struct en
 	s->id = id;
 	s->kind = kind;
 	s->entry = e;
+	s->seed = b->p->study->seed;
+	s->seed_index = -1;
 	s->model_input = s->base_input = -1;
 	return b->p->nr++;
+}
+
+/* The data stage named `name` that a stage of seed index k (-1: not
+ * replicated) takes: the same seed's copy, or the one stage of data that runs
+ * once (the loader rejects an entry that runs once using replicated data).
+ * Data stages come first in the plan. */
+static long data_stage(const struct plan *p, const char *name, long k)
+{
+	for (size_t d = 0; d < p->nr && p->stages[d].kind == SK_DATA; d++)
+		if (!strcmp(p->stages[d].entry->name, name) &&
+		    (p->stages[d].seed_index < 0 || p->stages[d].seed_index == k))
+			return (long)d;
+	return -1;
 }
 
 /* Append an input; `known_new` skips the duplicate-producer scan when the
@@ -88,12 +103,11 @@ static void bind_targ(struct plan *p, struct stage *s, const struct targ *t, lon
 				free(name);
 				break;
 			}
-			for (size_t d = 0; d < p->study->data_nr; d++)
-				if (!strcmp(p->study->data[d].name, part->text)) {
-					add_input(s, name, d, 0); /* data stage d has index d */
-					name = NULL;
-					break;
-				}
+			long d = data_stage(p, part->text, s->seed_index);
+			if (d >= 0) {
+				add_input(s, name, (size_t)d, 0);
+				name = NULL;
+			}
 			free(name);
 			break;
 		}
@@ -128,10 +142,50 @@ static void bind_inputs(struct plan *p, size_t si, long model_stage, long base_s
 }
 
 struct variant {
-	long stage;           /* stage producing the variant's model */
+	size_t *stage;        /* per seed index: the stage producing the variant's model */
 	const char *method, *mitigation;
 	char *name;
 };
+
+struct copies {
+	enum stage_kind kind;
+	const struct entry *e;
+	const char *model, *method, *mitigation, *evaluation, *variant;
+	const size_t *model_in, *base_in; /* per seed index, or NULL */
+};
+
+/*
+ * The stages of entry c->e in one place of the DAG: one per seed when the
+ * entry replicates, else one (then out[k] is that stage for every k). Their
+ * ${model} and ${model.base} are the same seed's model_in[k] and base_in[k].
+ */
+static void add_copies(struct builder *b, const struct copies *c, char *id, size_t *out)
+{
+	const struct study *st = b->p->study;
+	int rep = st->seeds_nr && !c->e->once;
+	size_t n = rep ? st->seeds_nr : 1, K = st->seeds_nr ? st->seeds_nr : 1;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t si = add_stage(b, c->kind, c->e,
+				      rep ? xasprintf("%s@seed%s", id, st->seeds[k]) : xstrdup(id));
+		struct stage *s = &b->p->stages[si];
+		if (rep) {
+			s->seed = st->seeds[k];
+			s->seed_index = (long)k;
+		}
+		s->model = c->model;
+		s->method = c->method;
+		s->mitigation = c->mitigation;
+		s->evaluation = c->evaluation;
+		s->variant = c->variant ? xstrdup(c->variant) : NULL;
+		bind_inputs(b->p, si, c->model_in ? (long)c->model_in[k] : -1,
+			    c->base_in ? (long)c->base_in[k] : -1, NULL, 0);
+		out[k] = si;
+	}
+	for (size_t k = n; k < K; k++)
+		out[k] = out[0];
+	free(id);
+}
 
 /* Two stages with one id would share provenance and output paths. The
  * loader's name rules ([a-z0-9_-] names, unique per section, no method
@@ -156,41 +210,47 @@ int plan_build(struct plan *p, const struct study *st, struct strbuf *err)
 	p->study = st;
 	struct builder b = { p, 0 };
 	size_t *evals = NULL, evals_nr = 0, evals_alloc = 0;
+	size_t K = st->seeds_nr ? st->seeds_nr : 1; /* seed indices */
+	size_t *scratch = xcalloc(K, sizeof(*scratch));
 
 	for (size_t d = 0; d < st->data_nr; d++) {
-		size_t si = add_stage(&b, SK_DATA, &st->data[d], xasprintf("data/%s", st->data[d].name));
-		bind_inputs(p, si, -1, -1, NULL, 0);
+		struct copies c = { .kind = SK_DATA, .e = &st->data[d] };
+		add_copies(&b, &c, xasprintf("data/%s", st->data[d].name), scratch);
 	}
 
 	size_t nvariants = 1 + st->methods_nr;
 	for (size_t y = 0; y < st->mitigations_nr; y++)
 		nvariants += st->mitigations[y].after_nr;
 	struct variant *vars = xcalloc(nvariants, sizeof(*vars));
+	size_t *vstage = xcalloc(nvariants * K, sizeof(*vstage));
+	for (size_t v = 0; v < nvariants; v++)
+		vars[v].stage = vstage + v * K;
 
 	for (size_t m = 0; m < st->models_nr; m++) {
 		const struct entry *me = &st->models[m];
 		size_t nv = 0;
-		size_t ms = add_stage(&b, SK_MODEL, me, xasprintf("model/%s", me->name));
-		p->stages[ms].model = me->name;
-		p->stages[ms].variant = xstrdup("base");
-		bind_inputs(p, ms, -1, -1, NULL, 0);
-		vars[nv++] = (struct variant){ (long)ms, NULL, NULL, xstrdup("base") };
+		struct copies c = { .kind = SK_MODEL, .e = me, .model = me->name, .variant = "base" };
+		add_copies(&b, &c, xasprintf("model/%s", me->name), vars[nv].stage);
+		const size_t *ms = vars[nv].stage;
+		vars[nv].method = vars[nv].mitigation = NULL;
+		vars[nv++].name = xstrdup("base");
 
 		for (size_t x = 0; x < st->methods_nr; x++) {
 			const struct entry *xe = &st->methods[x];
-			size_t si = add_stage(&b, SK_METHOD, xe,
-					      xasprintf("method/%s/%s", xe->name, me->name));
-			p->stages[si].model = me->name;
-			p->stages[si].method = xe->name;
-			p->stages[si].variant = xstrdup(xe->name);
-			bind_inputs(p, si, (long)ms, (long)ms, NULL, 0);
-			vars[nv++] = (struct variant){ (long)si, xe->name, NULL, xstrdup(xe->name) };
+			c = (struct copies){ .kind = SK_METHOD, .e = xe, .model = me->name,
+					     .method = xe->name, .variant = xe->name,
+					     .model_in = ms, .base_in = ms };
+			add_copies(&b, &c, xasprintf("method/%s/%s", xe->name, me->name),
+				   vars[nv].stage);
+			vars[nv].method = xe->name;
+			vars[nv].mitigation = NULL;
+			vars[nv++].name = xstrdup(xe->name);
 		}
 		for (size_t y = 0; y < st->mitigations_nr; y++) {
 			const struct entry *ye = &st->mitigations[y];
 			for (size_t a = 0; a < ye->after_nr; a++) {
 				const char *method = ye->after[a].s;
-				long method_stage = -1;
+				const size_t *method_stage = NULL;
 				const char *method_name = NULL;
 				for (size_t v = 0; v < nv; v++)
 					if (vars[v].method && !vars[v].mitigation &&
@@ -198,42 +258,47 @@ int plan_build(struct plan *p, const struct study *st, struct strbuf *err)
 						method_stage = vars[v].stage;
 						method_name = vars[v].method;
 					}
-				if (method_stage < 0)
+				if (!method_stage)
 					continue; /* the loader validated `after`; unreachable */
-				size_t si = add_stage(&b, SK_MITIGATION, ye,
-						      xasprintf("mitigation/%s/%s/%s", ye->name,
-								method_name, me->name));
-				struct stage *s = &p->stages[si];
-				s->model = me->name;
-				s->method = method_name;
-				s->mitigation = ye->name;
-				s->variant = xasprintf("%s+%s", method_name, ye->name);
-				bind_inputs(p, si, method_stage, (long)ms, NULL, 0);
-				vars[nv++] = (struct variant){ (long)si, method_name, ye->name,
-							       xstrdup(s->variant) };
+				char *variant = xasprintf("%s+%s", method_name, ye->name);
+				c = (struct copies){ .kind = SK_MITIGATION, .e = ye, .model = me->name,
+						     .method = method_name, .mitigation = ye->name,
+						     .variant = variant, .model_in = method_stage,
+						     .base_in = ms };
+				add_copies(&b, &c,
+					   xasprintf("mitigation/%s/%s/%s", ye->name, method_name,
+						     me->name),
+					   vars[nv].stage);
+				vars[nv].method = method_name;
+				vars[nv].mitigation = ye->name;
+				vars[nv++].name = variant;
 			}
 		}
 		for (size_t e = 0; e < st->evaluations_nr; e++) {
 			const struct entry *ee = &st->evaluations[e];
 			for (size_t v = 0; v < nv; v++) {
-				size_t si = add_stage(&b, SK_EVAL, ee,
-						      xasprintf("eval/%s/%s/%s", ee->name,
-								me->name, vars[v].name));
-				struct stage *s = &p->stages[si];
-				s->model = me->name;
-				s->method = vars[v].method;
-				s->mitigation = vars[v].mitigation;
-				s->evaluation = ee->name;
-				s->variant = xstrdup(vars[v].name);
-				bind_inputs(p, si, vars[v].stage, (long)ms, NULL, 0);
-				XGROW(evals, evals_alloc, evals_nr + 1);
-				evals[evals_nr++] = si;
+				c = (struct copies){ .kind = SK_EVAL, .e = ee, .model = me->name,
+						     .method = vars[v].method,
+						     .mitigation = vars[v].mitigation,
+						     .evaluation = ee->name, .variant = vars[v].name,
+						     .model_in = vars[v].stage, .base_in = ms };
+				size_t first = p->nr;
+				add_copies(&b, &c,
+					   xasprintf("eval/%s/%s/%s", ee->name, me->name,
+						     vars[v].name),
+					   scratch);
+				for (size_t si = first; si < p->nr; si++) {
+					XGROW(evals, evals_alloc, evals_nr + 1);
+					evals[evals_nr++] = si;
+				}
 			}
 		}
 		for (size_t v = 0; v < nv; v++)
 			free(vars[v].name);
 	}
 	free(vars);
+	free(vstage);
+	free(scratch);
 
 	if (st->report) {
 		size_t si = add_stage(&b, SK_REPORT, st->report, xstrdup("report"));
@@ -278,4 +343,27 @@ long plan_find(const struct plan *p, const char *id)
 		if (!strcmp(p->stages[i].id, id))
 			return (long)i;
 	return -1;
+}
+
+long plan_data_input(const struct stage *s, const char *name)
+{
+	for (size_t i = 0; i < s->inputs_nr; i++)
+		if (!strncmp(s->inputs[i].name, "data.", 5) && !strcmp(s->inputs[i].name + 5, name))
+			return (long)s->inputs[i].stage;
+	return -1;
+}
+
+void plan_evaluation_seeds(const struct plan *p, const struct stage *s, struct strbuf *out)
+{
+	int first = 1;
+	for (size_t i = 0; i < s->inputs_nr; i++) {
+		if (strncmp(s->inputs[i].name, "evaluations[", 12))
+			continue;
+		const struct stage *ev = &p->stages[s->inputs[i].stage];
+		if (!first)
+			strbuf_addch(out, ',');
+		first = 0;
+		if (ev->seed_index >= 0)
+			strbuf_addstr(out, ev->seed);
+	}
 }

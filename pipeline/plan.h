@@ -7,6 +7,12 @@
  * evaluation and each variant (base, X, X+Y in that order), and finally
  * `report`. Variants of a model: "base", each method name, "method+mitigation".
  *
+ * With `seeds:` (study.seeds), an entry that replicates (every entry unless
+ * `replicate: false`) makes one stage per seed where it would make one, in
+ * seed order, its id suffixed "@seedN" (model/m1@seed3); its inputs are the
+ * same seed's stages (or the one stage of an entry that runs once). The
+ * report stays one stage and receives every seed's evaluations.
+ *
  * A stage's inputs are exactly the outputs its run template references:
  * ${model}, ${model.base}, ${data.NAME}, ${evaluations}. Dependencies follow
  * from inputs. The plan borrows the study (which must outlive it).
@@ -31,6 +37,9 @@ struct stage {
 	/* names (borrowed from the study) or NULL where not applicable */
 	const char *model, *method, *mitigation, *evaluation;
 	char *variant;           /* "base", "wo", "wo+sft"; NULL for data and report */
+	const char *seed;        /* ${seed}, $STUDY_SEED and the key's seed: study.seed, or
+				  * this replicate's seed (borrowed from the study) */
+	long seed_index;         /* index into study.seeds; -1 when not replicated */
 	long model_input;        /* stage bound to ${model}, -1 if none */
 	long base_input;         /* stage bound to ${model.base}, -1 if none */
 	struct stage_input *inputs; /* every referenced input, in first-reference order */
@@ -53,6 +62,11 @@ struct plan {
  * accepted, but callers must still check. */
 int plan_build(struct plan *p, const struct study *st, struct strbuf *err);
 void plan_release(struct plan *p);
+/* The stage that produces s's input ${data.NAME}, or -1 when s has none. */
+long plan_data_input(const struct stage *s, const char *name);
+/* ${evaluations.seeds}: for each of s's ${evaluations} inputs in order, its
+ * seed ("" when it is not replicated), joined by ','. */
+void plan_evaluation_seeds(const struct plan *p, const struct stage *s, struct strbuf *out);
 /* Index of the stage with this id, or -1. */
 long plan_find(const struct plan *p, const char *id);
 const char *stage_kind_name(enum stage_kind k);

@@ -309,7 +309,7 @@ static void build_env(struct runner *r, size_t si, struct slot *sl, struct strve
 	strvec_pushf(env, "TMPDIR=%s/tmp", sl->workdir);
 	strvec_push(env, "LC_ALL=C");
 	strvec_push(env, "TZ=UTC");
-	strvec_pushf(env, "STUDY_SEED=%s", r->p->study->seed);
+	strvec_pushf(env, "STUDY_SEED=%s", s->seed);
 	strvec_pushf(env, "STUDY_STAGE=%s", s->id);
 	strvec_pushf(env, "STUDY_OUT=%s", sl->out_dir);
 	struct strbuf params = STRBUF_INIT;

@@ -147,14 +147,6 @@ static void add_digest_ref(struct strbuf *sb, const char *hex)
 	strbuf_addstr(sb, hex);
 }
 
-static long data_input(const struct plan *p, const char *name)
-{
-	for (size_t d = 0; d < p->study->data_nr; d++)
-		if (!strcmp(p->study->data[d].name, name))
-			return (long)d;
-	return -1;
-}
-
 /*
  * Expand one argv element. for_key=2 (scanning for code files) keeps the real
  * root but writes ${out} and inputs symbolically. for_key=1 writes the symbolic form used in the
@@ -170,14 +162,15 @@ static void expand_targ(const struct plan *p, const struct stage *s, const struc
 		long in = -1;
 		switch (part->kind) {
 		case TV_LITERAL: strbuf_addstr(sb, part->text); break;
-		case TV_SEED: strbuf_addstr(sb, st->seed); break;
+		case TV_SEED: strbuf_addstr(sb, s->seed); break;
 		case TV_OUT: strbuf_addstr(sb, for_key ? "${out}" : out_dir); break;
 		case TV_ROOT: strbuf_addstr(sb, for_key == 1 ? "${root}" : st->root); break;
 		case TV_STAGE: strbuf_addstr(sb, s->id); break;
 		case TV_MODEL: in = s->model_input; break;
 		case TV_MODEL_BASE: in = s->base_input; break;
-		case TV_DATA: in = data_input(p, part->text); break;
+		case TV_DATA: in = plan_data_input(s, part->text); break;
 		case TV_EVALUATIONS: break;
+		case TV_EVALUATIONS_SEEDS: plan_evaluation_seeds(p, s, sb); break;
 		case TV_PARAM:
 			canon_scalar_text(cJSON_GetObjectItemCaseSensitive(s->entry->params, part->text),
 					  sb);
@@ -647,7 +640,7 @@ int stagecmd_key(const struct plan *p, size_t si, const struct stage_output *out
 	strbuf_addstr(record, ",\"params\":");
 	canon_json(e->params, record);
 	strbuf_addf(record, ",\"protocol\":%d,\"seed\":", STUDY_PROTOCOL);
-	strbuf_add_json_str(record, p->study->seed);
+	strbuf_add_json_str(record, s->seed);
 	strbuf_addstr(record, ",\"stage\":");
 	strbuf_add_json_str(record, s->id);
 	strbuf_addch(record, '}');

@@ -11,7 +11,9 @@
  */
 #include "study.h"
 #include "canon.h"
+#include "expand.h"
 #include "hash.h"
+#include "study_tree.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -28,25 +30,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-/* ---- the node tree ------------------------------------------------------- */
-
-enum node_kind { NODE_SCALAR, NODE_SEQ, NODE_MAP };
-
-/* Nodes, their values and child arrays live in one arena, freed at once. */
-struct node {
-	unsigned char kind;     /* enum node_kind */
-	unsigned char plain;    /* scalar written without quotes or block style */
-	union {
-		uint32_t len;   /* scalar: value length */
-		uint32_t nr;    /* collection: number of kids */
-	};
-	struct srcpos pos;      /* start of the node */
-	struct srcpos end;      /* end of the node */
-	union {
-		char *val;      /* scalar: value (NUL-terminated) */
-		struct node **kids; /* sequence items, or key, value, key, value... */
-	};
-};
+/* ---- the node tree (struct node: study_tree.h) ---------------------------- */
 
 struct arena_chunk {
 	struct arena_chunk *prev;
@@ -98,6 +82,7 @@ struct loader {
 	size_t *rstep, rstep_alloc; /* index into relem of each step's first element */
 	int in_program;      /* parsing a step's argv[0] */
 	size_t *refs, refs_alloc; /* data_refs of the entry being loaded */
+	struct expand *x;     /* defaults, matrices, seeds (expand.c) */
 };
 
 static const char *const section_names[] = {
@@ -186,6 +171,27 @@ static const char *kind_name(const struct node *n)
 		return "a mapping";
 	}
 }
+
+/* ---- the interface expand.c uses (study_tree.h) ------------------------------ */
+
+struct node *loader_new_node(struct loader *L, enum node_kind kind, size_t nr,
+			     struct srcpos pos, struct srcpos end)
+{
+	struct node *n = arena_alloc(&L->arena, sizeof(*n), sizeof(void *)); /* zeroed */
+
+	n->kind = kind;
+	n->nr = (uint32_t)nr;
+	n->pos = pos;
+	n->end = end;
+	n->kids = arena_alloc(&L->arena, (nr ? nr : 1) * sizeof(*n->kids), sizeof(void *));
+	return n;
+}
+
+void *loader_st_alloc(struct loader *L, size_t n) { return st_alloc(L, n); }
+char *loader_st_strdup(struct loader *L, const char *s) { return st_strdup(L, s); }
+struct study *loader_study(struct loader *L) { return L->st; }
+struct expand *loader_expand(struct loader *L) { return L->x; }
+const char *loader_kind_name(const struct node *n) { return kind_name(n); }
 
 /* ---- positions and diagnostics ---------------------------------------------- */
 
@@ -299,15 +305,13 @@ static void add_printable(struct strbuf *sb, const char *s, size_t len)
 	}
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct loader *L, struct srcpos p, const char *fmt, ...)
+static int vfail(struct loader *L, struct srcpos p, const char *fmt, va_list ap)
 {
 	struct strbuf msg = STRBUF_INIT;
-	va_list ap;
 
-	va_start(ap, fmt);
 	strbuf_vaddf(&msg, fmt, ap);
-	va_end(ap);
+	if (L->x)
+		expand_note(L, p, &msg);
 	if (p.line < 1 || p.col < 1)
 		p.line = p.col = 1;
 	need_lines(L);
@@ -332,6 +336,27 @@ static int fail(struct loader *L, struct srcpos p, const char *fmt, ...)
 		strbuf_addch(L->err, '^');
 	}
 	strbuf_release(&msg);
+	return -1;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct loader *L, struct srcpos p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(L, p, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int loader_fail(struct loader *L, struct srcpos p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(L, p, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -606,6 +631,11 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 	return 0;
 }
 
+int loader_parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	return parse_uint(s, max, out);
+}
+
 static int parse_size(const char *s, long long *out)
 {
 	static const char units[] = "KMGT";
@@ -872,13 +902,18 @@ static cJSON *scalar_json(struct loader *L, const struct node *n)
 	return j;
 }
 
+cJSON *loader_scalar_json(struct loader *L, const struct node *n)
+{
+	return scalar_json(L, n);
+}
+
 static cJSON *node_json(struct loader *L, const struct node *n)
 {
 	cJSON *j, *kid;
 	size_t i;
 
 	if (n->kind == NODE_SCALAR)
-		return scalar_json(L, n); /* reports its own errors */
+		return expand_param_scalar(L, n); /* ${matrix.X}; reports its own errors */
 	j = n->kind == NODE_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
 	if (!j)
 		goto oom;
@@ -933,6 +968,7 @@ static const struct varinfo vars[] = {
 	{ "evaluation.name", TV_EVALUATION_NAME, IN_EVALUATIONS },
 	{ "variant", TV_VARIANT, IN_EVALUATIONS },
 	{ "evaluations", TV_EVALUATIONS, IN_REPORT },
+	{ "evaluations.seeds", TV_EVALUATIONS_SEEDS, IN_REPORT },
 };
 
 void study_targ_text(const struct targ *t, struct strbuf *out)
@@ -997,6 +1033,16 @@ static struct srcpos dollar_pos(struct loader *L, const struct node *n, size_t i
 			return pos_of_offset(L, k);
 	}
 	return n->pos; /* the value came from escapes; point at the scalar */
+}
+
+struct srcpos loader_dollar_pos(struct loader *L, const struct node *n, size_t i)
+{
+	return dollar_pos(L, n, i);
+}
+
+const char *loader_section_name(enum section sec)
+{
+	return section_names[sec];
 }
 
 static int name_cmp(const struct entry *a, const char *name, size_t len)
@@ -1082,6 +1128,17 @@ static int resolve_var(struct loader *L, struct entry *e, long self, const struc
 				    (int)len - 7, name + 7, (int)len, name);
 		add_part(L, first, TV_PARAM, name + 7, len - 7);
 		return 0;
+	}
+	{
+		const char *text;
+		int rc = expand_bound_var(L, n, at, name, len, &text); /* matrix.X, vars.X */
+
+		if (rc < 0)
+			return -1;
+		if (rc) {
+			add_part(L, first, TV_LITERAL, text, strlen(text)); /* fixed at load time */
+			return 0;
+		}
 	}
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		if (strlen(vars[i].name) != len || memcmp(vars[i].name, name, len))
@@ -1409,7 +1466,12 @@ static int load_entry(struct loader *L, struct entry *e, enum section sec, long 
 			if (want_kind(L, v, NODE_SCALAR, "'description'"))
 				return -1;
 		} else {
-			return fail(L, k->pos, "unknown key '%s'", k->val);
+			int rc = expand_entry_key(L, e, k, v); /* matrix, name, replicate */
+
+			if (rc < 0)
+				return -1;
+			if (!rc)
+				return fail(L, k->pos, "unknown key '%s'", k->val);
 		}
 	}
 	if (sec == SEC_MITIGATIONS && !after)
@@ -1492,13 +1554,20 @@ static int section_names_pass(struct loader *L, enum section sec, const struct n
 	size_t i, *nr;
 	struct entry **arr = section_array(L->st, sec, &nr);
 
+	size_t count;
+
 	if (n->kind != NODE_MAP)
 		return fail(L, n->pos, "section '%s' must be a mapping, not %s",
 			    section_names[sec], kind_name(n));
-	*arr = st_alloc(L, (n->nr / 2) * sizeof(**arr));
+	if (expand_section_count(L, sec, n, &count)) /* defaults, matrices */
+		return -1;
+	*arr = st_alloc(L, count * sizeof(**arr));
 	for (i = 0; i < n->nr; i += 2) {
 		const struct node *k = n->kids[i];
+		long made;
 
+		if (expand_is_defaults(k))
+			continue;
 		if (!valid_name(k, 1))
 			return fail(L, k->pos,
 				    "invalid name '%s' in '%s' (use [a-z0-9][a-z0-9_-]*, "
@@ -1506,30 +1575,43 @@ static int section_names_pass(struct loader *L, enum section sec, const struct n
 		if ((sec == SEC_METHODS || sec == SEC_MITIGATIONS) && !strcmp(k->val, "base"))
 			return fail(L, k->pos, "'base' is reserved and cannot name a %s",
 				    sec == SEC_METHODS ? "method" : "mitigation");
-		(*arr)[i / 2].name = st_strdup(L, k->val);
-		(*arr)[i / 2].section = sec;
-		(*arr)[i / 2].pos = k->pos;
+		made = expand_matrix_entries(L, sec, k, n->kids[i + 1], *arr, nr);
+		if (made < 0)
+			return -1;
+		if (made)
+			continue;
+		(*arr)[*nr].name = st_strdup(L, k->val);
+		(*arr)[*nr].section = sec;
+		(*arr)[*nr].pos = k->pos;
 		(*nr)++;
 	}
-	return 0;
+	return expand_check_names(L, sec, *arr, *nr);
 }
 
 static int section_entries_pass(struct loader *L, enum section sec, const struct node *n)
 {
-	size_t i, *nr;
+	size_t i, j = 0, c, made, *nr;
 	struct entry **arr = section_array(L->st, sec, &nr);
 
 	for (i = 0; i < n->nr; i += 2) {
-		struct entry *e = &(*arr)[i / 2];
+		const struct node *k = n->kids[i], *v = n->kids[i + 1];
 
-		if (sec == SEC_MITIGATIONS &&
-		    find_name(L->st->methods, L->method_sorted, L->st->methods_nr, n->kids[i]->val,
-			      n->kids[i]->len) >= 0)
-			return fail(L, n->kids[i]->pos,
-				    "mitigation '%s' has the same name as a method", n->kids[i]->val);
-		if (load_entry(L, e, sec, sec == SEC_DATA ? (long)(i / 2) : -1, n->kids[i],
-			       n->kids[i + 1]))
-			return -1;
+		if (expand_is_defaults(k))
+			continue;
+		made = expand_entry_count(v); /* a matrix makes several */
+		for (c = 0; c < made; c++, j++) {
+			struct entry *e = &(*arr)[j];
+
+			if (sec == SEC_MITIGATIONS &&
+			    find_name(L->st->methods, L->method_sorted, L->st->methods_nr, e->name,
+				      strlen(e->name)) >= 0)
+				return fail(L, k->pos, "mitigation '%s' has the same name as a method",
+					    e->name);
+			if (load_entry(L, e, sec, sec == SEC_DATA ? (long)j : -1, k,
+				       expand_begin_entry(L, sec, k, v, c, e->name)))
+				return -1;
+			expand_end_entry(L);
+		}
 	}
 	return 0;
 }
@@ -1663,14 +1745,8 @@ static int set_dir(struct loader *L)
 
 static int check_expansion(struct loader *L, const struct node *at)
 {
-	const struct study *st = L->st;
-	double variants = 1.0 + (double)st->methods_nr, stages;
-	size_t i;
+	double stages = expand_stage_count(L->st); /* seeds and `replicate` included */
 
-	for (i = 0; i < st->mitigations_nr; i++)
-		variants += (double)st->mitigations[i].after_nr;
-	stages = (double)st->data_nr + (st->report ? 1.0 : 0.0) +
-		 (double)st->models_nr * variants * (1.0 + (double)st->evaluations_nr);
 	if (stages > STUDY_MAX_STAGES)
 		return fail(L, at->pos, "the study expands to %.0f stages, more than the limit of %d",
 			    stages, STUDY_MAX_STAGES);
@@ -1726,7 +1802,12 @@ static int load_top(struct loader *L, const struct node *root)
 			if (want_kind(L, v, NODE_SCALAR, "'description'"))
 				return -1;
 		} else {
-			return fail(L, k->pos, "unknown top-level key '%s'", k->val);
+			int rc = expand_top_key(L, k, v); /* defaults, seeds */
+
+			if (rc < 0)
+				return -1;
+			if (!rc)
+				return fail(L, k->pos, "unknown top-level key '%s'", k->val);
 		}
 	}
 	if (!name)
@@ -1751,9 +1832,14 @@ static int load_top(struct loader *L, const struct node *root)
 			return fail(L, sec[SEC_REPORT]->pos, "'report' must be a mapping, not %s",
 				    kind_name(sec[SEC_REPORT]));
 		st->report = st_alloc(L, sizeof(*st->report));
-		if (load_entry(L, st->report, SEC_REPORT, -1, report_key, sec[SEC_REPORT]))
+		if (load_entry(L, st->report, SEC_REPORT, -1, report_key,
+			       expand_begin_entry(L, SEC_REPORT, report_key, sec[SEC_REPORT], 0,
+						  "report")))
 			return -1;
+		expand_end_entry(L);
 	}
+	if (expand_check_replicas(L))
+		return -1;
 	if (check_expansion(L, sec[SEC_EVALUATIONS] ? sec[SEC_EVALUATIONS] : root))
 		return -1;
 	return check_cycles(L);
@@ -1780,6 +1866,7 @@ static void loader_release(struct loader *L)
 	free(L->relem);
 	free(L->rstep);
 	free(L->refs);
+	expand_free(L->x);
 	strbuf_release(&L->stext);
 	arena_release(&L->arena);
 }
@@ -1800,6 +1887,7 @@ int study_load_buffer(struct study *st, const char *path, const char *buf, size_
 	L.len = len;
 	L.err = err;
 	L.st = st;
+	L.x = expand_new();
 	st->path = xstrdup(path);
 	st->mem = xcalloc(1, sizeof(struct arena));
 	if (len > STUDY_MAX_FILE_BYTES) {

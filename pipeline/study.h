@@ -12,6 +12,9 @@
  * (line and column 1-based; the path as given by the caller). The caller
  * prefixes "study: error: " when printing. Nothing is allocated on failure
  * (the struct is released). See docs/study-format.md for the language.
+ * `defaults:`, `vars:`, `matrix:` and `seeds:` are read by expand.c's hooks:
+ * the struct holds their result (merged entries, one entry per matrix
+ * combination, study.seeds and entry.once), never the keys themselves.
  *
  * Ownership: everything reachable from a struct study is owned by it and
  * freed by study_release(). Entries, their names, arrays, run steps and texts live
@@ -55,6 +58,8 @@ enum tvar {
 	TV_EVALUATION_NAME, /* ${evaluation.name} */
 	TV_VARIANT,         /* ${variant}: "base", "wo", "wo+sft", ... */
 	TV_STAGE,           /* ${stage}: the stage id */
+	TV_EVALUATIONS_SEEDS, /* ${evaluations.seeds}: the seed of each ${evaluations} output,
+			       * comma-separated, "" for one that is not replicated (report only) */
 };
 
 struct tpart {
@@ -119,12 +124,20 @@ struct entry {
 	 * into study.data (deduplicated, in first-reference order) */
 	size_t *data_refs;
 	size_t data_refs_nr;
+	/* `replicate: false` (expand.c): with study.seeds, one stage instead of
+	 * one per seed; once_pos is where it was set (in the entry or a defaults
+	 * block), {0,0} when not */
+	int once;
+	struct srcpos once_pos;
 };
 
 struct study {
 	char *path;        /* as given to study_load */
 	char *name;        /* [a-z0-9][a-z0-9-]* */
 	char *seed;        /* decimal string; "0" when absent */
+	char **seeds;      /* `seeds:` (expand.c): canonical decimal strings, in file order,
+			      distinct; seeds_nr = 0 when absent (nothing is replicated) */
+	size_t seeds_nr;
 	char *root;        /* absolute: `root:` (relative to the file's dir), else the git
 	                      work tree holding the file, else the file's directory */
 	char digest[65];   /* SHA-256 hex of the file's bytes */

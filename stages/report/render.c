@@ -103,6 +103,8 @@ int ob_write(struct outbuf *o, const char *dir, const char *name, char *err, siz
 
 static void md_cell(struct outbuf *o, const struct cell *c)
 {
+	if (replicates_md_cell(o, c)) /* the mean over seeds */
+		return;
 	if (!c) {
 		ob_add(o, " – |");
 		return;
@@ -129,6 +131,7 @@ static void render_md(const struct report *r, const struct finding *f, const cha
 	for (int i = 0; i < FINDINGS_NR; i++)
 		ob_addf(o, "- *%s*: %s.\n", f[i].id, f[i].test);
 	ob_add(o, "\n## Tables\n");
+	replicates_md_intro(r, o);
 	for (size_t k = 0; k < r->metrics_nr; k++) {
 		const char *metric = r->metrics[k];
 		char svg[512];
@@ -146,6 +149,7 @@ static void render_md(const struct report *r, const struct finding *f, const cha
 			for (size_t v = 0; v < r->variants_nr; v++)
 				md_cell(o, report_get(r, metric, r->models[m], r->variants[v]));
 			ob_add(o, "\n");
+			replicates_md_rows(r, metric, r->models[m], md_cell, o);
 		}
 	}
 }
@@ -165,7 +169,9 @@ static void render_json(const struct report *r, const struct finding *f, const c
 		ob_add(o, i ? ", " : "");
 		ob_json_str(o, r->variants[i]);
 	}
-	ob_add(o, "],\n  \"findings\": [");
+	ob_add(o, "]");
+	replicates_json_seeds(r, o);
+	ob_add(o, ",\n  \"findings\": [");
 	for (int i = 0; i < FINDINGS_NR; i++) {
 		ob_add(o, i ? ",\n    {\"id\": " : "\n    {\"id\": ");
 		ob_json_str(o, f[i].id);
@@ -203,6 +209,7 @@ static void render_json(const struct report *r, const struct finding *f, const c
 				if (c->has_ci)
 					ob_addf(o, ", \"ci_low\": %.6f, \"ci_high\": %.6f", c->ci_low,
 						c->ci_high);
+				replicates_json_cell(r, c, o);
 				ob_add(o, "}");
 			}
 		ob_add(o, "]}");

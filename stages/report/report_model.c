@@ -44,8 +44,10 @@ void report_release(struct report *r)
 		free(r->cells[i].model);
 		free(r->cells[i].variant);
 		free(r->cells[i].evaluation);
+		free(r->cells[i].seed);
 	}
 	free(r->cells);
+	replicates_release(r);
 	free_list(r->models, r->models_nr);
 	free_list(r->variants, r->variants_nr);
 	free_list(r->metrics, r->metrics_nr);

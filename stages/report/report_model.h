@@ -15,6 +15,12 @@ struct cell {
 	int has_n, has_ci;
 	long n;
 	double ci_low, ci_high;
+	/* replicates.c: the seed of a per-seed cell (NULL when not replicated);
+	 * in a cell that aggregates seeds, their number (0 otherwise), the
+	 * sample standard deviation between them, min and max */
+	char *seed;
+	int seeds_nr;
+	double sd, min, max;
 };
 
 struct report {
@@ -26,6 +32,12 @@ struct report {
 	size_t variants_nr;
 	char **metrics;  /* sorted by evaluation, then metric name */
 	size_t metrics_nr;
+	/* replicates.c: the per-seed cells behind aggregated ones, and the
+	 * seeds in first-appearance order (none when nothing is replicated) */
+	struct cell *replicates;
+	size_t replicates_nr;
+	char **seeds;
+	size_t seeds_nr;
 };
 
 void report_init(struct report *r);
@@ -41,6 +53,23 @@ const char *report_metric_evaluation(const struct report *r, const char *metric)
 
 /* Writes report.md, report.json and the SVG charts into dir. */
 int report_write(struct report *r, const char *dir, const char *title, char *err, size_t errlen);
+
+/* ---- replicates over seeds (replicates.c) ---- */
+/* Splits --seeds LIST (comma-separated, one item per evaluation directory,
+ * "" for one that is not replicated) into *out (n items). -1 with a message
+ * when the count is not `want`. */
+int replicates_parse(const char *list, size_t want, char ***out, char *err, size_t errlen);
+void replicates_free_list(char **v, size_t n);
+/* Labels the cells [from, r->nr) with `seed` ("" or NULL: none). */
+void replicates_label(struct report *r, size_t from, const char *seed);
+/* Folds the cells that differ only by seed into one (mean, sd, min, max)
+ * and keeps them in r->replicates; two outputs for one cell and one seed
+ * (or for one cell with and without a seed) are an error. Nothing changes
+ * when no cell has a seed. */
+int replicates_aggregate(struct report *r, char *err, size_t errlen);
+void replicates_release(struct report *r);
+const struct cell *replicates_get(const struct report *r, const char *metric, const char *model,
+				  const char *variant, const char *seed);
 
 /* ---- findings (findings.c) ---- */
 enum verdict { V_NOT_MEASURED, V_REPRODUCED, V_NOT_REPRODUCED, V_MIXED };
@@ -69,6 +98,19 @@ void ob_addf(struct outbuf *o, const char *fmt, ...) __attribute__((format(print
 void ob_json_str(struct outbuf *o, const char *s);
 void ob_xml_str(struct outbuf *o, const char *s);
 int ob_write(struct outbuf *o, const char *dir, const char *name, char *err, size_t errlen);
+
+/* replicates.c: what replicated cells add to report.md and report.json;
+ * each writes nothing for a report without seeds */
+void replicates_md_intro(const struct report *r, struct outbuf *o);
+/* 1 when c aggregates seeds (its "mean ± sd |" written), else 0 */
+int replicates_md_cell(struct outbuf *o, const struct cell *c);
+/* one table row per seed under a model's row, cells written by `cell` */
+void replicates_md_rows(const struct report *r, const char *metric, const char *model,
+			void (*cell)(struct outbuf *o, const struct cell *c), struct outbuf *o);
+/* the fields after "value" of an aggregated cell: seeds, sd, min, max, per_seed */
+void replicates_json_cell(const struct report *r, const struct cell *c, struct outbuf *o);
+/* ,\n  "seeds": [...] */
+void replicates_json_seeds(const struct report *r, struct outbuf *o);
 
 /* svg.c: one chart per metric, in the file svg_file_name() names (the
  * metric with every character outside [A-Za-z0-9_-] replaced by '_') */
