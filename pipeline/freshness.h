@@ -81,4 +81,16 @@ void fresh_release(struct fresh *f);
 int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,
 		 struct fresh *f, struct strbuf *err);
 
+/*
+ * The reason in words, from the stage's cache record and its latest recorded
+ * execution that ran or failed (last_record NULL: none): "never run",
+ * "changed: argv, code, ..." (the cache-record fields that differ), "failed
+ * last time: <reason>", "interrupted last time", "same cache key as last time;
+ * its cached output could not be used" (after the fact: `study report` says
+ * why an execution ran), or "never completed with this cache key". fresh_lookup
+ * uses it for a stage whose key has no recorded output. Appends to `why`.
+ */
+void fresh_explain(const char *record, const char *last_record, const char *last_status,
+		   const char *last_reason, struct strbuf *why);
+
 #endif
