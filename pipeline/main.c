@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "log", cmd_log, "list recorded runs" },
 	{ "show", cmd_show, "full provenance of a run or of a stage's latest execution" },
 	{ "results", cmd_results, "the metrics table from provenance" },
+	{ "report", cmd_report, "one self-contained HTML page about a run" },
 	{ "verify", cmd_verify, "check the store, provenance chain and commits; --rerun: reproduce" },
 	{ "export", cmd_export, "export a run's provenance (W3C PROV-JSON)" },
 	{ "hash", cmd_hash, "SHA-256 of files, tree digests of directories (as the store)" },
