@@ -213,7 +213,7 @@ static void group_edges(const struct report_run *rr, const struct layout *L,
 			j++;
 		const struct group *a = &L->g[pairs[i] / L->nr], *b = &L->g[pairs[i] % L->nr];
 		double w = 1 + log2((double)(j - i));
-		strbuf_addf(out, "<path class=\"edge group\" stroke-width=\"%.1f\" d=\"", w);
+		strbuf_addf(out, "<path class=\"edge group\" style=\"stroke-width:%.1f\" d=\"", w);
 		curve(out, a->x + a->w, a->y + a->h / 2, b->x, b->y + b->h / 2);
 		strbuf_addstr(out, "\"><title>");
 		strbuf_addf(out, "%zu edge%s: ", j - i, j - i == 1 ? "" : "s");

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "html.h"
 #include "prov_query.h"
+#include "strmap.h"
 #include "xalloc.h"
 
 #include <math.h>
@@ -32,7 +33,9 @@ static const char css[] =
 	"table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;text-align:left;"
 	"vertical-align:top;border-bottom:1px solid #eee}th{background:#f5f5f5}\n"
 	"table.kv th{background:none;font-weight:600;padding-right:18px}\n"
-	"td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+	"td.num,th.num,#stage-table td:nth-child(n+5):nth-child(-n+8),"
+	"#stage-table th:nth-child(n+5):nth-child(-n+8){text-align:right;"
+	"font-variant-numeric:tabular-nums}\n"
 	".scroll{overflow:auto;max-width:100%;border:1px solid #e3e3e3;border-radius:4px;"
 	"padding:4px;margin:6px 0}\n"
 	".note{color:#555;font-size:13px}code,.mono{font-family:ui-monospace,'DejaVu Sans Mono',"
@@ -68,7 +71,7 @@ static const char css[] =
 	"tr:target{background:#fff3b0}tr:target td{border-bottom-color:#e0c200}\n"
 	"table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{"
 	"content:' \\2195';color:#aaa;font-size:11px}\n"
-	"details summary{cursor:pointer;color:#1a5fb4}details div{margin:4px 0 6px}\n"
+	"details summary{cursor:pointer;color:#1a5fb4}details[open]{padding-bottom:4px}\n"
 	"details ol{margin:2px 0;padding-left:22px}\n"
 	"a.m{font-variant-numeric:tabular-nums}.ci,.n{color:#666;font-size:12px}\n"
 	"table.md td{font-variant-numeric:tabular-nums}img.chart{display:block;margin:6px 0;"
@@ -552,17 +555,14 @@ static void details(const struct report_run *rr, const struct report_stage *s,
 		    struct strbuf *out)
 {
 	const struct prov_exec_info *e = &s->x->e;
-	strbuf_addstr(out, "<details><summary>details</summary><div>");
-	strbuf_addf(out, "execution %lld", (long long)e->id);
+	strbuf_addf(out, "<details><summary>details</summary>execution %lld", (long long)e->id);
 	if (e->source_id) {
 		const struct prov_run_info *src = report_run_get_run(rr, s->x->source_run);
 		strbuf_addf(out, "; output, command and inputs from execution %lld, run %lld",
 			    (long long)e->source_id, (long long)s->x->source_run);
-		if (src && src->git_commit) {
-			strbuf_addstr(out, ", commit <span class=\"mono\">");
-			strbuf_addf(out, "%.12s", src->git_commit);
-			strbuf_addstr(out, src->git_dirty == 1 ? "</span> (dirty)" : "</span>");
-		}
+		if (src && src->git_commit)
+			strbuf_addf(out, ", commit <code>%.12s</code>%s", src->git_commit,
+				    src->git_dirty == 1 ? " (dirty)" : "");
 	}
 	if (e->reason) {
 		strbuf_addstr(out, "<br>reason: ");
@@ -570,10 +570,9 @@ static void details(const struct report_run *rr, const struct report_stage *s,
 	}
 	cJSON *argv = e->argv_json ? cJSON_Parse(e->argv_json) : NULL;
 	if (cJSON_IsArray(argv)) {
-		int n = cJSON_GetArraySize(argv);
+		int n = cJSON_GetArraySize(argv), i = 0;
 		strbuf_addstr(out, "<br>command: <code>");
-		for (int i = 0; i < n && i < DETAIL_MAX_ARGS; i++) {
-			const cJSON *a = cJSON_GetArrayItem(argv, i);
+		for (const cJSON *a = argv->child; a && i < DETAIL_MAX_ARGS; a = a->next, i++) {
 			if (i)
 				strbuf_addch(out, ' ');
 			symbolic_arg(e, cJSON_IsString(a) ? a->valuestring : "?", out);
@@ -584,7 +583,7 @@ static void details(const struct report_run *rr, const struct report_stage *s,
 	}
 	cJSON_Delete(argv);
 	if (e->inputs_nr) {
-		strbuf_addstr(out, "<br>inputs:<ol>");
+		strbuf_addstr(out, "<ol>");
 		for (size_t k = 0; k < e->inputs_nr && k < DETAIL_MAX_INPUTS; k++) {
 			const struct prov_input_info *in = &e->inputs[k];
 			strbuf_addstr(out, "<li>");
@@ -593,48 +592,44 @@ static void details(const struct report_run *rr, const struct report_stage *s,
 			report_stage_href(out, in->stage ? in->stage : "");
 			strbuf_addstr(out, "\">");
 			or_dash(out, in->stage);
-			strbuf_addstr(out, "</a> <span class=\"mono\">sha256:");
+			strbuf_addstr(out, "</a> <code>");
 			or_dash(out, in->digest);
-			strbuf_addstr(out, "</span></li>");
+			strbuf_addstr(out, "</code>");
 		}
 		strbuf_addstr(out, "</ol>");
 		if (e->inputs_nr > DETAIL_MAX_INPUTS)
 			strbuf_addf(out, "\xe2\x80\xa6 and %zu more inputs",
 				    e->inputs_nr - DETAIL_MAX_INPUTS);
 	}
-	if (e->cache_key) {
-		strbuf_addstr(out, "<br>cache key: <span class=\"mono\">");
-		html_text(out, e->cache_key);
-		strbuf_addstr(out, "</span>");
-	}
-	if (e->output_digest) {
-		strbuf_addstr(out, "<br>output: <span class=\"mono\">sha256:");
-		html_text(out, e->output_digest);
-		strbuf_addf(out, "</span> (%lld files, %lld bytes)", e->output_files, e->output_bytes);
-	}
-	if (e->argv_json || e->output_digest) {
-		strbuf_addstr(out, "<br>all of it: <code>study show ");
-		html_text(out, e->stage_id);
-		strbuf_addstr(out, " --lineage</code>");
-	}
-	strbuf_addstr(out, "</div></details>");
+	strbuf_addstr(out, "</details>");
+}
+
+/* A stage whose details stay when the page must shrink: its metrics link
+ * to it, it failed or was stopped, or it is on the critical path. */
+static int details_matter(const struct report_run *rr, const struct report_stage *s,
+			  const struct strmap *with_metrics)
+{
+	const char *st = s->x->e.status ? s->x->e.status : "";
+	(void)rr;
+	return s->critical || !strcmp(st, "failed") || !strcmp(st, "interrupted") ||
+	       strmap_get(with_metrics, s->x->e.stage_id);
 }
 
 static void exit_text(const struct prov_exec_info *e, struct strbuf *out)
 {
 	if (!e->has_exit)
-		strbuf_addstr(out, "<td class=\"num\" data-v=\"-1\">-</td>");
+		strbuf_addstr(out, "<td data-v=\"-1\">-</td>");
 	else if (e->timed_out)
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%d\">timed out</td>", 1000);
+		strbuf_addf(out, "<td data-v=\"%d\">timed out</td>", 1000);
 	else if (e->term_signal)
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%d\">signal %d</td>",
-			    128 + e->term_signal, e->term_signal);
+		strbuf_addf(out, "<td data-v=\"%d\">signal %d</td>", 128 + e->term_signal,
+			    e->term_signal);
 	else
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%d\">%d</td>", e->exit_code,
-			    e->exit_code);
+		strbuf_addf(out, "<td data-v=\"%d\">%d</td>", e->exit_code, e->exit_code);
 }
 
-static void stage_row(const struct report_run *rr, size_t i, struct strbuf *out)
+static void stage_row(const struct report_run *rr, size_t i, const char *details_html,
+		      struct strbuf *out)
 {
 	const struct report_stage *s = &rr->st[i];
 	const struct prov_exec_info *e = &s->x->e;
@@ -658,45 +653,85 @@ static void stage_row(const struct report_run *rr, size_t i, struct strbuf *out)
 	exit_text(e, out);
 	if (e->started > 0) {
 		report_duration(e->wall_s, d);
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%.6f\">%s</td>", e->wall_s, d);
+		strbuf_addf(out, "<td data-v=\"%.6f\">%s</td>", e->wall_s, d);
 	} else {
-		strbuf_addstr(out, "<td class=\"num\" data-v=\"-1\">-</td>");
+		strbuf_addstr(out, "<td data-v=\"-1\">-</td>");
 	}
 	if (e->cpu_s >= 0 && e->started > 0)
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%.6f\">%.2f s</td>", e->cpu_s, e->cpu_s);
+		strbuf_addf(out, "<td data-v=\"%.6f\">%.2f s</td>", e->cpu_s, e->cpu_s);
 	else
-		strbuf_addstr(out, "<td class=\"num\" data-v=\"-1\">-</td>");
+		strbuf_addstr(out, "<td data-v=\"-1\">-</td>");
 	if (e->peak_rss_kb >= 0 && e->started > 0)
-		strbuf_addf(out, "<td class=\"num\" data-v=\"%lld\">%.1f MiB</td>", e->peak_rss_kb,
+		strbuf_addf(out, "<td data-v=\"%lld\">%.1f MiB</td>", e->peak_rss_kb,
 			    (double)e->peak_rss_kb / 1024);
 	else
-		strbuf_addstr(out, "<td class=\"num\" data-v=\"-1\">-</td>");
-	strbuf_addstr(out, "<td class=\"mono\">");
+		strbuf_addstr(out, "<td data-v=\"-1\">-</td>");
 	if (e->output_digest)
-		strbuf_addf(out, "%.12s", e->output_digest);
+		strbuf_addf(out, "<td><code>%.12s</code></td><td>", e->output_digest);
 	else
-		strbuf_addch(out, '-');
-	strbuf_addstr(out, "</td><td>");
-	details(rr, s, out);
+		strbuf_addstr(out, "<td>-</td><td>");
+	if (details_html) {
+		strbuf_addstr(out, details_html);
+	} else {
+		strbuf_addstr(out, "<code>study show ");
+		html_text(out, e->stage_id);
+		strbuf_addstr(out, "</code>");
+	}
 	strbuf_addstr(out, "</td></tr>\n");
 }
 
 static void stage_table(const struct report_run *rr, struct strbuf *out)
 {
-	strbuf_addf(out, "<section id=\"stages\"><h2>Stages (%zu)</h2>\n<p class=\"note\">"
+	/* every stage's details first: over the budget, only those that matter stay */
+	struct strbuf *det = xcalloc(rr->nr + 1, sizeof(*det));
+	struct strmap with_metrics = STRMAP_INIT;
+	size_t total = 0, kept = 0;
+	for (size_t i = 0; i < rr->nr; i++) {
+		strbuf_init(&det[i], 0);
+		details(rr, &rr->st[i], &det[i]);
+		total += det[i].len;
+	}
+	int trim = total > REPORT_DETAILS_BUDGET;
+	if (trim) {
+		for (size_t i = 0; i < rr->metrics_nr; i++)
+			strmap_put(&with_metrics, rr->metrics[i].stage_id, (void *)1);
+		for (size_t i = 0; i < rr->nr; i++)
+			if (!details_matter(rr, &rr->st[i], &with_metrics))
+				strbuf_release(&det[i]);
+			else
+				kept++;
+	}
+	/* a long table is laid out only when scrolled to (content-visibility):
+	 * a 10,000-stage page then opens in about a second, not five */
+	strbuf_addstr(out, "<section id=\"stages\"");
+	if (rr->nr > REPORT_DAG_COMPACT)
+		strbuf_addf(out, " style=\"content-visibility:auto;contain-intrinsic-size:auto %zupx\"",
+			    rr->nr * 24 + 200);
+	strbuf_addf(out, "><h2>Stages (%zu)</h2>\n<p class=\"note\">"
 			 "Click a column title to sort. Wall, CPU (user + system) and peak memory"
 			 " are the stage's own, measured by its launcher; a cache hit spent"
-			 " none. No cluster executor ran this run, so there are no job ids.</p>\n",
+			 " none. No cluster executor ran this run, so there are no job ids.",
 		    rr->nr);
-	strbuf_addstr(out, "<div class=\"scroll\"><table class=\"sortable\" id=\"stage-table\">"
+	if (trim)
+		strbuf_addf(out, " <strong>The details of all %zu stages would take %.1f MB: the"
+				 " page keeps them for the %zu stages that recorded metrics, failed"
+				 " or lie on the critical path; <code>study show STAGE --lineage</code>"
+				 " gives any stage's.</strong>",
+			    rr->nr, (double)total / 1e6, kept);
+	strbuf_addstr(out, "</p>\n<div class=\"scroll\"><table class=\"sortable\" id=\"stage-table\">"
 			   "<thead><tr><th>stage</th><th>kind</th><th>status</th>"
-			   "<th>cache hit, or why it ran</th><th class=\"num\">exit</th>"
-			   "<th class=\"num\">wall</th><th class=\"num\">CPU</th>"
-			   "<th class=\"num\">peak memory</th><th>output</th><th>provenance</th>"
+			   "<th>cache hit, or why it ran</th><th>exit</th><th>wall</th><th>CPU</th>"
+			   "<th>peak memory</th><th>output</th><th>provenance</th>"
 			   "</tr></thead><tbody>\n");
-	for (size_t k = 0; k < rr->nr; k++)
-		stage_row(rr, rr->order[k], out);
+	for (size_t k = 0; k < rr->nr; k++) {
+		size_t i = rr->order[k];
+		stage_row(rr, i, det[i].len ? det[i].buf : NULL, out);
+	}
 	strbuf_addstr(out, "</tbody></table></div></section>\n");
+	for (size_t i = 0; i < rr->nr; i++)
+		strbuf_release(&det[i]);
+	free(det);
+	strmap_clear(&with_metrics, NULL);
 }
 
 void report_html(const struct report_run *rr, struct strbuf *out)

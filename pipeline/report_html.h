@@ -32,6 +32,12 @@
 /* Stage-to-stage edges are drawn up to this many (else between groups). */
 #define REPORT_DAG_MAX_EDGES 400
 
+/* When the stage table's details (command, inputs and their digests) would
+ * take more bytes than this, only the stages that recorded metrics, failed,
+ * were interrupted or lie on the critical path keep them; the others name
+ * `study show STAGE`. */
+#define REPORT_DETAILS_BUDGET (4u << 20)
+
 void report_html(const struct report_run *rr, struct strbuf *out);
 
 void report_dag_svg(const struct report_run *rr, struct strbuf *out);
