@@ -9,7 +9,8 @@
  * (the page's CSS) and links to its row in the stage table; the critical
  * path is outlined. Edges go from an input's stage to the stage that read
  * it; when there are too many to follow (REPORT_DAG_MAX_EDGES) they are
- * drawn once per pair of groups, thicker the more they stand for. Above
+ * drawn once per pair of groups, thicker the more they stand for, with the
+ * critical path's own edges on top. Above
  * REPORT_DAG_COMPACT stages each stage is a small unlabelled square.
  */
 #include "report_html.h"
@@ -102,7 +103,7 @@ static void build_layout(const struct report_run *rr, struct layout *L)
 		}
 	if (longest > 24)
 		longest = 24;
-	L->node_w = L->compact ? 9 : 10 + 6.0 * (double)longest;
+	L->node_w = L->compact ? 9 : 10 + 6.6 * (double)longest;
 	L->node_h = L->compact ? 9 : 16;
 	L->pitch_x = L->node_w + (L->compact ? 2 : 4);
 	L->pitch_y = L->node_h + (L->compact ? 2 : 3);
@@ -171,11 +172,12 @@ static int critical_edge(const struct report_run *rr, size_t d, size_t s)
 	return 0;
 }
 
+/* Edges between stages (only the critical path's with crit_only). */
 static void stage_edges(const struct report_run *rr, const struct layout *L,
-			struct strbuf *out)
+			struct strbuf *out, int crit_only)
 {
 	strbuf_addstr(out, "<g class=\"edges\">");
-	for (int pass = 0; pass < 2; pass++) /* the critical path on top */
+	for (int pass = crit_only; pass < 2; pass++) /* the critical path on top */
 		for (size_t s = 0; s < rr->nr; s++)
 			for (size_t k = 0; k < rr->st[s].deps_nr; k++) {
 				size_t d = rr->st[s].deps[k];
@@ -281,10 +283,12 @@ void report_dag_svg(const struct report_run *rr, struct strbuf *out)
 		html_text(out, g->name);
 		strbuf_addf(out, " <tspan class=\"count\">\xc2\xb7 %zu</tspan></text></g>\n", g->nr);
 	}
-	if (rr->edges_nr <= REPORT_DAG_MAX_EDGES && !L.compact)
-		stage_edges(rr, &L, out);
-	else
+	if (rr->edges_nr <= REPORT_DAG_MAX_EDGES && !L.compact) {
+		stage_edges(rr, &L, out, 0);
+	} else {
 		group_edges(rr, &L, out);
+		stage_edges(rr, &L, out, 1); /* the critical path's own edges on top */
+	}
 	strbuf_addstr(out, "<g class=\"nodes\">");
 	for (size_t k = 0; k < rr->nr; k++) {
 		node(rr, &L, rr->order[k], out);

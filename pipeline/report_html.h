@@ -30,7 +30,7 @@
  * stages. */
 #define REPORT_DAG_COMPACT 600
 /* Stage-to-stage edges are drawn up to this many (else between groups). */
-#define REPORT_DAG_MAX_EDGES 400
+#define REPORT_DAG_MAX_EDGES 200
 
 /* When the stage table's details (command, inputs and their digests) would
  * take more bytes than this, only the stages that recorded metrics, failed,
