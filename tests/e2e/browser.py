@@ -15,7 +15,8 @@ and exits 1 when one failed. The checks:
     (every request is watched through Network.requestWillBeSent; the browser
     also runs with a proxy and host resolver that lead nowhere);
   - every expected stage has one node in the DAG and one row in the stage
-    table, with its status' class, and nothing else is there;
+    table, with its status' class, and nothing else is there; every node
+    links to its row;
   - each status is drawn in the colour its legend swatch shows, and two
     statuses never share a colour;
   - every metric value links to the row of the stage that recorded it, and
@@ -238,11 +239,14 @@ FACTS = r"""
     var c = [].slice.call(el.classList).filter(function(k) { return k.indexOf('st-') === 0; });
     return c.length ? c[0].slice(3) : null;
   }
-  var nodes = {}, rows = {}, dup = [];
+  var nodes = {}, rows = {}, dup = [], bad_nodes = [];
   document.querySelectorAll('#dag-svg g.node[data-stage]').forEach(function(g) {
     var id = g.getAttribute('data-stage');
     if (id in nodes) dup.push('dag:' + id);
     nodes[id] = {status: status(g), fill: getComputedStyle(g.querySelector('rect')).fill};
+    var a = g.closest('a'), href = a && a.getAttribute('href');
+    var row = href && document.getElementById(decodeURIComponent(href.slice(1)));
+    if (!row || row.getAttribute('data-stage') !== id) bad_nodes.push(id);
   });
   document.querySelectorAll('#stage-table tbody tr[data-stage]').forEach(function(tr) {
     var id = tr.getAttribute('data-stage');
@@ -269,7 +273,8 @@ FACTS = r"""
     return {svg: svg.getBoundingClientRect().width, box: box.clientWidth,
             scroll: box.scrollWidth, fits: box.scrollWidth <= box.clientWidth};
   }
-  return {nodes: nodes, rows: rows, dup: dup, swatch: swatch, links: links.length,
+  return {nodes: nodes, rows: rows, dup: dup, bad_nodes: bad_nodes, swatch: swatch,
+          links: links.length,
           bad_links: bad, dag: fits('#dag-svg'), timeline: fits('#timeline-svg'),
           title: document.title};
 })()
@@ -382,6 +387,8 @@ def main():
           sorted(nodes) == sorted(want) and not facts["dup"],
           {"missing": sorted(set(want) - set(nodes)), "extra": sorted(set(nodes) - set(want)),
            "dup": facts["dup"]})
+    check("every stage in the DAG links to its row in the stage table", not facts["bad_nodes"],
+          facts["bad_nodes"][:20])
     check("the stage table has exactly the run's %d stages" % len(want),
           sorted(rows) == sorted(want),
           {"missing": sorted(set(want) - set(rows)), "extra": sorted(set(rows) - set(want))})
