@@ -131,7 +131,7 @@ int cmd_report(int argc, char **argv)
 		ret = EXIT_FAILED;
 	} else {
 		printf("%s: run %lld of %s, %zu stages, %zu bytes\n", out, run_id,
-		       rr.run.study_name ? rr.run.study_name : "?", rr.nr, page.len);
+		       rr.run.study_name ? rr.run.study_name : "?", rr.stages_nr, page.len);
 	}
 	report_run_release(&rr);
 out:

@@ -64,14 +64,14 @@ static void build_layout(const struct report_run *rr, struct layout *L)
 {
 	struct strbuf name = STRBUF_INIT;
 	memset(L, 0, sizeof(*L));
-	L->compact = rr->nr > REPORT_DAG_COMPACT;
+	L->compact = rr->stages_nr > REPORT_DAG_COMPACT;
 	L->group_of = xcalloc(rr->nr + 1, sizeof(size_t));
 	L->nx = xcalloc(rr->nr + 1, sizeof(double));
 	L->ny = xcalloc(rr->nr + 1, sizeof(double));
 	/* groups: consecutive stages of the order with the same group name */
 	int col = -1, prev_rank = -1;
 	const char *prev_kind = NULL;
-	for (size_t k = 0; k < rr->nr; k++) {
+	for (size_t k = 0; k < rr->stages_nr; k++) {
 		const struct prov_exec_info *e = &rr->st[rr->order[k]].x->e;
 		int rank = report_kind_rank(e->kind);
 		if (rank != prev_rank || (rank == 6 && strcmp(e->kind ? e->kind : "",
@@ -95,7 +95,7 @@ static void build_layout(const struct report_run *rr, struct layout *L)
 	/* node size: labels set the width in a labelled drawing */
 	size_t longest = 4;
 	if (!L->compact)
-		for (size_t k = 0; k < rr->nr; k++) {
+		for (size_t k = 0; k < rr->stages_nr; k++) {
 			size_t s = rr->order[k];
 			size_t len = strlen(node_label(rr->st[s].x->e.stage_id, L->g[L->group_of[s]].name));
 			if (len > longest)
@@ -290,7 +290,7 @@ void report_dag_svg(const struct report_run *rr, struct strbuf *out)
 		stage_edges(rr, &L, out, 1); /* the critical path's own edges on top */
 	}
 	strbuf_addstr(out, "<g class=\"nodes\">");
-	for (size_t k = 0; k < rr->nr; k++) {
+	for (size_t k = 0; k < rr->stages_nr; k++) {
 		node(rr, &L, rr->order[k], out);
 		if (k % 8 == 7)
 			strbuf_addch(out, '\n');

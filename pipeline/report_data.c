@@ -101,7 +101,9 @@ static int by_section(const void *pa, const void *pb)
 			return c;
 	}
 	int c = report_natcmp(a->stage_id, b->stage_id);
-	return c ? c : strcmp(a->stage_id, b->stage_id);
+	if (!c)
+		c = strcmp(a->stage_id, b->stage_id);
+	return c ? c : a->id < b->id ? -1 : a->id > b->id;
 }
 
 static void add_dep(struct report_stage *s, size_t d, size_t *alloc)
@@ -182,6 +184,8 @@ static void build_edges(struct report_run *rr)
 		struct report_stage *s = &rr->st[i];
 		const struct prov_exec_info *e = &s->x->e;
 		size_t alloc = 0;
+		if (s->superseded)
+			continue; /* the stage's edges are its last row's */
 		for (size_t k = 0; k < e->inputs_nr; k++) {
 			long d = e->inputs[k].stage ? report_run_find(rr, e->inputs[k].stage) : -1;
 			if (d >= 0 && (size_t)d != i)
@@ -275,7 +279,7 @@ static void critical_path(struct report_run *rr)
 		for (size_t j = 0; j < rr->st[i].deps_nr && k < rr->edges_nr; j++)
 			deps[k++] = rr->st[i].deps[j];
 		off[i + 1] = k;
-		w[i] = e->started > 0 && e->wall_s > 0 ? e->wall_s : 0;
+		w[i] = e->started > 0 && e->wall_s > 0 && !rr->st[i].superseded ? e->wall_s : 0;
 	}
 	struct rgraph g = { n, off, deps, w };
 	rr->crit_nr = rgraph_critical_path(&g, on, rr->crit, &rr->crit_total);
@@ -410,16 +414,20 @@ int report_run_load(struct report_run *rr, struct prov *p, const char *store_dir
 		goto fail;
 	rr->st = xcalloc(rr->nr + 1, sizeof(*rr->st));
 	for (size_t i = 0; i < rr->nr; i++) {
+		/* rows come by id: a stage's later row (its next attempt) supersedes */
+		long prev = report_run_find(rr, rr->rows[i].e.stage_id);
 		rr->st[i].x = &rr->rows[i];
-		/* a stage has one row per run; should one appear twice, the first counts */
-		if (!strmap_get(&rr->by_id, rr->rows[i].e.stage_id))
-			strmap_put(&rr->by_id, rr->rows[i].e.stage_id, (void *)(uintptr_t)(i + 1));
+		rr->st[i].earlier = prev;
+		if (prev >= 0)
+			rr->st[prev].superseded = 1;
+		strmap_put(&rr->by_id, rr->rows[i].e.stage_id, (void *)(uintptr_t)(i + 1));
 	}
 	rr->order = xcalloc(rr->nr + 1, sizeof(size_t));
 	for (size_t i = 0; i < rr->nr; i++)
-		rr->order[i] = i;
+		if (!rr->st[i].superseded)
+			rr->order[rr->stages_nr++] = i;
 	order_ctx = rr;
-	qsort(rr->order, rr->nr, sizeof(size_t), by_section);
+	qsort(rr->order, rr->stages_nr, sizeof(size_t), by_section);
 	order_ctx = NULL;
 	build_edges(rr);
 	explain(rr);

@@ -27,6 +27,10 @@ struct report_stage {
 	size_t deps_nr;
 	char *why;                /* "ran: changed: code", "cache hit: ...", a skip reason */
 	int critical;             /* on the critical path */
+	int superseded;           /* an earlier attempt: the run has a later row of
+				   * this stage (a retried stage has one row per
+				   * attempt); the last row is the stage's */
+	long earlier;             /* the stage's previous attempt in this run, or -1 */
 	int lane;                 /* timeline lane, -1 when it did not run in this run */
 };
 
@@ -42,8 +46,10 @@ struct report_run {
 	struct prov_run_stage *rows;
 	struct report_stage *st; /* rows_nr entries, same order (by execution id) */
 	size_t nr;
-	struct strmap by_id;     /* stage id -> index + 1 */
-	size_t *order;           /* stage indexes by section (kind: data, model, method,
+	struct strmap by_id;     /* stage id -> index + 1 (of its last row) */
+	size_t stages_nr;        /* distinct stages (rows that are not superseded) */
+	size_t *order;           /* the stages_nr stages' indexes by section (kind: data,
+				  * model, method,
 				  * mitigation, eval, report, then others by name), then
 				  * by id with digit runs compared as numbers (m2 < m10) */
 	size_t edges_nr;

@@ -68,7 +68,7 @@ static const char css[] =
 	"#timeline-svg .axis{fill:#555;text-anchor:middle}#timeline-svg .lane{fill:#555}\n"
 	".bar rect{stroke:#333;stroke-width:.4}.bar text{fill:#111;pointer-events:none}\n"
 	".bar.many{fill:#999}\n"
-	"tr:target{background:#fff3b0}tr:target td{border-bottom-color:#e0c200}\n"
+	"tr.attempt td{color:#666}tr:target{background:#fff3b0}tr:target td{border-bottom-color:#e0c200}\n"
 	"table.sortable th{cursor:pointer;user-select:none}table.sortable th:after{"
 	"content:' \\2195';color:#aaa;font-size:11px}\n"
 	"details summary{cursor:pointer;color:#1a5fb4}details[open]{padding-bottom:4px}\n"
@@ -211,7 +211,8 @@ static void header(const struct report_run *rr, struct strbuf *out)
 	or_dash(out, r->status);
 	strbuf_addf(out, "</td></tr>\n<tr><th>stages</th><td id=\"counts\">%zu: ran %d, cached %d,"
 			 " failed %d, interrupted %d, skipped %d, not started %d</td></tr>\n",
-		    rr->nr, r->ran, r->cached, r->failed, r->interrupted, r->skipped, r->not_started);
+		    rr->stages_nr, r->ran, r->cached, r->failed, r->interrupted, r->skipped,
+		    r->not_started);
 	strbuf_addstr(out, "<tr><th>tool</th><td>study ");
 	or_dash(out, r->tool_version);
 	strbuf_addf(out, " (this page: study %s report)</td></tr>\n<tr><th>host</th><td>",
@@ -244,7 +245,8 @@ static void legend(const struct report_run *rr, struct strbuf *out)
 	for (size_t i = 0; i < 6; i++) {
 		size_t n = 0;
 		for (size_t k = 0; k < rr->nr; k++)
-			if (rr->st[k].x->e.status && !strcmp(rr->st[k].x->e.status, st[i]))
+			if (!rr->st[k].superseded && rr->st[k].x->e.status &&
+			    !strcmp(rr->st[k].x->e.status, st[i]))
 				n++;
 		strbuf_addf(out, "<span class=\"sw %s\"></span>%s (%zu)", report_status_class(st[i]),
 			    st[i], n);
@@ -552,6 +554,21 @@ static void symbolic_arg(const struct prov_exec_info *e, const char *a, struct s
 	html_text(out, a);
 }
 
+/* One argv (a JSON array of strings) as <code>, cut after DETAIL_MAX_ARGS. */
+static void command_html(const struct prov_exec_info *e, const cJSON *argv, struct strbuf *out)
+{
+	int n = cJSON_GetArraySize(argv), i = 0;
+	strbuf_addstr(out, "<code>");
+	for (const cJSON *a = argv->child; a && i < DETAIL_MAX_ARGS; a = a->next, i++) {
+		if (i)
+			strbuf_addch(out, ' ');
+		symbolic_arg(e, cJSON_IsString(a) ? a->valuestring : "?", out);
+	}
+	strbuf_addstr(out, "</code>");
+	if (n > DETAIL_MAX_ARGS)
+		strbuf_addf(out, " \xe2\x80\xa6 and %d more arguments", n - DETAIL_MAX_ARGS);
+}
+
 static void details(const struct report_run *rr, const struct report_stage *s,
 		    struct strbuf *out)
 {
@@ -570,17 +587,16 @@ static void details(const struct report_run *rr, const struct report_stage *s,
 		html_text(out, e->reason);
 	}
 	cJSON *argv = e->argv_json ? cJSON_Parse(e->argv_json) : NULL;
-	if (cJSON_IsArray(argv)) {
-		int n = cJSON_GetArraySize(argv), i = 0;
-		strbuf_addstr(out, "<br>command: <code>");
-		for (const cJSON *a = argv->child; a && i < DETAIL_MAX_ARGS; a = a->next, i++) {
-			if (i)
-				strbuf_addch(out, ' ');
-			symbolic_arg(e, cJSON_IsString(a) ? a->valuestring : "?", out);
+	if (cJSON_IsArray(argv) && cJSON_IsArray(argv->child)) {
+		/* a stage of several steps: an array of argvs, one per step */
+		int k = 1;
+		for (const cJSON *step = argv->child; step; step = step->next, k++) {
+			strbuf_addf(out, "<br>step %d: ", k);
+			command_html(e, step, out);
 		}
-		strbuf_addstr(out, "</code>");
-		if (n > DETAIL_MAX_ARGS)
-			strbuf_addf(out, " \xe2\x80\xa6 and %d more arguments", n - DETAIL_MAX_ARGS);
+	} else if (cJSON_IsArray(argv)) {
+		strbuf_addstr(out, "<br>command: ");
+		command_html(e, argv, out);
 	}
 	cJSON_Delete(argv);
 	if (e->inputs_nr) {
@@ -636,12 +652,20 @@ static void stage_row(const struct report_run *rr, size_t i, const char *details
 	const struct prov_exec_info *e = &s->x->e;
 	const char *cls = report_status_class(e->status);
 	char d[32];
-	strbuf_addstr(out, "<tr id=\"");
-	html_id(out, "s-", e->stage_id);
-	strbuf_addstr(out, "\" data-stage=\"");
-	html_text(out, e->stage_id);
-	strbuf_addstr(out, "\"><td>");
-	html_text(out, e->stage_id);
+	if (s->superseded) { /* an earlier attempt: the anchor is the stage's last row */
+		strbuf_addstr(out, "<tr class=\"attempt\" data-attempt=\"");
+		html_text(out, e->stage_id);
+		strbuf_addstr(out, "\"><td>");
+		html_text(out, e->stage_id);
+		strbuf_addstr(out, " (earlier attempt)");
+	} else {
+		strbuf_addstr(out, "<tr id=\"");
+		html_id(out, "s-", e->stage_id);
+		strbuf_addstr(out, "\" data-stage=\"");
+		html_text(out, e->stage_id);
+		strbuf_addstr(out, "\"><td>");
+		html_text(out, e->stage_id);
+	}
 	if (s->critical)
 		strbuf_addstr(out, " <span title=\"on the critical path\">\xe2\x97\x86</span>");
 	strbuf_addstr(out, "</td><td>");
@@ -705,29 +729,37 @@ static void stage_table(const struct report_run *rr, struct strbuf *out)
 	/* a long table is laid out only when scrolled to (content-visibility):
 	 * a 10,000-stage page then opens in about a second, not five */
 	strbuf_addstr(out, "<section id=\"stages\"");
-	if (rr->nr > REPORT_DAG_COMPACT)
+	if (rr->stages_nr > REPORT_DAG_COMPACT)
 		strbuf_addf(out, " style=\"content-visibility:auto;contain-intrinsic-size:auto %zupx\"",
 			    rr->nr * 24 + 200);
 	strbuf_addf(out, "><h2>Stages (%zu)</h2>\n<p class=\"note\">"
 			 "Click a column title to sort. Wall, CPU (user + system) and peak memory"
 			 " are the stage's own, measured by its launcher; a cache hit spent"
-			 " none. No cluster executor ran this run, so there are no job ids.",
-		    rr->nr);
+			 " none. A stage attempted more than once in the run has a row per"
+			 " earlier attempt above its own. No cluster executor ran this run, so"
+			 " there are no job ids.",
+		    rr->stages_nr);
 	if (trim)
 		strbuf_addf(out, " <strong>The details of all %zu stages would take %.1f MB: the"
 				 " page keeps them for the %zu stages that recorded metrics, failed"
 				 " or lie on the critical path; <code>study show STAGE --lineage</code>"
 				 " gives any stage's.</strong>",
-			    rr->nr, (double)total / 1e6, kept);
+			    rr->stages_nr, (double)total / 1e6, kept);
 	strbuf_addstr(out, "</p>\n<div class=\"scroll\"><table class=\"sortable\" id=\"stage-table\">"
 			   "<thead><tr><th>stage</th><th>kind</th><th>status</th>"
 			   "<th>cache hit, or why it ran</th><th>exit</th><th>wall</th><th>CPU</th>"
 			   "<th>peak memory</th><th>output</th><th>provenance</th>"
 			   "</tr></thead><tbody>\n");
-	for (size_t k = 0; k < rr->nr; k++) {
-		size_t i = rr->order[k];
+	size_t *chain = xcalloc(rr->nr + 1, sizeof(size_t));
+	for (size_t k = 0; k < rr->stages_nr; k++) {
+		size_t i = rr->order[k], n = 0;
+		for (long j = rr->st[i].earlier; j >= 0 && n < rr->nr; j = rr->st[j].earlier)
+			chain[n++] = (size_t)j;
+		while (n--) /* earlier attempts first, oldest first */
+			stage_row(rr, chain[n], det[chain[n]].len ? det[chain[n]].buf : NULL, out);
 		stage_row(rr, i, det[i].len ? det[i].buf : NULL, out);
 	}
+	free(chain);
 	strbuf_addstr(out, "</tbody></table></div></section>\n");
 	for (size_t i = 0; i < rr->nr; i++)
 		strbuf_release(&det[i]);
@@ -748,10 +780,10 @@ void report_html(const struct report_run *rr, struct strbuf *out)
 	strbuf_addstr(out, "<section id=\"dag\"><h2>Stage graph</h2>\n<p class=\"note\">One box per"
 			   " stage, grouped by section; colour: its status in this run; a click"
 			   " opens its row below.");
-	if (rr->nr > REPORT_DAG_COMPACT)
+	if (rr->stages_nr > REPORT_DAG_COMPACT)
 		strbuf_addf(out, " Over %d stages: each is a small square (its id on hover).",
 			    REPORT_DAG_COMPACT);
-	if (rr->edges_nr > REPORT_DAG_MAX_EDGES || rr->nr > REPORT_DAG_COMPACT)
+	if (rr->edges_nr > REPORT_DAG_MAX_EDGES || rr->stages_nr > REPORT_DAG_COMPACT)
 		strbuf_addf(out, " %zu edges, drawn once per pair of groups (thicker: more).",
 			    rr->edges_nr);
 	if (rr->plan_edges)

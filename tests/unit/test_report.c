@@ -357,6 +357,67 @@ static void test_run_read(void)
 	strbuf_release(&err);
 }
 
+/* A stage with two rows in one run (an attempt that failed, then one that
+ * ran: how a retried stage is recorded) and a command of two steps. */
+static void test_attempts(void)
+{
+	struct strbuf path = STRBUF_INIT, err = STRBUF_INIT;
+	struct prov *p = NULL;
+	int64_t run = 0;
+	strbuf_addf(&path, "%s/attempts.db", scratch);
+	CHECK(prov_open(&p, path.buf, &err) == 0, "open a second database");
+	struct prov_run r = { 0 };
+	r.study_name = "s";
+	r.argv_json = "[]";
+	r.git_dirty = -1;
+	r.started = 1000;
+	prov_run_begin(p, &r, &run, &err);
+	record(p, run, "model/m1", "model", "failed", K1, "{\"argv\":[1]}", NULL, NULL, 1000, 1001);
+	record(p, run, "model/m1", "model", "ran", K1, "{\"argv\":[1]}", NULL, D1, 1001, 1004);
+	struct prov_exec e = { 0 };
+	e.run_id = run;
+	e.stage_id = "eval/e/m1";
+	e.kind = "eval";
+	e.status = "ran";
+	e.cache_key = K2;
+	e.argv_json = "[[\"/bin/prep\",\"--x\"],[\"/bin/score\",\"--y\"]]";
+	e.output_digest = D2;
+	e.started = 1004;
+	e.ended = 1005;
+	e.cpu_s = -1;
+	e.peak_rss_kb = -1;
+	struct prov_input in = { "model", "model/m1", D1 };
+	e.inputs = &in;
+	e.inputs_nr = 1;
+	prov_record_exec(p, &e, NULL, &err);
+	prov_run_end(p, run, "ok", 1005, 2, 0, 0, 0, &err);
+
+	struct report_run rr;
+	CHECK(report_run_load(&rr, p, scratch, run, &err) == 0, "load a run with two attempts");
+	CHECK(rr.nr == 3 && rr.stages_nr == 2, "three rows, two stages");
+	long m = report_run_find(&rr, "model/m1");
+	CHECK(m == 1 && rr.st[0].superseded && !rr.st[1].superseded && rr.st[1].earlier == 0,
+	      "a stage is its last row; the earlier attempt is superseded");
+	CHECK(rr.crit_nr == 2 && rr.crit[0] == 1 && rr.crit_total == 4,
+	      "the critical path goes through the last attempt (3 s + 1 s)");
+	CHECK(rr.lanes == 1, "both attempts are on the timeline, one after the other");
+	struct strbuf page = STRBUF_INIT;
+	report_html(&rr, &page);
+	const char *attempt = strstr(page.buf, "<tr class=\"attempt\" data-attempt=\"model/m1\">");
+	const char *row = strstr(page.buf, "<tr id=\"s-model/m1\"");
+	CHECK(attempt && row && attempt < row && !strstr(row + 1, "<tr id=\"s-model/m1\""),
+	      "the table lists the earlier attempt above the stage's one anchored row");
+	CHECK(strstr(page.buf, "<br>step 1: <code>/bin/prep --x</code><br>step 2: "
+			       "<code>/bin/score --y</code>") != NULL,
+	      "a command of several steps is shown step by step");
+	CHECK(strstr(page.buf, "<td id=\"counts\">2: ") != NULL, "the header counts stages, not rows");
+	strbuf_release(&page);
+	report_run_release(&rr);
+	prov_close(p);
+	strbuf_release(&path);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	if (!mkdtemp(scratch)) {
@@ -370,6 +431,7 @@ int main(void)
 	test_md();
 	test_results_format();
 	test_run_read();
+	test_attempts();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
 	if (system(cmd) != 0)
