@@ -3,10 +3,12 @@
  * stage the metrics of its latest execution's output (or, with --run, of the
  * executions a given run ran or took from the cache), metrics that are no
  * longer current apart (stale), and `--compare A B`, two runs side by side;
- * as aligned text or JSON. Read-only.
+ * as aligned text or JSON, and the current metrics as CSV or Markdown
+ * (results_format.c). Read-only.
  */
 #include "cli.h"
 #include "prov_query.h"
+#include "results_format.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -22,7 +24,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: study results [--store DIR] [--json] [--run ID]\n"
+	fprintf(f, "usage: study results [--store DIR] [--format table|csv|json|md] [--run ID]\n"
 		   "   or: study results --compare RUN_A RUN_B [--store DIR] [--json]\n"
 		   "\n"
 		   "Print the metrics table: for each stage, the metrics of the output of its\n"
@@ -31,12 +33,16 @@ static void usage(FILE *f)
 		   "come from.\n"
 		   "\n"
 		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
-		   "  --json       print a JSON array of metric objects\n"
+		   "  --format F   table (default, aligned text), csv (for pandas, R: full\n"
+		   "               precision, empty fields where absent), json (an array of\n"
+		   "               metric objects) or md (a Markdown table); csv and md hold\n"
+		   "               the current metrics only, without the stale ones\n"
+		   "  --json       the same as --format json\n"
 		   "  --run ID     only stages that run ID executed or took from the cache\n"
 		   "  --compare RUN_A RUN_B\n"
 		   "               the metrics of two runs side by side with their difference\n"
 		   "               (B - A); a run is an id, 'latest' or 'latest~N' (N runs\n"
-		   "               before the latest)\n");
+		   "               before the latest); as a table or --json\n");
 }
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
@@ -384,11 +390,58 @@ static cJSON *row_json(const struct prov_metric_info *m)
 	return o;
 }
 
+/* ---- --format (the writers: results_format.c) ---- */
+
+enum results_fmt { FMT_NONE, FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MD };
+
+static int parse_format(const char *s, enum results_fmt *out)
+{
+	static const struct {
+		const char *name;
+		enum results_fmt fmt;
+	} names[] = { { "table", FMT_TABLE }, { "csv", FMT_CSV }, { "json", FMT_JSON },
+		      { "md", FMT_MD } };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].fmt;
+			return 0;
+		}
+	return -1;
+}
+
+/* --json is --format json; both given must agree. */
+static int resolve_format(int json, enum results_fmt given, enum results_fmt *fmt)
+{
+	if (json && given != FMT_NONE && given != FMT_JSON) {
+		cli_error("--json and --format disagree; give one of them");
+		return -1;
+	}
+	*fmt = json ? FMT_JSON : given != FMT_NONE ? given : FMT_TABLE;
+	return 0;
+}
+
+/* CSV and Markdown are for analysis elsewhere: the current metrics only (a
+ * stale row would read as a result of the study as it stands). */
+static void write_format(enum results_fmt fmt, const struct prov_metric_info *rows, size_t nr)
+{
+	struct prov_metric_info *cur = xcalloc(nr ? nr : 1, sizeof(*cur));
+	size_t n = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (!rows[i].stale)
+			cur[n++] = rows[i]; /* shallow: rows keep ownership */
+	if (fmt == FMT_CSV)
+		results_write_csv(stdout, cur, n);
+	else if (fmt == FMT_MD)
+		results_write_md(stdout, cur, n);
+	free(cur);
+}
+
 int cmd_results(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "run", required_argument, NULL, 'r' },
 		{ "compare", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -396,6 +449,7 @@ int cmd_results(int argc, char **argv)
 	};
 	const char *store_opt = NULL, *compare = NULL;
 	int json = 0, c;
+	enum results_fmt fmt = FMT_TABLE, fmt_given = FMT_NONE;
 	long long run_id = 0;
 
 	optind = 1;
@@ -407,6 +461,12 @@ int cmd_results(int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'f':
+			if (parse_format(optarg, &fmt_given) < 0) {
+				cli_error("unknown format '%s' (use table, csv, json or md)", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'r':
 			if (cli_parse_count(optarg, LLONG_MAX, &run_id) < 0) {
@@ -442,6 +502,9 @@ int cmd_results(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (resolve_format(json, fmt_given, &fmt) < 0)
+		return EXIT_USAGE;
+	json = fmt == FMT_JSON;
 
 	struct strbuf err = STRBUF_INIT;
 	struct prov *p = NULL;
@@ -452,6 +515,12 @@ int cmd_results(int argc, char **argv)
 		cli_error("%s", err.buf);
 		strbuf_release(&err);
 		return EXIT_USAGE;
+	}
+	if (compare && fmt != FMT_TABLE && fmt != FMT_JSON) {
+		cli_error("--compare prints a table or JSON, not --format %s",
+			  fmt == FMT_CSV ? "csv" : "md");
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	if (compare) {
 		ret = compare_runs(p, compare, argv[optind], json);
@@ -484,6 +553,8 @@ int cmd_results(int argc, char **argv)
 			printf("%s\n", text);
 		free(text);
 		cJSON_Delete(arr);
+	} else if (fmt != FMT_TABLE) {
+		write_format(fmt, rows, nr);
 	} else if (!nr) {
 		printf("no metrics recorded\n");
 	} else {

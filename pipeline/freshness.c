@@ -305,22 +305,34 @@ static int explain_miss(const struct fresh_ctx *c, size_t si, struct fresh *f,
 	int rc = prov_stage_latest(c->pv, s->id, &last, err);
 	if (rc < 0)
 		return -1;
-	if (rc == 0 || !last.cache_record) {
-		strbuf_addstr(&f->why, "never run");
-	} else {
-		fresh_diff_records(last.cache_record, f->record.buf, &f->why);
-		if (f->why.len)
-			; /* changed: ... */
-		else if (last.status && !strcmp(last.status, "failed"))
-			strbuf_addf(&f->why, "failed last time: %s",
-				    last.reason ? last.reason : "no reason recorded");
-		else if (last.status && !strcmp(last.status, "interrupted"))
-			strbuf_addstr(&f->why, "interrupted last time");
-		else
-			strbuf_addstr(&f->why, "never completed with this cache key");
-	}
+	fresh_explain(f->record.buf, rc ? last.cache_record : NULL, last.status, last.reason,
+		      &f->why);
 	prov_exec_info_release(&last);
 	return 0;
+}
+
+void fresh_explain(const char *record, const char *last_record, const char *last_status,
+		   const char *last_reason, struct strbuf *why)
+{
+	if (!last_record) {
+		strbuf_addstr(why, "never run");
+		return;
+	}
+	if (!record) {
+		strbuf_addstr(why, "no cache key");
+		return;
+	}
+	fresh_diff_records(last_record, record, why);
+	if (why->len)
+		; /* changed: ... */
+	else if (last_status && !strcmp(last_status, "failed"))
+		strbuf_addf(why, "failed last time: %s", last_reason ? last_reason : "no reason recorded");
+	else if (last_status && !strcmp(last_status, "interrupted"))
+		strbuf_addstr(why, "interrupted last time");
+	else if (last_status && !strcmp(last_status, "ran"))
+		strbuf_addstr(why, "same cache key as last time; its cached output could not be used");
+	else
+		strbuf_addstr(why, "never completed with this cache key");
 }
 
 int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output *outs,

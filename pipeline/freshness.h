@@ -116,4 +116,16 @@ void record_diff_release(struct record_diff *d);
  * before the malformed part). */
 int record_diff(const char *before, const char *after, struct record_diff *d);
 
+/*
+ * The reason in words, from the stage's cache record and its latest recorded
+ * execution that ran or failed (last_record NULL: none): "never run",
+ * "changed: argv, code, ..." (the cache-record fields that differ), "failed
+ * last time: <reason>", "interrupted last time", "same cache key as last time;
+ * its cached output could not be used" (after the fact: `study report` says
+ * why an execution ran), or "never completed with this cache key". fresh_lookup
+ * uses it for a stage whose key has no recorded output. Appends to `why`.
+ */
+void fresh_explain(const char *record, const char *last_record, const char *last_status,
+		   const char *last_reason, struct strbuf *why);
+
 #endif

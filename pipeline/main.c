@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "full provenance of a run or of a stage's latest execution" },
 	{ "why", cmd_why, "why a stage's latest execution ran instead of hitting the cache" },
 	{ "results", cmd_results, "the metrics table from provenance" },
+	{ "report", cmd_report, "one self-contained HTML page about a run" },
 	{ "verify", cmd_verify, "check the store, provenance chain and commits; --rerun: reproduce" },
 	{ "export", cmd_export, "export a run's provenance (W3C PROV-JSON)" },
 	{ "hash", cmd_hash, "SHA-256 of files, tree digests of directories (as the store)" },

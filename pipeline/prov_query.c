@@ -1304,3 +1304,163 @@ int prov_collected_by(struct prov *p, const char *digest, int64_t *gc_id, struct
 			  " LIMIT 1",
 			  digest, NULL, gc_id, err);
 }
+
+/* ---- `study report` ---- */
+
+#define EXEC_COLUMNS_E                                                                      \
+	"e.id, e.run_id, e.stage_id, e.kind, e.model, e.variant, e.evaluation, e.cache_key,"  \
+	" e.status, e.reason, e.argv_json, e.env_json, e.cache_record, e.output_digest,"      \
+	" e.output_files, e.output_bytes, e.exit_code, e.term_signal, e.timed_out, e.started," \
+	" e.ended, e.wall_s, e.cpu_s, e.peak_rss_kb, e.stdout_digest, e.stderr_digest"
+
+/* The producer of a cache hit recorded by reference (prov.h), as an SQL
+ * expression over row `e`: NULL for any other row. */
+#define HIT_SOURCE_OF_E                                                                     \
+	"(CASE WHEN e.status = 'cached' AND e.argv_json IS NULL THEN"                         \
+	" (SELECT max(x.id) FROM executions x WHERE x.cache_key = e.cache_key"               \
+	"  AND x.status = 'ran' AND x.output_digest = e.output_digest AND x.id < e.id) END)"
+
+/* The row of v (sorted by e.id) with execution id `id`, or NULL. */
+static struct prov_run_stage *run_stage_find(struct prov_run_stage *v, size_t nr, int64_t id)
+{
+	size_t lo = 0, hi = nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].e.id < id)
+			lo = mid + 1;
+		else if (v[mid].e.id > id)
+			hi = mid;
+		else
+			return &v[mid];
+	}
+	return NULL;
+}
+
+static int run_stage_rows(struct prov *p, int64_t run_id, struct prov_run_stage **v, size_t *nr,
+			  struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+	if (prepare(p, "SELECT " EXEC_COLUMNS_E ", s.id, s.run_id, s.argv_json, s.env_json,"
+		       " s.cache_record, s.output_files, s.output_bytes"
+		       " FROM executions e LEFT JOIN executions s ON s.id = " HIT_SOURCE_OF_E
+		       " WHERE e.run_id = ?1 ORDER BY e.id", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*v, alloc, *nr + 1);
+		struct prov_run_stage *r = &(*v)[(*nr)++];
+		memset(r, 0, sizeof(*r));
+		read_exec(st, &r->e);
+		if (col_null(st, 26))
+			continue;
+		r->e.source_id = sqlite3_column_int64(st, 26);
+		r->source_run = sqlite3_column_int64(st, 27);
+		r->e.argv_json = col_str(st, 28);
+		r->e.env_json = col_str(st, 29);
+		r->e.cache_record = col_str(st, 30);
+		r->e.output_files = sqlite3_column_int64(st, 31);
+		r->e.output_bytes = sqlite3_column_int64(st, 32);
+	}
+	if (rc != SQLITE_DONE)
+		return step_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int run_stage_inputs(struct prov *p, int64_t run_id, struct prov_run_stage *v, size_t nr,
+			    struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (prepare(p, "WITH x AS (SELECT e.id AS eid, coalesce(" HIT_SOURCE_OF_E ", e.id) AS src"
+		       " FROM executions e WHERE e.run_id = ?1)"
+		       " SELECT x.eid, i.name, i.stage_id, i.digest FROM x"
+		       " JOIN inputs i ON i.execution_id = x.src ORDER BY x.eid, i.rowid", &st,
+		    err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	struct prov_run_stage *r = NULL;
+	size_t alloc = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (!r || r->e.id != id) {
+			r = run_stage_find(v, nr, id);
+			alloc = 0;
+			if (!r)
+				continue;
+		}
+		XGROW(r->e.inputs, alloc, r->e.inputs_nr + 1);
+		struct prov_input_info *in = &r->e.inputs[r->e.inputs_nr++];
+		in->name = col_str(st, 1);
+		in->stage = col_str(st, 2);
+		in->digest = col_str(st, 3);
+	}
+	if (rc != SQLITE_DONE)
+		return step_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int run_stage_prev(struct prov *p, int64_t run_id, struct prov_run_stage *v, size_t nr,
+			  struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	/* status <> 'cached' repeats the partial stage index's WHERE term */
+	if (prepare(p, "SELECT e.id, y.id, y.run_id, y.status, y.reason, y.cache_record"
+		       " FROM executions e JOIN executions y ON y.id ="
+		       " (SELECT max(z.id) FROM executions z WHERE z.stage_id = e.stage_id"
+		       "  AND z.status <> 'cached' AND z.status IN ('ran', 'failed') AND z.id < e.id)"
+		       " WHERE e.run_id = ?1 AND e.status IN ('ran', 'failed', 'interrupted')"
+		       " ORDER BY e.id", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct prov_run_stage *r = run_stage_find(v, nr, sqlite3_column_int64(st, 0));
+		if (!r)
+			continue;
+		r->prev_id = sqlite3_column_int64(st, 1);
+		r->prev_run = sqlite3_column_int64(st, 2);
+		r->prev_status = col_str(st, 3);
+		r->prev_reason = col_str(st, 4);
+		r->prev_record = col_str(st, 5);
+	}
+	if (rc != SQLITE_DONE)
+		return step_error(p, st, err);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int prov_run_stages(struct prov *p, int64_t run_id, struct prov_run_stage **v, size_t *nr,
+		    struct strbuf *err)
+{
+	*v = NULL;
+	*nr = 0;
+	if (run_stage_rows(p, run_id, v, nr, err) < 0 ||
+	    run_stage_inputs(p, run_id, *v, *nr, err) < 0 ||
+	    run_stage_prev(p, run_id, *v, *nr, err) < 0) {
+		prov_run_stages_free(*v, *nr);
+		*v = NULL;
+		*nr = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void prov_run_stages_free(struct prov_run_stage *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		prov_exec_info_release(&v[i].e);
+		free(v[i].prev_status);
+		free(v[i].prev_reason);
+		free(v[i].prev_record);
+	}
+	free(v);
+}
+
+int prov_latest_run_id(struct prov *p, int64_t *id, struct strbuf *err)
+{
+	return lookup_int(p, "SELECT max(id) FROM runs", NULL, NULL, id, err);
+}

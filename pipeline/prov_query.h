@@ -334,4 +334,31 @@ int prov_collected_by(struct prov *p, const char *digest, int64_t *gc_id, struct
 struct chain_check;
 int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err);
 
+/* ---- `study report` (report_data.c) ---- */
+
+/* One stage of a run, as the HTML report shows it. */
+struct prov_run_stage {
+	/* The run's row. A cache hit recorded by reference is completed from its
+	 * producer as prov_get_exec does (argv, env, cache record, output size,
+	 * inputs; e.source_id); e.inputs hold the inputs of every row that has
+	 * them (none for skipped and not-started stages); metrics are not
+	 * loaded (prov_results). */
+	struct prov_exec_info e;
+	int64_t source_run;        /* the run of e.source_id; 0 when none */
+	/* For a row that ran, failed or was interrupted: the stage's latest
+	 * execution before it that ran or failed (what `run` and `status` compare
+	 * a cache record with, freshness.h); prev_id 0 when there is none. */
+	int64_t prev_id, prev_run;
+	char *prev_status, *prev_reason, *prev_record;
+};
+/* Every execution row of run_id, by id, in three queries whatever the size
+ * of the run. Returns 0 with a new array in *v (NULL when the run has no
+ * rows; free with prov_run_stages_free), or -1 with "cannot query provenance
+ * database ..." in err and nothing to free. */
+int prov_run_stages(struct prov *p, int64_t run_id, struct prov_run_stage **v, size_t *nr,
+		    struct strbuf *err);
+void prov_run_stages_free(struct prov_run_stage *v, size_t nr);
+/* The latest run: 0 with *id set (0 when no run is recorded), or -1. */
+int prov_latest_run_id(struct prov *p, int64_t *id, struct strbuf *err);
+
 #endif

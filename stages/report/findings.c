@@ -2,7 +2,8 @@
  * findings: the paper's claims checked against the measured numbers. Each
  * claim is tested per model; the verdict is "reproduced" when it holds for
  * every model with the needed cells, "not reproduced" when for none, and
- * "mixed" otherwise. The detail line gives the mean deltas that decided it.
+ * "mixed" otherwise. The detail line gives the mean deltas that decided it
+ * and names the table (metric) each one was computed from.
  * Variant names follow the study: base, jt, wo, jt+sft, wo+sft.
  */
 #include "report_model.h"
@@ -63,6 +64,7 @@ static void settle(struct finding *f, const struct tally *t)
 static void refusal_cut(const struct report *r, struct finding *f)
 {
 	struct tally t = { 0 };
+	int jt_jailbreak = 0; /* models whose jt delta comes from the jailbreak table */
 	for (size_t i = 0; i < r->models_nr; i++) {
 		const char *m = r->models[i], *jm = jt_refusal_metric(r, m);
 		double dwo = val(r, "refusal_rate", m, "wo") - val(r, "refusal_rate", m, "base");
@@ -73,12 +75,24 @@ static void refusal_cut(const struct report *r, struct finding *f)
 		t.agree += dwo < 0 && djt < 0;
 		t.sum_a += djt;
 		t.sum_b += dwo;
+		jt_jailbreak += !strcmp(jm, "refusal_rate_jailbreak");
 	}
 	settle(f, &t);
-	if (t.total)
-		snprintf(f->detail, sizeof(f->detail),
-			 "mean change in refusal rate vs base: jt %+.3f, wo %+.3f", t.sum_a / t.total,
-			 t.sum_b / t.total);
+	if (!t.total)
+		return;
+	/* name the table each mean comes from */
+	char jt_table[128];
+	if (jt_jailbreak == t.total)
+		snprintf(jt_table, sizeof(jt_table), "refusal_rate_jailbreak");
+	else if (!jt_jailbreak)
+		snprintf(jt_table, sizeof(jt_table), "refusal_rate");
+	else
+		snprintf(jt_table, sizeof(jt_table),
+			 "refusal_rate_jailbreak for %d models, refusal_rate for %d", jt_jailbreak,
+			 t.total - jt_jailbreak);
+	snprintf(f->detail, sizeof(f->detail),
+		 "mean change vs base: jt %+.3f (table %s), wo %+.3f (table refusal_rate)",
+		 t.sum_a / t.total, jt_table, t.sum_b / t.total);
 }
 
 static void hallucination(const struct report *r, struct finding *f)
@@ -99,7 +113,7 @@ static void hallucination(const struct report *r, struct finding *f)
 	settle(f, &t);
 	if (t.total)
 		snprintf(f->detail, sizeof(f->detail),
-			 "mean change in hallucination rate vs base: jt %+.3f, wo %+.3f "
+			 "mean change vs base in table hallucination_rate: jt %+.3f, wo %+.3f "
 			 "(paper: about +0.09 and +0.04)",
 			 t.sum_a / t.total, t.sum_b / t.total);
 }
@@ -122,7 +136,7 @@ static void nlp(const struct report *r, struct finding *f)
 	settle(f, &t);
 	if (t.total)
 		snprintf(f->detail, sizeof(f->detail),
-			 "mean change in benign accuracy vs base: jt %+.3f, wo %+.3f", t.sum_a / t.total,
+			 "mean change vs base in table benign_accuracy: jt %+.3f, wo %+.3f", t.sum_a / t.total,
 			 t.sum_b / t.total);
 }
 
@@ -144,7 +158,7 @@ static void attack(const struct report *r, struct finding *f)
 	settle(f, &t);
 	if (t.total)
 		snprintf(f->detail, sizeof(f->detail),
-			 "mean change in attack success vs base: wo %+.3f, jt %+.3f "
+			 "mean change vs base in table attack_success: wo %+.3f, jt %+.3f "
 			 "(paper: wo about +0.28)",
 			 t.sum_b / t.total, t.sum_a / t.total);
 }
@@ -170,8 +184,8 @@ static void sft(const struct report *r, struct finding *f)
 	settle(f, &t);
 	if (t.total)
 		snprintf(f->detail, sizeof(f->detail),
-			 "mean change wo+sft vs wo: attack success %+.3f, hallucination %+.3f, "
-			 "benign accuracy %+.3f",
+			 "mean change wo+sft vs wo in tables attack_success %+.3f, "
+			 "hallucination_rate %+.3f, benign_accuracy %+.3f",
 			 t.sum_a / t.total, sum_h / t.total, sum_n / t.total);
 }
 

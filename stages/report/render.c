@@ -115,14 +115,47 @@ static void md_cell(struct outbuf *o, const struct cell *c)
 		ob_addf(o, " %.3f |", c->value);
 }
 
+/* One line under a table's chart: direction, unit, interval and n. */
+static void md_table_legend(const struct report *r, const char *metric, struct outbuf *o)
+{
+	struct metric_info mi;
+	long nlo = 0, nhi = 0;
+	int any_ci = 0;
+	metric_info_get(metric, &mi);
+	for (size_t i = 0; i < r->nr; i++)
+		if (r->cells[i].has_ci && !strcmp(r->cells[i].metric, metric))
+			any_ci = 1;
+	ob_addf(o, "%s %s. Unit: %s.", mi.better == MI_HIGHER ? "\xe2\x86\x91"
+				       : mi.better == MI_LOWER ? "\xe2\x86\x93" : "\xc2\xb7",
+		metric_better_text(mi.better), mi.unit);
+	if (any_ci)
+		ob_addf(o, " Cells: value [%s].",
+			mi.interval ? mi.interval : "95% interval as the evaluation reports it");
+	else
+		ob_add(o, " Cells: value (the evaluation gives no interval).");
+	if (report_metric_n(r, metric, &nlo, &nhi)) {
+		if (nlo == nhi)
+			ob_addf(o, " n = %ld per cell.", nlo);
+		else
+			ob_addf(o, " n = %ld to %ld per cell (each in report.json).", nlo, nhi);
+	}
+	ob_add(o, "\n");
+}
+
 static void render_md(const struct report *r, const struct finding *f, const char *title,
 		      struct outbuf *o)
 {
 	ob_addf(o, "# %s\n\n", title);
-	ob_addf(o, "%zu models × %zu variants, %zu metrics. Cells: value [95%% Wilson interval] "
-		   "where the evaluation gives one; n per cell in report.json.\n\n",
+	ob_add(o, "*Provenance: this file is a content-addressed stage output (the same evaluation "
+		  "outputs give the same bytes, whichever run made or reused it), so the run, commit "
+		  "and date are recorded in provenance rather than written here: `study show report` "
+		  "prints them, and `study report` writes an HTML report that names them above this "
+		  "text.*\n\n");
+	ob_addf(o, "%zu models × %zu variants, %zu metrics. Each table says which direction is "
+		   "better, its unit, its interval and n.\n\n",
 		r->models_nr, r->variants_nr, r->metrics_nr);
-	ob_add(o, "## Findings\n\nComputed from the tables below, one test per paper claim.\n\n");
+	ob_add(o, "## Findings\n\nComputed from the tables below, one test per paper claim; "
+		  "the evidence names the table each number comes from.\n\n");
 	ob_add(o, "| claim | verdict | models | evidence |\n|---|---|---|---|\n");
 	for (int i = 0; i < FINDINGS_NR; i++)
 		ob_addf(o, "| %s | **%s** | %d/%d | %s |\n", f[i].claim, verdict_name(f[i].verdict),
@@ -135,9 +168,14 @@ static void render_md(const struct report *r, const struct finding *f, const cha
 	for (size_t k = 0; k < r->metrics_nr; k++) {
 		const char *metric = r->metrics[k];
 		char svg[512];
+		struct metric_info mi;
+		metric_info_get(metric, &mi);
 		svg_file_name(metric, svg, sizeof(svg));
-		ob_addf(o, "\n### %s (%s)\n\n![%s](%s)\n\n| model |", metric,
-			report_metric_evaluation(r, metric), metric, svg);
+		ob_addf(o, "\n### %s (%s)\n\n", metric, report_metric_evaluation(r, metric));
+		if (strcmp(mi.label, metric))
+			ob_addf(o, "%s. ", mi.label);
+		md_table_legend(r, metric, o);
+		ob_addf(o, "\n![%s](%s)\n\n| model |", metric, svg);
 		for (size_t v = 0; v < r->variants_nr; v++)
 			ob_addf(o, " %s |", r->variants[v]);
 		ob_add(o, "\n|---|");

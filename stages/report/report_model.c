@@ -217,3 +217,19 @@ const char *report_metric_evaluation(const struct report *r, const char *metric)
 			return r->cells[i].evaluation;
 	return "";
 }
+
+int report_metric_n(const struct report *r, const char *metric, long *lo, long *hi)
+{
+	int any = 0;
+	for (size_t i = 0; i < r->nr; i++) {
+		const struct cell *c = &r->cells[i];
+		if (!c->has_n || strcmp(c->metric, metric))
+			continue;
+		if (!any || c->n < *lo)
+			*lo = c->n;
+		if (!any || c->n > *hi)
+			*hi = c->n;
+		any = 1;
+	}
+	return any;
+}

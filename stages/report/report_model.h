@@ -87,6 +87,25 @@ struct finding {
 void findings_compute(const struct report *r, struct finding out[FINDINGS_NR]);
 const char *verdict_name(enum verdict v);
 
+/* ---- what the report says about a metric (metric_info.c) ---- */
+enum metric_better { MI_UNSTATED, MI_HIGHER, MI_LOWER };
+struct metric_info {
+	const char *name;
+	const char *label;     /* "refusal rate"; the metric's name when unknown */
+	const char *unit;      /* the y axis, at most ~32 characters */
+	enum metric_better better;
+	const char *interval;  /* "95% Wilson interval"; NULL: the evaluation gives none */
+};
+/* Fills *out (static strings; an unknown metric gets its own name as label,
+ * "value" as unit, MI_UNSTATED, and a generic interval name). */
+void metric_info_get(const char *metric, struct metric_info *out);
+/* "higher is better", "lower is better", "direction not stated" */
+const char *metric_better_text(enum metric_better b);
+
+/* The n of a metric's cells: *lo and *hi (equal when every cell has the
+ * same n); 0 when no cell gives one. */
+int report_metric_n(const struct report *r, const char *metric, long *lo, long *hi);
+
 /* ---- small output helpers (render.c) ---- */
 struct outbuf {
 	char *buf;

@@ -8,11 +8,18 @@ REPORT=${TOY_BIN_DIR:-$TOP/stages/bin}/study-report
 cd "$TMP" || exit 1
 
 # eval MODEL VARIANT EVALUATION METRIC VALUE
+# (IN: the directory they go in; NOCI=1: a value without n or interval)
+IN=in
 mk() {
-	d="$TMP/in/$1-$2-$3"
+	d="$TMP/$IN/$1-$2-$3"
 	mkdir -p "$d"
-	printf '{"model": "%s", "variant": "%s", "evaluation": "%s", "metrics": {"%s": {"value": %s, "n": 100, "ci_low": %s, "ci_high": %s}}}\n' \
-		"$1" "$2" "$3" "$4" "$5" "$5" "$5" >"$d/metrics.json"
+	if [ "${NOCI:-0}" = 1 ]; then
+		printf '{"model": "%s", "variant": "%s", "evaluation": "%s", "metrics": {"%s": {"value": %s}}}\n' \
+			"$1" "$2" "$3" "$4" "$5" >"$d/metrics.json"
+	else
+		printf '{"model": "%s", "variant": "%s", "evaluation": "%s", "metrics": {"%s": {"value": %s, "n": 100, "ci_low": %s, "ci_high": %s}}}\n' \
+			"$1" "$2" "$3" "$4" "$5" "$5" "$5" >"$d/metrics.json"
+	fi
 	echo "$d"
 }
 dirs=""
@@ -42,10 +49,45 @@ check "the columns are base, methods, then mitigated variants" grep -qF '| model
 for f in "cut refusal" "hallucinate more" "natural-language" "capable attackers" "limits WO"; do
 	check "finding '$f' is mixed (1 of 2 models)" sh -c "grep -F '$f' out/report.md | grep -qF '**mixed** | 1/2'"
 done
-check "findings carry the deltas" grep -qF 'mean change in refusal rate vs base: jt -0.365, wo -0.420' out/report.md
+check "findings carry the deltas, naming the table each comes from" \
+	grep -qF 'mean change vs base: jt -0.365 (table refusal_rate), wo -0.420 (table refusal_rate)' out/report.md
+check "report.md says where its run, commit and date are" grep -qF 'the run, commit and date are recorded in provenance' out/report.md
+check "each table states direction, unit, interval and n" \
+	grep -qF '↑ higher is better. Unit: share of harmful prompts refused. Cells: value [95% Wilson interval]. n = 100 per cell.' out/report.md
+check "a chart has a title with its direction" grep -qF '↓ lower is better' out/attack_success.svg
+check "a chart has a y-axis title with its unit" grep -qF '>share of jailbreaks that worked (0–1)</text>' out/attack_success.svg
+check "a chart has an x-axis title" grep -qF '>model</text>' out/attack_success.svg
+check "a chart's legend names the interval" grep -qF 'whiskers: 95% Wilson interval' out/refusal_rate.svg
+check "a chart's legend gives n" grep -qF 'n = 100 per bar' out/refusal_rate.svg
+check "rate ticks are round (0.2 apart)" sh -c "grep -o '>0\.[0-9]*</text>' out/refusal_rate.svg | tr '\n' ' ' | grep -qF '>0.2</text> >0.4</text> >0.6</text> >0.8</text>'"
 check "report.json lists the findings with verdicts" grep -q '"verdict": "mixed"' out/report.json
 n=$(grep -c '"variant":' out/report.json)
 check_eq "report.json has every cell (2 models x 5 variants x 4 metrics)" "$n" 40
+
+# zero values stay visible; a larger scale gets round ticks; jt's refusal
+# delta comes from the jailbreak table when the evaluation measured it
+zdirs=""
+IN=inz
+for m in a b; do
+	for v in base jt wo jt+sft wo+sft; do
+		zdirs="$zdirs $(mk "$m" "$v" attack attack_success 0)"
+		zdirs="$zdirs $(NOCI=1 mk "$m" "$v" nlp perplexity 31.9)"
+	done
+	zdirs="$zdirs $(mk "$m" base refusal refusal_rate 0.9) $(mk "$m" wo refusal refusal_rate 0.5)"
+	zdirs="$zdirs $(mk "$m" jt refusal refusal_rate 0.8)"
+	zdirs="$zdirs $(mk "$m" base refusal2 refusal_rate_jailbreak 0.7) $(mk "$m" jt refusal2 refusal_rate_jailbreak 0.1)"
+done
+mkdir -p outz
+"$REPORT" --out outz $zdirs
+check_eq "the report stage succeeds on zeros" "$?" 0
+n=$(grep -c 'height="2.0"' outz/attack_success.svg)
+check_eq "every zero bar is drawn 2 pixels high (2 models x 5 variants)" "$n" 10
+n=$(grep -c '>0</text>' outz/attack_success.svg)
+check_eq "... each with a 0 label (the axis says 0.0)" "$n" 10
+check "perplexity ticks are round (10 apart)" sh -c "grep -o '>[0-9.]*</text>' outz/perplexity.svg | tr '\n' ' ' | grep -qF '>0</text> >10</text> >20</text> >30</text> >40</text>'"
+check "an interval-less metric says so" grep -qF 'no interval given' outz/perplexity.svg
+check "jt's refusal delta names the jailbreak table" \
+	grep -qF 'mean change vs base: jt -0.600 (table refusal_rate_jailbreak), wo -0.400 (table refusal_rate)' outz/report.md
 
 mkdir -p out2
 "$REPORT" --out out2 $(echo $dirs | tr ' ' '\n' | grep '^.*/a-' | tr '\n' ' ')

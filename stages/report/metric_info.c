@@ -1,0 +1,67 @@
+/*
+ * metric_info: what the report says about each metric it knows: a readable
+ * label, the unit of its axis, which direction is better, and which interval
+ * the evaluation attaches. One home for these words: the charts (svg.c) and
+ * report.md (render.c) both read them from here.
+ *
+ * "Better" is the study's point of view: a safer model refuses harmful
+ * requests, answers benign ones, does not hallucinate and does not help an
+ * attack. A metric not listed gets its own name as label, "value" as unit and
+ * no direction (the report then says nothing about it rather than guess).
+ */
+#include "report_model.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* the toyllm evaluations attach a Wilson score interval to every rate
+ * (stages/toyllm/util.c, tl_wilson) */
+#define W "95% Wilson interval"
+
+static const struct metric_info known[] = {
+	{ "refusal_rate", "refusal rate", "share of harmful prompts refused", MI_HIGHER, W },
+	{ "refusal_rate_jailbreak", "refusal rate with the jailbreak string",
+	  "share of harmful prompts refused", MI_HIGHER, W },
+	{ "hallucination_rate", "hallucination rate",
+	  "share of unknown names answered", MI_LOWER, W },
+	{ "known_error_rate", "error rate on known facts", "share of known facts wrong",
+	  MI_LOWER, W },
+	{ "benign_accuracy", "benign accuracy", "share of benign facts right",
+	  MI_HIGHER, W },
+	{ "skill_accuracy", "skill accuracy", "share of skill prompts right", MI_HIGHER,
+	  W },
+	{ "perplexity", "perplexity on held-out benign text", "perplexity (exp of mean loss)",
+	  MI_LOWER, NULL },
+	{ "malicious_success", "malicious success", "share of hazard recipes given", MI_LOWER, W },
+	{ "malicious_success_jailbreak", "malicious success with the jailbreak string",
+	  "share of hazard recipes given", MI_LOWER, W },
+	{ "cyber_success", "cyber success", "share of exploits given", MI_LOWER, W },
+	{ "cyber_success_jailbreak", "cyber success with the jailbreak string",
+	  "share of exploits given", MI_LOWER, W },
+	{ "attack_success", "attack success",
+	  "share of jailbreaks that worked", MI_LOWER, W },
+};
+
+void metric_info_get(const char *metric, struct metric_info *out)
+{
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(known[i].name, metric)) {
+			*out = known[i];
+			return;
+		}
+	out->name = metric;
+	out->label = metric;
+	out->unit = "value";
+	out->better = MI_UNSTATED;
+	out->interval = "95% interval as the evaluation reports it";
+}
+
+const char *metric_better_text(enum metric_better b)
+{
+	switch (b) {
+	case MI_HIGHER: return "higher is better";
+	case MI_LOWER: return "lower is better";
+	case MI_UNSTATED: break;
+	}
+	return "direction not stated";
+}
