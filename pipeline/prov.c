@@ -135,6 +135,10 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	" || ' ''not-started''))')"
 	" WHERE type = 'table' AND name = 'executions';"
 	"PRAGMA writable_schema = OFF;",
+	/* 4 -> 5: an external input (the study's `inputs:`) is recorded with the
+	 * path it was imported from; NULL for a stage's output. Part of the
+	 * chain only when not NULL (chain.c), so every stored hash stays valid. */
+	"ALTER TABLE inputs ADD COLUMN source TEXT;",
 };
 
 struct prov {
@@ -355,7 +359,8 @@ static int prepare_writes(struct prov *p, struct strbuf *err)
 		    err) < 0)
 		return -1;
 	if (prepare(p, &p->ins_input,
-		    "INSERT INTO inputs (execution_id, name, stage_id, digest) VALUES (?, ?, ?, ?)",
+		    "INSERT INTO inputs (execution_id, name, stage_id, digest, source)"
+		    " VALUES (?, ?, ?, ?, ?)",
 		    err) < 0)
 		return -1;
 	if (prepare(p, &p->ins_artifact,
@@ -988,6 +993,7 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 		bind_text(st, 2, in->name);
 		bind_text(st, 3, in->stage);
 		bind_text(st, 4, in->digest);
+		bind_text(st, 5, in->source);
 		if (step_done(st) < 0)
 			goto dberr;
 	}

@@ -76,9 +76,10 @@ int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ende
 		 int cached, int failed, int skipped, struct strbuf *err);
 
 struct prov_input {
-	const char *name;   /* "model", "data.world", "evaluations[3]", ... */
-	const char *stage;  /* producing stage id */
-	const char *digest; /* tree digest */
+	const char *name;   /* "model", "data.world", "evaluations[3]", "inputs.NAME", ... */
+	const char *stage;  /* producing stage id, or "input/NAME" for an external input */
+	const char *digest; /* tree digest (an external file input: the file's SHA-256) */
+	const char *source; /* an external input's original absolute path; NULL otherwise */
 };
 
 struct prov_exec {
@@ -132,7 +133,7 @@ int prov_lookup_output(struct prov *p, const char *cache_key, char tree_hex[65])
  * runs.record_hash, executions.record_hash. */
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
-#define PROV_SCHEMA_VERSION 4
+#define PROV_SCHEMA_VERSION 5
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit
  * tests of chain.c, whose functions take the handle; any other module reads

@@ -326,7 +326,8 @@ static void test_main_db(void)
 	CHECK_STR(s.buf, "running", "run begins as 'running'");
 
 	/* one batch: ran (with metrics), cached, failed, skipped */
-	struct prov_input ins[2] = { { "model", "model/m1", D1 }, { "data.world", "data/world", D2 } };
+	struct prov_input ins[2] = { { "model", "model/m1", D1, NULL },
+				     { "data.world", "data/world", D2, NULL } };
 	CHECK(prov_begin(p, &err) == 0, "begin batch");
 	struct prov_exec e = sample_exec(run1, "eval/refusal/m1/base", "ran");
 	e.inputs = ins;
@@ -620,8 +621,9 @@ static void test_speed(void)
 	}
 	struct prov_run r = sample_run();
 	prov_run_begin(p, &r, &run, &err);
-	struct prov_input ins[3] = { { "model", "model/m1", D1 }, { "model.base", "model/m1", D1 },
-				     { "data.world", "data/world", D2 } };
+	struct prov_input ins[3] = { { "model", "model/m1", D1, NULL },
+				     { "model.base", "model/m1", D1, NULL },
+				     { "data.world", "data/world", D2, NULL } };
 	char stage[64], digest[65];
 	int ok = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
