@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include "plan.h"
 #include "prov.h"
+#include "stagecmd.h"
 #include "store.h"
 
 struct run_opts {
@@ -37,6 +38,9 @@ struct run_opts {
 	 * with the provenance handle free to use; may be NULL */
 	void (*before_first_start)(void *ctx);
 	void *before_first_start_ctx;
+	/* the plan's external inputs, resolved (extinput.h): p->externals_nr
+	 * entries, copied; NULL when the plan has none */
+	const struct stage_output *externals;
 };
 
 /* Every stage of the plan lands in exactly one of ran, cached, failed,
