@@ -16,7 +16,8 @@ static const char dag_usage[] =
 	"usage: study dag STUDY.yaml [--format dot|json]\n"
 	"\n"
 	"Prints the stage graph the study expands to: one node per stage (ids like\n"
-	"model/m1, method/wo/m1, eval/refusal/m1/wo+sft), one edge per input.\n"
+	"model/m1, method/wo/m1, eval/refusal/m1/wo+sft) and per external input\n"
+	"(input/NAME: imported, not run), one edge per input.\n"
 	"Also a quick way to validate a study file (exit 2 on errors).\n"
 	"\n"
 	"options:\n"
@@ -35,6 +36,12 @@ static void print_dot(const struct plan *p)
 {
 	printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n",
 	       p->study->name);
+	/* external inputs are imported, not run: drawn as folders / notes */
+	for (size_t x = 0; x < p->externals_nr; x++) {
+		printf("  ");
+		print_json_str(p->externals[x].id);
+		printf(" [shape=%s];\n", p->externals[x].input->is_dir ? "folder" : "note");
+	}
 	for (size_t i = 0; i < p->nr; i++) {
 		printf("  ");
 		print_json_str(p->stages[i].id);
@@ -44,7 +51,7 @@ static void print_dot(const struct plan *p)
 		const struct stage *s = &p->stages[i];
 		for (size_t k = 0; k < s->inputs_nr; k++) {
 			printf("  ");
-			print_json_str(p->stages[s->inputs[k].stage].id);
+			print_json_str(plan_node_id(p, s->inputs[k].stage));
 			printf(" -> ");
 			print_json_str(s->id);
 			printf(" [label=");
@@ -68,6 +75,19 @@ static void print_json(const struct plan *p)
 {
 	printf("{\"study\":");
 	print_json_str(p->study->name);
+	if (p->externals_nr) {
+		printf(",\"inputs\":[");
+		for (size_t x = 0; x < p->externals_nr; x++) {
+			const struct study_input *in = p->externals[x].input;
+			printf("%s\n{\"id\":", x ? "," : "");
+			print_json_str(p->externals[x].id);
+			printf(",\"kind\":\"%s\"", in->is_dir ? "directory" : "file");
+			print_opt("path", in->abs);
+			print_opt("sha256", in->sha256);
+			printf("}");
+		}
+		printf("\n]");
+	}
 	printf(",\"stages\":[");
 	for (size_t i = 0; i < p->nr; i++) {
 		const struct stage *s = &p->stages[i];
@@ -84,7 +104,7 @@ static void print_json(const struct plan *p)
 			printf("%s{\"name\":", k ? "," : "");
 			print_json_str(s->inputs[k].name);
 			printf(",\"stage\":");
-			print_json_str(p->stages[s->inputs[k].stage].id);
+			print_json_str(plan_node_id(p, s->inputs[k].stage));
 			printf("}");
 		}
 		printf("]}");
