@@ -368,8 +368,24 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	for (size_t i = 0; (locked || work) && i < rec.inputs_nr; i++) {
 		strbuf_reset(&path);
 		strbuf_reset(&e2);
-		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
-		    store_tree_intact(st, rec.inputs[i], &e2) < 0) {
+		struct stat isb;
+		store_tree_manifest_path(st, rec.inputs[i], &path);
+		int is_object = hash_hex_valid(rec.inputs[i]) && stat(path.buf, &isb) != 0;
+		if (is_object) {
+			/* an external input that is one file: its object (extinput.h) */
+			int ok = store_object_check(st, rec.inputs[i], 0, &e2);
+			store_object_path(st, rec.inputs[i], &path);
+			if (ok <= 0) {
+				if (!ok)
+					strbuf_addf(&e2, "'%s' is missing from the store or damaged",
+						    path.buf);
+				set_failed(res, "input: %s%s", e2.buf, "");
+				strvec_clear(&from);
+				strvec_clear(&to);
+				goto out;
+			}
+		} else if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
+			   store_tree_intact(st, rec.inputs[i], &e2) < 0) {
 			set_failed(res, "input: %s%s", e2.buf, "");
 			strvec_clear(&from);
 			strvec_clear(&to);
@@ -377,7 +393,12 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		}
 		if (!work)
 			continue;
-		strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd, rec.inputs[i]);
+		if (is_object)
+			strvec_pushf(&from, "%.*s/objects/%.2s/%s", (int)(work - old_wd), old_wd,
+				     rec.inputs[i], rec.inputs[i]);
+		else
+			strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd,
+				     rec.inputs[i]);
 		strvec_push(&to, path.buf);
 	}
 
