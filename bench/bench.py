@@ -389,15 +389,23 @@ def bench_import(work, quick, cold):
         else:
             os.sync()
 
+    reps = 2 if quick else 3
+
     def one(name, argv, before=None):
-        if before:
-            before()
-        prep()
-        dt, _, rc = measure(argv, d, limit=3600)
-        mib = total / dt / (1 << 20) if rc == 0 else 0.0
-        log("  %-44s %8.2f s  %8.1f MiB/s%s" % (name, dt, mib, "" if rc == 0 else
-                                                   "  (exit %d)" % rc))
-        return {"argv": argv, "seconds": dt, "mib_per_s": mib, "exit": rc}
+        times, rc = [], 0
+        for _ in range(reps):
+            if before:
+                before()
+            prep()
+            dt, _, rc = measure(argv, d, limit=3600)
+            if rc != 0:
+                break
+            times.append(dt)
+        dt = statistics.median(times) if times else 0.0
+        mib = total / dt / (1 << 20) if rc == 0 and dt else 0.0
+        log("  %-44s %8.2f s  %8.1f MiB/s  (median of %d)%s"
+            % (name, dt, mib, len(times), "" if rc == 0 else "  (exit %d)" % rc))
+        return {"argv": argv, "times_s": times, "seconds": dt, "mib_per_s": mib, "exit": rc}
 
     out = {"files": nfiles, "bytes": total, "cold_cache": cold}
     r = {}
@@ -405,11 +413,13 @@ def bench_import(work, quick, cold):
     r["sha256sum"] = one("sha256sum", ["sh", "-c", "sha256sum %s > /dev/null" % files])
     r["study hash (tree digest)"] = one("study hash (tree digest)", [STUDY, "hash", ckpt])
     r["cp --reflink=auto"] = one("cp --reflink=auto -r", ["cp", "--reflink=auto", "-r", ckpt, copy],
-                                 before=lambda: rm_rf(copy))
+                                 before=lambda: (rm_rf(copy), os.sync()))
     rm_rf(copy)
+    os.sync()
     r["study run (import: hash + copy)"] = one(
         "study run, first import (hash + copy, -j2)",
-        [STUDY, "run", study, "-j", "2", "--store", store], before=lambda: rm_rf(store))
+        [STUDY, "run", study, "-j", "2", "--store", store],
+        before=lambda: (rm_rf(store), os.sync()))
     ok = r["study run (import: hash + copy)"]["exit"] == 0
     digest_ok = ok and sh("%s show input/ckpt --store %s | sed -n 's/^digest *//p'"
                           % (STUDY, store)) == sh("%s hash %s" % (STUDY, ckpt)).split()[0]
@@ -448,7 +458,7 @@ def bench_import(work, quick, cold):
 
 def import_table(imp):
     md = []
-    md.append("%d files, %.1f GiB, %s page cache (bench_import):" % (
+    md.append("%d files, %.1f GiB, %s page cache (bench_import; medians):" % (
         imp["files"], imp["bytes"] / (1 << 30), "cold (dropped before each)" if imp["cold_cache"]
         else "warm"))
     md.append("")

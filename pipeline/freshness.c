@@ -60,7 +60,8 @@ static void fresh_diff_records(const char *old_text, const char *new_text, struc
 
 /* When external inputs (the study's `inputs:`) are what changed since the
  * last execution, say so first: "input 'NAME' changed (sha256:<new 12>, was
- * sha256:<old 12>)", one clause per input, then "; changed: ..." for any
+ * sha256:<old 12>)" or "input 'NAME' added (sha256:<12>)", one clause per
+ * input, then "; changed: ..." for any
  * other field of the record that differs once those digests are put back
  * (argv names an input by its digest, so an input alone also moves argv; a
  * new input also changes "inputs" and argv).
@@ -85,10 +86,9 @@ static int explain_external_change(const char *old_text, const char *new_text,
 		if (cJSON_IsString(was) && !strcmp(was->valuestring, in->valuestring))
 			continue;
 		strbuf_addstr(out, n++ ? ", " : "");
-		strbuf_addf(out, "input '%s' changed (sha256:%.12s, ", in->string + 7,
-			    in->valuestring);
 		if (cJSON_IsString(was)) {
-			strbuf_addf(out, "was sha256:%.12s)", was->valuestring);
+			strbuf_addf(out, "input '%s' changed (sha256:%.12s, was sha256:%.12s)",
+				    in->string + 7, in->valuestring, was->valuestring);
 			/* the old digest, wherever the old record has it (argv's
 			 * "sha256:<hex>", the inputs member), becomes the new one */
 			struct strbuf fixed = STRBUF_INIT;
@@ -105,7 +105,8 @@ static int explain_external_change(const char *old_text, const char *new_text,
 			free(old_fixed);
 			old_fixed = strbuf_detach(&fixed, NULL);
 		} else {
-			strbuf_addstr(out, "new)");
+			strbuf_addf(out, "input '%s' added (sha256:%.12s)", in->string + 7,
+				    in->valuestring);
 		}
 	}
 	if (n) {

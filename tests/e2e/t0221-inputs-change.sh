@@ -89,4 +89,12 @@ study "$TMP/moved-data/p.txt" "$TMP/moved-ckpt"
 check_eq "inputs moved elsewhere: nothing reruns" "$(run)" "run: ran 0, cached 3, failed 0"
 check_eq "and the keys are the ones before the move" "$(keys)" "$k2"
 check "the keys did change with the content" test "$k1" != "$k0"
+
+# a stage that starts reading another input says so
+sed 's|wc -l <"\$0" >"\$1/n"'"'"', "\${inputs.prompts}"|wc -l <"$0" >"$1/n"'"'"', "${inputs.prompts}", "${inputs.ckpt}"|' \
+	"$TMP/s.yaml" >"$TMP/s2.yaml"
+ck=$("$STUDY" hash "$TMP/moved-ckpt" | cut -c1-12)
+check_eq "an input newly read: status says it was added" \
+	"$("$STUDY" status "$TMP/s2.yaml" --store "$S" | grep ' data/count ' | tr -s ' ')" \
+	"will run data/count input 'ckpt' added (sha256:$ck); changed: argv, inputs"
 done_testing
