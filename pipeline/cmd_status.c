@@ -28,11 +28,13 @@ static const char status_usage[] =
 	"For each stage: 'up to date' (with its output digest) or 'will run' with\n"
 	"the reason: never run, what changed in its cache record since it last ran\n"
 	"(argv, code, env, inputs, params, seed), an upstream stage that will run,\n"
-	"or a command that cannot be found.\n"
+	"or a command that cannot be found. External inputs (input/NAME) come\n"
+	"first: 'imported' when their content is in the store, else 'will import'.\n"
 	"\n"
 	"options:\n"
 	"      --store DIR   the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
-	"      --json        one JSON array of {stage, state, reason, output}\n"
+	"      --json        one JSON array of {stage, state, reason, output} (an\n"
+	"                    input also has its path; state imported or will-import)\n"
 	"  -h, --help        show this help\n";
 
 struct input_seen {

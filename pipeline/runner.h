@@ -1,6 +1,9 @@
 /*
  * runner: executes a plan against a store, recording provenance.
  *
+ * External inputs (extinput.h) are resolved by the caller before the run
+ * and handed over in run_opts.externals: they are input nodes, not stages.
+ *
  * For each stage that the scheduler releases: resolve the program, compute
  * the cache key; on a hit (action cache entry whose tree is present) record
  * a cache hit and move on; otherwise run the stage under the stage protocol:
