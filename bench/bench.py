@@ -16,8 +16,12 @@ Each run's wall time (time.perf_counter around fork/exec/wait) and peak RSS
 that runs over the limit (5 minutes) is killed and reported as skipped.
 
 Then: SHA-256 throughput of `study hash` against sha256sum and openssl on a
-1 GiB file and on a tree of 10,000 small files (hyperfine), and the no-op
-rerun of studies/six-models.yaml (studies/example.yaml when it is absent).
+1 GiB file and on a tree of 10,000 small files (hyperfine); the import of a
+4 GiB directory of 8 files as an external input (`inputs:`) against
+sha256sum, `study hash` and `cp --reflink=auto`, with the rerun the stat
+cache makes cheap (--only-import runs just that; --cold-cache drops the
+page cache before each read); and the no-op rerun of studies/six-models.yaml
+(studies/example.yaml when it is absent).
 
 All scratch data lives under --work (default /tmp/study-bench), never in the repo.
 """
@@ -330,6 +334,147 @@ def bench_hash(work, reps, quick):
     return out
 
 
+# ---- importing an external input (issue 12) ------------------------------------------
+
+def drop_caches():
+    """Empty the page cache (root only) so that a read measures the disk, not
+    memory. Returns False when not permitted (the numbers are then warm)."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def bench_import(work, quick, cold):
+    """Hash and import throughput of a multi-GB directory (a checkpoint: a few
+    large files) through `inputs:`, side by side with sha256sum, `study hash`
+    and `cp --reflink=auto`; then the rerun that the stat cache makes cheap,
+    and a rerun after every file was touched (hashed again, not copied).
+    With `cold`, the page cache is dropped before each read (root only)."""
+    d = os.path.join(work, "import")
+    ckpt = os.path.join(d, "ckpt")
+    nfiles, size = (4, 128 << 20) if quick else (8, 512 << 20)
+    total = nfiles * size
+    os.makedirs(ckpt, exist_ok=True)
+    names = ["model-%05d-of-%05d.safetensors" % (i + 1, nfiles) for i in range(nfiles)]
+    if sorted(os.listdir(ckpt)) != names or any(
+            os.path.getsize(os.path.join(ckpt, n)) != size for n in names):
+        rm_rf(ckpt)
+        os.makedirs(ckpt)
+        log("  writing %d files of %d MiB (%.1f GiB) of random data" % (nfiles, size >> 20,
+                                                                      total / (1 << 30)))
+        chunk = os.urandom(1 << 20)
+        for i, n in enumerate(names):
+            with open(os.path.join(ckpt, n), "wb") as f:
+                for k in range(size >> 20):
+                    # distinct 1 MiB blocks, cheaply: a counter prefix on one random block
+                    f.write(b"%08d%08d" % (i, k) + chunk[16:])
+    files = " ".join(os.path.join(ckpt, n) for n in names)
+    study = os.path.join(d, "import.yaml")
+    store = os.path.join(d, "store")
+    with open(study, "w") as f:
+        f.write("study: import-bench\n"
+                "inputs:\n  ckpt: {path: %s}\n"
+                "data:\n  ls: {run: [sh, -c, 'ls -l \"$0\" >\"$1/ls\"', \"${inputs.ckpt}\","
+                " \"${out}\"]}\n" % ckpt)
+    copy = os.path.join(d, "copy")
+    dropped = [False]
+
+    def prep():
+        if cold:
+            dropped[0] = drop_caches()
+        else:
+            os.sync()
+
+    reps = 2 if quick else 3
+
+    def one(name, argv, before=None):
+        times, rc = [], 0
+        for _ in range(reps):
+            if before:
+                before()
+            prep()
+            dt, _, rc = measure(argv, d, limit=3600)
+            if rc != 0:
+                break
+            times.append(dt)
+        dt = statistics.median(times) if times else 0.0
+        mib = total / dt / (1 << 20) if rc == 0 and dt else 0.0
+        log("  %-44s %8.2f s  %8.1f MiB/s  (median of %d)%s"
+            % (name, dt, mib, len(times), "" if rc == 0 else "  (exit %d)" % rc))
+        return {"argv": argv, "times_s": times, "seconds": dt, "mib_per_s": mib, "exit": rc}
+
+    out = {"files": nfiles, "bytes": total, "cold_cache": cold}
+    r = {}
+    r["cat (read only)"] = one("cat (read only)", ["sh", "-c", "cat %s > /dev/null" % files])
+    r["sha256sum"] = one("sha256sum", ["sh", "-c", "sha256sum %s > /dev/null" % files])
+    r["study hash (tree digest)"] = one("study hash (tree digest)", [STUDY, "hash", ckpt])
+    r["cp --reflink=auto"] = one("cp --reflink=auto -r", ["cp", "--reflink=auto", "-r", ckpt, copy],
+                                 before=lambda: (rm_rf(copy), os.sync()))
+    rm_rf(copy)
+    os.sync()
+    r["study run (import: hash + copy)"] = one(
+        "study run, first import (hash + copy, -j2)",
+        [STUDY, "run", study, "-j", "2", "--store", store],
+        before=lambda: (rm_rf(store), os.sync()))
+    ok = r["study run (import: hash + copy)"]["exit"] == 0
+    digest_ok = ok and sh("%s show input/ckpt --store %s | sed -n 's/^digest *//p'"
+                          % (STUDY, store)) == sh("%s hash %s" % (STUDY, ckpt)).split()[0]
+    out["digest_matches_study_hash"] = digest_ok
+    log("  the imported digest is study hash's: %s" % ("yes" if digest_ok else "NO"))
+    # the rerun: nothing changed, the stat cache answers (no read at all)
+    time.sleep(0.1)
+    os.sync()
+    dt, _, rc = measure([STUDY, "run", study, "-j", "2", "--store", store], d)  # records the stat
+    reruns = []
+    for _ in range(5):
+        dt, _, rc = measure([STUDY, "run", study, "-j", "2", "--store", store], d)
+        reruns.append(dt)
+    out["rerun_s"] = reruns
+    out["rerun_median_s"] = statistics.median(reruns)
+    log("  %-44s %8.3f s  (median of %d)" % ("study run, unchanged (stat cache)",
+                                             out["rerun_median_s"], len(reruns)))
+    # touched: every file is hashed again, nothing is copied
+    r["study run after touch (hash only, -j2)"] = one(
+        "study run after touching every file (hash, -j2)",
+        [STUDY, "run", study, "-j", "2", "--store", store],
+        before=lambda: (subprocess.run(["touch"] + [os.path.join(ckpt, n) for n in names]),
+                        time.sleep(0.1)))
+    out["commands"] = r
+    out["cold_cache"] = cold and dropped[0]
+    sha = r["sha256sum"]["mib_per_s"]
+    if sha:
+        out["import_ratio_to_sha256sum"] = r["study run (import: hash + copy)"]["mib_per_s"] / sha
+        out["hash_ratio_to_sha256sum"] = r["study hash (tree digest)"]["mib_per_s"] / sha
+    cpr = r["cp --reflink=auto"]["mib_per_s"]
+    if cpr:
+        out["import_ratio_to_cp"] = r["study run (import: hash + copy)"]["mib_per_s"] / cpr
+    rm_rf(store)
+    return out
+
+
+def import_table(imp):
+    md = []
+    md.append("%d files, %.1f GiB, %s page cache (bench_import; medians):" % (
+        imp["files"], imp["bytes"] / (1 << 30), "cold (dropped before each)" if imp["cold_cache"]
+        else "warm"))
+    md.append("")
+    md.append("| command | seconds | MiB/s |")
+    md.append("|---|---|---|")
+    for name, x in imp["commands"].items():
+        md.append("| `%s` | %.2f | %.1f |" % (name, x["seconds"], x["mib_per_s"]))
+    md.append("| `study run`, unchanged (stat cache; median of %d) | %.3f | - |"
+              % (len(imp["rerun_s"]), imp["rerun_median_s"]))
+    md.append("")
+    md.append("Import / sha256sum: %.2f; import / cp: %.2f; imported digest = `study hash`: %s."
+              % (imp.get("import_ratio_to_sha256sum", 0), imp.get("import_ratio_to_cp", 0),
+                 "yes" if imp.get("digest_matches_study_hash") else "NO"))
+    return "\n".join(md)
+
+
 # ---- the six-model study ------------------------------------------------------------
 
 def bench_study_noop(work, reps, quick):
@@ -469,6 +614,14 @@ def targets(results):
     if six.get("median_s"):
         check("no-op of %s <= 50 ms" % six["study"], six["median_s"] <= 0.050,
               "%.1f ms" % (six["median_s"] * 1000))
+    imp = results.get("import") or {}
+    if imp.get("import_ratio_to_sha256sum"):
+        check("importing an input >= 80% of sha256sum's throughput",
+              imp["import_ratio_to_sha256sum"] >= 0.8,
+              "%.0f%%" % (100 * imp["import_ratio_to_sha256sum"]))
+    if imp.get("rerun_median_s") is not None:
+        check("rerun with an unchanged %.1f GiB input <= 50 ms" % (imp["bytes"] / (1 << 30)),
+              imp["rerun_median_s"] <= 0.050, "%.1f ms" % (imp["rerun_median_s"] * 1000))
     h = results.get("hash") or {}
     if h.get("file_ratio_to_openssl"):
         check("hashing >= 90% of openssl throughput (file)", h["file_ratio_to_openssl"] >= 0.9,
@@ -538,6 +691,12 @@ def write_results(results, outdir):
                 md.append("| %s | `%s` | %.3f | %.1f |" % (label, name.replace("|", "\\|"),
                                                            x["median_s"],
                                                            x["mib_per_s"]))
+    imp = results.get("import")
+    if imp:
+        md.append("")
+        md.append("## Importing an external input")
+        md.append("")
+        md.append(import_table(imp))
     s = results.get("study_noop")
     if s:
         md.append("")
@@ -570,6 +729,11 @@ def main():
     ap.add_argument("--work", default="/tmp/study-bench")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results"))
     ap.add_argument("--no-hash", action="store_true")
+    ap.add_argument("--no-import", action="store_true")
+    ap.add_argument("--only-import", action="store_true",
+                    help="only the external-input import measurement (prints it)")
+    ap.add_argument("--cold-cache", action="store_true",
+                    help="drop the page cache before each import read (root only)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite latest.md from a latest.json")
     ap.add_argument("--cold-reps-large", type=int, default=3,
                     help="cold runs at 10,000 tasks (default 3)")
@@ -610,6 +774,14 @@ def main():
         "sizes": [],
     }
     t0 = time.time()
+    if a.only_import:
+        log("== importing an external input ==")
+        imp = bench_import(a.work, a.quick, a.cold_cache)
+        with open(os.path.join(a.work, "import.json"), "w") as f:
+            json.dump(imp, f, indent=1, sort_keys=True)
+        log("")
+        log(import_table(imp))
+        return 0
     for k in models:
         r = dict(reps)
         if 12 * k + 1 > 5000:
@@ -618,6 +790,9 @@ def main():
     if not a.no_hash:
         log("== hashing ==")
         results["hash"] = bench_hash(a.work, 3 if a.quick else 5, a.quick)
+    if not a.no_import:
+        log("== importing an external input ==")
+        results["import"] = bench_import(a.work, a.quick, a.cold_cache)
     log("== no-op rerun of a real study ==")
     results["study_noop"] = bench_study_noop(a.work, 10, a.quick)
     results["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])

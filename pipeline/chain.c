@@ -59,6 +59,11 @@ const char *chain_exec_sql(void)
 		strbuf_addstr(&sb, " AS line\n  FROM executions WHERE id = :id\n"
 				   "  UNION ALL SELECT 1, rowid, ");
 		add_line(&sb, "input", input_cols);
+		/* an external input's original path (schema 5): only when there is
+		 * one, so that every row recorded before keeps its text and hash */
+		strbuf_addstr(&sb, "\n    || CASE WHEN source IS NULL THEN '' ELSE '|' || ");
+		add_field(&sb, "source");
+		strbuf_addstr(&sb, " END");
 		strbuf_addstr(&sb, "\n  FROM inputs WHERE execution_id = :id\n"
 				   "  UNION ALL SELECT 2, rowid, ");
 		add_line(&sb, "metric", metric_cols);

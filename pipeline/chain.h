@@ -18,7 +18,8 @@
  * and columns are joined with '|'. Lines (see chain.c for the column lists):
  *
  *   execution E:  exec|<executions columns but record_hash>
- *                 input|<name>|<stage_id>|<digest>            per input, by rowid
+ *                 input|<name>|<stage_id>|<digest>[|<source>] per input, by rowid
+ *                                   (|<source> only for an external input)
  *                 metric|<stage_id>|...|<ci_high>             per metric, by rowid
  *   run R:        run|<runs columns but record_hash, prev_hash last>
  *                 exec|i<id>|<record_hash>                    per execution, by id

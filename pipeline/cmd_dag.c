@@ -18,7 +18,8 @@ static const char dag_usage[] =
 	"usage: study dag STUDY.yaml [TARGET...] [--format dot|json]\n"
 	"\n"
 	"Prints the stage graph the study expands to: one node per stage (ids like\n"
-	"model/m1, method/wo/m1, eval/refusal/m1/wo+sft), one edge per input.\n"
+	"model/m1, method/wo/m1, eval/refusal/m1/wo+sft) and per external input\n"
+	"(input/NAME: imported, not run), one edge per input.\n"
 	"With TARGETs (stage ids or globs, as for 'study run'), only the stages\n"
 	"they match and their dependencies.\n"
 	"Also a quick way to validate a study file (exit 2 on errors).\n"
@@ -41,6 +42,12 @@ static void print_dot(const struct plan *p, const char *on)
 {
 	printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n",
 	       p->study->name);
+	/* external inputs are imported, not run: drawn as folders / notes */
+	for (size_t x = 0; x < p->externals_nr; x++) {
+		printf("  ");
+		print_json_str(p->externals[x].id);
+		printf(" [shape=%s];\n", p->externals[x].input->is_dir ? "folder" : "note");
+	}
 	for (size_t i = 0; i < p->nr; i++) {
 		if (!on[i])
 			continue;
@@ -52,7 +59,7 @@ static void print_dot(const struct plan *p, const char *on)
 		const struct stage *s = &p->stages[i];
 		for (size_t k = 0; k < s->inputs_nr && on[i]; k++) {
 			printf("  ");
-			print_json_str(p->stages[s->inputs[k].stage].id);
+			print_json_str(plan_node_id(p, s->inputs[k].stage));
 			printf(" -> ");
 			print_json_str(s->id);
 			printf(" [label=");
@@ -76,6 +83,19 @@ static void print_json(const struct plan *p, const char *on)
 {
 	printf("{\"study\":");
 	print_json_str(p->study->name);
+	if (p->externals_nr) {
+		printf(",\"inputs\":[");
+		for (size_t x = 0; x < p->externals_nr; x++) {
+			const struct study_input *in = p->externals[x].input;
+			printf("%s\n{\"id\":", x ? "," : "");
+			print_json_str(p->externals[x].id);
+			printf(",\"kind\":\"%s\"", in->is_dir ? "directory" : "file");
+			print_opt("path", in->abs);
+			print_opt("sha256", in->sha256);
+			printf("}");
+		}
+		printf("\n]");
+	}
 	printf(",\"stages\":[");
 	size_t shown = 0;
 	for (size_t i = 0; i < p->nr; i++) {
@@ -95,7 +115,7 @@ static void print_json(const struct plan *p, const char *on)
 			printf("%s{\"name\":", k ? "," : "");
 			print_json_str(s->inputs[k].name);
 			printf(",\"stage\":");
-			print_json_str(p->stages[s->inputs[k].stage].id);
+			print_json_str(plan_node_id(p, s->inputs[k].stage));
 			printf("}");
 		}
 		printf("]}");

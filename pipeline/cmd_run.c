@@ -12,6 +12,7 @@
  * starting any stage can be left without it.
  */
 #include "cli.h"
+#include "extinput.h"
 #include "pgroup.h"
 #include "gitinfo.h"
 #include "plan.h"
@@ -61,7 +62,8 @@ static const char run_usage[] =
 	"      --require-clean refuse to run unless the study's git work tree is clean\n"
 	"                      (auditors' mode: every run is exactly a commit)\n"
 	"      --json          print the summary as a JSON object\n"
-	"  -v, --verbose       also list cached and skipped stages\n"
+	"  -v, --verbose       also list cached and skipped stages, and what each\n"
+	"                      external input (inputs:) had to hash\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"exit status: 0 all stages ok, 1 a stage failed, 2 bad usage or bad study file,\n"
@@ -438,6 +440,26 @@ static int kill_leftover_stages(const struct store *st)
 	return 0;
 }
 
+/* One line per external input: always with -v, and whenever an import had
+ * to read files (hashing gigabytes takes a while; say what it was for). */
+struct input_note {
+	int verbose, dry_run;
+	const struct plan *p;
+	const struct stage_output *ext;
+};
+
+static void print_input(void *ctx, size_t i, const struct extinput_stats *s)
+{
+	const struct input_note *n = ctx;
+	if (!n->verbose && (n->dry_run || !s->hashed_files))
+		return;
+	struct strbuf line = STRBUF_INIT;
+	extinput_describe(n->p, i, n->ext, s, &line);
+	fprintf(stderr, "study: %s\n", line.buf);
+	fflush(stderr);
+	strbuf_release(&line);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
@@ -492,6 +514,7 @@ int cmd_run(int argc, char **argv)
 	struct prov *pv = NULL;
 	struct selection sel;
 	memset(&sel, 0, sizeof(sel));
+	struct stage_output *ext = xcalloc(plan.externals_nr + 1, sizeof(*ext));
 	if (select_stages(&plan, &a.sel, &sel, &err) < 0) {
 		/* before the store is touched: nothing runs, nothing is recorded */
 		cli_error("%s", err.buf);
@@ -507,11 +530,19 @@ int cmd_run(int argc, char **argv)
 		.forced = sel.forced_nr ? sel.forced : NULL,
 		.retries = a.retries,
 	};
+	struct input_note note = { a.verbose, a.dry_run, &plan, ext };
+	o.externals = ext;
 	struct run_counts counts;
 	int64_t run_id = 0;
 
 	if (a.dry_run) {
 		open_store_for_reading(&st, store_dir);
+		if (extinput_resolve_all(&plan, &st, EXTINPUT_LOOK, a.jobs, ext, print_input, &note,
+					 &err) < 0) {
+			cli_error("%s", err.buf);
+			rc = EXIT_USAGE;
+			goto out;
+		}
 		if (prov_open_store_readonly(store_dir, &pv, &err) < 0) {
 			pv = NULL; /* no database yet: reasons say "never run" */
 			strbuf_reset(&err);
@@ -533,6 +564,14 @@ int cmd_run(int argc, char **argv)
 	if (store_lock(&st, !a.no_wait, &err) < 0 || kill_leftover_stages(&st) ||
 	    store_clean_tmp(&st, &err) < 0) {
 		cli_error("%s", err.buf);
+		goto out;
+	}
+	/* the external inputs are in the store, and match their pins, before
+	 * anything is recorded: a refused input leaves no run behind */
+	if (extinput_resolve_all(&plan, &st, EXTINPUT_IMPORT, a.jobs, ext, print_input, &note,
+				 &err) < 0) {
+		cli_error("%s", err.buf);
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	struct strbuf dbpath = STRBUF_INIT;
@@ -592,6 +631,8 @@ int cmd_run(int argc, char **argv)
 out:
 	selection_release(&sel);
 	free(a.force);
+	extinput_release(ext, plan.externals_nr);
+	free(ext);
 	free(store_dir);
 	free(argv_json);
 	git_job_release(&git);

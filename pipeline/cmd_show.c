@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,8 +24,9 @@ static void usage(FILE *f)
 		   "   or: study show STAGE-ID[:METRIC] --lineage [--store DIR] [--json]\n"
 		   "   or: study show STAGE-ID --why [--store DIR] [--json]\n"
 		   "\n"
-		   "Show the provenance of a run (an all-digit id, see 'study log') or of the\n"
-		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft).\n"
+		   "Show the provenance of a run (an all-digit id, see 'study log'), of the\n"
+		   "latest execution of a stage (e.g. model/m1, eval/refusal/m1/wo+sft), or\n"
+		   "of an external input (input/NAME: each content and path recorded).\n"
 		   "\n"
 		   "  --store DIR  the artifact store (default: $STUDY_STORE, else artifacts/ here or above)\n"
 		   "  --json       print one JSON object\n"
@@ -283,6 +285,7 @@ static cJSON *stage_json(const struct prov_exec_info *e, const struct prov_run_i
 		prov_json_add_str(in, "name", e->inputs[i].name);
 		prov_json_add_str(in, "stage", e->inputs[i].stage);
 		prov_json_add_str(in, "digest", e->inputs[i].digest);
+		prov_json_add_str(in, "source", e->inputs[i].source);
 		cJSON_AddItemToArray(ins, in);
 	}
 	prov_json_add_str(o, "output_digest", e->output_digest);
@@ -423,9 +426,13 @@ static void print_stage(const struct prov_exec_info *e, const struct prov_run_in
 		if ((int)strlen(e->inputs[i].stage) > sw)
 			sw = (int)strlen(e->inputs[i].stage);
 	}
-	for (size_t i = 0; i < e->inputs_nr; i++)
-		printf("  %-*s  %-*s  %s\n", w, e->inputs[i].name, sw, e->inputs[i].stage,
+	for (size_t i = 0; i < e->inputs_nr; i++) {
+		printf("  %-*s  %-*s  %s", w, e->inputs[i].name, sw, e->inputs[i].stage,
 		       e->inputs[i].digest);
+		if (e->inputs[i].source)
+			printf("  from %s", e->inputs[i].source);
+		printf("\n");
+	}
 	if (e->output_digest) {
 		printf("output       %s (%lld file%s, %lld bytes)\n", e->output_digest,
 		       e->output_files, e->output_files == 1 ? "" : "s", e->output_bytes);
@@ -506,6 +513,88 @@ out:
 	prov_exec_info_release(&e);
 	strbuf_release(&err);
 	return ret;
+}
+
+/* ---- external inputs (input/NAME) ---- */
+
+/* Where digest `hex` of an external input lives in the store: a tree
+ * (a directory input) or an object (a file input); "" when in neither. */
+static void external_path(const char *store_dir, const char *hex, struct strbuf *out)
+{
+	char *real = realpath(store_dir, NULL);
+	struct store st;
+	struct stat sb;
+	memset(&st, 0, sizeof(st)); /* only root is read by the path helpers */
+	st.root = real ? real : (char *)store_dir;
+	st.lock_fd = -1;
+	strbuf_reset(out);
+	store_tree_manifest_path(&st, hex, out);
+	if (stat(out->buf, &sb) == 0) {
+		store_tree_dir_path(&st, hex, out);
+	} else {
+		store_object_path(&st, hex, out);
+		if (stat(out->buf, &sb) != 0)
+			strbuf_reset(out);
+	}
+	free(real);
+}
+
+/* `show input/NAME`: every content (digest) and original path recorded for
+ * the external input, the most recently used first, with where it is in
+ * the store and which executions used it. */
+static int show_external(struct prov *p, const char *store_dir, const char *id, int json)
+{
+	struct strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+	struct prov_external_use *u = NULL;
+	size_t nr = 0;
+	if (prov_external_history(p, id, &u, &nr, &err) < 0) {
+		cli_error("%s", err.buf);
+		strbuf_release(&err);
+		return EXIT_FAILED;
+	}
+	strbuf_release(&err);
+	if (!nr) {
+		cli_error("no execution recorded input '%s'", id);
+		return EXIT_USAGE;
+	}
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		prov_json_add_str(o, "input", id);
+		cJSON *arr = cJSON_AddArrayToObject(o, "versions");
+		for (size_t i = 0; i < nr; i++) {
+			cJSON *v = cJSON_CreateObject();
+			external_path(store_dir, u[i].digest, &path);
+			prov_json_add_str(v, "digest", u[i].digest);
+			prov_json_add_str(v, "source", u[i].source);
+			prov_json_add_str(v, "store_path", path.len ? path.buf : NULL);
+			cJSON_AddNumberToObject(v, "executions", (double)u[i].uses);
+			cJSON_AddNumberToObject(v, "first_execution_id", (double)u[i].first_exec);
+			cJSON_AddNumberToObject(v, "latest_execution_id", (double)u[i].last_exec);
+			cJSON_AddNumberToObject(v, "latest_run", (double)u[i].last_run);
+			cJSON_AddItemToArray(arr, v);
+		}
+		char *text = cJSON_Print(o);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		cJSON_Delete(o);
+	} else {
+		printf("input        %s (external: imported, not run)\n", id);
+		for (size_t i = 0; i < nr; i++) {
+			external_path(store_dir, u[i].digest, &path);
+			if (i == 1)
+				printf("\nearlier contents, newest first\n");
+			printf("digest       %s\n", u[i].digest);
+			printf("source       %s\n", or_dash(u[i].source));
+			printf("in the store %s\n", path.len ? path.buf : "- (not in the store)");
+			printf("used by      %ld execution%s (first %lld, latest %lld in run %lld)\n",
+			       u[i].uses, u[i].uses == 1 ? "" : "s", (long long)u[i].first_exec,
+			       (long long)u[i].last_exec, (long long)u[i].last_run);
+		}
+	}
+	prov_external_history_free(u, nr);
+	strbuf_release(&path);
+	return EXIT_OK;
 }
 
 /* `show X --lineage` (lineage.c) */
@@ -601,6 +690,8 @@ int cmd_show(int argc, char **argv)
 		ret = show_lineage(p, what, json);
 	else if (all_digits(what))
 		ret = show_run(p, strtoll(what, NULL, 10), json);
+	else if (!strncmp(what, "input/", 6))
+		ret = show_external(p, store_dir, what, json);
 	else
 		ret = show_stage(p, store_dir, what, json);
 	prov_close(p);

@@ -5,6 +5,7 @@
  * never writes, never locks.
  */
 #include "cli.h"
+#include "extinput.h"
 #include "freshness.h"
 #include "plan.h"
 #include "prov.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char status_usage[] =
 	"usage: study status STUDY.yaml [TARGET...] [--store DIR] [--json]\n"
@@ -30,11 +32,53 @@ static const char status_usage[] =
 	"(argv, code, env, inputs, params, seed), an upstream stage that will run,\n"
 	"or a command that cannot be found. With TARGETs (stage ids or globs, as\n"
 	"for 'study run'), only the stages they match and their dependencies.\n"
+	"External inputs (input/NAME) come first: 'imported' when their content is\n"
+	"in the store, else 'will import'.\n"
 	"\n"
 	"options:\n"
 	"      --store DIR   the artifact store (default: $STUDY_STORE, else <study root>/artifacts)\n"
-	"      --json        one JSON array of {stage, state, reason, output}\n"
+	"      --json        one JSON array of {stage, state, reason, output} (an\n"
+	"                    input also has its path; state imported or will-import)\n"
 	"  -h, --help        show this help\n";
+
+struct input_seen {
+	struct extinput_stats *stats;
+};
+
+static void keep_stats(void *ctx, size_t i, const struct extinput_stats *s)
+{
+	((struct input_seen *)ctx)->stats[i] = *s;
+}
+
+/* An external input: "imported" when its content is in the store, else
+ * "will import" (the next run copies it in); the digest and the path. */
+static void print_input(const struct plan *p, size_t x, const struct stage_output *ext,
+			const struct extinput_stats *s, int json)
+{
+	const struct plan_external *e = &p->externals[x];
+	if (json) {
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_addstr(&sb, x ? ",\n{\"stage\":" : "\n{\"stage\":");
+		strbuf_add_json_str(&sb, e->id);
+		strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":", s->in_store ? "imported" : "will-import");
+		if (s->in_store)
+			strbuf_addstr(&sb, "null");
+		else
+			strbuf_add_json_str(&sb, "its content is not in the store yet");
+		strbuf_addstr(&sb, ",\"output\":");
+		strbuf_add_json_str(&sb, ext[x].digest);
+		strbuf_addstr(&sb, ",\"path\":");
+		strbuf_add_json_str(&sb, e->input->abs);
+		strbuf_addch(&sb, '}');
+		fputs(sb.buf, stdout);
+		strbuf_release(&sb);
+	} else if (s->in_store) {
+		printf("imported    %-40s %.12s (%s)\n", e->id, ext[x].digest, e->input->abs);
+	} else {
+		printf("will import %-40s %.12s: not in the store yet (%s)\n", e->id, ext[x].digest,
+		       e->input->abs);
+	}
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -113,7 +157,26 @@ int cmd_status(int argc, char **argv)
 		strbuf_release(&db);
 	}
 
-	struct stage_output *outs = xcalloc(p.nr ? p.nr : 1, sizeof(*outs));
+	/* the external inputs first: their digests are part of the keys below
+	 * (read only: the stat cache is used but not written, nothing imported) */
+	struct stage_output *outs = xcalloc(p.nr + p.externals_nr + 1, sizeof(*outs));
+	struct extinput_stats *xs = xcalloc(p.externals_nr + 1, sizeof(*xs));
+	struct input_seen seen = { xs };
+	if (extinput_resolve_all(&p, &st, EXTINPUT_LOOK, (int)sysconf(_SC_NPROCESSORS_ONLN),
+				 outs + p.nr, keep_stats, &seen, &err) < 0) {
+		cli_error("%s", err.buf);
+		extinput_release(outs + p.nr, p.externals_nr);
+		free(outs);
+		free(xs);
+		if (pv)
+			prov_close(pv);
+		store_release(&st);
+		free(dir);
+		plan_release(&p);
+		study_release(&study);
+		strbuf_release(&err);
+		return EXIT_USAGE;
+	}
 	char **reasons = xcalloc(p.nr ? p.nr : 1, sizeof(*reasons));
 	int *fresh = xcalloc(p.nr ? p.nr : 1, sizeof(*fresh));
 	struct code_digests cd;
@@ -151,13 +214,15 @@ int cmd_status(int argc, char **argv)
 	if (json)
 		fputs("[", stdout);
 	size_t shown = 0;
+	for (size_t x = 0; x < p.externals_nr; x++)
+		print_input(&p, x, outs + p.nr, &xs[x], json);
 	for (size_t k = 0; k < p.nr; k++) {
 		const struct stage *s = &p.stages[k];
 		if (!sel.on[k])
 			continue;
 		if (json) {
 			struct strbuf sb = STRBUF_INIT;
-			strbuf_addstr(&sb, shown++ ? ",\n{\"stage\":" : "\n{\"stage\":");
+			strbuf_addstr(&sb, (shown++ || p.externals_nr) ? ",\n{\"stage\":" : "\n{\"stage\":");
 			strbuf_add_json_str(&sb, s->id);
 			strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":",
 				    fresh[k] ? "up-to-date" : "will-run");
@@ -193,7 +258,9 @@ int cmd_status(int argc, char **argv)
 		free(reasons[k]);
 	free(reasons);
 	free(fresh);
+	extinput_release(outs + p.nr, p.externals_nr);
 	free(outs);
+	free(xs);
 	code_digests_release(&cd);
 	sched_release(&sc);
 	if (pv)

@@ -254,6 +254,71 @@ static void fresh_diff_records(const char *old_text, const char *new_text, struc
 	record_diff_release(&d);
 }
 
+/* When external inputs (the study's `inputs:`) are what changed since the
+ * last execution, say so first: "input 'NAME' changed (sha256:<new 12>, was
+ * sha256:<old 12>)" or "input 'NAME' added (sha256:<12>)", one clause per
+ * input, then "; changed: ..." for any
+ * other field of the record that differs once those digests are put back
+ * (argv names an input by its digest, so an input alone also moves argv; a
+ * new input also changes "inputs" and argv).
+ * Returns 0 (and writes nothing) when no external input changed. */
+static int explain_external_change(const char *old_text, const char *new_text,
+				   struct strbuf *out)
+{
+	const char *x = NULL, *y = NULL;
+	size_t xl = 0, yl = 0;
+	if (canon_member(old_text, "inputs", &x, &xl) || canon_member(new_text, "inputs", &y, &yl))
+		return 0;
+	char *xs = xstrndup(x, xl), *ys = xstrndup(y, yl);
+	cJSON *a = cJSON_Parse(xs), *b = cJSON_Parse(ys);
+	free(xs);
+	free(ys);
+	char *old_fixed = xstrdup(old_text);
+	int n = 0;
+	for (const cJSON *in = b ? b->child : NULL; in; in = in->next) {
+		if (strncmp(in->string, "inputs.", 7) || !cJSON_IsString(in))
+			continue;
+		const cJSON *was = cJSON_GetObjectItemCaseSensitive(a, in->string);
+		if (cJSON_IsString(was) && !strcmp(was->valuestring, in->valuestring))
+			continue;
+		strbuf_addstr(out, n++ ? ", " : "");
+		if (cJSON_IsString(was)) {
+			strbuf_addf(out, "input '%s' changed (sha256:%.12s, was sha256:%.12s)",
+				    in->string + 7, in->valuestring, was->valuestring);
+			/* the old digest, wherever the old record has it (argv's
+			 * "sha256:<hex>", the inputs member), becomes the new one */
+			struct strbuf fixed = STRBUF_INIT;
+			size_t fl = strlen(was->valuestring);
+			for (const char *p = old_fixed, *hit; *p; p = hit + fl) {
+				hit = fl ? strstr(p, was->valuestring) : NULL;
+				if (!hit) {
+					strbuf_addstr(&fixed, p);
+					break;
+				}
+				strbuf_add(&fixed, p, (size_t)(hit - p));
+				strbuf_addstr(&fixed, in->valuestring);
+			}
+			free(old_fixed);
+			old_fixed = strbuf_detach(&fixed, NULL);
+		} else {
+			strbuf_addf(out, "input '%s' added (sha256:%.12s)", in->string + 7,
+				    in->valuestring);
+		}
+	}
+	if (n) {
+		/* what else differs once those digests are put back */
+		struct strbuf rest = STRBUF_INIT;
+		fresh_diff_records(old_fixed, new_text, &rest);
+		if (rest.len)
+			strbuf_addf(out, "; %s", rest.buf);
+		strbuf_release(&rest);
+	}
+	free(old_fixed);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	return n;
+}
+
 /* 1 when tree `hex` can be handed to a stage. A run asks its own check
  * (which rebuilds and repairs); readers look only: out/<hex> must still be
  * its manifest (store_tree_intact, stat-level when nothing changed), or, when
@@ -322,7 +387,8 @@ void fresh_explain(const char *record, const char *last_record, const char *last
 		strbuf_addstr(why, "no cache key");
 		return;
 	}
-	fresh_diff_records(last_record, record, why);
+	if (!explain_external_change(last_record, record, why))
+		fresh_diff_records(last_record, record, why);
 	if (why->len)
 		; /* changed: ... */
 	else if (last_status && !strcmp(last_status, "failed"))
@@ -354,7 +420,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 		if (!outs[in].digest[0]) {
 			f->state = FRESH_WILL_RUN;
 			strbuf_addf(&f->why, "upstream '%s' will run (its output is not known yet)",
-				    c->p->stages[in].id);
+				    plan_node_id(c->p, in));
 			strbuf_release(&e);
 			return 0;
 		}
@@ -374,7 +440,7 @@ int fresh_lookup(const struct fresh_ctx *c, size_t si, const struct stage_output
 			f->state = FRESH_UP_TO_DATE;
 			if (predicted_by >= 0)
 				strbuf_addf(&f->why, "if '%s' reproduces its recorded output",
-					    c->p->stages[predicted_by].id);
+					    plan_node_id(c->p, (size_t)predicted_by));
 			return 0;
 		}
 		f->state = FRESH_WILL_RUN;

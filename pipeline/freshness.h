@@ -12,6 +12,9 @@
  *   never run                          no execution of the stage is recorded
  *   changed: argv, code, ...           cache-record fields that differ from the
  *                                      stage's latest recorded execution
+ *   input 'NAME' changed (sha256:<12 hex>, was sha256:<12 hex>)[; changed: ...]
+ *                                      an external input (`inputs:`) it reads has
+ *                                      another content; "added" for a new one
  *   failed last time: <reason>         same record, and that execution failed
  *   cache entry missing (its recorded output is sha256:<12 hex>)
  *                                      same key ran, its action-cache link is gone

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 static long write_fail_countdown = -1;
@@ -390,3 +391,16 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode,
 }
 
 
+
+int fs_wait_past(const struct timespec *t)
+{
+	for (int i = 0; i < 100; i++) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec > t->tv_nsec))
+			return 0;
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	return -1;
+}

@@ -53,6 +53,13 @@ ssize_t fs_read_retry(int fd, void *buf, size_t len);
 /* Best-effort fsync of the directory containing `path` (errors ignored). */
 void fs_fsync_parent(const char *path);
 
+/* Sleep until CLOCK_REALTIME_COARSE, the clock that file times come from,
+ * is past `t` (a file's mtime or ctime), so that a change made from now on
+ * gives the file another time: a stat record taken then is not "racy". 0, or
+ * -1 without waiting more than 100 ms (a time in the future). */
+struct timespec;
+int fs_wait_past(const struct timespec *t);
+
 /* Fault injection for tests (like xalloc_fail_after): after `n` more
  * successful fs_write_all() calls, every call fails with ENOSPC ("No space
  * left on device") without writing; fs_fail_writes_after(-1), the default,

@@ -269,7 +269,8 @@ static void mark_stat(void *ctx, const char *name, const char *path, int named_o
 		list_add(&m->plan->stats, name, NULL, file_size(path));
 }
 
-/* The objects the kept trees list, added to `objects`. */
+/* The objects the kept trees list, added to `objects`, and the object of a
+ * kept digest that names no tree (an external input that is one file). */
 static int kept_tree_objects(const struct store *st, const struct strmap *trees,
 			     struct strmap *objects, struct strbuf *err)
 {
@@ -284,7 +285,11 @@ static int kept_tree_objects(const struct store *st, const struct strmap *trees,
 		strbuf_reset(&why);
 		store_tree_manifest_path(st, hex, &path);
 		if (tree_read(path.buf, hex, &t, &why) < 0) {
-			if (errno != ENOENT) {
+			/* no manifest: a file that was an external input is recorded by
+			 * its object's name (extinput.h); keep that object */
+			if (errno == ENOENT)
+				strmap_put(objects, hex, (void *)1);
+			else {
 				strbuf_addf(err, "kept tree '%s' cannot be read (%s); run 'study"
 						 " verify' (nothing was removed)",
 					    hex, why.buf);

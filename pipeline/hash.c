@@ -78,6 +78,42 @@ void hash_buf_hex(const void *data, size_t len, char hex[HASH_HEX_SIZE])
 
 void hash_str_hex(const char *s, char hex[HASH_HEX_SIZE]) { hash_buf_hex(s, strlen(s), hex); }
 
+enum { FILE_CHUNK = 1 << 20 };
+
+int hash_fd_hex(int fd, const char *name, char hex[HASH_HEX_SIZE], uint64_t *size,
+		struct strbuf *err)
+{
+	struct hash_ctx h;
+	hash_init(&h);
+	unsigned char *buf = xmalloc(FILE_CHUNK);
+	uint64_t total = 0;
+	int ret = 0, stream = 0;
+	for (;;) {
+		ssize_t n = stream ? read(fd, buf, FILE_CHUNK)
+				   : pread(fd, buf, FILE_CHUNK, (off_t)total);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ESPIPE && !stream && !total) {
+				stream = 1; /* a pipe: read it as it comes */
+				continue;
+			}
+			strbuf_addf(err, "cannot read '%s': %s", name, strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		hash_update(&h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	free(buf);
+	hash_final_hex(&h, hex);
+	if (!ret && size)
+		*size = total;
+	return ret;
+}
+
 int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -86,34 +122,9 @@ int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, str
 		return -1;
 	}
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	struct hash_ctx h;
-	hash_init(&h);
-	enum { CHUNK = 1 << 18 };
-	unsigned char *buf = xmalloc(CHUNK);
-	uint64_t total = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			strbuf_addf(err, "cannot read '%s': %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			char junk[HASH_HEX_SIZE];
-			hash_final_hex(&h, junk);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		hash_update(&h, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
-	free(buf);
+	int ret = hash_fd_hex(fd, path, hex, size, err);
 	close(fd);
-	hash_final_hex(&h, hex);
-	if (size)
-		*size = total;
-	return 0;
+	return ret;
 }
 
 static int hex_value(char c)

@@ -29,6 +29,12 @@ void hash_str_hex(const char *s, char hex[HASH_HEX_SIZE]);
  * *size (if non-NULL) receives the byte count. */
 int hash_file_hex(const char *path, char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err);
 
+/* Hash the whole content of the open file `fd`, from offset 0 to its end
+ * (pread, 1 MiB at a time: big files at full speed; the offset is left
+ * alone; a pipe is read as it comes). Returns 0, or -1 with "cannot read 'name': why" in err. */
+int hash_fd_hex(int fd, const char *name, char hex[HASH_HEX_SIZE], uint64_t *size,
+		struct strbuf *err);
+
 /* 1 when s is exactly 64 lowercase hex digits. */
 int hash_hex_valid(const char *s);
 

@@ -91,7 +91,10 @@ static cJSON *node(struct walker *w, int64_t exec_id)
 		add_str(io, "name", in->name);
 		add_str(io, "stage", in->stage);
 		add_str(io, "digest", in->digest);
-		int64_t pid = producer_of(w->p, in->stage, in->digest, w->err, &w->failed);
+		if (in->source) /* an external input: imported from there, not produced */
+			add_str(io, "source", in->source);
+		int64_t pid = in->source ? 0
+					 : producer_of(w->p, in->stage, in->digest, w->err, &w->failed);
 		cJSON *child = pid ? node(w, pid) : NULL;
 		if (child)
 			cJSON_AddItemToObject(io, "produced_by", child);
@@ -257,6 +260,9 @@ static void print_node(FILE *f, const cJSON *n, int depth)
 			jstr(in, "digest") ? jstr(in, "digest") : "?");
 		if (cJSON_IsObject(pb))
 			print_node(f, pb, depth + 1);
+		else if (jstr(in, "source"))
+			fprintf(f, "%s (external input, imported from %s)\n",
+				jstr(in, "stage") ? jstr(in, "stage") : "?", jstr(in, "source"));
 		else
 			fprintf(f, "%s (no recorded execution produced it)\n",
 				jstr(in, "stage") ? jstr(in, "stage") : "?");

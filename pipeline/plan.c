@@ -70,6 +70,18 @@ static void add_input(struct stage *s, char *name, size_t producer, int known_ne
 	s->deps[s->deps_nr++] = producer;
 }
 
+/* External input x, numbered EXTERNAL_BASE + x until every stage exists
+ * (plan_build then moves it to p->nr + x). It is not a dependency. */
+#define EXTERNAL_BASE ((size_t)1 << (sizeof(size_t) * 8 - 2))
+
+static void add_external(struct stage *s, char *name, size_t x)
+{
+	s->inputs = xrealloc(s->inputs, (s->inputs_nr + 1) * sizeof(*s->inputs));
+	s->inputs[s->inputs_nr].name = name;
+	s->inputs[s->inputs_nr].stage = EXTERNAL_BASE + x;
+	s->inputs_nr++;
+}
+
 static int has_input(const struct stage *s, const char *name)
 {
 	for (size_t i = 0; i < s->inputs_nr; i++)
@@ -108,6 +120,22 @@ static void bind_targ(struct plan *p, struct stage *s, const struct targ *t, lon
 				add_input(s, name, (size_t)d, 0);
 				name = NULL;
 			}
+			free(name);
+			break;
+		}
+		case TV_INPUT: {
+			char *name = xasprintf("inputs.%s", part->text);
+			if (has_input(s, name)) {
+				free(name);
+				break;
+			}
+			for (size_t x = 0; x < p->study->inputs_nr; x++)
+				if (!strcmp(p->study->inputs[x].name, part->text)) {
+					/* not a dependency: renumbered to p->nr + x at the end */
+					add_external(s, name, x);
+					name = NULL;
+					break;
+				}
 			free(name);
 			break;
 		}
@@ -306,8 +334,17 @@ int plan_build(struct plan *p, const struct study *st, struct strbuf *err)
 	}
 	free(evals);
 
+	p->externals = xcalloc(st->inputs_nr + 1, sizeof(*p->externals));
+	for (size_t x = 0; x < st->inputs_nr; x++) {
+		p->externals[x].id = xasprintf("input/%s", st->inputs[x].name);
+		p->externals[x].input = &st->inputs[x];
+	}
+	p->externals_nr = st->inputs_nr;
 	for (size_t i = 0; i < p->nr; i++) {
 		struct stage *s = &p->stages[i];
+		for (size_t k = 0; k < s->inputs_nr; k++)
+			if (s->inputs[k].stage >= EXTERNAL_BASE)
+				s->inputs[k].stage = p->nr + (s->inputs[k].stage - EXTERNAL_BASE);
 		for (size_t d = 0; d < s->deps_nr; d++) {
 			struct stage *up = &p->stages[s->deps[d]];
 			XGROW(up->dependents, up->dependents_alloc, up->dependents_nr + 1);
@@ -334,8 +371,22 @@ void plan_release(struct plan *p)
 		free(s->dependents);
 	}
 	free(p->stages);
+	for (size_t x = 0; x < p->externals_nr; x++)
+		free(p->externals[x].id);
+	free(p->externals);
 	memset(p, 0, sizeof(*p));
 }
+
+const char *plan_node_id(const struct plan *p, size_t node)
+{
+	if (node < p->nr)
+		return p->stages[node].id;
+	if (node - p->nr < p->externals_nr)
+		return p->externals[node - p->nr].id;
+	return "?";
+}
+
+int plan_node_is_external(const struct plan *p, size_t node) { return node >= p->nr; }
 
 long plan_find(const struct plan *p, const char *id)
 {

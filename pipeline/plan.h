@@ -14,8 +14,15 @@
  * report stays one stage and receives every seed's evaluations.
  *
  * A stage's inputs are exactly the outputs its run template references:
- * ${model}, ${model.base}, ${data.NAME}, ${evaluations}. Dependencies follow
- * from inputs. The plan borrows the study (which must outlive it).
+ * ${model}, ${model.base}, ${data.NAME}, ${evaluations}, and the external
+ * inputs it names, ${inputs.NAME}. Dependencies follow from the stage inputs;
+ * external inputs are not stages (they are imported, not run, before the
+ * first stage starts: extinput.h) and are no dependency. The plan borrows the
+ * study (which must outlive it).
+ *
+ * One index space covers both kinds of input: a stage_input's `stage` below
+ * p->nr is a stage; p->nr + i is external input i (p->externals[i], node id
+ * "input/NAME"). plan_node_id() names either.
  */
 #ifndef STUDY_PLAN_H
 #define STUDY_PLAN_H
@@ -26,8 +33,15 @@
 enum stage_kind { SK_DATA, SK_MODEL, SK_METHOD, SK_MITIGATION, SK_EVAL, SK_REPORT };
 
 struct stage_input {
-	char *name;   /* "model", "model.base", "data.world", "evaluations[3]" */
-	size_t stage; /* index of the producing stage */
+	char *name;   /* "model", "model.base", "data.world", "evaluations[3]", "inputs.NAME" */
+	size_t stage; /* index of the producing stage, or p->nr + i for external input i */
+};
+
+/* An external input (the study's `inputs:`), a node of the DAG that is
+ * imported into the store rather than executed. */
+struct plan_external {
+	char *id;                        /* "input/NAME" */
+	const struct study_input *input; /* borrowed from the study */
 };
 
 struct stage {
@@ -54,6 +68,8 @@ struct plan {
 	const struct study *study;
 	struct stage *stages;
 	size_t nr;
+	struct plan_external *externals; /* one per study input, in declaration order */
+	size_t externals_nr;
 };
 
 /* Expand. Returns 0, or -1 with "stage id 'ID' is produced twice" in err
@@ -67,6 +83,11 @@ long plan_data_input(const struct stage *s, const char *name);
 /* ${evaluations.seeds}: for each of s's ${evaluations} inputs in order, its
  * seed ("" when it is not replicated), joined by ','. */
 void plan_evaluation_seeds(const struct plan *p, const struct stage *s, struct strbuf *out);
+/* The id of input node `node` (a stage_input's `stage`): a stage id, or
+ * "input/NAME" for an external input. */
+const char *plan_node_id(const struct plan *p, size_t node);
+/* 1 when input node `node` is an external input (node >= p->nr). */
+int plan_node_is_external(const struct plan *p, size_t node);
 /* Index of the stage with this id, or -1. */
 long plan_find(const struct plan *p, const char *id);
 const char *stage_kind_name(enum stage_kind k);

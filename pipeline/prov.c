@@ -143,7 +143,10 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	 * `verify` tells a collected output from a missing one. New tables
 	 * only: no row of the chain changes. IF NOT EXISTS (and a replace that
 	 * matches nothing the second time): a database turned back to an older
-	 * version by hand (test_chain) replays this step harmlessly. */
+	 * version by hand (test_chain) replays this step harmlessly.
+	 * (c) an external input (the study's `inputs:`) is recorded with the
+	 * path it was imported from; NULL for a stage's output. Part of the
+	 * chain only when not NULL (chain.c), so every stored hash stays valid. */
 	"PRAGMA writable_schema = ON;"
 	"UPDATE sqlite_master SET sql = replace(sql, '''not-started''))',"
 	" '''not-started'', ''retried''))')"
@@ -168,7 +171,8 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	"  kind TEXT NOT NULL CHECK (kind IN ('tree', 'object')),"
 	"  digest TEXT NOT NULL,"
 	"  bytes INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS gc_collected_digest ON gc_collected(digest);",
+	"CREATE INDEX IF NOT EXISTS gc_collected_digest ON gc_collected(digest);"
+	"ALTER TABLE inputs ADD COLUMN source TEXT;",
 };
 
 struct prov {
@@ -389,7 +393,8 @@ static int prepare_writes(struct prov *p, struct strbuf *err)
 		    err) < 0)
 		return -1;
 	if (prepare(p, &p->ins_input,
-		    "INSERT INTO inputs (execution_id, name, stage_id, digest) VALUES (?, ?, ?, ?)",
+		    "INSERT INTO inputs (execution_id, name, stage_id, digest, source)"
+		    " VALUES (?, ?, ?, ?, ?)",
 		    err) < 0)
 		return -1;
 	if (prepare(p, &p->ins_artifact,
@@ -1022,6 +1027,7 @@ int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id
 		bind_text(st, 2, in->name);
 		bind_text(st, 3, in->stage);
 		bind_text(st, 4, in->digest);
+		bind_text(st, 5, in->source);
 		if (step_done(st) < 0)
 			goto dberr;
 	}

@@ -77,9 +77,10 @@ int prov_run_end(struct prov *p, int64_t run_id, const char *status, double ende
 		 int cached, int failed, int skipped, struct strbuf *err);
 
 struct prov_input {
-	const char *name;   /* "model", "data.world", "evaluations[3]", ... */
-	const char *stage;  /* producing stage id */
-	const char *digest; /* tree digest */
+	const char *name;   /* "model", "data.world", "evaluations[3]", "inputs.NAME", ... */
+	const char *stage;  /* producing stage id, or "input/NAME" for an external input */
+	const char *digest; /* tree digest (an external file input: the file's SHA-256) */
+	const char *source; /* an external input's original absolute path; NULL otherwise */
 };
 
 struct prov_exec {
@@ -163,8 +164,9 @@ int prov_gc_end(struct prov *p, int64_t gc_id, double ended, long long trees, lo
  * runs.record_hash, executions.record_hash. */
 /* 3 makes the stage and cache-key indexes partial (cache hits left out). */
 /* 4 adds the execution statuses 'interrupted' and 'not-started'. */
-/* 5 adds the execution status 'retried' (a failed attempt that was retried)
- * and the tables gc_runs and gc_collected (`study gc`). */
+/* 5 adds the execution status 'retried' (a failed attempt that was retried),
+ * the tables gc_runs and gc_collected (`study gc`) and inputs.source (the
+ * original path of an external input). */
 #define PROV_SCHEMA_VERSION 5
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit

@@ -371,7 +371,7 @@ static int load_inputs(struct prov *p, int64_t id, struct prov_exec_info *e, str
 	sqlite3_stmt *st = NULL;
 	size_t alloc = 0;
 	int rc;
-	if (prepare(p, "SELECT name, stage_id, digest FROM inputs WHERE execution_id = ?"
+	if (prepare(p, "SELECT name, stage_id, digest, source FROM inputs WHERE execution_id = ?"
 		       " ORDER BY rowid", &st, err) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -381,6 +381,7 @@ static int load_inputs(struct prov *p, int64_t id, struct prov_exec_info *e, str
 		in->name = col_str(st, 0);
 		in->stage = col_str(st, 1);
 		in->digest = col_str(st, 2);
+		in->source = col_str(st, 3);
 	}
 	if (rc != SQLITE_DONE)
 		return step_error(p, st, err);
@@ -539,6 +540,7 @@ void prov_exec_info_release(struct prov_exec_info *e)
 		free(e->inputs[i].name);
 		free(e->inputs[i].stage);
 		free(e->inputs[i].digest);
+		free(e->inputs[i].source);
 	}
 	free(e->inputs);
 	prov_metrics_free(e->metrics, e->metrics_nr);
@@ -817,6 +819,50 @@ int prov_metric_exec_id(struct prov *p, const char *stage, const char *metric, i
 	return lookup_int(p,
 			  "SELECT max(execution_id) FROM metrics WHERE stage_id = ?1 AND metric = ?2",
 			  stage, metric, id, err);
+}
+
+int prov_external_history(struct prov *p, const char *id, struct prov_external_use **rows,
+			  size_t *nr, struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+	*rows = NULL;
+	*nr = 0;
+	if (prepare(p, "SELECT i.digest, i.source, count(*), min(i.execution_id),"
+		       " max(i.execution_id), max(e.run_id)"
+		       " FROM inputs i JOIN executions e ON e.id = i.execution_id"
+		       " WHERE i.stage_id = ?1 GROUP BY i.digest, i.source"
+		       " ORDER BY max(i.execution_id) DESC", &st, err) < 0)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*rows, alloc, *nr + 1);
+		struct prov_external_use *u = &(*rows)[(*nr)++];
+		u->digest = col_str(st, 0);
+		u->source = col_str(st, 1);
+		u->uses = (long)sqlite3_column_int64(st, 2);
+		u->first_exec = sqlite3_column_int64(st, 3);
+		u->last_exec = sqlite3_column_int64(st, 4);
+		u->last_run = sqlite3_column_int64(st, 5);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_external_history_free(*rows, *nr);
+		*rows = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void prov_external_history_free(struct prov_external_use *rows, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(rows[i].digest);
+		free(rows[i].source);
+	}
+	free(rows);
 }
 
 int prov_stage_latest_id(struct prov *p, const char *stage, int64_t *id, struct strbuf *err)

@@ -36,6 +36,7 @@ struct prov_run_info {
 
 struct prov_input_info {
 	char *name, *stage, *digest;
+	char *source; /* an external input's original path; NULL for a stage's output */
 };
 
 struct prov_metric_info {
@@ -126,6 +127,19 @@ int prov_stage_reuse(struct prov *p, const struct prov_exec_info *e, long *hits,
 		     int64_t *latest_run, struct strbuf *err);
 void prov_exec_info_release(struct prov_exec_info *e);
 void prov_execs_free(struct prov_exec_info *execs, size_t nr);
+
+/* What the executions recorded of external input `id` ("input/NAME"): one
+ * row per distinct (digest, original path), the most recently used first.
+ * 0 with the rows (none when never recorded), or -1 with err. */
+struct prov_external_use {
+	char *digest, *source;
+	long uses;                     /* executions that recorded it as an input */
+	int64_t first_exec, last_exec; /* the first and the latest of them */
+	int64_t last_run;              /* the run of the latest */
+};
+int prov_external_history(struct prov *p, const char *id, struct prov_external_use **rows,
+			  size_t *nr, struct strbuf *err);
+void prov_external_history_free(struct prov_external_use *rows, size_t nr);
 
 /* The metrics table. Over all runs (run_id 0): for each stage that recorded
  * metrics, those of the output of its latest execution (of any status) when

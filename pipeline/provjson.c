@@ -148,6 +148,12 @@ static void add_exec(struct doc *d, struct prov *p, const struct prov_exec_info 
 		char in_id[80];
 		snprintf(in_id, sizeof(in_id), "sha256:%s", e->inputs[i].digest);
 		add_tree_entity(d, e->inputs[i].digest, e->inputs[i].stage, -1, 0);
+		if (e->inputs[i].source) {
+			/* an external input: where it was imported from */
+			cJSON *ent = cJSON_GetObjectItemCaseSensitive(d->entity, in_id);
+			if (ent && !cJSON_GetObjectItemCaseSensitive(ent, "study:source"))
+				cJSON_AddStringToObject(ent, "study:source", e->inputs[i].source);
+		}
 		cJSON *u = relation(d, d->used);
 		cJSON_AddStringToObject(u, "prov:activity", act);
 		cJSON_AddStringToObject(u, "prov:entity", in_id);

@@ -430,7 +430,31 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	for (size_t i = 0; (locked || work) && i < rec.inputs_nr; i++) {
 		strbuf_reset(&path);
 		strbuf_reset(&e2);
-		if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
+		struct stat isb;
+		store_tree_manifest_path(st, rec.inputs[i], &path);
+		int is_object = 0;
+		if (hash_hex_valid(rec.inputs[i]) && stat(path.buf, &isb) != 0) {
+			/* no manifest: a file input's object, when there is one (a tree
+			 * study gc removed has neither, and is told apart below) */
+			struct strbuf op = STRBUF_INIT;
+			store_object_path(st, rec.inputs[i], &op);
+			is_object = stat(op.buf, &isb) == 0 || !collected_by(p, rec.inputs[i]);
+			strbuf_release(&op);
+		}
+		if (is_object) {
+			/* an external input that is one file: its object (extinput.h) */
+			int ok = store_object_check(st, rec.inputs[i], 0, &e2);
+			store_object_path(st, rec.inputs[i], &path);
+			if (ok <= 0) {
+				if (!ok)
+					strbuf_addf(&e2, "'%s' is missing from the store or damaged",
+						    path.buf);
+				set_failed(res, "input: %s%s", e2.buf, "");
+				strvec_clear(&from);
+				strvec_clear(&to);
+				goto out;
+			}
+		} else if (store_tree_path(st, rec.inputs[i], &path, &e2) < 0 ||
 		    store_tree_intact(st, rec.inputs[i], &e2) < 0) {
 			int64_t gc = collected_by(p, rec.inputs[i]);
 			if (gc && !store_has_tree(st, rec.inputs[i])) {
@@ -445,7 +469,12 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		}
 		if (!work)
 			continue;
-		strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd, rec.inputs[i]);
+		if (is_object)
+			strvec_pushf(&from, "%.*s/objects/%.2s/%s", (int)(work - old_wd), old_wd,
+				     rec.inputs[i], rec.inputs[i]);
+		else
+			strvec_pushf(&from, "%.*s/out/%s", (int)(work - old_wd), old_wd,
+				     rec.inputs[i]);
 		strvec_push(&to, path.buf);
 	}
 

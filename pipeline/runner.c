@@ -5,6 +5,7 @@
  */
 #include "runner.h"
 #include "canon.h"
+#include "extinput.h"
 #include "freshness.h"
 #include "hitwriter.h"
 #include "pgroup.h"
@@ -215,9 +216,13 @@ static void fill_exec_common(struct runner *r, size_t si, struct prov_exec *e,
 	if (!inputs)
 		return;
 	for (size_t k = 0; k < s->inputs_nr; k++) {
+		size_t in = s->inputs[k].stage;
 		inputs[k].name = s->inputs[k].name;
-		inputs[k].stage = r->p->stages[s->inputs[k].stage].id;
-		inputs[k].digest = r->outs[s->inputs[k].stage].digest;
+		inputs[k].stage = plan_node_id(r->p, in);
+		inputs[k].digest = r->outs[in].digest;
+		inputs[k].source = plan_node_is_external(r->p, in)
+					   ? r->p->externals[in - r->p->nr].input->abs
+					   : NULL;
 	}
 	e->inputs = inputs;
 	e->inputs_nr = s->inputs_nr;
@@ -509,14 +514,27 @@ static int check_inputs_before(struct runner *r, size_t si, struct strbuf *reaso
 	int ret = 0;
 	for (size_t k = 0; k < s->inputs_nr && !ret; k++) {
 		const struct stage_output *in = &r->outs[s->inputs[k].stage];
+		struct stat sb;
 		if (!in->path)
 			continue;
 		strbuf_reset(&why);
+		if (in->is_file) {
+			/* imported and checked before the run started (extinput.h); a
+			 * stage that damaged it meanwhile had it dropped */
+			if (lstat(in->path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+				strbuf_addf(reason, "input '%s' ('%s'): its copy '%s' is missing from"
+					    " the store; run again to import it",
+					    s->inputs[k].name, plan_node_id(r->p, s->inputs[k].stage),
+					    in->path);
+				ret = -1;
+			}
+			continue;
+		}
 		int damaged = 0;
 		if (!tree_intact(r, s->id, in->digest, &why, &damaged)) {
 			strbuf_addf(reason, "input '%s' (output of '%s'): %s; run again to rebuild "
 				    "it, or see 'study verify'",
-				    s->inputs[k].name, r->p->stages[s->inputs[k].stage].id, why.buf);
+				    s->inputs[k].name, plan_node_id(r->p, s->inputs[k].stage), why.buf);
 			ret = -1;
 		}
 	}
@@ -542,7 +560,10 @@ static int check_inputs(struct runner *r, struct slot *sl, struct strbuf *reason
 		/* with -j > 1 another stage may have done it: say what is known */
 		strbuf_addf(reason, "input '%s' was modified while the stage ran (file '%s')",
 			    s->inputs[k].name, file.buf);
-		repair_input_tree(r, in->digest, reason);
+		if (in->is_file)
+			extinput_repair_file(r->st, in->digest, reason);
+		else
+			repair_input_tree(r, in->digest, reason);
 		ret = -1;
 		break;
 	}
@@ -1414,6 +1435,8 @@ static size_t skip_cause(const struct runner *r, size_t i)
 		long next = -1;
 		for (size_t k = 0; k < s->inputs_nr; k++) {
 			size_t in = s->inputs[k].stage;
+			if (plan_node_is_external(r->p, in))
+				continue; /* imported before the run: never failed */
 			if (r->sched.state[in] == ST_FAILED)
 				return in;
 			if (r->sched.state[in] == ST_SKIPPED && next < 0)
@@ -1481,7 +1504,12 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	r.run_id = run_id;
 	r.counts = counts;
 	strbuf_init(&r.fatal_err, 0);
-	r.outs = xcalloc(p->nr ? p->nr : 1, sizeof(*r.outs));
+	/* one slot per input node: the stages, then the external inputs */
+	r.outs = xcalloc(p->nr + p->externals_nr + 1, sizeof(*r.outs));
+	for (size_t x = 0; x < p->externals_nr && o->externals; x++) {
+		r.outs[p->nr + x] = o->externals[x];
+		r.outs[p->nr + x].path = o->externals[x].path ? xstrdup(o->externals[x].path) : NULL;
+	}
 	r.stopped = xcalloc(p->nr ? p->nr : 1, 1);
 	r.attempt = xcalloc(p->nr ? p->nr : 1, sizeof(*r.attempt));
 	if (o->forced)
@@ -1528,7 +1556,7 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		strbuf_addstr(err, r.fatal_err.buf);
 		rc = -1;
 	}
-	for (size_t i = 0; i < p->nr; i++)
+	for (size_t i = 0; i < p->nr + p->externals_nr; i++)
 		free(r.outs[i].path);
 	free(r.outs);
 	free(r.stopped);

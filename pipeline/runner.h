@@ -1,6 +1,9 @@
 /*
  * runner: executes a plan against a store, recording provenance.
  *
+ * External inputs (extinput.h) are resolved by the caller before the run
+ * and handed over in run_opts.externals: they are input nodes, not stages.
+ *
  * For each stage that the scheduler releases: resolve the program, compute
  * the cache key; on a hit (action cache entry whose tree is present) record
  * a cache hit and move on; otherwise run the stage under the stage protocol:
@@ -37,6 +40,7 @@
 #include <stdint.h>
 #include "plan.h"
 #include "prov.h"
+#include "stagecmd.h"
 #include "store.h"
 
 struct run_opts {
@@ -53,6 +57,9 @@ struct run_opts {
 	const char *forced;   /* per stage: 1 to rerun it even when cached; NULL: none */
 	int retries;          /* further attempts of a stage that fails, for
 			       * stages whose resources.retries is not set */
+	/* the plan's external inputs, resolved (extinput.h): p->externals_nr
+	 * entries, copied; NULL when the plan has none */
+	const struct stage_output *externals;
 };
 
 /* Seconds between a failed attempt and the next. */

@@ -147,6 +147,15 @@ static void add_digest_ref(struct strbuf *sb, const char *hex)
 	strbuf_addstr(sb, hex);
 }
 
+/* The input node of external input NAME (plan.h: p->nr + its index). */
+static long external_input(const struct plan *p, const char *name)
+{
+	for (size_t x = 0; x < p->externals_nr; x++)
+		if (!strcmp(p->externals[x].input->name, name))
+			return (long)(p->nr + x);
+	return -1;
+}
+
 /*
  * Expand one argv element. for_key=2 (scanning for code files) keeps the real
  * root but writes ${out} and inputs symbolically. for_key=1 writes the symbolic form used in the
@@ -169,6 +178,7 @@ static void expand_targ(const struct plan *p, const struct stage *s, const struc
 		case TV_MODEL: in = s->model_input; break;
 		case TV_MODEL_BASE: in = s->base_input; break;
 		case TV_DATA: in = plan_data_input(s, part->text); break;
+		case TV_INPUT: in = external_input(p, part->text); break;
 		case TV_EVALUATIONS: break;
 		case TV_EVALUATIONS_SEEDS: plan_evaluation_seeds(p, s, sb); break;
 		case TV_PARAM:

@@ -20,7 +20,9 @@
  *   stagecmd_code_files), and every `code:` entry.
  *
  * Both need the output digests (and paths) of the stage's inputs, given as
- * an array indexed by stage.
+ * an array indexed by input node (plan.h): the stages, then the external
+ * inputs (p->nr + i), whose digests enter the key exactly as a stage
+ * output's do ("inputs.NAME": digest, and "sha256:<digest>" in argv).
  */
 #ifndef STUDY_STAGECMD_H
 #define STUDY_STAGECMD_H
@@ -39,6 +41,8 @@ struct stage_output {
 	char digest[HASH_HEX_SIZE]; /* "" while unknown */
 	char *path;                 /* materialised directory, NULL while unknown */
 	int predicted;              /* the digest is an assumed output (freshness.h) */
+	int is_file;                /* an external input that is one file: `digest` is its
+				     * SHA-256 and `path` its object (extinput.h) */
 };
 
 /* Per-run memo: code file digests (path -> hex) and resolved programs

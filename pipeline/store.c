@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -530,6 +532,136 @@ int store_put_file(struct store *st, const char *path, int consume, char hex[HAS
 	return ingest_fd(st, fd, &sb, AT_FDCWD, path, path, consume, hex, size, err);
 }
 
+/* ---- importing files from outside the store (extinput.c) ------------------------------ */
+
+/* Large reads for big inputs (a checkpoint): fewer system calls, and OpenSSL
+ * hashes a long buffer at full speed. */
+enum { IMPORT_CHUNK = 1 << 20 };
+
+/* Hash `in` from offset 0 to its end, copying it to `out` when out >= 0. */
+static int hash_copy_from_start(int in, const char *inname, int out, const char *outname,
+				char hex[HASH_HEX_SIZE], uint64_t *size, struct strbuf *err)
+{
+	unsigned char *buf = xmalloc(IMPORT_CHUNK);
+	struct hash_ctx h;
+	uint64_t total = 0;
+	int ret = 0;
+	hash_init(&h);
+	for (;;) {
+		ssize_t n = pread(in, buf, IMPORT_CHUNK, (off_t)total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			strbuf_addf(err, "cannot read '%s': %s", inname, strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		hash_update(&h, buf, (size_t)n);
+		if (out >= 0 && fs_write_all(out, buf, (size_t)n) != 0) {
+			strbuf_addf(err, "cannot write '%s': %s", outname, strerror(errno));
+			ret = -1;
+			break;
+		}
+		total += (uint64_t)n;
+	}
+	hash_final_hex(&h, hex);
+	free(buf);
+	if (size)
+		*size = total;
+	return ret;
+}
+
+int store_import_fd(struct store *st, int fd, const char *name, char hex[HASH_HEX_SIZE],
+		    uint64_t *size, int *created, struct strbuf *err)
+{
+	struct strbuf tmp = STRBUF_INIT, obj = STRBUF_INIT;
+	struct stat sb;
+	int ret = -1;
+	if (created)
+		*created = 0;
+	int out = make_tmpfile(st, "import", &tmp, err);
+	if (out < 0)
+		goto out;
+	if (ioctl(out, FICLONE, fd) == 0) {
+		/* the clone is a snapshot: its bytes are what the store keeps */
+		if (hash_copy_from_start(out, tmp.buf, -1, NULL, hex, size, err) != 0)
+			goto out;
+	} else if (hash_copy_from_start(fd, name, out, tmp.buf, hex, size, err) != 0) {
+		goto out;
+	}
+	if (fchmod(out, 0444) != 0 || (st->fsync && fsync(out) != 0)) {
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	int rc = close(out);
+	out = -1;
+	if (rc != 0) {
+		strbuf_addf(err, "cannot write '%s': %s", tmp.buf, strerror(errno));
+		goto out;
+	}
+	store_object_path(st, hex, &obj);
+	int existed = stat(obj.buf, &sb) == 0;
+	if (existed) {
+		unlink(tmp.buf);
+	} else if (place_object(st, AT_FDCWD, tmp.buf, tmp.buf, hex, err) != PLACE_OK) {
+		goto out;
+	} else if (created) {
+		*created = 1;
+	}
+	strbuf_reset(&tmp);
+	ret = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (tmp.len)
+		unlink(tmp.buf);
+	strbuf_release(&tmp);
+	strbuf_release(&obj);
+	return ret;
+}
+
+int store_object_check(struct store *st, const char *hex, int drop, struct strbuf *err)
+{
+	struct strbuf obj = STRBUF_INIT, e = STRBUF_INIT;
+	char check[HASH_HEX_SIZE];
+	struct stat sb;
+	int ret = 0;
+	store_object_path(st, hex, &obj);
+	if (lstat(obj.buf, &sb) != 0) {
+		if (errno != ENOENT) {
+			strbuf_addf(err, "cannot read '%s': %s", obj.buf, strerror(errno));
+			ret = -1;
+		}
+		goto out;
+	}
+	if (S_ISREG(sb.st_mode)) {
+		int fd = open(obj.buf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || hash_copy_from_start(fd, obj.buf, -1, NULL, check, NULL, &e) != 0) {
+			if (fd >= 0)
+				close(fd);
+			strbuf_addf(err, "cannot read '%s': %s", obj.buf,
+				    e.len ? e.buf : strerror(errno));
+			ret = -1;
+			goto out;
+		}
+		close(fd);
+		if (!strcmp(check, hex)) {
+			if ((sb.st_mode & 07777) != 0444)
+				chmod(obj.buf, 0444);
+			ret = 1;
+			goto out;
+		}
+	}
+	if (drop)
+		unlink(obj.buf);
+out:
+	strbuf_release(&obj);
+	strbuf_release(&e);
+	return ret;
+}
+
 /* ---- trees ------------------------------------------------------------------------------- */
 
 struct walk_ctx {
@@ -678,34 +810,13 @@ out:
 	return ret;
 }
 
-int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
-		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err)
+int store_put_manifest(struct store *st, const struct tree *t, char hex[HASH_HEX_SIZE],
+		       struct strbuf *err)
 {
-	struct tree tl = TREE_INIT;
-	struct walk_ctx w = { st, consume };
 	struct strbuf m = STRBUF_INIT, path = STRBUF_INIT;
 	int ret = -1;
-	if (tree_walk(dir, "output ", ingest_entry, &w, &tl, err))
-		goto out;
-	if (!tl.nr) {
-		strbuf_addf(err, "output directory '%s' is empty", dir);
-		goto out;
-	}
-	tree_format(&tl, &m);
+	tree_format(t, &m);
 	hash_buf_hex(m.buf, m.len, hex);
-
-	uint64_t nf = 0, nb = 0;
-	for (size_t i = 0; i < tl.nr; i++) {
-		if (tl.v[i].kind != 'd') {
-			nf++;
-			nb += tl.v[i].size;
-		}
-	}
-	if (nfiles)
-		*nfiles = nf;
-	if (bytes)
-		*bytes = nb;
-
 	struct stat sb;
 	store_tree_manifest_path(st, hex, &path);
 	if (stat(path.buf, &sb) != 0) {
@@ -714,7 +825,7 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 	}
 	store_tree_dir_path(st, hex, &path);
 	if (stat(path.buf, &sb) != 0) {
-		if (materialise(st, hex, &tl, err))
+		if (materialise(st, hex, t, err))
 			goto out;
 	} else {
 		/* the same tree again: its out/<hex>/ may be a damaged copy (an object
@@ -727,9 +838,37 @@ int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH
 	}
 	ret = 0;
 out:
-	tree_release(&tl);
 	strbuf_release(&m);
 	strbuf_release(&path);
+	return ret;
+}
+
+int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
+		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err)
+{
+	struct tree tl = TREE_INIT;
+	struct walk_ctx w = { st, consume };
+	int ret = -1;
+	if (tree_walk(dir, "output ", ingest_entry, &w, &tl, err))
+		goto out;
+	if (!tl.nr) {
+		strbuf_addf(err, "output directory '%s' is empty", dir);
+		goto out;
+	}
+	uint64_t nf = 0, nb = 0;
+	for (size_t i = 0; i < tl.nr; i++) {
+		if (tl.v[i].kind != 'd') {
+			nf++;
+			nb += tl.v[i].size;
+		}
+	}
+	if (nfiles)
+		*nfiles = nf;
+	if (bytes)
+		*bytes = nb;
+	ret = store_put_manifest(st, &tl, hex, err);
+out:
+	tree_release(&tl);
 	return ret;
 }
 
@@ -882,6 +1021,35 @@ static void tree_stat_write(struct store *st, const char *hex, const char *dir,
 		unlink(path.buf);
 out:
 	strbuf_release(&rec);
+	strbuf_release(&path);
+	strbuf_release(&ignored);
+}
+
+void store_tree_record(struct store *st, const char *hex)
+{
+	struct strbuf mpath = STRBUF_INIT, dir = STRBUF_INIT, path = STRBUF_INIT, ignored = STRBUF_INIT;
+	struct tree t = TREE_INIT;
+	struct timespec latest = { 0, 0 };
+	struct stat sb;
+	store_tree_manifest_path(st, hex, &mpath);
+	store_tree_dir_path(st, hex, &dir);
+	if (tree_read(mpath.buf, hex, &t, &ignored) != 0)
+		goto out;
+	for (size_t i = 0; i <= t.nr; i++) {
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s/%s", dir.buf, i ? t.v[i - 1].path : ".");
+		if (lstat(path.buf, &sb) != 0)
+			goto out;
+		if (sb.st_ctim.tv_sec > latest.tv_sec ||
+		    (sb.st_ctim.tv_sec == latest.tv_sec && sb.st_ctim.tv_nsec > latest.tv_nsec))
+			latest = sb.st_ctim;
+	}
+	if (fs_wait_past(&latest) == 0)
+		tree_stat_write(st, hex, dir.buf, &t);
+out:
+	tree_release(&t);
+	strbuf_release(&mpath);
+	strbuf_release(&dir);
 	strbuf_release(&path);
 	strbuf_release(&ignored);
 }

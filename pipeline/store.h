@@ -98,6 +98,24 @@ int store_put_bytes(struct store *st, const void *data, size_t len, char hex[HAS
 int store_put_file(struct store *st, const char *path, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *size, struct strbuf *err);
 
+/* Import the regular file open as `fd` (`name` for messages) as an object
+ * without touching the file: the object is a reflink clone (FICLONE: the
+ * filesystem shares the blocks copy-on-write, so a later edit of the file in
+ * place does not reach the store) when the file's filesystem is the store's
+ * and supports it, else a copy. Never a hard link: the object would then be
+ * the user's inode, and an edit of the file would change a stored object.
+ * The whole file is read from offset 0, in large chunks; `hex` and `size`
+ * describe the bytes stored (hashed from the clone, or while copying), even
+ * if the file changes meanwhile. *created (may be NULL) is 1 when the object
+ * was not in the store before. Safe to call from several threads at once. */
+int store_import_fd(struct store *st, int fd, const char *name, char hex[HASH_HEX_SIZE],
+		    uint64_t *size, int *created, struct strbuf *err);
+
+/* Is object `hex` present, a regular file, and its content its name? 1 yes;
+ * 0 missing or damaged (a damaged one is unlinked when `drop`, so that it is
+ * imported or produced again); -1 with err when it cannot be read. */
+int store_object_check(struct store *st, const char *hex, int drop, struct strbuf *err);
+
 /* Ingest a whole directory tree: store every file as an object (consuming
  * them when consume=1), write the manifest, materialise out/<hex>/.
  * Fills the tree digest, the number of files and total bytes (nfiles/bytes
@@ -107,6 +125,13 @@ int store_put_file(struct store *st, const char *path, int consume, char hex[HAS
  * "output 'PATH' has a control character or newline in its name". */
 int store_put_tree(struct store *st, const char *dir, int consume, char hex[HASH_HEX_SIZE],
 		   uint64_t *nfiles, uint64_t *bytes, struct strbuf *err);
+
+/* Record tree `t` (sorted, at least one entry, every object it names
+ * already in the store): write its manifest, materialise out/<hex>/ (or, when
+ * already materialised, check it: store_tree_check). Fills the tree digest. */
+struct tree;
+int store_put_manifest(struct store *st, const struct tree *t, char hex[HASH_HEX_SIZE],
+		       struct strbuf *err);
 
 /* 1 when the tree's materialised directory exists: one stat, no hashing (the
  * no-op rerun hot path). out/<hex> is only ever renamed into place after its
@@ -156,6 +181,14 @@ int store_tree_check(struct store *st, const char *hex, struct strbuf *note, str
  * while `study gc` removes the tree would leave an out/<hex>/ without its
  * manifest). */
 int store_tree_intact(struct store *st, const char *hex, struct strbuf *err);
+/* out/<hex>/ was just built by the store from objects known to be intact
+ * (an external input it imported: extinput.h): write its stat record now, so
+ * that the next store_tree_check is stat-only instead of rehashing the whole
+ * tree once more (gigabytes for a checkpoint). The record is taken once the
+ * clock has moved past the entries' times (at most a clock tick's wait), so
+ * that it is not "racy". Best effort: no record only costs a rehash. */
+void store_tree_record(struct store *st, const char *hex);
+
 /* After a stage changed input tree `hex` in place (runner.c's input guard):
  * rehash every object the manifest names, delete those whose content no
  * longer matches (count in *dropped), give the others mode 0444 back, remove

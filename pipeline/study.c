@@ -1112,6 +1112,17 @@ static int resolve_var(struct loader *L, struct entry *e, long self, const struc
 		add_part(L, first, TV_DATA, name + 5, len - 5);
 		return add_data_ref(L, e, self, (size_t)j, n, at);
 	}
+	if (len > 7 && !memcmp(name, "inputs.", 7)) {
+		for (i = 0; i < L->st->inputs_nr; i++)
+			if (strlen(L->st->inputs[i].name) == len - 7 &&
+			    !memcmp(L->st->inputs[i].name, name + 7, len - 7))
+				break;
+		if (i == L->st->inputs_nr)
+			return fail(L, dollar_pos(L, n, at), "unknown input '%.*s' in '${%.*s}'",
+				    (int)len - 7, name + 7, (int)len, name);
+		add_part(L, first, TV_INPUT, name + 7, len - 7);
+		return 0;
+	}
 	if (len > 7 && !memcmp(name, "params.", 7)) {
 		char *key = xstrndup(name + 7, len - 7);
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(e->params, key);
@@ -1714,6 +1725,107 @@ static int resolve_root(struct loader *L, const struct node *rootval)
 	return 0;
 }
 
+/* ---- inputs: files and directories outside the store (extinput.h) ---------------- */
+
+static int valid_sha256(const struct node *v)
+{
+	size_t i;
+
+	if (v->len != 64)
+		return 0;
+	for (i = 0; i < 64; i++)
+		if (!((v->val[i] >= '0' && v->val[i] <= '9') || (v->val[i] >= 'a' && v->val[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* One `NAME: {path: P, sha256: HEX}`. The path must exist now (a regular file
+ * or a directory) so that a missing checkpoint is reported here, at its
+ * `path:`, before anything runs; its content is read when it is imported. */
+static int load_input(struct loader *L, struct study_input *in, const struct node *key,
+		      const struct node *val)
+{
+	const struct node *path = NULL, *sha = NULL;
+	struct strbuf abs = STRBUF_INIT;
+	struct stat sb;
+	size_t i;
+
+	in->name = st_strdup(L, key->val);
+	in->pos = key->pos;
+	if (val->kind != NODE_MAP)
+		return fail(L, val->pos, "input '%s' must be a mapping, not %s", key->val,
+			    kind_name(val));
+	for (i = 0; i < val->nr; i += 2) {
+		const struct node *k = val->kids[i], *v = val->kids[i + 1];
+
+		if (!strcmp(k->val, "path")) {
+			if (want_kind(L, v, NODE_SCALAR, "'path'"))
+				return -1;
+			if (!v->len)
+				return fail(L, v->pos, "'path' must not be empty");
+			path = v;
+		} else if (!strcmp(k->val, "sha256")) {
+			if (v->kind != NODE_SCALAR || !valid_sha256(v))
+				return fail(L, v->pos,
+					    "'sha256' must be 64 lowercase hexadecimal digits (what "
+					    "sha256sum prints for a file, 'study hash' for a directory)");
+			sha = v;
+		} else if (!strcmp(k->val, "description")) {
+			if (want_kind(L, v, NODE_SCALAR, "'description'"))
+				return -1;
+		} else {
+			return fail(L, k->pos, "unknown key '%s'", k->val);
+		}
+	}
+	if (!path)
+		return fail(L, key->pos, "input '%s' has no 'path'", key->val);
+	in->path = st_strdup(L, path->val);
+	in->path_pos = path->pos;
+	if (path->val[0] != '/')
+		strbuf_addf(&abs, "%s/", L->st->root);
+	strbuf_addstr(&abs, path->val);
+	in->abs = st_strdup(L, abs.buf);
+	strbuf_release(&abs);
+	if (sha) {
+		in->sha256 = st_strdup(L, sha->val);
+		in->sha256_pos = sha->pos;
+	}
+	if (stat(in->abs, &sb) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return fail(L, path->pos, "input '%s': '%s' does not exist", key->val,
+				    in->abs);
+		return fail(L, path->pos, "input '%s': cannot read '%s': %s", key->val, in->abs,
+			    strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+		return fail(L, path->pos, "input '%s': '%s' is neither a regular file nor a directory",
+			    key->val, in->abs);
+	in->is_dir = S_ISDIR(sb.st_mode);
+	return 0;
+}
+
+static int load_inputs(struct loader *L, const struct node *n)
+{
+	struct study *st = L->st;
+	size_t i;
+
+	if (n->kind != NODE_MAP)
+		return fail(L, n->pos, "section 'inputs' must be a mapping, not %s", kind_name(n));
+	st->inputs = st_alloc(L, (n->nr / 2) * sizeof(*st->inputs));
+	for (i = 0; i < n->nr; i += 2) {
+		const struct node *k = n->kids[i];
+
+		if (!valid_name(k, 1))
+			return fail(L, k->pos,
+				    "invalid name '%s' in 'inputs' (use [a-z0-9][a-z0-9_-]*, "
+				    "at most 64 characters)", k->val);
+		if (load_input(L, &st->inputs[i / 2], k, n->kids[i + 1]))
+			return -1;
+		st->inputs_nr++;
+	}
+	return 0;
+}
+
 /* The directory that holds the study file, through symbolic links (of the
  * file and of its directories): `root:`, the default root (the git work tree
  * found from there), the default store and the git state all describe where
@@ -1757,7 +1869,7 @@ static int load_top(struct loader *L, const struct node *root)
 {
 	struct study *st = L->st;
 	const struct node *sec[SEC_REPORT + 1] = { 0 }, *rootval = NULL, *name = NULL;
-	const struct node *report_key = NULL;
+	const struct node *report_key = NULL, *inputs = NULL;
 	size_t i;
 	int s;
 
@@ -1801,6 +1913,8 @@ static int load_top(struct loader *L, const struct node *root)
 		} else if (!strcmp(k->val, "description")) {
 			if (want_kind(L, v, NODE_SCALAR, "'description'"))
 				return -1;
+		} else if (!strcmp(k->val, "inputs")) {
+			inputs = v;
 		} else {
 			int rc = expand_top_key(L, k, v); /* defaults, seeds */
 
@@ -1816,6 +1930,8 @@ static int load_top(struct loader *L, const struct node *root)
 	if (!st->seed)
 		st->seed = xstrdup("0");
 	if (resolve_root(L, rootval))
+		return -1;
+	if (inputs && load_inputs(L, inputs))
 		return -1;
 	for (s = SEC_DATA; s < SEC_REPORT; s++)
 		if (sec[s] && section_names_pass(L, (enum section)s, sec[s]))

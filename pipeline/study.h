@@ -60,11 +60,12 @@ enum tvar {
 	TV_STAGE,           /* ${stage}: the stage id */
 	TV_EVALUATIONS_SEEDS, /* ${evaluations.seeds}: the seed of each ${evaluations} output,
 			       * comma-separated, "" for one that is not replicated (report only) */
+	TV_INPUT,           /* ${inputs.NAME}: an external input's path in the store; text = NAME */
 };
 
 struct tpart {
 	enum tvar kind;
-	char *text; /* literal text, NAME for TV_DATA, X for TV_PARAM; NULL otherwise */
+	char *text; /* literal text, NAME for TV_DATA and TV_INPUT, X for TV_PARAM; NULL otherwise */
 };
 /* An empty element ("") is one TV_LITERAL part with text "". Adjacent literal
  * text is merged into one part. */
@@ -131,6 +132,20 @@ struct entry {
 	struct srcpos once_pos;
 };
 
+/* One entry of the `inputs:` section: a file or directory outside the store,
+ * imported by content before anything runs (extinput.h). */
+struct study_input {
+	char *name;          /* [a-z0-9][a-z0-9_-]*, unique in the section */
+	char *path;          /* as written */
+	char *abs;           /* absolute: `path` joined to the root when relative
+			      * (symbolic links not resolved: the path as the user names it) */
+	int is_dir;          /* what `abs` was when the study was loaded */
+	char *sha256;        /* the pinned digest (64 lowercase hex), NULL when not pinned */
+	struct srcpos pos;       /* the name's key */
+	struct srcpos path_pos;  /* the value of `path:` */
+	struct srcpos sha256_pos;/* the value of `sha256:` (0 when not pinned) */
+};
+
 struct study {
 	char *path;        /* as given to study_load */
 	char *name;        /* [a-z0-9][a-z0-9-]* */
@@ -147,6 +162,7 @@ struct study {
 	struct entry *mitigations; size_t mitigations_nr;
 	struct entry *evaluations; size_t evaluations_nr;
 	struct entry *report;      /* NULL when the study has none */
+	struct study_input *inputs; size_t inputs_nr; /* `inputs:`, in declaration order */
 	void *mem;                 /* private: the arena behind the fields above */
 };
 

@@ -112,12 +112,23 @@ static void own_output(const struct prov_ref *ref, void *data)
 		strmap_put(m, ref->digest, new_owner(v, ref->stage, ref->run, ref->exec));
 }
 
+/* An external input (docs/study-format.md, "External inputs"): its name is
+ * "inputs.NAME", and its digest is a tree (a directory) or an object (a file). */
+static int is_external(const struct prov_ref *ref)
+{
+	return ref->input && !strncmp(ref->input, "inputs.", 7);
+}
+
 static void own_input(const struct prov_ref *ref, void *data)
 {
 	struct verifier *v = data;
-	if (!strmap_get(&v->tree_owner, ref->digest))
-		strmap_put(&v->tree_owner, ref->digest,
-			   new_owner(v, ref->stage, ref->run, ref->exec));
+	struct owner *o = strmap_get(&v->tree_owner, ref->digest);
+	if (!o) {
+		o = new_owner(v, ref->stage, ref->run, ref->exec);
+		strmap_put(&v->tree_owner, ref->digest, o);
+	}
+	if (is_external(ref) && !strmap_get(&v->object_owner, ref->digest))
+		strmap_put(&v->object_owner, ref->digest, o);
 }
 
 /* Owners of trees (outputs, preferring executions that ran; then inputs) and logs. */
@@ -388,6 +399,21 @@ static void check_ref(const struct prov_ref *ref, void *data)
 	if (ref->kind == PROV_REF_OUTPUT || ref->kind == PROV_REF_INPUT) {
 		if (strmap_get(&v->trees_seen, d) || collected(v, ref))
 			return;
+		if (ref->kind == PROV_REF_INPUT && is_external(ref)) {
+			/* a file input is an object, rehashed with the others */
+			store_object_path(&v->st, d, &p);
+			if (stat(p.buf, &sb) == 0 && S_ISREG(sb.st_mode)) {
+				strbuf_release(&p);
+				return;
+			}
+			strmap_put(&v->reported, d, (void *)1);
+			add_problem(v, "missing", &ow,
+				    "'%s' (external input '%s' of execution %lld) is missing from the"
+				    " store; the next run imports it again",
+				    d, ref->input, (long long)ow.exec);
+			strbuf_release(&p);
+			return;
+		}
 		strmap_put(&v->reported, d, (void *)1);
 		if (ref->kind == PROV_REF_OUTPUT)
 			add_problem(v, "missing", &ow,

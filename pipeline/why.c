@@ -128,15 +128,19 @@ static void mark_derived(const struct record_diff *d, char *derived)
 }
 
 /* The stage an input came from: the latest execution's record of it, else
- * the previous one's. */
+ * the previous one's; *source: an external input's original path, from the
+ * same record (NULL for a stage's output). */
 static const char *input_stage(const struct prov_exec_info *a, const struct prov_exec_info *b,
-			       const char *name)
+			       const char *name, const char **source)
 {
+	*source = NULL;
 	for (int k = 0; k < 2; k++) {
 		const struct prov_exec_info *e = k ? b : a;
 		for (size_t i = 0; e && i < e->inputs_nr; i++)
-			if (!strcmp(e->inputs[i].name, name))
+			if (!strcmp(e->inputs[i].name, name)) {
+				*source = e->inputs[i].source;
 				return e->inputs[i].stage;
+			}
 	}
 	return NULL;
 }
@@ -171,12 +175,16 @@ static int add_changes(struct prov *p, const struct prov_exec_info *e,
 		prov_json_add_str(x, "after", c->after);
 		cJSON_AddBoolToObject(x, "derived", derived[i]);
 		if (!strcmp(c->field, "inputs") && *c->sub) {
-			const char *st = input_stage(e, prev, c->sub);
+			const char *source;
+			const char *st = input_stage(e, prev, c->sub, &source);
 			char *digest = unquote(c->after);
 			int64_t run = 0;
 			prov_json_add_str(x, "input", c->sub);
 			prov_json_add_str(x, "input_stage", st);
-			if (st && digest && prov_producer_run(p, st, digest, e->id, &run, err) < 0)
+			if (source)
+				prov_json_add_str(x, "source", source);
+			if (st && digest && !source &&
+			    prov_producer_run(p, st, digest, e->id, &run, err) < 0)
 				rc = -1;
 			if (run)
 				cJSON_AddNumberToObject(x, "producer_run", (double)run);
@@ -410,7 +418,9 @@ static void print_change(FILE *f, const cJSON *c)
 		short_digest(f, before);
 		fputs(" -> ", f);
 		short_digest(f, after);
-		if (after && jnum(c, "producer_run"))
+		if (after && jstr(c, "source"))
+			fprintf(f, "  (imported from %s)", jstr(c, "source"));
+		else if (after && jnum(c, "producer_run"))
 			fprintf(f, "  (%s ran in run %lld)", or_q(st), jnum(c, "producer_run"));
 		else if (after)
 			fprintf(f, "  (no execution of %s that produced it is recorded)", or_q(st));

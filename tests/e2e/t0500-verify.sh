@@ -120,7 +120,7 @@ check_eq "each run's prev_hash is the previous run's record_hash" \
 fresh
 sqlite3 "$TMP/d/provenance.db" "ALTER TABLE runs DROP COLUMN record_hash;
 	ALTER TABLE runs DROP COLUMN prev_hash; ALTER TABLE executions DROP COLUMN record_hash;
-	PRAGMA user_version = 1"
+	ALTER TABLE inputs DROP COLUMN source; PRAGMA user_version = 1"
 "$STUDY" verify --store "$TMP/d" >/dev/null 2>"$TMP/err"; rc=$?
 check_eq "verify on a schema-1 database: exit 2" "$rc" 2
 "$STUDY" run "$TMP/example.yaml" --store "$TMP/d" >/dev/null 2>&1

@@ -143,7 +143,7 @@ static int64_t make_run(struct prov *p, double t, int end)
 	e.ended = t + 1.25;
 	prov_begin(p, &err);
 	prov_record_exec(p, &e, &id, &err);
-	struct prov_input in = { "model", "model/m1", D1 };
+	struct prov_input in = { "model", "model/m1", D1, NULL };
 	struct prov_exec v = e;
 	v.stage_id = "eval/e/m1";
 	v.kind = "eval";
@@ -328,6 +328,7 @@ static void test_chain(void)
 	CHECK(sql_exec(path.buf, "ALTER TABLE runs DROP COLUMN record_hash;"
 				 " ALTER TABLE runs DROP COLUMN prev_hash;"
 				 " ALTER TABLE executions DROP COLUMN record_hash;"
+				 " ALTER TABLE inputs DROP COLUMN source;"
 				 " PRAGMA user_version = 1") == 0,
 	      "turn the database back into schema 1");
 	strbuf_reset(&err);

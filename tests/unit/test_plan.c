@@ -137,8 +137,9 @@ static void key_of(const char *text, const char *id, char fill, char key[HASH_HE
 	key[0] = '\0';
 	if (load(&st, &p, text) < 0)
 		return;
-	struct stage_output *outs = xcalloc(p.nr, sizeof(*outs));
-	for (size_t i = 0; i < p.nr; i++) {
+	/* every input node: the stages, then the external inputs */
+	struct stage_output *outs = xcalloc(p.nr + p.externals_nr, sizeof(*outs));
+	for (size_t i = 0; i < p.nr + p.externals_nr; i++) {
 		memset(outs[i].digest, fill, 64);
 		outs[i].digest[64] = '\0';
 	}
@@ -333,6 +334,73 @@ static void test_id_collision(void)
 	strbuf_release(&err);
 }
 
+/* External inputs (the study's `inputs:`): loaded with their absolute path
+ * and pin, bound as input nodes p->nr + i that are no dependency, keyed by
+ * digest (never by path), and a study that declares inputs without using
+ * them keeps every key it had. */
+static void test_external_inputs(void)
+{
+	struct study st;
+	struct plan p;
+	char *ckpt = xasprintf("%s/ckpt", dir);
+	mkdir(ckpt, 0755);
+	free(ckpt);
+	write_text("ckpt/w.bin", "w\n", 0644);
+	write_text("prompts.txt", "p\n", 0644);
+	const char *pin = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char *decl = xasprintf("inputs:\n"
+			       "  prompts: {path: prompts.txt, sha256: %s}\n"
+			       "  llama: {path: ckpt}\n"
+			       "data:\n",
+			       pin);
+	char *text = replace(study_text, "data:\n", decl);
+	char *used = replace(text, "'${data.world}', '${params.size}', '${out}'], params: {size: 2}",
+			     "'${data.world}', '${inputs.llama}', '${out}'], params: {size: 2}");
+	free(decl);
+	if (!CHECK(load(&st, &p, used) == 0, "a study with inputs loads")) {
+		free(text);
+		free(used);
+		return;
+	}
+	CHECK(st.inputs_nr == 2 && p.externals_nr == 2, "two inputs, two external nodes");
+	char *abs = xasprintf("%s/prompts.txt", st.root);
+	CHECK_STR(st.inputs[0].abs, abs, "a relative path is joined to the root");
+	CHECK(!st.inputs[0].is_dir && st.inputs[1].is_dir, "a file and a directory");
+	CHECK_STR(st.inputs[0].sha256, pin, "the pin is kept");
+	CHECK(st.inputs[0].path_pos.line == 5 && st.inputs[0].path_pos.col == 19,
+	      "and the position of its path");
+	CHECK_STR(p.externals[1].id, "input/llama", "an external node is input/NAME");
+	long m1 = plan_find(&p, "model/m1");
+	const struct stage *s = &p.stages[m1];
+	CHECK(s->inputs_nr == 2 && !strcmp(s->inputs[1].name, "inputs.llama") &&
+	      s->inputs[1].stage == p.nr + 1, "${inputs.llama} is input node p->nr + 1");
+	CHECK(s->deps_nr == 1 && s->deps[0] == 0, "and no dependency (only data/world)");
+	CHECK(plan_node_is_external(&p, s->inputs[1].stage) &&
+	      !plan_node_is_external(&p, s->inputs[0].stage), "plan_node_is_external");
+	CHECK_STR(plan_node_id(&p, s->inputs[1].stage), "input/llama", "plan_node_id names it");
+	plan_release(&p);
+	study_release(&st);
+
+	char k[HASH_HEX_SIZE], k2[HASH_HEX_SIZE], base[HASH_HEX_SIZE];
+	struct strbuf rec = STRBUF_INIT;
+	key_of(used, "model/m1", 'a', k, &rec);
+	CHECK(strstr(rec.buf, "\"inputs.llama\":\"aaaa") != NULL &&
+	      strstr(rec.buf, "\"sha256:aaaa") != NULL, "the record names the input by digest");
+	CHECK(strstr(rec.buf, "ckpt") == NULL, "and not by its path");
+	key_of(used, "model/m1", 'b', k2, &rec);
+	CHECK(strcmp(k, k2), "the input's digest changes the key");
+	key_of(study_text, "model/m1", 'a', base, &rec);
+	key_of(text, "model/m1", 'a', k, &rec);
+	CHECK_STR(k, base, "declared but unused inputs leave the keys as they were");
+	key_of(text, "report", 'a', k, &rec);
+	key_of(study_text, "report", 'a', base, &rec);
+	CHECK_STR(k, base, "for every stage");
+	free(abs);
+	free(used);
+	free(text);
+	strbuf_release(&rec);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -345,6 +413,7 @@ int main(void)
 	test_id_collision();
 	test_cache_key();
 	test_code_in_record();
+	test_external_inputs();
 	test_canon();
 	char *cmd = xasprintf("rm -rf '%s'", dir);
 	if (system(cmd) != 0)

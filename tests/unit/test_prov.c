@@ -327,7 +327,8 @@ static void test_main_db(void)
 	CHECK_STR(s.buf, "running", "run begins as 'running'");
 
 	/* one batch: ran (with metrics), cached, failed, skipped */
-	struct prov_input ins[2] = { { "model", "model/m1", D1 }, { "data.world", "data/world", D2 } };
+	struct prov_input ins[2] = { { "model", "model/m1", D1, NULL },
+				     { "data.world", "data/world", D2, NULL } };
 	CHECK(prov_begin(p, &err) == 0, "begin batch");
 	struct prov_exec e = sample_exec(run1, "eval/refusal/m1/base", "ran");
 	e.inputs = ins;
@@ -621,8 +622,9 @@ static void test_speed(void)
 	}
 	struct prov_run r = sample_run();
 	prov_run_begin(p, &r, &run, &err);
-	struct prov_input ins[3] = { { "model", "model/m1", D1 }, { "model.base", "model/m1", D1 },
-				     { "data.world", "data/world", D2 } };
+	struct prov_input ins[3] = { { "model", "model/m1", D1, NULL },
+				     { "model.base", "model/m1", D1, NULL },
+				     { "data.world", "data/world", D2, NULL } };
 	char stage[64], digest[65];
 	int ok = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -685,7 +687,10 @@ static void test_retried_status(void)
 	CHECK(sql_exec(path.buf, "PRAGMA writable_schema = ON;"
 				 "UPDATE sqlite_master SET sql = replace(sql, ', ''retried''))', '))')"
 				 " WHERE type = 'table' AND name = 'executions';"
-				 "PRAGMA writable_schema = OFF; PRAGMA user_version = 4") == 0,
+				 "PRAGMA writable_schema = OFF;"
+				 "DROP TABLE gc_collected; DROP TABLE gc_runs;"
+				 "ALTER TABLE inputs DROP COLUMN source;"
+				 "PRAGMA user_version = 4") == 0,
 	      "downgrade to schema 4");
 	CHECK(sql_exec(path.buf, "INSERT INTO executions(run_id, stage_id, status)"
 				 " VALUES (1, 'x', 'retried')") < 0,

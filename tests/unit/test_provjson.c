@@ -173,7 +173,7 @@ static void record(struct prov *p, int64_t run, const char *stage, const char *s
 {
 	struct strbuf err = STRBUF_INIT;
 	struct prov_exec e = { 0 };
-	struct prov_input input = { "model", "model/m1", in };
+	struct prov_input input = { "model", "model/m1", in, NULL };
 	e.run_id = run;
 	e.stage_id = stage;
 	e.kind = "eval";

@@ -248,7 +248,7 @@ static void record(struct prov *p, int64_t run, const char *stage, const char *k
 {
 	struct strbuf err = STRBUF_INIT;
 	struct prov_exec e = { 0 };
-	struct prov_input input = { "model", "model/m1", in_digest };
+	struct prov_input input = { "model", "model/m1", in_digest, NULL };
 	e.run_id = run;
 	e.stage_id = stage;
 	e.kind = kind;
@@ -386,7 +386,7 @@ static void test_attempts(void)
 	e.ended = 1005;
 	e.cpu_s = -1;
 	e.peak_rss_kb = -1;
-	struct prov_input in = { "model", "model/m1", D1 };
+	struct prov_input in = { "model", "model/m1", D1, NULL };
 	e.inputs = &in;
 	e.inputs_nr = 1;
 	prov_record_exec(p, &e, NULL, &err);
