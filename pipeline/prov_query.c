@@ -1422,7 +1422,7 @@ static int run_stage_inputs(struct prov *p, int64_t run_id, struct prov_run_stag
 	int rc;
 	if (prepare(p, "WITH x AS (SELECT e.id AS eid, coalesce(" HIT_SOURCE_OF_E ", e.id) AS src"
 		       " FROM executions e WHERE e.run_id = ?1)"
-		       " SELECT x.eid, i.name, i.stage_id, i.digest FROM x"
+		       " SELECT x.eid, i.name, i.stage_id, i.digest, i.source FROM x"
 		       " JOIN inputs i ON i.execution_id = x.src ORDER BY x.eid, i.rowid", &st,
 		    err) < 0)
 		return -1;
@@ -1442,6 +1442,7 @@ static int run_stage_inputs(struct prov *p, int64_t run_id, struct prov_run_stag
 		in->name = col_str(st, 1);
 		in->stage = col_str(st, 2);
 		in->digest = col_str(st, 3);
+		in->source = col_str(st, 4);
 	}
 	if (rc != SQLITE_DONE)
 		return step_error(p, st, err);
