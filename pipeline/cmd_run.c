@@ -12,7 +12,7 @@
  * starting any stage can be left without it.
  */
 #include "cli.h"
-#include "pgroup.h"
+#include "executor.h"
 #include "gitinfo.h"
 #include "plan.h"
 #include "prov.h"
@@ -427,13 +427,13 @@ static void print_lock_wait(void *ctx, const char *holder)
 	fflush(stderr);
 }
 
-/* Kill what a killed run left running (its stages' process groups, noted in
- * work/), before store_clean_tmp removes the notes. Always 0. */
-static int kill_leftover_stages(const struct store *st)
+/* Deal with what a killed run left running (locally: its stages' process
+ * groups, noted in work/), before store_clean_tmp removes the notes. Always 0. */
+static int recover_leftover_stages(struct executor *ex, const struct store *st)
 {
 	struct strbuf work = STRBUF_INIT;
 	strbuf_addf(&work, "%s/work", st->root);
-	pgroup_kill_leftovers(work.buf);
+	exec_recover(ex, work.buf);
 	strbuf_release(&work);
 	return 0;
 }
@@ -490,6 +490,7 @@ int cmd_run(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
 	struct prov *pv = NULL;
+	struct executor *ex = NULL, *dry = NULL;
 	struct selection sel;
 	memset(&sel, 0, sizeof(sel));
 	if (select_stages(&plan, &a.sel, &sel, &err) < 0) {
@@ -498,7 +499,21 @@ int cmd_run(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* what runs the stages (executor.h); a dry run asks the dry executor,
+	 * which has the local one's capacity and starts nothing */
+	struct exec_local_opts lo = { a.jobs, 0, -1 };
+	ex = exec_local_new(&lo, &err);
+	if (!ex) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	if (a.dry_run) {
+		struct exec_caps caps;
+		exec_caps(ex, &caps);
+		dry = exec_dry_new(&caps);
+	}
 	struct run_opts o = {
+		.executor = dry ? dry : ex,
 		.jobs = a.jobs,
 		.keep_going = a.keep_going,
 		.dry_run = a.dry_run,
@@ -530,7 +545,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	st.on_wait = print_lock_wait;
-	if (store_lock(&st, !a.no_wait, &err) < 0 || kill_leftover_stages(&st) ||
+	if (store_lock(&st, !a.no_wait, &err) < 0 || recover_leftover_stages(ex, &st) ||
 	    store_clean_tmp(&st, &err) < 0) {
 		cli_error("%s", err.buf);
 		goto out;
@@ -590,6 +605,8 @@ int cmd_run(int argc, char **argv)
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 
 out:
+	exec_destroy(dry);
+	exec_destroy(ex);
 	selection_release(&sel);
 	free(a.force);
 	free(store_dir);
