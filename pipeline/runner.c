@@ -1241,6 +1241,13 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	e.ended = rep->ended;
 	e.cpu_s = rep->cpu_s;             /* the stage's own (executor.h) */
 	e.peak_rss_kb = rep->peak_rss_kb;
+	e.executor = rep->executor;
+	e.job_id = rep->job_id;
+	e.host = rep->host;
+	e.queue = rep->queue;
+	e.queue_wait_s = rep->queue_wait_s;
+	e.over_memory = rep->over_memory;
+	e.mem_enforcement = rep->mem_enforcement;
 	e.stdout_digest = log_out[0] ? log_out : NULL;
 	e.stderr_digest = log_err[0] ? log_err : NULL;
 	if (ok) {
