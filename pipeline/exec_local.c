@@ -13,13 +13,23 @@
  * A running stage's process group is noted in its work directory as
  * "<pgid> <start>\n" (pgroup.h); exec_recover kills the groups a killed run
  * left behind.
+ *
+ * Capacity (exec_caps): cpus are the larger of -j and the machine's online
+ * CPUs; memory is --mem-limit, else the machine's physical memory, both the
+ * most one stage may ask for and the pool the running stages share; GPU
+ * slots are --gpus N (named 0..N-1), else the entries of the orchestrator's
+ * own CUDA_VISIBLE_DEVICES, else one per /dev/nvidiaN device. A stage's
+ * resources.mem is enforced by memlimit.h (a cgroup v2 memory.max, else the
+ * resident-memory watchdog).
  */
 #include "executor.h"
 #include "fsutil.h"
+#include "memlimit.h"
 #include "pgroup.h"
 #include "proc.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -40,6 +50,12 @@ struct ljob {
 	double time_s;
 	int timed_out, cancelled;
 	struct strbuf progbuf;
+	/* resources.mem: 0, or enforced by the cgroup cg (when not NULL) or the
+	 * watchdog */
+	long long mem_bytes;
+	char *cg;
+	int over_memory;
+	long long rss_seen; /* the watchdog's largest sample of the group, bytes */
 };
 
 struct local {
@@ -47,6 +63,16 @@ struct local {
 	struct ljob **jobs;
 	size_t nr, alloc;
 	char host[256];
+	struct exec_caps caps;
+	char *cpus_from, *mem_from, *gpus_from;
+	char **gpu_names;
+	int gpu_nr;
+	/* stage cgroups: probed at the first stage with a mem limit */
+	int cg_probed, cg_ok;
+	struct strbuf cg_base;
+	char **cg_left; /* stage cgroups still busy when their stage ended */
+	size_t cg_left_nr, cg_left_alloc;
+	double next_watch; /* monotonic: the watchdog's next sample */
 };
 
 static int chld_pipe[2] = { -1, -1 };
@@ -74,8 +100,7 @@ static void drain(int fd)
 
 static void local_caps(struct executor *ex, struct exec_caps *caps)
 {
-	(void)ex;
-	caps->max_gpus = -1;
+	*caps = ((struct local *)ex)->caps;
 }
 
 /* Note the running stage's process group in its work directory so that the
@@ -94,11 +119,54 @@ static void note_pgid(const char *workdir, pid_t pid)
 	strbuf_release(&ignored);
 }
 
+/* Remove a stage's cgroup, or keep it to try again later (still busy). */
+static void cg_release(struct local *l, char *cg)
+{
+	if (!cg)
+		return;
+	if (memlimit_cgroup_remove(cg) == 0) {
+		free(cg);
+		return;
+	}
+	XGROW(l->cg_left, l->cg_left_alloc, l->cg_left_nr + 1);
+	l->cg_left[l->cg_left_nr++] = cg;
+}
+
+static void cg_retry_left(struct local *l)
+{
+	for (size_t k = 0; k < l->cg_left_nr;)
+		if (memlimit_cgroup_remove(l->cg_left[k]) == 0) {
+			free(l->cg_left[k]);
+			l->cg_left[k] = l->cg_left[--l->cg_left_nr];
+		} else {
+			k++;
+		}
+}
+
 static void job_free(struct ljob *j)
 {
 	child_release(&j->ch);
 	strbuf_release(&j->progbuf);
+	free(j->cg);
 	free(j);
+}
+
+/* A cgroup for a stage with a memory limit, when cgroup v2 can be used here
+ * (memlimit.h); NULL: the watchdog enforces it. */
+static char *stage_cgroup(struct local *l, long long bytes)
+{
+	struct strbuf dir = STRBUF_INIT, why = STRBUF_INIT;
+	if (!l->cg_probed) {
+		l->cg_probed = 1;
+		l->cg_ok = memlimit_cgroup_base(&l->cg_base, &why);
+	}
+	if (l->cg_ok && memlimit_cgroup_create(l->cg_base.buf, bytes, &dir, &why) == 0) {
+		strbuf_release(&why);
+		return strbuf_detach(&dir, NULL);
+	}
+	strbuf_release(&dir);
+	strbuf_release(&why);
+	return NULL;
 }
 
 static int local_start(struct executor *ex, const struct exec_stage *xs, struct strbuf *err)
@@ -125,9 +193,16 @@ static int local_start(struct executor *ex, const struct exec_stage *xs, struct 
 	j->ch.stdout_path = xs->stdout_path;
 	j->ch.stderr_path = xs->stderr_path;
 	j->ch.want_progress = xs->want_progress;
+	j->mem_bytes = xs->mem_bytes;
+	char *procs = NULL;
+	if (j->mem_bytes > 0 && (j->cg = stage_cgroup(l, j->mem_bytes)))
+		j->ch.cgroup_procs = procs = xasprintf("%s/cgroup.procs", j->cg);
 	int rc = child_start(&j->ch, err);
-	j->ch.dir = j->ch.stdout_path = j->ch.stderr_path = NULL; /* borrowed */
+	j->ch.dir = j->ch.stdout_path = j->ch.stderr_path = j->ch.cgroup_procs = NULL; /* borrowed */
+	free(procs);
 	if (rc < 0) {
+		cg_release(l, j->cg);
+		j->cg = NULL;
 		job_free(j);
 		return -1;
 	}
@@ -168,8 +243,48 @@ static void read_progress(struct local *l, struct ljob *j)
 	strbuf_setlen(&j->progbuf, rest);
 }
 
+/* The watchdog (memlimit.h): kill a group above its stage's limit. */
+static void watch_memory(struct local *l, double now)
+{
+	if (now < l->next_watch)
+		return;
+	l->next_watch = now + MEMLIMIT_WATCH_S;
+	pid_t *pgids = xcalloc(l->nr + 1, sizeof(*pgids));
+	long long *rss = xcalloc(l->nr + 1, sizeof(*rss));
+	size_t n = 0;
+	for (size_t k = 0; k < l->nr; k++)
+		if (l->jobs[k]->mem_bytes > 0 && !l->jobs[k]->cg)
+			pgids[n++] = l->jobs[k]->ch.pid;
+	if (n)
+		memlimit_group_rss(pgids, n, rss);
+	for (size_t k = 0, i = 0; k < l->nr && i < n; k++) {
+		struct ljob *j = l->jobs[k];
+		if (!(j->mem_bytes > 0 && !j->cg))
+			continue;
+		long long used = rss[i++];
+		if (used > j->rss_seen)
+			j->rss_seen = used;
+		if (used > j->mem_bytes && !j->over_memory) {
+			j->over_memory = 1;
+			child_signal(&j->ch, SIGKILL);
+		}
+	}
+	free(pgids);
+	free(rss);
+}
+
+static int watching(const struct local *l)
+{
+	for (size_t k = 0; k < l->nr; k++)
+		if (l->jobs[k]->mem_bytes > 0 && !l->jobs[k]->cg)
+			return 1;
+	return 0;
+}
+
 static void enforce_limits(struct local *l, double now)
 {
+	if (watching(l))
+		watch_memory(l, now);
 	for (size_t k = 0; k < l->nr; k++) {
 		struct ljob *j = l->jobs[k];
 		if (j->deadline > 0 && !j->timed_out && !j->cancelled && now >= j->deadline) {
@@ -202,7 +317,30 @@ static void report(struct local *l, struct ljob *j)
 	rep.queue_wait_s = 0;
 	rep.executor = "local";
 	rep.host = l->host[0] ? l->host : NULL;
+
+	struct strbuf detail = STRBUF_INIT;
+	if (j->mem_bytes > 0 && j->cg) {
+		long long peak = -1;
+		rep.mem_enforcement = "cgroup";
+		if (memlimit_cgroup_over(j->cg, &peak)) {
+			rep.over_memory = 1;
+			if (peak > 0)
+				strbuf_addf(&detail, "peak memory %.1fM", (double)peak / (1 << 20));
+		}
+	} else if (j->mem_bytes > 0) {
+		/* the watchdog, and the stage's own peak for what it missed */
+		long long peak = rep.peak_rss_kb >= 0 ? (long long)rep.peak_rss_kb * 1024 : -1;
+		rep.mem_enforcement = "watchdog";
+		if (peak > j->mem_bytes)
+			j->over_memory = 1;
+		rep.over_memory = j->over_memory;
+		if (rep.over_memory)
+			strbuf_addf(&detail, "peak resident memory %.1fM",
+				    (double)(peak > j->rss_seen ? peak : j->rss_seen) / (1 << 20));
+	}
+	rep.detail = detail.len ? detail.buf : NULL;
 	l->base.on_done(l->base.ctx, &rep);
+	strbuf_release(&detail);
 }
 
 /* Reap the stages that ended; each is reported and forgotten. */
@@ -224,9 +362,13 @@ static int reap(struct local *l)
 		read_progress(l, j);
 		l->jobs[k] = l->jobs[--l->nr];
 		report(l, j);
+		cg_release(l, j->cg);
+		j->cg = NULL;
 		job_free(j);
 		done++;
 	}
+	if (l->cg_left_nr)
+		cg_retry_left(l);
 	return done;
 }
 
@@ -241,6 +383,8 @@ static int local_poll(struct executor *ex, double timeout_s, int wake_fd)
 		if (j->kill_at > 0 && j->kill_at - now < t)
 			t = j->kill_at - now;
 	}
+	if (watching(l) && l->next_watch - now < t)
+		t = l->next_watch - now;
 	struct pollfd *fds = xcalloc(l->nr + 2, sizeof(*fds));
 	size_t n = 0;
 	fds[n].fd = chld_pipe[0];
@@ -309,9 +453,22 @@ static void local_destroy(struct executor *ex)
 		child_signal(&j->ch, SIGKILL);
 		while (waitpid(j->ch.pid, &status, 0) < 0 && errno == EINTR)
 			;
+		cg_release(l, j->cg);
+		j->cg = NULL;
 		job_free(j);
 	}
 	free(l->jobs);
+	cg_retry_left(l);
+	for (size_t k = 0; k < l->cg_left_nr; k++)
+		free(l->cg_left[k]);
+	free(l->cg_left);
+	strbuf_release(&l->cg_base);
+	for (int i = 0; i < l->gpu_nr; i++)
+		free(l->gpu_names[i]);
+	free(l->gpu_names);
+	free(l->cpus_from);
+	free(l->mem_from);
+	free(l->gpus_from);
 	sigaction(SIGCHLD, &old_chld, NULL);
 	close(chld_pipe[0]);
 	close(chld_pipe[1]);
@@ -331,9 +488,115 @@ static const struct exec_ops local_ops = {
 	.destroy = local_destroy,
 };
 
+/* The GPUs this machine shows: the entries of CUDA_VISIBLE_DEVICES when it
+ * is set (up to the first empty or "-1" one, as CUDA reads it), else one
+ * per /dev/nvidiaN. Names pushed onto `names`; `from` says where from. */
+static void visible_gpus(struct strvec *names, struct strbuf *from)
+{
+	const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+	if (cvd) {
+		const char *p = cvd;
+		while (*p) {
+			size_t len = strcspn(p, ",");
+			char *one = xstrndup(p, len);
+			char *t = one;
+			while (*t == ' ')
+				t++;
+			if (!*t || !strncmp(t, "-1", 2)) {
+				free(one);
+				break;
+			}
+			strvec_push(names, t);
+			free(one);
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		if (names->nr)
+			strbuf_addf(from, "CUDA_VISIBLE_DEVICES lists %zu GPU%s (use --gpus N to"
+				    " change)", names->nr, names->nr == 1 ? "" : "s");
+		else
+			strbuf_addstr(from, "CUDA_VISIBLE_DEVICES hides every GPU (use --gpus N to"
+					    " change)");
+		return;
+	}
+	DIR *d = opendir("/dev");
+	int count = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strncmp(n, "nvidia", 6) || !n[6] || strspn(n + 6, "0123456789") != strlen(n + 6))
+			continue;
+		count++;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; i < count && i < 64; i++)
+		strvec_pushf(names, "%d", i);
+	if (names->nr)
+		strbuf_addf(from, "this machine has %zu GPU%s", names->nr,
+			    names->nr == 1 ? "" : "s");
+	else
+		strbuf_addstr(from, "this machine has no GPU (use --gpus N to declare GPU slots)");
+}
+
+static void set_caps(struct local *l, const struct exec_local_opts *o)
+{
+	struct strbuf sb = STRBUF_INIT;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	l->caps.max_cpus = o->jobs > ncpu ? o->jobs : (int)ncpu;
+	if (o->jobs > ncpu)
+		strbuf_addf(&sb, "-j %d gives %d cpu slots", o->jobs, o->jobs);
+	else
+		strbuf_addf(&sb, "this machine has %ld CPU%s", ncpu, ncpu == 1 ? "" : "s");
+	l->cpus_from = strbuf_detach(&sb, NULL);
+
+	strbuf_init(&sb, 0);
+	if (o->mem_limit > 0) {
+		l->caps.max_mem_bytes = o->mem_limit;
+		strbuf_addstr(&sb, "--mem-limit ");
+		exec_add_size(&sb, o->mem_limit);
+		strbuf_addstr(&sb, " is the memory of all running stages");
+	} else {
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		l->caps.max_mem_bytes = pages > 0 && page > 0 ? (long long)pages * page : 0;
+		strbuf_addf(&sb, "this machine has %.1fG of memory (--mem-limit sets another limit)",
+			    (double)l->caps.max_mem_bytes / (1 << 30));
+	}
+	l->caps.mem_pool = l->caps.max_mem_bytes;
+	l->mem_from = strbuf_detach(&sb, NULL);
+
+	struct strvec names = STRVEC_INIT;
+	strbuf_init(&sb, 0);
+	if (o->gpus >= 0) {
+		for (int i = 0; i < o->gpus && i < 64; i++)
+			strvec_pushf(&names, "%d", i);
+		if (o->gpus)
+			strbuf_addf(&sb, "--gpus %d gives %d GPU slot%s", o->gpus, o->gpus,
+				    o->gpus == 1 ? "" : "s");
+		else
+			strbuf_addstr(&sb, "--gpus 0 gives no GPU slot");
+	} else {
+		visible_gpus(&names, &sb);
+	}
+	l->gpus_from = strbuf_detach(&sb, NULL);
+	l->gpu_nr = (int)names.nr;
+	l->gpu_names = xcalloc(names.nr + 1, sizeof(*l->gpu_names));
+	for (size_t i = 0; i < names.nr; i++)
+		l->gpu_names[i] = xstrdup(names.v[i]);
+	strvec_clear(&names);
+	l->caps.max_gpus = l->gpu_nr;
+	l->caps.gpu_slots = l->gpu_nr;
+	l->caps.gpu_names = l->gpu_names;
+	l->caps.cpus_from = l->cpus_from;
+	l->caps.mem_from = l->mem_from;
+	l->caps.gpus_from = l->gpus_from;
+}
+
 struct executor *exec_local_new(const struct exec_local_opts *o, struct strbuf *err)
 {
-	(void)o;
 	if (chld_pipe[0] >= 0) {
 		strbuf_addstr(err, "only one local executor at a time");
 		return NULL;
@@ -344,6 +607,8 @@ struct executor *exec_local_new(const struct exec_local_opts *o, struct strbuf *
 	}
 	struct local *l = xcalloc(1, sizeof(*l));
 	l->base.ops = &local_ops;
+	strbuf_init(&l->cg_base, 0);
+	set_caps(l, o);
 	if (gethostname(l->host, sizeof(l->host) - 1) < 0)
 		l->host[0] = '\0';
 	struct sigaction sa;

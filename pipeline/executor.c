@@ -133,6 +133,14 @@ int exec_check_plan(const struct exec_caps *caps, const struct plan *p, const ch
 				    caps->gpus_from ? caps->gpus_from : "there is no GPU");
 			return -1;
 		}
+		for (size_t k = 0; r->gpus > 0 && caps->gpu_slots > 0 && k < s->entry->env_nr; k++)
+			if (!strcmp(s->entry->env[k].s, "CUDA_VISIBLE_DEVICES")) {
+				add_where(err, p, s->entry->env[k].pos);
+				strbuf_addf(err, "stage '%s' asks for GPUs (resources.gpus) and passes"
+					    " CUDA_VISIBLE_DEVICES through (env): the GPU slots it is"
+					    " given set it; remove it from 'env'", s->id);
+				return -1;
+			}
 	}
 	return 0;
 }

@@ -78,6 +78,7 @@ struct runner {
 	struct progress prog;
 	struct executor *ex;
 	struct executor *own_ex; /* created here (run_opts.executor NULL), destroyed here */
+	struct exec_caps caps;   /* the executor's: pools, GPU slot names */
 	struct slot **slots;     /* handed to the executor, not yet reported */
 	size_t slots_nr, slots_alloc;
 	struct slot **done;      /* reported by the executor, to be finished */
@@ -325,10 +326,24 @@ static void build_env(struct runner *r, size_t si, struct slot *sl, struct strve
 	strvec_pushf(env, "STUDY_THREADS=%d", sched_cpus(&r->sched, si));
 	strvec_pushf(env, "STUDY_ROOT=%s", r->p->study->root);
 	strvec_pushf(env, "STUDY_PROGRESS_FD=%d", CHILD_PROGRESS_FD);
+	int passes_cvd = 0;
 	for (size_t i = 0; i < s->entry->env_nr; i++) {
 		const char *v = getenv(s->entry->env[i].s);
 		if (v)
 			strvec_pushf(env, "%s=%s", s->entry->env[i].s, v);
+		passes_cvd |= !strcmp(s->entry->env[i].s, "CUDA_VISIBLE_DEVICES");
+	}
+	if (r->caps.gpu_slots > 0 && (s->entry->res.gpus > 0 || !passes_cvd)) {
+		/* the GPU slots the scheduler handed it, by name; none for a stage
+		 * that asked for none. Not in the cache key: which slot a stage
+		 * gets does not change what it computes. */
+		struct strbuf cvd = STRBUF_INIT;
+		uint64_t mask = sched_gpu_mask(&r->sched, si);
+		for (int k = 0; k < r->caps.gpu_slots && k < 64; k++)
+			if (mask >> k & 1)
+				strbuf_addf(&cvd, "%s%s", cvd.len ? "," : "", r->caps.gpu_names[k]);
+		strvec_pushf(env, "CUDA_VISIBLE_DEVICES=%s", cvd.buf);
+		strbuf_release(&cvd);
 	}
 }
 
@@ -1137,9 +1152,15 @@ static void describe_exit(const struct runner *r, const struct slot *sl, struct 
 		if (step)
 			strbuf_addf(why, " in %s", label.buf);
 	} else if (rep->over_memory) {
+		/* "over memory limit (resources.mem 10M; peak resident memory
+		 * 154.6M), killed": the executor's detail says what it saw */
 		strbuf_addstr(why, "over memory limit (resources.mem ");
 		exec_add_size(why, e->res.mem_bytes);
-		strbuf_addstr(why, "), killed");
+		if (rep->detail)
+			strbuf_addf(why, "; %s", rep->detail);
+		strbuf_addch(why, ')');
+		if (rep->term_signal)
+			strbuf_addstr(why, ", killed");
 		if (step)
 			strbuf_addf(why, " in %s", label.buf);
 	} else if (step && rep->step_errno) {
@@ -1509,8 +1530,10 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		}
 	}
 	exec_set_callbacks(r.ex, on_done, on_progress, &r);
+	exec_caps(r.ex, &r.caps);
 	code_digests_init(&r.cd);
 	sched_init_subset(&r.sched, p, o->jobs, o->keep_going, o->selected);
+	sched_set_pools(&r.sched, r.caps.mem_pool, r.caps.gpu_slots);
 	progress_init(&r.prog, stderr, selected, o->verbose);
 	if (install_signals(err) < 0) {
 		hit_writer_stop(r.hw);
