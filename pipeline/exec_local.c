@@ -458,7 +458,12 @@ static void local_destroy(struct executor *ex)
 		job_free(j);
 	}
 	free(l->jobs);
-	cg_retry_left(l);
+	/* killed stages' cgroups empty within moments: wait up to a second */
+	for (int tries = 0; l->cg_left_nr && tries < 100; tries++) {
+		cg_retry_left(l);
+		if (l->cg_left_nr)
+			usleep(10000);
+	}
 	for (size_t k = 0; k < l->cg_left_nr; k++)
 		free(l->cg_left[k]);
 	free(l->cg_left);

@@ -8,7 +8,11 @@
  * --keep-going, -j cpu slots, retries and their backoff, --force, an
  * interrupt (running stages cancelled, what a stopped stage wrote not kept),
  * time limits (TERM, then KILL), the memory limit, a stage that cannot start,
- * and --dry-run through the dry executor.
+ * --dry-run through the dry executor, and the resource pools: GPU slots
+ * handed out exclusively and named in CUDA_VISIBLE_DEVICES (not in the cache
+ * key), stages whose resources.mem add up to more than the pool never
+ * overlapping, and the load-time refusal of a stage that asks for more than
+ * the executor can ever give (exec_check_plan's exact messages).
  */
 #include "check.h"
 #include "exec_fake.h"
@@ -54,14 +58,21 @@ struct fx {
 	int rc;
 };
 
+static int fx_open_body(struct fx *f, const char *name, const char *body);
+
 static int fx_open(struct fx *f, const char *name)
+{
+	return fx_open_body(f, name, study_body);
+}
+
+static int fx_open_body(struct fx *f, const char *name, const char *body)
 {
 	struct strbuf err = STRBUF_INIT, text = STRBUF_INIT;
 	memset(f, 0, sizeof(*f));
 	f->root = xasprintf("%s/%s", scratch, name);
 	f->store_dir = xasprintf("%s/%s-store", scratch, name);
 	mkdir(f->root, 0755);
-	strbuf_addf(&text, "study: t\nroot: %s\n%s", f->root, study_body);
+	strbuf_addf(&text, "study: t\nroot: %s\n%s", f->root, body);
 	char *path = xasprintf("%s/s.yaml", f->root);
 	int ok = study_load_buffer(&f->st, path, text.buf, text.len, &err) == 0 &&
 		 plan_build(&f->p, &f->st, &err) == 0 &&
@@ -447,6 +458,137 @@ static void test_dry_run(void)
 	fx_close(&f);
 }
 
+/* three 1-GPU stages, two of 60M, one asking nothing, one passing
+ * CUDA_VISIBLE_DEVICES through */
+static const char pools_body[] =
+	"data:\n"
+	"  g1: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], resources: {gpus: 1}}\n"
+	"  g2: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], resources: {gpus: 1}}\n"
+	"  g3: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], resources: {gpus: 1}}\n"
+	"  m1: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], resources: {mem: 60M}}\n"
+	"  m2: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], resources: {mem: 60M}}\n"
+	"  n: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"]}\n"
+	"  p: {run: [/bin/sh, -c, 'exit 0', x, \"${out}\"], env: [CUDA_VISIBLE_DEVICES]}\n";
+
+static int overlap(const struct exec_fake_start *a, const struct exec_fake_start *b)
+{
+	return a && b && a->at < b->ended && b->at < a->ended;
+}
+
+static void test_pools(void)
+{
+	static char *names[] = { "5", "7", NULL };
+	struct exec_caps caps = { .max_gpus = 2, .mem_pool = 100 << 20, .max_mem_bytes = 100 << 20,
+				  .gpu_slots = 2, .gpu_names = names };
+	static const struct exec_fake_rule rules[] = {
+		{ .stage = "data/g1", .secs = 3 }, { .stage = "data/g2", .secs = 5 },
+		{ .stage = "data/m1", .secs = 2 }, { .stage = "data/m2", .secs = 2 },
+	};
+	struct fx f, g;
+	if (!CHECK(fx_open_body(&f, "pools", pools_body), "setup: pools"))
+		return;
+	setenv("CUDA_VISIBLE_DEVICES", "passed-through", 1);
+	struct executor *ex = exec_fake_new(rules, 4, &caps);
+	struct run_opts o = { .jobs = 8 };
+	fx_run(&f, ex, &o);
+	CHECK(f.c.ran == 7, "all ran");
+	const struct exec_fake_start *g1 = start_of(ex, "data/g1", 1), *g2 = start_of(ex, "data/g2", 1),
+				     *g3 = start_of(ex, "data/g3", 1);
+	CHECK(g1 && g2 && g1->cuda && g2->cuda && !strcmp(g1->cuda, "5") && !strcmp(g2->cuda, "7"),
+	      "two 1-GPU stages get one slot each, by name: 5 and 7");
+	CHECK(g3 && g1 && g3->at >= g1->ended && g3->cuda && !strcmp(g3->cuda, "5"),
+	      "the third waits for a slot and gets the one freed first");
+	CHECK(!overlap(start_of(ex, "data/m1", 1), start_of(ex, "data/m2", 1)),
+	      "two stages of 60M with a pool of 100M never overlap");
+	const struct exec_fake_start *n = start_of(ex, "data/n", 1), *pt = start_of(ex, "data/p", 1);
+	CHECK(n && n->cuda && !strcmp(n->cuda, ""), "a stage without gpus sees no GPU");
+	CHECK(pt && pt->cuda && !strcmp(pt->cuda, "passed-through"),
+	      "... unless it passes CUDA_VISIBLE_DEVICES through");
+	CHECK_STR(row(&f, "data/g2", "json_extract(env_json, '$.CUDA_VISIBLE_DEVICES')"), "7",
+		  "provenance: the slot given is in env_json");
+	CHECK(!strstr(row(&f, "data/g2", "cache_record"), "CUDA"), "... not in the cache record");
+	exec_destroy(ex);
+
+	/* the same study where no GPU slots are handed out: the same keys */
+	if (CHECK(fx_open_body(&g, "pools-none", pools_body), "setup: no pools")) {
+		ex = exec_fake_new(NULL, 0, NULL);
+		struct run_opts o2 = { .jobs = 1 };
+		fx_run(&g, ex, &o2);
+		int same = 1;
+		for (size_t i = 0; i < f.p.nr; i++) {
+			char key[128];
+			snprintf(key, sizeof(key), "%s", row(&f, f.p.stages[i].id, "cache_key"));
+			same &= key[0] && !strcmp(key, row(&g, f.p.stages[i].id, "cache_key"));
+		}
+		CHECK(same, "every cache key is the same whatever slot (or none) a stage got");
+		CHECK_STR(row(&g, "data/g1", "json_extract(env_json, '$.CUDA_VISIBLE_DEVICES')"), "",
+			  "... no CUDA_VISIBLE_DEVICES without slots");
+		exec_destroy(ex);
+		fx_close(&g);
+	}
+	unsetenv("CUDA_VISIBLE_DEVICES");
+	fx_close(&f);
+}
+
+static void test_check_plan(void)
+{
+	static const char body[] =
+		"data:\n"
+		"  a: {run: [/bin/sh, \"${out}\"],\n"
+		"      resources: {cpus: 4, mem: 2G, gpus: 3}}\n"
+		"  b: {run: [/bin/sh, \"${out}\"], resources: {gpus: 1}, env: [CUDA_VISIBLE_DEVICES]}\n";
+	struct fx f;
+	if (!CHECK(fx_open_body(&f, "check", body), "setup: check"))
+		return;
+	struct strbuf err = STRBUF_INIT, want = STRBUF_INIT;
+	struct exec_caps caps = { .max_cpus = 2, .cpus_from = "this machine has 2 CPUs",
+				  .max_gpus = -1 };
+	CHECK(exec_check_plan(&caps, &f.p, NULL, &err) < 0, "cpus: 4 on 2 CPUs: refused");
+	strbuf_addf(&want, "%s/s.yaml:5:25: stage 'data/a' asks for 4 cpus (resources.cpus), but"
+			   " this machine has 2 CPUs", f.root);
+	CHECK_STR(err.buf, want.buf, "... naming the file, line and column of 'cpus'");
+	caps.max_cpus = 8;
+	caps.max_mem_bytes = 1 << 30;
+	caps.mem_from = "--mem-limit 1G is the memory of all running stages";
+	strbuf_reset(&err);
+	strbuf_reset(&want);
+	CHECK(exec_check_plan(&caps, &f.p, NULL, &err) < 0, "mem: 2G with a 1G pool: refused");
+	strbuf_addf(&want, "%s/s.yaml:5:33: stage 'data/a' asks for 2G of memory (resources.mem),"
+			   " but --mem-limit 1G is the memory of all running stages", f.root);
+	CHECK_STR(err.buf, want.buf, "... with the size as written");
+	caps.max_mem_bytes = 0;
+	caps.max_gpus = 2;
+	caps.gpu_slots = 2;
+	caps.gpus_from = "--gpus 2 gives 2 GPU slots";
+	strbuf_reset(&err);
+	strbuf_reset(&want);
+	CHECK(exec_check_plan(&caps, &f.p, NULL, &err) < 0, "gpus: 3 with 2 slots: refused");
+	strbuf_addf(&want, "%s/s.yaml:5:43: stage 'data/a' asks for 3 GPUs (resources.gpus), but"
+			   " --gpus 2 gives 2 GPU slots", f.root);
+	CHECK_STR(err.buf, want.buf, "... the GPU message");
+	char *only_b = xcalloc(f.p.nr, 1);
+	only_b[stage_index(&f, "data/b")] = 1;
+	strbuf_reset(&err);
+	strbuf_reset(&want);
+	CHECK(exec_check_plan(&caps, &f.p, only_b, &err) < 0,
+	      "a GPU stage passing CUDA_VISIBLE_DEVICES through: refused");
+	strbuf_addf(&want, "%s/s.yaml:6:61: stage 'data/b' asks for GPUs (resources.gpus) and"
+			   " passes CUDA_VISIBLE_DEVICES through (env): the GPU slots it is given"
+			   " set it; remove it from 'env'", f.root);
+	CHECK_STR(err.buf, want.buf, "... the env message");
+	caps.gpu_slots = 0; /* the executor allocates GPUs itself */
+	strbuf_reset(&err);
+	CHECK(exec_check_plan(&caps, &f.p, only_b, &err) == 0,
+	      "... allowed when the executor allocates GPUs");
+	caps.max_gpus = -1;
+	strbuf_reset(&err);
+	CHECK(exec_check_plan(&caps, &f.p, NULL, &err) == 0, "no limits known: everything passes");
+	free(only_b);
+	strbuf_release(&err);
+	strbuf_release(&want);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	if (!mkdtemp(scratch)) {
@@ -462,6 +604,8 @@ int main(void)
 	test_limits();
 	test_cannot_start();
 	test_dry_run();
+	test_pools();
+	test_check_plan();
 	struct strbuf ignored = STRBUF_INIT;
 	remove_tree(scratch, &ignored);
 	strbuf_release(&ignored);
