@@ -14,12 +14,17 @@
 
 #include <sqlite3.h>
 
-/* In the order of enum chain_exec_col (chain.h). */
-static const char *const exec_cols[CX_NR + 1] = {
+/* In the order of enum chain_exec_col (chain.h): the columns always on the
+ * line, then those of schema 6, on it when one of them is not NULL. */
+static const char *const exec_cols[CX_BASE_NR + 1] = {
 	"id", "run_id", "stage_id", "kind", "model", "variant", "evaluation", "cache_key",
 	"status", "reason", "argv_json", "env_json", "cache_record", "output_digest",
 	"output_files", "output_bytes", "exit_code", "term_signal", "timed_out", "started",
 	"ended", "wall_s", "cpu_s", "peak_rss_kb", "stdout_digest", "stderr_digest", NULL,
+};
+static const char *const exec_cols_v6[CX_NR - CX_BASE_NR + 1] = {
+	"executor", "job_id", "host", "queue", "queue_wait_s", "over_memory", "mem_enforcement",
+	NULL,
 };
 static const char *const input_cols[] = { "name", "stage_id", "digest", NULL };
 static const char *const metric_cols[] = {
@@ -56,6 +61,15 @@ const char *chain_exec_sql(void)
 		struct strbuf sb = STRBUF_INIT;
 		strbuf_addstr(&sb, "SELECT line FROM (\n  SELECT 0 AS k, 0 AS r, ");
 		add_line(&sb, "exec", exec_cols);
+		strbuf_addstr(&sb, "\n    || CASE WHEN coalesce(");
+		for (size_t i = 0; exec_cols_v6[i]; i++)
+			strbuf_addf(&sb, "%s%s", i ? ", " : "", exec_cols_v6[i]);
+		strbuf_addstr(&sb, ") IS NULL THEN '' ELSE ''");
+		for (size_t i = 0; exec_cols_v6[i]; i++) {
+			strbuf_addstr(&sb, "\n      || '|' || ");
+			add_field(&sb, exec_cols_v6[i]);
+		}
+		strbuf_addstr(&sb, " END");
 		strbuf_addstr(&sb, " AS line\n  FROM executions WHERE id = :id\n"
 				   "  UNION ALL SELECT 1, rowid, ");
 		add_line(&sb, "input", input_cols);
@@ -153,8 +167,12 @@ static void add_value(struct strbuf *out, const struct chain_value *v)
 
 void chain_exec_text_values(const struct chain_value vals[CX_NR], struct strbuf *out)
 {
+	size_t n = CX_BASE_NR;
+	for (size_t i = CX_BASE_NR; i < CX_NR; i++)
+		if (vals[i].type != CHAIN_NULL)
+			n = CX_NR;
 	strbuf_addstr(out, "exec");
-	for (size_t i = 0; i < CX_NR; i++) {
+	for (size_t i = 0; i < n; i++) {
 		strbuf_addch(out, '|');
 		add_value(out, &vals[i]);
 	}

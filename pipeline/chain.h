@@ -17,7 +17,10 @@
  *
  * and columns are joined with '|'. Lines (see chain.c for the column lists):
  *
- *   execution E:  exec|<executions columns but record_hash>
+ *   execution E:  exec|<executions columns but record_hash, the seven of
+ *                      schema 6 (executor ... mem_enforcement) only when
+ *                      one of them is not NULL, so rows written before
+ *                      them keep their hashes>
  *                 input|<name>|<stage_id>|<digest>[|<source>] per input, by rowid
  *                                   (|<source> only for an external input)
  *                 metric|<stage_id>|...|<ci_high>             per metric, by rowid
@@ -46,8 +49,13 @@ enum chain_exec_col {
 	CX_CACHE_KEY, CX_STATUS, CX_REASON, CX_ARGV_JSON, CX_ENV_JSON, CX_CACHE_RECORD,
 	CX_OUTPUT_DIGEST, CX_OUTPUT_FILES, CX_OUTPUT_BYTES, CX_EXIT_CODE, CX_TERM_SIGNAL,
 	CX_TIMED_OUT, CX_STARTED, CX_ENDED, CX_WALL_S, CX_CPU_S, CX_PEAK_RSS_KB,
-	CX_STDOUT_DIGEST, CX_STDERR_DIGEST, CX_NR
+	CX_STDOUT_DIGEST, CX_STDERR_DIGEST,
+	/* schema 6: on the line only when one of them is not NULL */
+	CX_EXECUTOR, CX_JOB_ID, CX_HOST, CX_QUEUE, CX_QUEUE_WAIT_S, CX_OVER_MEMORY,
+	CX_MEM_ENFORCEMENT, CX_NR
 };
+/* The columns always on the line: those before CX_EXECUTOR. */
+#define CX_BASE_NR CX_EXECUTOR
 
 /* A column value held by the writer. Reals are not representable: a row with
  * a real column is sealed from the database (chain_seal_exec*), so that the

@@ -12,6 +12,7 @@
  * starting any stage can be left without it.
  */
 #include "cli.h"
+#include "executor.h"
 #include "extinput.h"
 #include "pgroup.h"
 #include "gitinfo.h"
@@ -47,6 +48,12 @@ static const char run_usage[] =
 	"options:\n"
 	"  -j, --jobs N        cpu slots to fill at once (default: number of CPUs);\n"
 	"                      a stage takes resources.cpus slots\n"
+	"      --mem-limit SIZE\n"
+	"                      memory the running stages share (their resources.mem\n"
+	"                      add up to at most this; default: the machine's memory),\n"
+	"                      e.g. 512M, 16G\n"
+	"      --gpus N        GPU slots to hand out, 0 to 64, named 0..N-1 in each\n"
+	"                      stage's CUDA_VISIBLE_DEVICES (default: the visible GPUs)\n"
 	"  -k, --keep-going    after a failure, run everything not downstream of it\n"
 	"  -n, --dry-run       show what would run; execute and record nothing\n"
 	"      --force PATTERN rerun the stages PATTERN matches (an id or a glob, as\n"
@@ -77,12 +84,14 @@ struct run_args {
 	struct select_spec sel; /* targets and --force patterns (argv's strings) */
 	char **force;           /* owned array behind sel.force */
 	int retries;
+	long long mem_limit;    /* --mem-limit in bytes; 0: none */
+	int gpus;               /* --gpus N; -1: the visible GPUs */
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT, OPT_REQUIRE_CLEAN, OPT_FORCE,
-	       OPT_FORCE_DOWNSTREAM, OPT_RETRIES };
+	       OPT_FORCE_DOWNSTREAM, OPT_RETRIES, OPT_MEM_LIMIT, OPT_GPUS };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-going", no_argument, NULL, 'k' },
@@ -94,6 +103,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "force", required_argument, NULL, OPT_FORCE },
 		{ "force-downstream", no_argument, NULL, OPT_FORCE_DOWNSTREAM },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
+		{ "gpus", required_argument, NULL, OPT_GPUS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -101,6 +112,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	memset(a, 0, sizeof(*a));
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	a->jobs = ncpu > 0 ? (int)ncpu : 1;
+	a->gpus = -1;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -136,6 +148,24 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 				return -1;
 			}
 			a->retries = (int)v;
+			break;
+		}
+		case OPT_MEM_LIMIT:
+			if (study_parse_size(optarg, &a->mem_limit) < 0) {
+				cli_error("--mem-limit wants a size: bytes, or an integer with suffix K,"
+					  " M, G or T (e.g. 512M, 16G), not '%s'", optarg);
+				return -1;
+			}
+			break;
+		case OPT_GPUS: {
+			long long v;
+			if (!strcmp(optarg, "0"))
+				v = 0;
+			else if (cli_parse_count(optarg, 64, &v) < 0) {
+				cli_error("--gpus wants a number from 0 to 64, not '%s'", optarg);
+				return -1;
+			}
+			a->gpus = (int)v;
 			break;
 		}
 		case 'h': fputs(run_usage, stdout); exit(EXIT_OK);
@@ -429,13 +459,13 @@ static void print_lock_wait(void *ctx, const char *holder)
 	fflush(stderr);
 }
 
-/* Kill what a killed run left running (its stages' process groups, noted in
- * work/), before store_clean_tmp removes the notes. Always 0. */
-static int kill_leftover_stages(const struct store *st)
+/* Deal with what a killed run left running (locally: its stages' process
+ * groups, noted in work/), before store_clean_tmp removes the notes. Always 0. */
+static int recover_leftover_stages(struct executor *ex, const struct store *st)
 {
 	struct strbuf work = STRBUF_INIT;
 	strbuf_addf(&work, "%s/work", st->root);
-	pgroup_kill_leftovers(work.buf);
+	exec_recover(ex, work.buf);
 	strbuf_release(&work);
 	return 0;
 }
@@ -512,6 +542,7 @@ int cmd_run(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
 	struct prov *pv = NULL;
+	struct executor *ex = NULL, *dry = NULL;
 	struct selection sel;
 	memset(&sel, 0, sizeof(sel));
 	struct stage_output *ext = xcalloc(plan.externals_nr + 1, sizeof(*ext));
@@ -521,7 +552,27 @@ int cmd_run(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* what runs the stages (executor.h); a dry run asks the dry executor,
+	 * which has the local one's capacity and starts nothing */
+	struct exec_local_opts lo = { a.jobs, a.mem_limit, a.gpus };
+	ex = exec_local_new(&lo, &err);
+	if (!ex) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	/* more cpus, memory or GPUs than a stage can ever get: a bad study for
+	 * this machine, refused before anything runs (or is locked) */
+	struct exec_caps caps;
+	exec_caps(ex, &caps);
+	if (exec_check_plan(&caps, &plan, sel.partial ? sel.on : NULL, &err) < 0) {
+		cli_error("%s", err.buf);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (a.dry_run)
+		dry = exec_dry_new(&caps);
 	struct run_opts o = {
+		.executor = dry ? dry : ex,
 		.jobs = a.jobs,
 		.keep_going = a.keep_going,
 		.dry_run = a.dry_run,
@@ -561,7 +612,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	st.on_wait = print_lock_wait;
-	if (store_lock(&st, !a.no_wait, &err) < 0 || kill_leftover_stages(&st) ||
+	if (store_lock(&st, !a.no_wait, &err) < 0 || recover_leftover_stages(ex, &st) ||
 	    store_clean_tmp(&st, &err) < 0) {
 		cli_error("%s", err.buf);
 		goto out;
@@ -629,6 +680,8 @@ int cmd_run(int argc, char **argv)
 		rc = counts.failed ? EXIT_FAILED : EXIT_OK;
 
 out:
+	exec_destroy(dry);
+	exec_destroy(ex);
 	selection_release(&sel);
 	free(a.force);
 	extinput_release(ext, plan.externals_nr);

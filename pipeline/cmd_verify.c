@@ -4,6 +4,7 @@
  * (rerun.c) of recorded stages. Exit 0 only when everything holds.
  */
 #include "cli.h"
+#include "executor.h"
 #include "prov_query.h"
 #include "rerun.h"
 #include "store.h"
@@ -188,6 +189,7 @@ static int do_rerun(const char *store_dir, const char *stage, long sample, doubl
 	int rc = EXIT_USAGE;
 	int counts[3] = { 0, 0, 0 };
 	cJSON *arr = NULL;
+	struct executor *ex = NULL;
 
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
@@ -201,12 +203,20 @@ static int do_rerun(const char *store_dir, const char *stage, long sample, doubl
 		cli_error("no recorded stage to rerun in '%s'", store_dir);
 		goto out;
 	}
+	/* the stages run as `run` runs them (executor.h): the local executor */
+	struct exec_local_opts lo = { 1, 0, -1 };
+	ex = exec_local_new(&lo, &err);
+	if (!ex) {
+		cli_error("%s", err.buf);
+		rc = EXIT_FAILED;
+		goto out;
+	}
 	arr = cJSON_CreateArray();
 	rc = EXIT_OK;
 	for (size_t i = 0; i < nr; i++) {
 		struct rerun_result res;
 		strbuf_reset(&err);
-		if (rerun_exec(&st, p, ids[i], timeout_s, &res, &err) < 0) {
+		if (rerun_exec(ex, &st, p, ids[i], timeout_s, &res, &err) < 0) {
 			cli_error("%s", err.buf);
 			rc = EXIT_FAILED;
 			counts[RERUN_FAILED]++;
@@ -248,6 +258,7 @@ static int do_rerun(const char *store_dir, const char *stage, long sample, doubl
 		       counts[RERUN_DIFFERENT], counts[RERUN_FAILED]);
 	}
 out:
+	exec_destroy(ex);
 	cJSON_Delete(arr);
 	free(ids);
 	prov_close(p);

@@ -182,6 +182,14 @@ static void child_setup_and_exec(const struct child *c, int rep_w, int progress_
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (via_launcher && fcntl(rep_w, F_SETFD, 0) < 0)
 		goto fail;
+	if (c->cgroup_procs) { /* "0": the writer itself (cgroup v2) */
+		int cg = open(c->cgroup_procs, O_WRONLY | O_CLOEXEC);
+		if (cg < 0 || write(cg, "0", 1) != 1) {
+			m.kind = LAUNCH_NO_CGROUP;
+			goto report;
+		}
+		close(cg);
+	}
 	if (chdir(c->dir) < 0)
 		goto fail;
 	execve(path, argv, c->env.v);
@@ -348,13 +356,17 @@ int child_start(struct child *c, struct strbuf *err)
 	 * before the stage existed (the reaper then records that signal). */
 	struct launch_msg m;
 	ssize_t n = read_msg(rep[0], &m);
-	if (n == (ssize_t)sizeof(m) && (m.kind == LAUNCH_NO_LAUNCHER || m.kind == LAUNCH_NO_EXEC)) {
+	if (n == (ssize_t)sizeof(m) && (m.kind == LAUNCH_NO_LAUNCHER || m.kind == LAUNCH_NO_EXEC ||
+					m.kind == LAUNCH_NO_CGROUP)) {
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		c->pid = 0;
 		if (m.kind == LAUNCH_NO_LAUNCHER)
 			strbuf_addf(err, "cannot execute the stage launcher '%s': %s", lpath,
+				    strerror(m.value));
+		else if (m.kind == LAUNCH_NO_CGROUP)
+			strbuf_addf(err, "cannot move the stage into '%s': %s", c->cgroup_procs,
 				    strerror(m.value));
 		else
 			strbuf_addf(err, "cannot execute '%s': %s", c->argv.v[0], strerror(m.value));

@@ -51,6 +51,9 @@ struct child {
 	const char *stdout_path; /* created 0600 or truncated to empty */
 	const char *stderr_path;
 	int want_progress;
+	/* the cgroup.procs file of a cgroup the child moves itself into before
+	 * the exec (the stage and its descendants then run in it); NULL: none */
+	const char *cgroup_procs;
 
 	/* filled by child_start */
 	pid_t pid;               /* the launcher (or the stage); also the process group id */

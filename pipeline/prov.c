@@ -173,6 +173,22 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	"  bytes INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS gc_collected_digest ON gc_collected(digest);"
 	"ALTER TABLE inputs ADD COLUMN source TEXT;",
+	/* 5 -> 6: the columns of v6_exec_columns (below), each added by
+	 * migrate() with ALTER TABLE when it is missing: SQLite has no ADD
+	 * COLUMN IF NOT EXISTS, and a database turned back to an older version
+	 * by hand (t0500) replays this step. */
+	"",
+};
+
+/* 5 -> 6: where and how a stage ran (executor.h): the executor, its job id,
+ * the host (node), the queue (a cluster's partition) and the wait in it,
+ * whether the stage was stopped for exceeding resources.mem and how that
+ * limit was enforced. Additive, NULL in every existing row, and hashed only
+ * when one of them is not NULL (chain.c), so every existing hash stays valid. */
+static const char *const v6_exec_columns[][2] = {
+	{ "executor", "TEXT" },     { "job_id", "TEXT" },       { "host", "TEXT" },
+	{ "queue", "TEXT" },        { "queue_wait_s", "REAL" }, { "over_memory", "INTEGER" },
+	{ "mem_enforcement", "TEXT" },
 };
 
 struct prov {
@@ -308,6 +324,50 @@ static int exec_sql(struct prov *p, const char *sql, struct strbuf *err)
 	return 0;
 }
 
+/* 1 when `table` has a column `col`, 0 when not, -1 on error. */
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	sqlite3_stmt *st = NULL;
+	int found = 0, rc;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		found = 1;
+	else if (rc != SQLITE_DONE)
+		found = -1;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* The 5 -> 6 step: each column of v6_exec_columns that is missing. First
+ * the connection reloads the schema: when the steps before this one edited
+ * the table's text in this same transaction (3 -> 4, 4 -> 5), ALTER TABLE
+ * would otherwise splice the new column into the text at its old length. */
+static int add_v6_columns(struct prov *p, struct strbuf *err)
+{
+	if (exec_sql(p, "PRAGMA writable_schema = RESET", err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(v6_exec_columns) / sizeof(v6_exec_columns[0]); i++) {
+		int has = has_column(p->db, "executions", v6_exec_columns[i][0]);
+		if (has < 0) {
+			db_error(err, p->db, "cannot migrate provenance database '%s'", p->path);
+			return -1;
+		}
+		if (has)
+			continue;
+		char sql[128];
+		snprintf(sql, sizeof(sql), "ALTER TABLE executions ADD COLUMN %s %s",
+			 v6_exec_columns[i][0], v6_exec_columns[i][1]);
+		if (exec_sql(p, sql, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Apply the missing migration steps in one IMMEDIATE transaction (re-reading
  * the version inside it, so two writers opening a fresh file cannot race). */
 static int migrate(struct prov *p, struct strbuf *err)
@@ -318,7 +378,7 @@ static int migrate(struct prov *p, struct strbuf *err)
 	if (check_schema(p, &v, err) < 0)
 		goto fail;
 	for (long long i = v; i < PROV_SCHEMA_VERSION; i++)
-		if (exec_sql(p, migrations[i], err) < 0)
+		if (exec_sql(p, migrations[i], err) < 0 || (i == 5 && add_v6_columns(p, err) < 0))
 			goto fail;
 	if (v >= 1 && v < 2 && chain_backfill(p->db, err) < 0)
 		goto fail;
@@ -381,9 +441,10 @@ static int prepare_writes(struct prov *p, struct strbuf *err)
 		    "INSERT INTO executions (run_id, stage_id, kind, model, variant, evaluation,"
 		    " cache_key, status, reason, argv_json, env_json, cache_record, output_digest,"
 		    " output_files, output_bytes, exit_code, term_signal, timed_out, started, ended,"
-		    " wall_s, cpu_s, peak_rss_kb, stdout_digest, stderr_digest)"
+		    " wall_s, cpu_s, peak_rss_kb, stdout_digest, stderr_digest, executor, job_id,"
+		    " host, queue, queue_wait_s, over_memory, mem_enforcement)"
 		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-		    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+		    " ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
 		    err) < 0)
 		return -1;
 	if (prepare(p, &p->ins_hit,
@@ -902,6 +963,16 @@ static int insert_exec_row(struct prov *p, const struct prov_exec *e)
 		sqlite3_bind_int64(st, 23, e->peak_rss_kb);
 	bind_text(st, 24, e->stdout_digest);
 	bind_text(st, 25, e->stderr_digest);
+	if (run && e->executor) { /* schema 6: where and how it ran */
+		bind_text(st, 26, e->executor);
+		bind_text(st, 27, e->job_id);
+		bind_text(st, 28, e->host);
+		bind_text(st, 29, e->queue);
+		if (e->queue_wait_s >= 0)
+			sqlite3_bind_double(st, 30, e->queue_wait_s);
+		sqlite3_bind_int(st, 31, e->over_memory ? 1 : 0);
+		bind_text(st, 32, e->mem_enforcement);
+	}
 	return step_done(st);
 }
 

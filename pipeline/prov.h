@@ -111,6 +111,15 @@ struct prov_exec {
 	long peak_rss_kb;        /* the stage's peak RSS; < 0: unknown (NULL) */
 	const char *stdout_digest, *stderr_digest; /* objects; NULL when not run */
 	const char *metrics_json; /* content of ${out}/metrics.json, NULL when absent */
+	/* schema 6, where and how it ran (executor.h, exec_report); recorded only
+	 * when a process was started (started > 0) and executor is not NULL */
+	const char *executor;    /* "local", "slurm", ... */
+	const char *job_id;      /* the executor's job id; NULL locally */
+	const char *host;        /* the node it ran on */
+	const char *queue;       /* the partition / queue; NULL locally */
+	double queue_wait_s;     /* seconds waiting in the queue; < 0: unknown (NULL) */
+	int over_memory;         /* stopped for exceeding resources.mem */
+	const char *mem_enforcement; /* "cgroup", "watchdog", ...; NULL: no limit */
 };
 /* Record one execution / cache hit / failure / skip, its inputs, its output
  * artifact and its metrics (metrics_json parsed by metrics_parse, metrics.h;
@@ -167,7 +176,9 @@ int prov_gc_end(struct prov *p, int64_t gc_id, double ended, long long trees, lo
 /* 5 adds the execution status 'retried' (a failed attempt that was retried),
  * the tables gc_runs and gc_collected (`study gc`) and inputs.source (the
  * original path of an external input). */
-#define PROV_SCHEMA_VERSION 5
+/* 6 adds where and how a stage ran: executions.executor, job_id, host,
+ * queue, queue_wait_s, over_memory, mem_enforcement (executor.h). */
+#define PROV_SCHEMA_VERSION 6
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit
  * tests of chain.c, whose functions take the handle; any other module reads

@@ -5,21 +5,18 @@
  * recorded one, naming the first differing file (see rerun.h).
  */
 #include "rerun.h"
+#include "executor.h"
 #include "fsutil.h"
-#include "proc.h"
 #include "prov_query.h"
 #include "tree.h"
 #include "verify.h"
 #include "xalloc.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -196,49 +193,44 @@ static cJSON *as_steps(cJSON *argv)
 
 /* "step 2 of 3 (toyllm align): " for a failure message: the program's base
  * name and its first argument, as run. */
-static void step_label(const struct child *ch, size_t k, struct strbuf *out)
+static void step_label(const struct strvec *steps, size_t nsteps, size_t k, struct strbuf *out)
 {
-	const struct strvec *sv = k ? &ch->more_steps[k - 1] : &ch->argv;
+	const struct strvec *sv = &steps[k];
 	const char *prog = sv->nr ? sv->v[0] : "?", *slash = strrchr(prog, '/');
-	strbuf_addf(out, "step %zu of %zu (%s", k + 1, ch->more_steps_nr + 1,
-		    slash ? slash + 1 : prog);
+	strbuf_addf(out, "step %zu of %zu (%s", k + 1, nsteps, slash ? slash + 1 : prog);
 	if (sv->nr > 1)
 		strbuf_addf(out, " %.40s", sv->v[1]);
 	strbuf_addstr(out, "): ");
 }
 
-/* Wait for the child, draining its progress pipe; kill it after timeout_s. */
-static int wait_child(struct child *c, double timeout_s)
+/* The executor's report of the one stage a rerun starts. */
+struct rerun_wait {
+	int done;
+	struct exec_report rep;
+};
+
+static void rerun_done(void *ctx, const struct exec_report *rep)
 {
-	double t0 = clock_mono();
-	int status = 0, killed = 0;
-	struct rusage ru;
-	for (;;) {
-		pid_t w = wait4(c->pid, &status, WNOHANG, &ru);
-		if (w == c->pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			return -1;
-		if (c->progress_fd >= 0) {
-			struct pollfd pf = { c->progress_fd, POLLIN, 0 };
-			if (poll(&pf, 1, 20) > 0) {
-				char buf[4096];
-				ssize_t n = read(c->progress_fd, buf, sizeof(buf));
-				if (n == 0) {
-					close(c->progress_fd);
-					c->progress_fd = -1;
-				}
-			}
-		} else {
-			usleep(2000);
-		}
-		if (timeout_s > 0 && !killed && clock_mono() - t0 > timeout_s) {
-			child_signal(c, SIGKILL);
-			killed = 1;
-		}
-	}
-	child_reaped(c, status, &ru); /* the stage's own status and times (proc.h) */
-	return killed;
+	struct rerun_wait *w = ctx;
+	exec_report_copy(&w->rep, rep);
+	w->done = 1;
+}
+
+/* Run the stage on the executor to its end; its time limit is timeout_s
+ * (the executor's kill policy: TERM, then KILL EXEC_KILL_GRACE_S later).
+ * Returns 0 with the report in w, or -1 with err when it could not start. */
+static int run_stage(struct executor *ex, struct exec_stage *xs, double timeout_s,
+		     struct rerun_wait *w, struct strbuf *err)
+{
+	memset(w, 0, sizeof(*w));
+	xs->tag = w;
+	xs->time_s = timeout_s > 0 ? timeout_s : 0;
+	exec_set_callbacks(ex, rerun_done, NULL, w);
+	if (exec_start(ex, xs, err) < 0)
+		return -1;
+	while (!w->done)
+		exec_poll(ex, 1.0, -1);
+	return 0;
 }
 
 static void set_failed(struct rerun_result *res, const char *fmt, const char *a, const char *b)
@@ -333,11 +325,13 @@ static int errno_read_only(int e)
 #define WHY_READ_ONLY "the store is read-only"
 #define WHY_OLD "the stage ran before work directories were named by cache key"
 
-int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
-	       struct rerun_result *res, struct strbuf *err)
+int rerun_exec(struct executor *ex, struct store *st, struct prov *p, int64_t exec_id,
+	       double timeout_s, struct rerun_result *res, struct strbuf *err)
 {
 	struct recorded rec;
-	struct child ch;
+	struct strvec *steps = NULL, envv = STRVEC_INIT;
+	size_t nsteps = 0;
+	struct rerun_wait w;
 	struct store scratch;
 	char *tmpl = NULL, *old_wd = NULL, *new_wd = NULL;
 	struct strbuf path = STRBUF_INIT, e2 = STRBUF_INIT;
@@ -348,7 +342,7 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	memset(res, 0, sizeof(*res));
 	memset(&scratch, 0, sizeof(scratch));
 	scratch.lock_fd = -1;
-	child_init(&ch);
+	memset(&w, 0, sizeof(w));
 	if (load_recorded(p, exec_id, &rec, err) < 0)
 		return -1;
 	res->exec_id = exec_id;
@@ -518,15 +512,12 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		goto out;
 	}
 	const cJSON *it;
-	size_t nsteps = (size_t)cJSON_GetArraySize(argv), n = 0;
-	if (nsteps > 1) {
-		ch.more_steps = xcalloc(nsteps - 1, sizeof(*ch.more_steps));
-		ch.more_steps_nr = nsteps - 1;
-	}
+	size_t n = 0;
+	nsteps = (size_t)cJSON_GetArraySize(argv);
+	steps = xcalloc(nsteps, sizeof(*steps));
 	cJSON_ArrayForEach(step, argv) {
-		struct strvec *sv = n ? &ch.more_steps[n - 1] : &ch.argv;
-		if (n++)
-			strvec_init(sv);
+		struct strvec *sv = &steps[n++];
+		strvec_init(sv);
 		cJSON_ArrayForEach(it, step) {
 			char *s = xstrdup(cJSON_IsString(it) ? it->valuestring : "");
 			for (size_t j = 0; j < from.nr; j++)
@@ -538,7 +529,7 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 		char *s = xasprintf("%s=%s", it->string, cJSON_IsString(it) ? it->valuestring : "");
 		for (size_t k = 0; k < from.nr; k++)
 			replace_all(&s, from.v[k], to.v[k]);
-		strvec_push_nodup(&ch.env, s);
+		strvec_push_nodup(&envv, s);
 	}
 	strvec_clear(&from);
 	strvec_clear(&to);
@@ -546,31 +537,41 @@ int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout
 	char *cwd = xasprintf("%s/cwd", new_wd);
 	char *olog = xasprintf("%s/stdout", new_wd);
 	char *elog = xasprintf("%s/stderr", new_wd);
-	ch.dir = cwd;
-	ch.stdout_path = olog;
-	ch.stderr_path = elog;
-	ch.want_progress = 1;
+	/* the recorded resources are not: the stage is given what it asked for
+	 * when recorded only through its environment (STUDY_THREADS, and
+	 * CUDA_VISIBLE_DEVICES as recorded) */
+	struct exec_stage xs = {
+		.stage_id = rec.stage,
+		.steps = steps,
+		.steps_nr = nsteps,
+		.env = &envv,
+		.workdir = new_wd,
+		.cwd = cwd,
+		.stdout_path = olog,
+		.stderr_path = elog,
+		.want_progress = 1,
+		.cpus = 1,
+	};
 	strbuf_reset(&e2);
-	int started = child_start(&ch, &e2) == 0;
-	int killed = started ? wait_child(&ch, timeout_s) : 0;
+	int started = run_stage(ex, &xs, timeout_s, &w, &e2) == 0;
+	const struct exec_report *r = &w.rep;
 	ran = started;
 	/* the stage's own wall time (monotonic, from the launcher), not our setup */
-	res->secs = started ? ch.ended - ch.started : 0;
-	ch.dir = ch.stdout_path = ch.stderr_path = NULL;
+	res->secs = started ? r->wall_s : 0;
 	if (!started) {
 		set_failed(res, "%s%s", e2.buf, "");
-	} else if (killed) {
+	} else if (r->timed_out) {
 		set_failed(res, "%s%s", "killed after the time limit", "");
-	} else if (ch.exit_code != 0) {
+	} else if (r->exit_code != 0 || r->term_signal) {
 		struct strbuf why = STRBUF_INIT, tail = STRBUF_INIT;
-		if (ch.step > 0 && (size_t)ch.step <= nsteps)
-			step_label(&ch, (size_t)ch.step - 1, &why);
-		if (ch.step > 0 && ch.step_errno)
-			strbuf_addf(&why, "could not be executed: %s", strerror(ch.step_errno));
-		else if (ch.term_signal)
-			strbuf_addf(&why, "killed by signal %d", ch.term_signal);
+		if (r->step > 0 && (size_t)r->step <= nsteps)
+			step_label(steps, nsteps, (size_t)r->step - 1, &why);
+		if (r->step > 0 && r->step_errno)
+			strbuf_addf(&why, "could not be executed: %s", strerror(r->step_errno));
+		else if (r->term_signal)
+			strbuf_addf(&why, "killed by signal %d", r->term_signal);
 		else
-			strbuf_addf(&why, "exit status %d", ch.exit_code);
+			strbuf_addf(&why, "exit status %d", r->exit_code);
 		first_line(elog, &tail);
 		set_failed(res, "%s%s", why.buf, "");
 		if (tail.len) {
@@ -618,7 +619,11 @@ out:
 		remove_tree(tmpl, &ignored);
 		strbuf_release(&ignored);
 	}
-	child_release(&ch);
+	for (size_t k = 0; k < nsteps; k++)
+		strvec_clear(&steps[k]);
+	free(steps);
+	strvec_clear(&envv);
+	exec_report_release(&w.rep);
 	store_release(&scratch);
 	cJSON_Delete(argv);
 	cJSON_Delete(env);

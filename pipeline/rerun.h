@@ -51,7 +51,10 @@ const char *rerun_status_name(enum rerun_status s); /* identical, different, fai
 int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, size_t *nr,
 		 struct strbuf *err);
 
-/* Re-run one execution; timeout_s <= 0 means no limit. Returns 0 with the
+/* Re-run one execution on executor `ex` (executor.h; its callbacks are set
+ * here); timeout_s <= 0 means no limit, else the executor's time limit
+ * applies (TERM, then KILL 5 s later: "killed after the time limit"). A
+ * stage with mem or gpus runs without those limits. Returns 0 with the
  * outcome in res (release with rerun_result_release), -1 when the execution
  * cannot be read. At the recorded path it takes st's writer lock without
  * waiting and releases it before returning; a store locked by a run gives
@@ -59,8 +62,9 @@ int rerun_select(struct prov *p, const char *stage, long sample, int64_t **ids, 
  * idle". A result of a scratch-path rerun that is not identical ends its
  * detail with "ran at a scratch path (WHY): outputs that embed their own path
  * will differ". */
-int rerun_exec(struct store *st, struct prov *p, int64_t exec_id, double timeout_s,
-	       struct rerun_result *res, struct strbuf *err);
+struct executor;
+int rerun_exec(struct executor *ex, struct store *st, struct prov *p, int64_t exec_id,
+	       double timeout_s, struct rerun_result *res, struct strbuf *err);
 void rerun_result_release(struct rerun_result *res);
 
 #endif

@@ -1,15 +1,16 @@
 /*
- * runner: the run loop — cache checks, spawning stages under the stage
- * protocol, collecting their results into the store and provenance, and
- * the live progress. See runner.h for the protocol it implements.
+ * runner: the run loop — cache checks, preparing stages under the stage
+ * protocol and handing them to the executor (executor.h), collecting their
+ * results into the store and provenance, and the live progress. See
+ * runner.h for the protocol it implements.
  */
 #include "runner.h"
 #include "canon.h"
+#include "executor.h"
 #include "extinput.h"
 #include "freshness.h"
 #include "hitwriter.h"
-#include "pgroup.h"
-#include "proc.h"
+#include "proc.h" /* CHILD_PROGRESS_FD: the descriptor named in the environment */
 #include "progress.h"
 #include "scheduler.h"
 #include "stagecmd.h"
@@ -18,35 +19,35 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#define KILL_GRACE_S 5.0
 #define LOG_TAIL_LINES 20
 
+/* A stage handed to the executor, until its report has been dealt with. */
 struct slot {
 	size_t stage;
-	struct child ch;
-	char *workdir;
+	struct strvec *steps;   /* each step's argv */
+	size_t steps_nr;
+	struct strvec env;
+	char *workdir;          /* <store>/work/<key>; a dry run's is not created */
 	char *out_dir;
 	struct strvec programs; /* each step's resolved program */
 	char key[HASH_HEX_SIZE];
 	struct strbuf record;
 	char *argv_json, *env_json;
-	double wall_started;
-	double deadline, kill_at; /* monotonic; 0 = none */
-	int timed_out;
-	int stopped; /* signalled by stop_all: the run was interrupted */
-	struct strbuf progbuf;
+	int stopped; /* cancelled by stop_all: the run was interrupted */
+	struct exec_report rep; /* how it ended (a copy of the executor's report) */
 	struct strbuf *in_snap; /* one stat snapshot per input (see snapshot_tree) */
 	size_t in_snap_nr;
+	/* a dry run: the output recorded for the key ("" none), and why it would run */
+	char predicted[HASH_HEX_SIZE];
+	char *why;
 };
 
 /* A stage whose attempt failed, waiting to be started again. */
@@ -76,8 +77,13 @@ struct runner {
 	struct stage_output *outs;
 	struct code_digests cd;
 	struct progress prog;
-	struct slot **slots;
+	struct executor *ex;
+	struct executor *own_ex; /* created here (run_opts.executor NULL), destroyed here */
+	struct exec_caps caps;   /* the executor's: pools, GPU slot names */
+	struct slot **slots;     /* handed to the executor, not yet reported */
 	size_t slots_nr, slots_alloc;
+	struct slot **done;      /* reported by the executor, to be finished */
+	size_t done_nr, done_alloc;
 	struct pending_cache *pend;
 	size_t pend_nr, pend_alloc;
 	int in_txn;
@@ -94,7 +100,7 @@ struct runner {
 	size_t retries_nr, retries_alloc;
 };
 
-/* ---- signals: SIGCHLD and interrupts wake the poll loop through a pipe ---- */
+/* ---- signals: interrupts wake the executor's wait through a pipe ---- */
 
 static int wake_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t interrupted; /* the first SIGINT, SIGTERM or SIGHUP, or 0 */
@@ -102,7 +108,7 @@ static volatile sig_atomic_t interrupted; /* the first SIGINT, SIGTERM or SIGHUP
 static void on_signal(int sig)
 {
 	int saved = errno;
-	if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && !interrupted)
+	if (!interrupted)
 		interrupted = sig;
 	if (wake_pipe[1] >= 0) {
 		char c = 0;
@@ -113,8 +119,9 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-static struct sigaction old_actions[4];
-static const int handled_signals[4] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
+#define HANDLED_NR 3
+static struct sigaction old_actions[HANDLED_NR];
+static const int handled_signals[HANDLED_NR] = { SIGINT, SIGTERM, SIGHUP };
 
 static int install_signals(struct strbuf *err)
 {
@@ -126,16 +133,16 @@ static int install_signals(struct strbuf *err)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < HANDLED_NR; i++)
 		sigaction(handled_signals[i], &sa, &old_actions[i]);
 	return 0;
 }
 
 static void restore_signals(void)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < HANDLED_NR; i++)
 		sigaction(handled_signals[i], &old_actions[i], NULL);
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
@@ -324,26 +331,59 @@ static void build_env(struct runner *r, size_t si, struct slot *sl, struct strve
 	strvec_pushf(env, "STUDY_THREADS=%d", sched_cpus(&r->sched, si));
 	strvec_pushf(env, "STUDY_ROOT=%s", r->p->study->root);
 	strvec_pushf(env, "STUDY_PROGRESS_FD=%d", CHILD_PROGRESS_FD);
+	int passes_cvd = 0;
 	for (size_t i = 0; i < s->entry->env_nr; i++) {
 		const char *v = getenv(s->entry->env[i].s);
 		if (v)
 			strvec_pushf(env, "%s=%s", s->entry->env[i].s, v);
+		passes_cvd |= !strcmp(s->entry->env[i].s, "CUDA_VISIBLE_DEVICES");
 	}
+	if (r->caps.gpu_slots > 0 && (s->entry->res.gpus > 0 || !passes_cvd)) {
+		/* the GPU slots the scheduler handed it, by name; none for a stage
+		 * that asked for none. Not in the cache key: which slot a stage
+		 * gets does not change what it computes. */
+		struct strbuf cvd = STRBUF_INIT;
+		uint64_t mask = sched_gpu_mask(&r->sched, si);
+		for (int k = 0; k < r->caps.gpu_slots && k < 64; k++)
+			if (mask >> k & 1)
+				strbuf_addf(&cvd, "%s%s", cvd.len ? "," : "", r->caps.gpu_names[k]);
+		strvec_pushf(env, "CUDA_VISIBLE_DEVICES=%s", cvd.buf);
+		strbuf_release(&cvd);
+	}
+}
+
+/* A slot for stage si, taking over `programs` (each step's, stagecmd_programs). */
+static struct slot *slot_new(size_t si, struct strvec *programs, const char *key,
+			     const struct strbuf *record_text)
+{
+	struct slot *sl = xcalloc(1, sizeof(*sl));
+	sl->stage = si;
+	sl->programs = *programs;
+	strvec_init(programs);
+	memcpy(sl->key, key, HASH_HEX_SIZE);
+	strbuf_init(&sl->record, 0);
+	strbuf_add(&sl->record, record_text->buf, record_text->len);
+	strvec_init(&sl->env);
+	return sl;
 }
 
 static void slot_free(struct slot *sl)
 {
-	child_release(&sl->ch);
+	for (size_t k = 0; k < sl->steps_nr; k++)
+		strvec_clear(&sl->steps[k]);
+	free(sl->steps);
+	strvec_clear(&sl->env);
 	free(sl->workdir);
 	free(sl->out_dir);
 	strvec_clear(&sl->programs);
 	free(sl->argv_json);
 	free(sl->env_json);
 	strbuf_release(&sl->record);
-	strbuf_release(&sl->progbuf);
+	exec_report_release(&sl->rep);
 	for (size_t i = 0; i < sl->in_snap_nr; i++)
 		strbuf_release(&sl->in_snap[i]);
 	free(sl->in_snap);
+	free(sl->why);
 	free(sl);
 }
 
@@ -572,22 +612,6 @@ static int check_inputs(struct runner *r, struct slot *sl, struct strbuf *reason
 	return ret;
 }
 
-/* Note the running stage's process group in its work directory so that the
- * next run can kill what it leaves behind if we are killed (store_clean_tmp). */
-static void note_pgid(const struct slot *sl)
-{
-	unsigned long long start = 0;
-	char buf[64];
-	struct strbuf path = STRBUF_INIT, ignored = STRBUF_INIT;
-	if (proc_start_time(sl->ch.pid, &start) == 0) {
-		int n = snprintf(buf, sizeof(buf), "%ld %llu\n", (long)sl->ch.pid, start);
-		strbuf_addf(&path, "%s/pgid", sl->workdir);
-		write_file_atomic(path.buf, buf, (size_t)n, 0644, &ignored);
-	}
-	strbuf_release(&path);
-	strbuf_release(&ignored);
-}
-
 /* ---- work directories: recycled, not recreated ----
  *
  * Creating and removing a work directory (dir, cwd/, out/, tmp/, two log
@@ -707,14 +731,14 @@ static int store_log(struct runner *r, const char *path, char hex[HASH_HEX_SIZE]
 
 /* The argv of every step as recorded in provenance: one step's argv array
  * (as before steps existed), or an array of them (docs/provenance.md). */
-static char *steps_to_json(const struct child *ch)
+static char *steps_to_json(const struct slot *sl)
 {
-	if (!ch->more_steps_nr)
-		return argv_to_json(ch->argv.v);
+	if (sl->steps_nr == 1)
+		return argv_to_json(sl->steps[0].v);
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addch(&sb, '[');
-	for (size_t i = 0; i <= ch->more_steps_nr; i++) {
-		char *one = argv_to_json(i ? ch->more_steps[i - 1].v : ch->argv.v);
+	for (size_t i = 0; i < sl->steps_nr; i++) {
+		char *one = argv_to_json(sl->steps[i].v);
 		if (i)
 			strbuf_addch(&sb, ',');
 		strbuf_addstr(&sb, one);
@@ -724,22 +748,66 @@ static char *steps_to_json(const struct child *ch)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* Each step's argv and the environment of sl's stage (its workdir and
+ * out_dir set): what the executor starts. */
+static void prepare_slot(struct runner *r, struct slot *sl)
+{
+	const struct stage *s = &r->p->stages[sl->stage];
+	size_t nsteps = s->entry->steps_nr;
+	sl->steps = xcalloc(nsteps, sizeof(*sl->steps));
+	sl->steps_nr = nsteps;
+	for (size_t k = 0; k < nsteps; k++) {
+		strvec_init(&sl->steps[k]);
+		stagecmd_argv(r->p, sl->stage, k, r->outs, sl->out_dir, sl->programs.v[k],
+			      &sl->steps[k]);
+	}
+	build_env(r, sl->stage, sl, &sl->env);
+}
+
+/* Hand sl's prepared stage to the executor. Returns 0, or -1 with err. */
+static int slot_exec_start(struct runner *r, struct slot *sl, struct strbuf *err)
+{
+	const struct stage *s = &r->p->stages[sl->stage];
+	const struct resources *res = &s->entry->res;
+	char *cwd = xasprintf("%s/cwd", sl->workdir);
+	char *out_log = xasprintf("%s/stdout", sl->workdir);
+	char *err_log = xasprintf("%s/stderr", sl->workdir);
+	struct exec_stage xs = {
+		.stage_id = s->id,
+		.tag = sl,
+		.steps = sl->steps,
+		.steps_nr = sl->steps_nr,
+		.env = &sl->env,
+		.workdir = sl->workdir,
+		.cwd = cwd,
+		.stdout_path = out_log,
+		.stderr_path = err_log,
+		.want_progress = 1,
+		.cpus = sched_cpus(&r->sched, sl->stage),
+		.mem_bytes = res->mem_bytes,
+		.gpus = res->gpus,
+		.time_s = res->time_s,
+		.recorded_job_id = NULL,
+	};
+	int rc = exec_start(r->ex, &xs, err);
+	free(cwd);
+	free(out_log);
+	free(err_log);
+	if (rc == 0) {
+		XGROW(r->slots, r->slots_alloc, r->slots_nr + 1);
+		r->slots[r->slots_nr++] = sl;
+	}
+	return rc;
+}
+
 /* Start stage si (cache already missed), taking over `programs` (each
  * step's, stagecmd_programs). On failure, the stage is failed. */
 static void start_stage(struct runner *r, size_t si, struct strvec *programs, const char *key,
 			struct strbuf *record_text)
 {
 	const struct stage *s = &r->p->stages[si];
-	struct slot *sl = xcalloc(1, sizeof(*sl));
+	struct slot *sl = slot_new(si, programs, key, record_text);
 	struct strbuf err = STRBUF_INIT, wd = STRBUF_INIT;
-	sl->stage = si;
-	sl->programs = *programs;
-	strvec_init(programs);
-	memcpy(sl->key, key, HASH_HEX_SIZE);
-	strbuf_init(&sl->record, 0);
-	strbuf_add(&sl->record, record_text->buf, record_text->len);
-	strbuf_init(&sl->progbuf, 0);
-	child_init(&sl->ch);
 
 	if (check_inputs_before(r, si, &err) < 0) {
 		fail_before_start(r, si, key, err.buf);
@@ -751,28 +819,9 @@ static void start_stage(struct runner *r, size_t si, struct strvec *programs, co
 	}
 	sl->workdir = strbuf_detach(&wd, NULL);
 	sl->out_dir = xasprintf("%s/out", sl->workdir);
-
-	size_t nsteps = s->entry->steps_nr;
-	if (nsteps > 1) {
-		sl->ch.more_steps = xcalloc(nsteps - 1, sizeof(*sl->ch.more_steps));
-		sl->ch.more_steps_nr = nsteps - 1;
-	}
-	for (size_t k = 0; k < nsteps; k++) {
-		struct strvec *argv = k ? &sl->ch.more_steps[k - 1] : &sl->ch.argv;
-		strvec_init(argv);
-		stagecmd_argv(r->p, si, k, r->outs, sl->out_dir, sl->programs.v[k], argv);
-	}
-	build_env(r, si, sl, &sl->ch.env);
-	sl->argv_json = steps_to_json(&sl->ch);
-	sl->env_json = env_to_json(sl->ch.env.v);
-
-	char *cwd = xasprintf("%s/cwd", sl->workdir);
-	char *out_log = xasprintf("%s/stdout", sl->workdir);
-	char *err_log = xasprintf("%s/stderr", sl->workdir);
-	sl->ch.dir = cwd;
-	sl->ch.stdout_path = out_log;
-	sl->ch.stderr_path = err_log;
-	sl->ch.want_progress = 1;
+	prepare_slot(r, sl);
+	sl->argv_json = steps_to_json(sl);
+	sl->env_json = env_to_json(sl->env.v);
 	sl->in_snap_nr = s->inputs_nr;
 	sl->in_snap = xcalloc(s->inputs_nr + 1, sizeof(*sl->in_snap));
 	for (size_t k = 0; k < s->inputs_nr; k++) {
@@ -780,25 +829,13 @@ static void start_stage(struct runner *r, size_t si, struct strvec *programs, co
 		if (r->outs[s->inputs[k].stage].path)
 			snapshot_tree(r->outs[s->inputs[k].stage].path, &sl->in_snap[k]);
 	}
-	int rc = child_start(&sl->ch, &err);
-	sl->wall_started = sl->ch.started_wall;
-	sl->ch.dir = sl->ch.stdout_path = sl->ch.stderr_path = NULL;
-	free(cwd);
-	free(out_log);
-	free(err_log);
-	if (rc < 0) {
+	if (slot_exec_start(r, sl, &err) < 0) {
 		struct strbuf ignored = STRBUF_INIT;
 		remove_tree(sl->workdir, &ignored);
 		strbuf_release(&ignored);
 		fail_before_start(r, si, key, err.buf);
 		goto fail;
 	}
-	note_pgid(sl);
-	double t = s->entry->res.time_s;
-	if (t > 0)
-		sl->deadline = sl->ch.started + t;
-	XGROW(r->slots, r->slots_alloc, r->slots_nr + 1);
-	r->slots[r->slots_nr++] = sl;
 	progress_started(&r->prog, s->id);
 	strbuf_release(&err);
 	return;
@@ -806,6 +843,29 @@ fail:
 	strbuf_release(&err);
 	strbuf_release(&wd);
 	slot_free(sl);
+}
+
+/* A dry run: hand the stage, prepared as a real run would (at the work
+ * directory its key names, not created), to the dry executor, which starts
+ * nothing and reports it at once (finish_dry). */
+static void start_dry(struct runner *r, size_t si, struct fresh *f)
+{
+	const struct stage *s = &r->p->stages[si];
+	struct slot *sl = slot_new(si, &f->programs, f->key, &f->record);
+	struct strbuf err = STRBUF_INIT, wd = STRBUF_INIT;
+	memcpy(sl->predicted, f->predicted, HASH_HEX_SIZE);
+	sl->why = xstrdup(f->why.buf);
+	store_workdir_path(r->st, f->key, &wd);
+	sl->workdir = strbuf_detach(&wd, NULL);
+	sl->out_dir = xasprintf("%s/out", sl->workdir);
+	prepare_slot(r, sl);
+	if (slot_exec_start(r, sl, &err) < 0) {
+		r->counts->failed++;
+		progress_finished(&r->prog, s->id, "failed", 0, err.buf);
+		sched_done(&r->sched, si, 0);
+		slot_free(sl);
+	}
+	strbuf_release(&err);
 }
 
 /* ---- --force and retries ---- */
@@ -874,13 +934,13 @@ static void queue_retry(struct runner *r, struct slot *sl)
 	strvec_init(&sl->programs);
 	memcpy(rt->key, sl->key, HASH_HEX_SIZE);
 	rt->record = xstrdup(sl->record.buf);
-	rt->at = clock_mono() + RETRY_BACKOFF_S;
+	rt->at = exec_now(r->ex) + RETRY_BACKOFF_S;
 }
 
 /* Start the retries that are due, before any new stage. */
 static void launch_retries(struct runner *r)
 {
-	double now = clock_mono();
+	double now = exec_now(r->ex);
 	for (size_t k = 0; k < r->retries_nr && !r->fatal && !interrupted;) {
 		if (r->retries[k].at > now) {
 			k++;
@@ -935,9 +995,8 @@ static void drop_retries(struct runner *r)
 }
 
 /* Release stages from the scheduler: each is looked up (freshness.h); hits
- * are settled at once, misses are started. A dry run starts nothing: a stage
- * that would run passes on the output recorded for its key, if any, as a
- * prediction, exactly as `status` does. */
+ * are settled at once, misses are started. A dry run starts them on the dry
+ * executor, which runs nothing (finish_dry). */
 static void launch_ready(struct runner *r)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -993,13 +1052,7 @@ static void launch_ready(struct runner *r)
 			continue;
 		}
 		if (r->o->dry_run) {
-			if (f.predicted[0]) {
-				memcpy(r->outs[si].digest, f.predicted, HASH_HEX_SIZE);
-				r->outs[si].predicted = 1;
-			}
-			r->counts->would_run++;
-			progress_finished(&r->prog, s->id, "would run", 0, f.why.buf);
-			sched_done(&r->sched, si, 1);
+			start_dry(r, si, &f);
 			continue;
 		}
 		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
@@ -1014,29 +1067,30 @@ static void launch_ready(struct runner *r)
 
 /* ---- finishing a stage ---- */
 
-static void read_progress(struct runner *r, struct slot *sl)
+/* The executor's callbacks (executor.h): a progress line, a stage's end. */
+static void on_progress(void *ctx, void *tag, const char *line)
 {
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(sl->ch.progress_fd, buf, sizeof(buf))) > 0) {
-		strbuf_add(&sl->progbuf, buf, (size_t)n);
-		if (sl->progbuf.len > 65536)
-			strbuf_reset(&sl->progbuf); /* a runaway writer: drop, stay bounded */
+	struct runner *r = ctx;
+	const struct slot *sl = tag;
+	double f;
+	if (sscanf(line, "progress %lf", &f) == 1)
+		progress_fraction(&r->prog, r->p->stages[sl->stage].id, f);
+}
+
+static void on_done(void *ctx, const struct exec_report *rep)
+{
+	struct runner *r = ctx;
+	for (size_t k = 0; k < r->slots_nr; k++) {
+		struct slot *sl = r->slots[k];
+		if (sl != rep->tag)
+			continue;
+		exec_report_copy(&sl->rep, rep);
+		memmove(r->slots + k, r->slots + k + 1, (r->slots_nr - k - 1) * sizeof(*r->slots));
+		r->slots_nr--;
+		XGROW(r->done, r->done_alloc, r->done_nr + 1);
+		r->done[r->done_nr++] = sl;
+		return;
 	}
-	char *line = sl->progbuf.buf, *nl;
-	double last = -1;
-	while ((nl = memchr(line, '\n', sl->progbuf.len - (size_t)(line - sl->progbuf.buf)))) {
-		*nl = '\0';
-		double f;
-		if (sscanf(line, "progress %lf", &f) == 1)
-			last = f;
-		line = nl + 1;
-	}
-	size_t rest = sl->progbuf.len - (size_t)(line - sl->progbuf.buf);
-	memmove(sl->progbuf.buf, line, rest);
-	strbuf_setlen(&sl->progbuf, rest);
-	if (last >= 0)
-		progress_fraction(&r->prog, r->p->stages[sl->stage].id, last);
 }
 
 /* The last lines of a log file, indented, for the failure report. */
@@ -1109,25 +1163,37 @@ static int out_not_dir(const char *out_dir, struct strbuf *why)
 static void describe_exit(const struct runner *r, const struct slot *sl, struct strbuf *why)
 {
 	const struct entry *e = r->p->stages[sl->stage].entry;
-	int step = sl->ch.step > 0 && (size_t)sl->ch.step <= e->steps_nr ? sl->ch.step : 0;
+	const struct exec_report *rep = &sl->rep;
+	int step = rep->step > 0 && (size_t)rep->step <= e->steps_nr ? rep->step : 0;
 	struct strbuf label = STRBUF_INIT;
 	if (step)
 		stagecmd_step_label(e, (size_t)step - 1, &label);
-	if (sl->timed_out) {
-		strbuf_addf(why, "timed out after %.0fs (resources.time), killed",
-			    sl->deadline - sl->ch.started);
+	if (rep->timed_out) {
+		strbuf_addf(why, "timed out after %.0fs (resources.time), killed", e->res.time_s);
 		if (step)
 			strbuf_addf(why, " in %s", label.buf);
-	} else if (step && sl->ch.step_errno) {
+	} else if (rep->over_memory) {
+		/* "over memory limit (resources.mem 10M; peak resident memory
+		 * 154.6M), killed": the executor's detail says what it saw */
+		strbuf_addstr(why, "over memory limit (resources.mem ");
+		exec_add_size(why, e->res.mem_bytes);
+		if (rep->detail)
+			strbuf_addf(why, "; %s", rep->detail);
+		strbuf_addch(why, ')');
+		if (rep->term_signal)
+			strbuf_addstr(why, ", killed");
+		if (step)
+			strbuf_addf(why, " in %s", label.buf);
+	} else if (step && rep->step_errno) {
 		strbuf_addf(why, "%s could not be executed: %s", label.buf,
-			    strerror(sl->ch.step_errno));
-	} else if (sl->ch.term_signal) {
+			    strerror(rep->step_errno));
+	} else if (rep->term_signal) {
 		strbuf_addf(why, "%s%skilled by signal %d (%s)", label.buf, step ? " " : "",
-			    sl->ch.term_signal, strsignal(sl->ch.term_signal));
+			    rep->term_signal, strsignal(rep->term_signal));
 	} else if (step) {
-		strbuf_addf(why, "%s exited with status %d", label.buf, sl->ch.exit_code);
+		strbuf_addf(why, "%s exited with status %d", label.buf, rep->exit_code);
 	} else {
-		strbuf_addf(why, "exit status %d", sl->ch.exit_code);
+		strbuf_addf(why, "exit status %d", rep->exit_code);
 	}
 	strbuf_release(&label);
 }
@@ -1140,18 +1206,17 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	struct strbuf path = STRBUF_INIT, metrics = STRBUF_INIT;
 	char out_hex[HASH_HEX_SIZE] = "", log_out[HASH_HEX_SIZE] = "", log_err[HASH_HEX_SIZE] = "";
 	uint64_t nfiles = 0, nbytes = 0;
-	int ok = sl->ch.exit_code == 0 && !sl->ch.term_signal && !sl->timed_out;
+	const struct exec_report *rep = &sl->rep;
+	int ok = rep->exit_code == 0 && !rep->term_signal && !rep->timed_out && !rep->over_memory;
 	int have_metrics = 0;
 	int proc_failed = 0; /* the stage's own process failed: it may be retried */
 
-	if (sl->ch.progress_fd >= 0)
-		read_progress(r, sl);
 	if (sl->stopped) {
 		/* we sent it TERM because the run was interrupted: whatever it
 		 * wrote on the way out (a checkpoint, then exit 0) is not its
 		 * output, and must never be cached */
 		ok = 0;
-		if (!sl->ch.term_signal && sl->ch.exit_code == 0)
+		if (!rep->term_signal && rep->exit_code == 0)
 			strbuf_addstr(&reason, "stopped with TERM, it exited with status 0;"
 					       " what it wrote is not kept");
 		else
@@ -1211,13 +1276,20 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	e.cache_record = sl->record.buf;
 	e.argv_json = sl->argv_json;
 	e.env_json = sl->env_json;
-	e.exit_code = sl->ch.term_signal ? -1 : sl->ch.exit_code;
-	e.term_signal = sl->ch.term_signal;
-	e.timed_out = sl->timed_out;
-	e.started = sl->wall_started;
-	e.ended = sl->wall_started + (sl->ch.ended - sl->ch.started);
-	e.cpu_s = child_cpu_s(&sl->ch);             /* the stage's own (proc.h) */
-	e.peak_rss_kb = child_peak_rss_kb(&sl->ch);
+	e.exit_code = rep->term_signal ? -1 : rep->exit_code;
+	e.term_signal = rep->term_signal;
+	e.timed_out = rep->timed_out;
+	e.started = rep->started;
+	e.ended = rep->ended;
+	e.cpu_s = rep->cpu_s;             /* the stage's own (executor.h) */
+	e.peak_rss_kb = rep->peak_rss_kb;
+	e.executor = rep->executor;
+	e.job_id = rep->job_id;
+	e.host = rep->host;
+	e.queue = rep->queue;
+	e.queue_wait_s = rep->queue_wait_s;
+	e.over_memory = rep->over_memory;
+	e.mem_enforcement = rep->mem_enforcement;
 	e.stdout_digest = log_out[0] ? log_out : NULL;
 	e.stderr_digest = log_err[0] ? log_err : NULL;
 	if (ok) {
@@ -1226,7 +1298,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		e.output_files = nfiles;
 		e.output_bytes = nbytes;
 		e.metrics_json = have_metrics ? metrics.buf : NULL;
-	} else if (interrupted && (sl->stopped || sl->ch.term_signal)) {
+	} else if (interrupted && (sl->stopped || rep->term_signal)) {
 		/* stopped by us because the run was interrupted: not the stage's fault */
 		char *was = strbuf_detach(&reason, NULL);
 		strbuf_addf(&reason, "interrupted: the run received SIG%s (%s)",
@@ -1265,7 +1337,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	}
 	free(inputs);
 
-	double secs = sl->ch.ended - sl->ch.started;
+	double secs = rep->wall_s;
 	if (retry) {
 		/* not finished: the scheduler keeps its slots until the next attempt */
 		r->counts->retried++;
@@ -1312,108 +1384,60 @@ done:
 	strbuf_release(&metrics);
 }
 
-static void reap_children(struct runner *r)
+/* A dry run's stage came back from the dry executor: it would run. It passes
+ * on the output recorded for its key, if any, as a prediction, exactly as
+ * `status` does. */
+static void finish_dry(struct runner *r, struct slot *sl)
 {
-	for (;;) {
-		int status;
-		struct rusage ru;
-		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
-		if (pid <= 0)
-			return;
-		for (size_t k = 0; k < r->slots_nr; k++) {
-			struct slot *sl = r->slots[k];
-			if (sl->ch.pid != pid)
-				continue;
-			child_reaped(&sl->ch, status, &ru);
-			/* whatever the stage left running in its group goes with it */
-			child_signal(&sl->ch, SIGKILL);
+	size_t si = sl->stage;
+	if (sl->predicted[0]) {
+		memcpy(r->outs[si].digest, sl->predicted, HASH_HEX_SIZE);
+		r->outs[si].predicted = 1;
+	}
+	r->counts->would_run++;
+	progress_finished(&r->prog, r->p->stages[si].id, "would run", 0, sl->why);
+	sched_done(&r->sched, si, 1);
+}
+
+/* Deal with the stages the executor reported, in the order it did. */
+static void finish_done(struct runner *r)
+{
+	for (size_t k = 0; k < r->done_nr; k++) {
+		struct slot *sl = r->done[k];
+		if (sl->rep.dry)
+			finish_dry(r, sl);
+		else
 			finish_stage(r, sl);
-			slot_free(sl);
-			r->slots[k] = r->slots[--r->slots_nr];
-			break;
-		}
+		slot_free(sl);
 	}
+	r->done_nr = 0;
 }
 
-static void enforce_deadlines(struct runner *r, double now)
+/* Wait for the executor: stages ending, progress, an interrupt, the next
+ * retry, or the live line's next redraw. */
+static void wait_events(struct runner *r)
 {
-	for (size_t k = 0; k < r->slots_nr; k++) {
-		struct slot *sl = r->slots[k];
-		if (sl->deadline > 0 && !sl->timed_out && now >= sl->deadline) {
-			sl->timed_out = 1;
-			sl->kill_at = now + KILL_GRACE_S;
-			child_signal(&sl->ch, SIGTERM);
-		} else if (sl->kill_at > 0 && now >= sl->kill_at) {
-			child_signal(&sl->ch, SIGKILL);
-			sl->kill_at = 0;
-		}
-	}
-}
-
-static int poll_timeout_ms(struct runner *r, double now)
-{
-	double t = r->prog.tty ? 0.2 : 1.0;
-	for (size_t k = 0; k < r->slots_nr; k++) {
-		const struct slot *sl = r->slots[k];
-		if (sl->deadline > 0 && !sl->timed_out && sl->deadline - now < t)
-			t = sl->deadline - now;
-		if (sl->kill_at > 0 && sl->kill_at - now < t)
-			t = sl->kill_at - now;
-	}
+	double now = exec_now(r->ex), t = r->prog.tty ? 0.2 : 1.0;
 	for (size_t k = 0; k < r->retries_nr; k++)
 		if (r->retries[k].at - now < t)
 			t = r->retries[k].at - now;
-	return t < 0 ? 0 : (int)(t * 1000) + 1;
-}
-
-static void wait_events(struct runner *r)
-{
-	struct pollfd *fds = xcalloc(r->slots_nr + 1, sizeof(*fds));
-	fds[0].fd = wake_pipe[0];
-	fds[0].events = POLLIN;
-	for (size_t k = 0; k < r->slots_nr; k++) {
-		fds[k + 1].fd = r->slots[k]->ch.progress_fd;
-		fds[k + 1].events = POLLIN;
-	}
-	int n = poll(fds, r->slots_nr + 1, poll_timeout_ms(r, clock_mono()));
-	if (n > 0) {
-		if (fds[0].revents)
-			drain_wake_pipe();
-		for (size_t k = 0; k < r->slots_nr; k++) {
-			if (!fds[k + 1].revents)
-				continue;
-			struct slot *sl = r->slots[k];
-			read_progress(r, sl);
-			if (fds[k + 1].revents & (POLLHUP | POLLERR)) {
-				close(sl->ch.progress_fd); /* writer closed: stop polling it */
-				sl->ch.progress_fd = -1;
-			}
-		}
-	}
-	free(fds);
-	enforce_deadlines(r, clock_mono());
+	exec_poll(r->ex, t < 0 ? 0 : t, wake_pipe[0]);
+	drain_wake_pipe();
+	finish_done(r);
 	progress_tick(&r->prog);
 }
 
-/* Interrupted: stop every running stage's group, wait for them, record them. */
+/* Interrupted: stop every running stage (exec_cancel: TERM, then KILL), wait
+ * for them, record them. */
 static void stop_all(struct runner *r)
 {
 	for (size_t k = 0; k < r->slots_nr; k++) {
 		r->slots[k]->stopped = 1;
-		child_signal(&r->slots[k]->ch, SIGTERM);
+		exec_cancel(r->ex, r->slots[k]);
 	}
-	double give_up = clock_mono() + KILL_GRACE_S;
-	while (r->slots_nr) {
-		reap_children(r);
-		if (!r->slots_nr)
-			break;
-		if (clock_mono() >= give_up) {
-			for (size_t k = 0; k < r->slots_nr; k++)
-				child_signal(&r->slots[k]->ch, SIGKILL);
-			give_up = clock_mono() + 60;
-		}
-		usleep(10000);
-	}
+	while (exec_running(r->ex))
+		exec_poll(r->ex, 0.05, -1);
+	finish_done(r);
 }
 
 /* ---- every stage of the plan is accounted for ----
@@ -1519,8 +1543,25 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		if (!o->selected[i])
 			selected--;
 	counts->not_selected = (int)(p->nr - selected);
+	r.ex = o->executor;
+	if (!r.ex) {
+		struct exec_local_opts lo = { o->jobs, 0, -1 };
+		r.ex = r.own_ex = o->dry_run ? exec_dry_new(NULL) : exec_local_new(&lo, err);
+		if (!r.ex) {
+			hit_writer_stop(r.hw);
+			free(r.outs);
+			free(r.stopped);
+			free(r.attempt);
+			free(r.forced_from);
+			strbuf_release(&r.fatal_err);
+			return -1;
+		}
+	}
+	exec_set_callbacks(r.ex, on_done, on_progress, &r);
+	exec_caps(r.ex, &r.caps);
 	code_digests_init(&r.cd);
 	sched_init_subset(&r.sched, p, o->jobs, o->keep_going, o->selected);
+	sched_set_pools(&r.sched, r.caps.mem_pool, r.caps.gpu_slots);
 	progress_init(&r.prog, stderr, selected, o->verbose);
 	if (install_signals(err) < 0) {
 		hit_writer_stop(r.hw);
@@ -1534,7 +1575,6 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 		if (sched_idle(&r.sched))
 			break;
 		wait_events(&r);
-		reap_children(&r);
 		flush_round(&r);
 		if (r.fatal || interrupted)
 			break;
@@ -1564,6 +1604,8 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 	free(r.forced_from);
 	free(r.retries);
 	free(r.slots);
+	free(r.done);
+	exec_destroy(r.own_ex);
 	free(r.pend);
 	for (size_t i = 0; i < r.spare_nr; i++) {
 		struct strbuf ignored = STRBUF_INIT;

@@ -6,14 +6,17 @@
  *
  * For each stage that the scheduler releases: resolve the program, compute
  * the cache key; on a hit (action cache entry whose tree is present) record
- * a cache hit and move on; otherwise run the stage under the stage protocol:
+ * a cache hit and move on; otherwise prepare the stage under the stage
+ * protocol and hand it to the executor (run_opts.executor, executor.h),
+ * which owns the processes: starting, limits, reaping, measuring:
  *
  *   - a fresh work directory <store>/work/<stage>-XXXXXX/ with cwd/ (also
  *     HOME), out/ (${out}, empty), tmp/ (TMPDIR), and the two log files;
  *   - a cleared environment: PATH, HOME, TMPDIR, LC_ALL=C, TZ=UTC, STUDY_SEED,
  *     STUDY_STAGE, STUDY_OUT, STUDY_PARAMS, STUDY_THREADS, STUDY_ROOT,
  *     STUDY_PROGRESS_FD and the entry's `env:` pass-through names;
- *   - resources.time enforced with TERM then, 5 s later, KILL to the group.
+ *   - its resources (cpus, mem, gpus, time) given to the executor, which
+ *     enforces them: resources.time with TERM then, 5 s later, KILL.
  *
  * Success is exit 0 with a non-empty out/: the tree is stored, metrics.json
  * ingested, the logs stored as objects, the execution recorded; then (after
@@ -43,7 +46,13 @@
 #include "stagecmd.h"
 #include "store.h"
 
+struct executor;
+
 struct run_opts {
+	/* what starts the stages (executor.h): local, dry (--dry-run), fake
+	 * (tests), slurm; NULL: a local one (a dry one for dry_run) with no
+	 * resource limits. The runner sets its callbacks for the run. */
+	struct executor *executor;
 	int jobs;
 	int keep_going;
 	int dry_run;

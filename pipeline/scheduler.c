@@ -62,6 +62,12 @@ void sched_init_subset(struct sched *s, const struct plan *p, int slots, int kee
 	s->keep_going = keep_going;
 	s->stopped = 0;
 	s->running = s->finished = 0;
+	s->mem_pool = s->mem_used = 0; /* no pools until sched_set_pools */
+	s->mem = NULL;
+	s->gpu_slots = 0;
+	s->gpus = NULL;
+	s->gpu_busy = 0;
+	s->gpu_mask = NULL;
 	for (size_t i = 0; i < p->nr; i++) {
 		int c = p->stages[i].entry->res.cpus;
 		if (c < 1)
@@ -83,6 +89,75 @@ void sched_release(struct sched *s)
 	free(s->pending);
 	free(s->cpus);
 	free(s->ready);
+	free(s->mem);
+	free(s->gpus);
+	free(s->gpu_mask);
+}
+
+/* ---- resource pools: memory and GPU slots (beside the cpu slots) ---- */
+
+void sched_set_pools(struct sched *s, long long mem_pool, int gpu_slots)
+{
+	const struct plan *p = s->plan;
+	s->mem_pool = mem_pool > 0 ? mem_pool : 0;
+	s->gpu_slots = gpu_slots > 64 ? 64 : gpu_slots > 0 ? gpu_slots : 0;
+	s->mem_used = 0;
+	s->gpu_busy = 0;
+	free(s->mem);
+	free(s->gpus);
+	free(s->gpu_mask);
+	s->mem = xcalloc(p->nr ? p->nr : 1, sizeof(*s->mem));
+	s->gpus = xcalloc(p->nr ? p->nr : 1, sizeof(*s->gpus));
+	s->gpu_mask = xcalloc(p->nr ? p->nr : 1, sizeof(*s->gpu_mask));
+	for (size_t i = 0; i < p->nr; i++) {
+		long long m = p->stages[i].entry->res.mem_bytes;
+		int g = p->stages[i].entry->res.gpus;
+		s->mem[i] = !s->mem_pool ? 0 : m > s->mem_pool ? s->mem_pool : m;
+		s->gpus[i] = !s->gpu_slots ? 0 : g > s->gpu_slots ? s->gpu_slots : g;
+	}
+}
+
+/* 1 when stage i's memory and GPUs fit beside the running stages'. */
+static int pools_fit(const struct sched *s, size_t i)
+{
+	if (!s->mem)
+		return 1;
+	if (s->mem_used + s->mem[i] > s->mem_pool && s->mem[i])
+		return 0;
+	int free_slots = 0;
+	for (int k = 0; k < s->gpu_slots; k++)
+		free_slots += !(s->gpu_busy >> k & 1);
+	return s->gpus[i] <= free_slots;
+}
+
+/* Stage i starts: take its memory and its GPU slots (the lowest free ones). */
+static void pools_take(struct sched *s, size_t i)
+{
+	if (!s->mem)
+		return;
+	s->mem_used += s->mem[i];
+	uint64_t mask = 0;
+	for (int k = 0, need = s->gpus[i]; k < s->gpu_slots && need; k++)
+		if (!(s->gpu_busy >> k & 1)) {
+			mask |= (uint64_t)1 << k;
+			need--;
+		}
+	s->gpu_busy |= mask;
+	s->gpu_mask[i] = mask;
+}
+
+static void pools_give_back(struct sched *s, size_t i)
+{
+	if (!s->mem)
+		return;
+	s->mem_used -= s->mem[i];
+	s->gpu_busy &= ~s->gpu_mask[i];
+	s->gpu_mask[i] = 0;
+}
+
+uint64_t sched_gpu_mask(const struct sched *s, size_t i)
+{
+	return s->gpu_mask ? s->gpu_mask[i] : 0;
 }
 
 long sched_next(struct sched *s)
@@ -90,11 +165,12 @@ long sched_next(struct sched *s)
 	if (s->stopped || !s->ready_nr)
 		return -1;
 	size_t i = s->ready[0];
-	if (s->slots_used + s->cpus[i] > s->slots)
+	if (s->slots_used + s->cpus[i] > s->slots || !pools_fit(s, i))
 		return -1; /* wait in plan order rather than starve big stages */
 	heap_pop(s);
 	s->state[i] = ST_RUNNING;
 	s->slots_used += s->cpus[i];
+	pools_take(s, i);
 	s->running++;
 	return (long)i;
 }
@@ -124,6 +200,7 @@ void sched_done(struct sched *s, size_t i, int ok)
 {
 	s->state[i] = ok ? ST_DONE : ST_FAILED;
 	s->slots_used -= s->cpus[i];
+	pools_give_back(s, i);
 	s->running--;
 	s->finished++;
 	if (!ok) {

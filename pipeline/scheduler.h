@@ -9,11 +9,21 @@
  * A run of some stages only (targets, select.h) leaves the others out: they
  * are ST_UNSELECTED from the start and never become ready; the selection
  * must hold the dependencies of every stage in it.
+ *
+ * Resource pools (sched_set_pools, the executor's exec_caps): the sum of
+ * the running stages' resources.mem stays within the memory pool, and GPU
+ * slots are handed out whole, each to one running stage at a time (a
+ * stage's slots: sched_gpu_mask). A stage is started only when its cpus,
+ * mem and gpus all fit; like cpus, a stage asking for more than a pool holds
+ * is clamped to the whole pool (it then runs alone) — cmd_run refuses such
+ * a study before it runs (exec_check_plan). A stage that fails and is
+ * retried keeps its cpus, memory and GPU slots until its next attempt.
  */
 #ifndef STUDY_SCHEDULER_H
 #define STUDY_SCHEDULER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "plan.h"
 
 enum stage_state {
@@ -30,6 +40,13 @@ struct sched {
 	int slots, slots_used;
 	int keep_going, stopped;
 	size_t running, finished;
+	/* pools (sched_set_pools): 0 = not limited */
+	long long mem_pool, mem_used;
+	long long *mem;      /* per stage: resources.mem, clamped to mem_pool */
+	int gpu_slots;       /* <= 64 */
+	int *gpus;           /* per stage: GPUs, clamped to gpu_slots */
+	uint64_t gpu_busy;   /* bit k: slot k is held */
+	uint64_t *gpu_mask;  /* per stage: the slots it holds while running */
 };
 
 void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going);
@@ -45,5 +62,11 @@ void sched_done(struct sched *s, size_t i, int ok);
 int sched_idle(const struct sched *s);
 /* Slots a stage uses (its STUDY_THREADS). */
 int sched_cpus(const struct sched *s, size_t i);
+/* Limit the running stages to a memory pool (bytes) and hand out gpu_slots
+ * GPU slots (at most 64); 0 for either: not limited (a stage's mem and gpus
+ * are then not counted). Call after sched_init, before the first sched_next. */
+void sched_set_pools(struct sched *s, long long mem_pool, int gpu_slots);
+/* The GPU slots a running stage holds: bit k for slot k; 0 when none. */
+uint64_t sched_gpu_mask(const struct sched *s, size_t i);
 
 #endif

@@ -658,6 +658,11 @@ static int parse_size(const char *s, long long *out)
 	return 0;
 }
 
+int study_parse_size(const char *s, long long *out)
+{
+	return parse_size(s, out);
+}
+
 static int parse_duration(const char *s, double *out)
 {
 	size_t n = strlen(s), i, dots = 0;
@@ -1255,10 +1260,12 @@ static int load_resources(struct loader *L, const struct node *n, struct resourc
 			if (v->kind != NODE_SCALAR || parse_uint(v->val, 1024, &u) || u < 1)
 				return fail(L, v->pos, "'cpus' must be an integer from 1 to 1024");
 			r->cpus = (int)u;
+			r->cpus_pos = v->pos;
 		} else if (!strcmp(k->val, "gpus")) {
 			if (v->kind != NODE_SCALAR || parse_uint(v->val, 64, &u))
 				return fail(L, v->pos, "'gpus' must be an integer from 0 to 64");
 			r->gpus = (int)u;
+			r->gpus_pos = v->pos;
 		} else if (!strcmp(k->val, "retries")) {
 			if (v->kind != NODE_SCALAR || parse_uint(v->val, 100, &u))
 				return fail(L, v->pos, "'retries' must be an integer from 0 to 100");
@@ -1268,6 +1275,7 @@ static int load_resources(struct loader *L, const struct node *n, struct resourc
 				return fail(L, v->pos,
 					    "'mem' must be a size: bytes, or an integer with "
 					    "suffix K, M, G or T (e.g. 512M, 1G)");
+			r->mem_pos = v->pos;
 		} else {
 			if (v->kind != NODE_SCALAR || parse_duration(v->val, &r->time_s))
 				return fail(L, v->pos,

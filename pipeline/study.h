@@ -84,6 +84,9 @@ struct resources {
 	double time_s;       /* 0 = no limit; "90", "90s", "15m", "2h" */
 	int retries;         /* 0 to 100 further attempts after a failure; -1 = not
 			      * given (`run --retries N` decides, default 0) */
+	/* where cpus, mem and gpus were written ({0,0}: not written), for the
+	 * executor's "asks for more than it can ever get" errors (executor.h) */
+	struct srcpos cpus_pos, mem_pos, gpus_pos;
 };
 
 struct strpos {
@@ -172,6 +175,10 @@ int study_load(struct study *st, const char *path, struct strbuf *err);
 int study_load_buffer(struct study *st, const char *path, const char *buf, size_t len,
 		      struct strbuf *err);
 void study_release(struct study *st);
+
+/* A size as `resources.mem` writes it: bytes, or an integer with suffix K,
+ * M, G or T (powers of 1024), > 0. Returns 0 with *out, or -1. */
+int study_parse_size(const char *s, long long *out);
 
 /* Append argv element t as a study file would write it: literal text as is,
  * variables as ${name} (for messages that name a step). */

@@ -26,6 +26,9 @@
  *                       executed (written by proc.c's child, not the launcher)
  *   LAUNCH_NO_EXEC      value = errno: the stage could not be created or
  *                       executed; the launcher then exits 127
+ *   LAUNCH_NO_CGROUP    value = errno: the child could not move itself into
+ *                       the stage's cgroup (written by proc.c's child, before
+ *                       the launcher is executed)
  *   LAUNCH_STARTED      value = the stage's pid; mono_ns = CLOCK_MONOTONIC just
  *                       before the stage process was created
  *   LAUNCH_DONE         value = the stage's wait status; mono_ns = just after
@@ -51,6 +54,7 @@ enum {
 	LAUNCH_NO_EXEC = 2,
 	LAUNCH_STARTED = 3,
 	LAUNCH_DONE = 4,
+	LAUNCH_NO_CGROUP = 5,
 };
 
 struct launch_msg {

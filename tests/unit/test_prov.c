@@ -702,7 +702,8 @@ static void test_retried_status(void)
 		printf("# %s\n", err.buf);
 		return;
 	}
-	CHECK(sql_int(path.buf, "PRAGMA user_version") == 5, "migrated to schema 5");
+	CHECK(sql_int(path.buf, "PRAGMA user_version") == PROV_SCHEMA_VERSION,
+	      "migrated to the current schema");
 	r.started += 10;
 	CHECK(prov_run_begin(p, &r, &run, &err) == 0, "retried: begin run 2");
 	e = sample_exec(run, "eval/refusal/m1/base", "retried");
