@@ -138,7 +138,7 @@ vsnap=$(snapshot "$V")
 as_reader "$STUDY" log --store "$V" >/dev/null 2>"$TMP/v2.err"
 check_eq "$WHO, schema version 2: study log exits 2" "$?" 2
 check_eq "$WHO, schema version 2: the error says to upgrade with a run" "$(cat "$TMP/v2.err")" \
-	"study: error: provenance database '$V/provenance.db' has schema version 2, older than 5; run a study with this store to upgrade it"
+	"study: error: provenance database '$V/provenance.db' has schema version 2, older than 6; run a study with this store to upgrade it"
 check "$WHO, schema version 2: the database was not migrated" test "$(snapshot "$V")" = "$vsnap"
 
 # 5. a read-only bind mount
