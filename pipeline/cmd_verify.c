@@ -43,7 +43,8 @@ static void usage(FILE *f)
 		"  --no-git       skip the git checks\n"
 		"  --rerun        re-execute stages and compare their outputs\n"
 		"  --sample N     with --rerun: only N stages, picked deterministically\n"
-		"  --timeout SEC  with --rerun: kill a stage after SEC seconds (default 600)\n"
+		"  --timeout SEC  with --rerun: stop a stage after SEC seconds, TERM then KILL\n"
+		"                 5 s later, as run does (default 600)\n"
 		"\n"
 		"exit status: 0 everything holds, 1 a problem or a difference, 2 bad usage\n");
 }

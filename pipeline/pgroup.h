@@ -1,7 +1,7 @@
 /*
  * pgroup: process groups of stages that outlived a killed run (docs/
  * reliability.md). A running stage's process group is noted in its work
- * directory as "<pgid> <start>\n" (runner.c); before the next run empties
+ * directory as "<pgid> <start>\n" (exec_local.c); before the next run empties
  * work/ (store_clean_tmp), `study run` calls pgroup_kill_leftovers so that
  * nothing a killed run started keeps writing into the store.
  */

@@ -59,6 +59,9 @@ data:
 YAML
 for sig in INT TERM; do
 	T="$TMP/st-$sig"
+	# not the last iteration's log: the wait below would see its "start" line
+	# before the new run truncates the file, and signal a run still starting
+	rm -f "$TMP/err"
 	"$STUDY" run "$TMP/slow.yaml" --store "$T" -j 1 >"$TMP/out" 2>"$TMP/err" &
 	pid=$!
 	for _ in $(seq 1 100); do
