@@ -23,7 +23,9 @@ OPT       := -O2
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libgit2 is not linked: pipeline/gitinfo.c loads it with dlopen() when the git
+# state is read, keeping its 13 dependencies out of every command's start-up.
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libgit2,$(PKGS)) 2>/dev/null)
 
 # Reproducible across checkouts (issue 11): the binaries are hashed as code into
 # every cache key, so no build path may end up in them. The compiler records its
