@@ -91,9 +91,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote pipeline -c $< -o $@
 
+# gitinfo.c's stand-ins for mbedTLS's CA loading, seen by the libgit2 it loads
+GIT_EXPORTS := -Wl,--export-dynamic-symbol=mbedtls_x509_crt_parse_file \
+	       -Wl,--export-dynamic-symbol=mbedtls_x509_crt_parse_path
+
 $(STUDY_BIN): $(PIPE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm $(GIT_EXPORTS)
 
 $(EXEC_BIN): pipeline/launcher/study-exec.c pipeline/launcher/launch.h
 	@mkdir -p $(dir $@)
