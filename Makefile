@@ -23,7 +23,15 @@ OPT       := -O2
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libgit2 is not linked: pipeline/gitinfo.c loads it with dlopen() when the git
+# state is read, keeping its 13 dependencies out of every command's start-up.
+# libcrypto is linked statically where its archive is installed (libssl-dev
+# ships it): hash.c uses SHA256_* and base64 only, a few objects, where the
+# shared library costs 0.5 ms of relocations at every start (docs/benchmarks.md).
+CRYPTO_A   := $(wildcard $(shell $(CC) -print-file-name=libcrypto.a))
+CRYPTO_STATIC := -Wl,-Bstatic -lcrypto -Wl,-Bdynamic
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libgit2 $(if $(CRYPTO_A),libcrypto),$(PKGS)) 2>/dev/null) \
+	      $(if $(CRYPTO_A),$(CRYPTO_STATIC))
 
 # Reproducible across checkouts (issue 11): the binaries are hashed as code into
 # every cache key, so no build path may end up in them. The compiler records its
@@ -89,9 +97,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -iquote pipeline -c $< -o $@
 
+# gitinfo.c's stand-ins for mbedTLS's CA loading, seen by the libgit2 it loads
+GIT_EXPORTS := -Wl,--export-dynamic-symbol=mbedtls_x509_crt_parse_file \
+	       -Wl,--export-dynamic-symbol=mbedtls_x509_crt_parse_path
+
 $(STUDY_BIN): $(PIPE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS) -lm $(GIT_EXPORTS)
 
 $(EXEC_BIN): pipeline/launcher/study-exec.c pipeline/launcher/launch.h
 	@mkdir -p $(dir $@)

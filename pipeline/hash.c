@@ -1,7 +1,16 @@
 /*
- * hash: SHA-256 through OpenSSL's EVP interface, hex encoding, file hashing.
- * See hash.h.
+ * hash: SHA-256 through OpenSSL's SHA256_* functions, hex encoding, file
+ * hashing. See hash.h.
+ *
+ * Not the EVP interface: its first use loads OpenSSL's configuration and
+ * default provider (0.8 ms, every process), and it keeps the whole provider
+ * machinery in the program, so libcrypto has to be a shared library (1 ms of
+ * relocations at every start-up). SHA256_Update runs the same assembly as
+ * EVP (SHA-NI where the CPU has it; `make bench` compares the throughput
+ * with `openssl dgst`), and the Makefile links the few objects it needs
+ * statically. OpenSSL 3 marks these functions deprecated, not removed.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "hash.h"
 #include "xalloc.h"
 
@@ -13,6 +22,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 static void to_hex(const unsigned char *raw, size_t n, char *hex)
 {
@@ -24,25 +34,10 @@ static void to_hex(const unsigned char *raw, size_t n, char *hex)
 	hex[2 * n] = '\0';
 }
 
-/* SHA-256 fetched from the provider once: EVP_sha256() makes every digest
- * call look the implementation up again, which costs as much as hashing a
- * short cache record. Kept for the life of the process. */
-static const EVP_MD *sha256(void)
-{
-	static EVP_MD *md;
-	if (!md)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (!md) {
-		fputs("study: fatal: OpenSSL has no SHA-256\n", stderr);
-		exit(70);
-	}
-	return md;
-}
-
 void hash_init(struct hash_ctx *h)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, sha256(), NULL) != 1) {
+	SHA256_CTX *ctx = xmalloc(sizeof(*ctx));
+	if (SHA256_Init(ctx) != 1) {
 		fputs("study: fatal: cannot initialise SHA-256\n", stderr);
 		exit(70);
 	}
@@ -52,27 +47,26 @@ void hash_init(struct hash_ctx *h)
 void hash_update(struct hash_ctx *h, const void *data, size_t len)
 {
 	if (len)
-		EVP_DigestUpdate((EVP_MD_CTX *)h->md, data, len);
+		SHA256_Update(h->md, data, len);
 }
 
 void hash_final_hex(struct hash_ctx *h, char hex[HASH_HEX_SIZE])
 {
-	unsigned char raw[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	EVP_DigestFinal_ex((EVP_MD_CTX *)h->md, raw, &n);
-	EVP_MD_CTX_free((EVP_MD_CTX *)h->md);
+	unsigned char raw[SHA256_DIGEST_LENGTH];
+	SHA256_Final(raw, h->md);
+	free(h->md);
 	h->md = NULL;
 	to_hex(raw, HASH_RAW_SIZE, hex);
 }
 
 void hash_buf_hex(const void *data, size_t len, char hex[HASH_HEX_SIZE])
 {
-	unsigned char raw[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (EVP_Digest(data, len, raw, &n, sha256(), NULL) != 1) {
-		fputs("study: fatal: SHA-256 failed\n", stderr);
-		exit(70);
-	}
+	/* not SHA256(): OpenSSL 3's one-shot goes through EVP */
+	unsigned char raw[SHA256_DIGEST_LENGTH];
+	SHA256_CTX ctx;
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, data, len);
+	SHA256_Final(raw, &ctx);
 	to_hex(raw, HASH_RAW_SIZE, hex);
 }
 

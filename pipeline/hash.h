@@ -1,5 +1,5 @@
 /*
- * hash: SHA-256 (OpenSSL libcrypto EVP) of buffers, files and streams, and
+ * hash: SHA-256 (OpenSSL libcrypto) of buffers, files and streams, and
  * hex encoding. Digests travel through the program as 64-char lowercase hex
  * strings in char[HASH_HEX_SIZE] buffers.
  */
@@ -15,7 +15,7 @@
 
 /* Incremental hashing. hash_init never fails (dies on OOM). */
 struct hash_ctx {
-	void *md; /* EVP_MD_CTX */
+	void *md; /* SHA256_CTX */
 };
 void hash_init(struct hash_ctx *h);
 void hash_update(struct hash_ctx *h, const void *data, size_t len);

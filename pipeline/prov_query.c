@@ -1511,3 +1511,31 @@ int prov_latest_run_id(struct prov *p, int64_t *id, struct strbuf *err)
 {
 	return lookup_int(p, "SELECT max(id) FROM runs", NULL, NULL, id, err);
 }
+
+/* ---- durations for the scheduler ---- */
+
+int prov_stage_walls(struct prov *p, const char *const *ids, size_t n, double *wall,
+		     struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	for (size_t k = 0; k < n; k++)
+		wall[k] = -1;
+	/* status <> 'cached' repeats the partial stage index's WHERE term */
+	if (prepare_read(p,
+			 "SELECT wall_s FROM executions WHERE stage_id = ?1 AND status <> 'cached'"
+			 " AND status = 'ran' AND wall_s IS NOT NULL ORDER BY id DESC LIMIT 1",
+			 &st, err) < 0)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		sqlite3_reset(st);
+		if (sqlite3_bind_text(st, 1, ids[k], -1, SQLITE_STATIC) != SQLITE_OK)
+			return read_error(p, st, err);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			wall[k] = sqlite3_column_double(st, 0);
+		else if (rc != SQLITE_DONE)
+			return read_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}

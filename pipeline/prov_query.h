@@ -344,6 +344,16 @@ int prov_scan_collected(struct prov *p, void (*fn)(const struct prov_collected *
  * none did), or -1 with "cannot read provenance: ..." in err. */
 int prov_collected_by(struct prov *p, const char *digest, int64_t *gc_id, struct strbuf *err);
 
+/* ---- durations for the scheduler (critpath.h) ---- */
+
+/* For each of the n stage ids: wall[k] = the wall time in seconds of its
+ * latest execution that ran to success (status 'ran'), or -1 when none is
+ * recorded. One prepared statement, one indexed lookup per id. 0, or -1
+ * with "cannot read provenance: ..." in err (wall then holds -1 from the
+ * failing id on). */
+int prov_stage_walls(struct prov *p, const char *const *ids, size_t n, double *wall,
+		     struct strbuf *err);
+
 /* The hash-chain check (chain_verify, chain.h) over this database. */
 struct chain_check;
 int prov_check_chain(struct prov *p, struct chain_check *c, struct strbuf *err);

@@ -6,6 +6,7 @@
  */
 #include "runner.h"
 #include "canon.h"
+#include "critpath.h"
 #include "executor.h"
 #include "extinput.h"
 #include "freshness.h"
@@ -994,6 +995,26 @@ static void drop_retries(struct runner *r)
 	strbuf_release(&why);
 }
 
+/* Before the first stage starts, order the ready queue by longest remaining
+ * path (critpath.h). Not before: a run that starts nothing, such as a no-op
+ * rerun, never reads the durations; the first stage to start is the first
+ * miss in plan order. */
+static void prioritize(struct runner *r)
+{
+	if (sync_hits(r) < 0)
+		return; /* the run stops */
+	double *prio = xmalloc((r->p->nr ? r->p->nr : 1) * sizeof(*prio));
+	struct strbuf err = STRBUF_INIT, msg = STRBUF_INIT;
+	if (critpath_from_prov(r->p, r->pv, r->o->selected, prio, &err) < 0) {
+		strbuf_addf(&msg, "study: warning: stage durations estimated: %s\n", err.buf);
+		progress_print(&r->prog, msg.buf);
+	}
+	sched_set_priority(&r->sched, prio);
+	strbuf_release(&err);
+	strbuf_release(&msg);
+	free(prio);
+}
+
 /* Release stages from the scheduler: each is looked up (freshness.h); hits
  * are settled at once, misses are started. A dry run starts them on the dry
  * executor, which runs nothing (finish_dry). */
@@ -1057,6 +1078,8 @@ static void launch_ready(struct runner *r)
 		}
 		if (r->o->before_first_start && !r->started_any && sync_hits(r) == 0)
 			r->o->before_first_start(r->o->before_first_start_ctx);
+		if (!r->started_any)
+			prioritize(r);
 		r->started_any = 1;
 		r->attempt[si] = 1;
 		start_stage(r, si, &f.programs, f.key, &f.record);

@@ -6,6 +6,16 @@
 #include "xalloc.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* 1 when ready stage a starts before b: higher priority first, ties (and
+ * every stage without priorities) in plan order. */
+static int starts_before(const struct sched *s, size_t a, size_t b)
+{
+	if (s->prio && s->prio[a] != s->prio[b])
+		return s->prio[a] > s->prio[b];
+	return a < b;
+}
 
 static void heap_push(struct sched *s, size_t v)
 {
@@ -13,7 +23,7 @@ static void heap_push(struct sched *s, size_t v)
 	s->ready[i] = v;
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
-		if (s->ready[parent] <= s->ready[i])
+		if (!starts_before(s, s->ready[i], s->ready[parent]))
 			break;
 		size_t t = s->ready[parent];
 		s->ready[parent] = s->ready[i];
@@ -29,9 +39,9 @@ static size_t heap_pop(struct sched *s)
 	size_t i = 0;
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < s->ready_nr && s->ready[l] < s->ready[m])
+		if (l < s->ready_nr && starts_before(s, s->ready[l], s->ready[m]))
 			m = l;
-		if (r < s->ready_nr && s->ready[r] < s->ready[m])
+		if (r < s->ready_nr && starts_before(s, s->ready[r], s->ready[m]))
 			m = r;
 		if (m == i)
 			break;
@@ -57,6 +67,7 @@ void sched_init_subset(struct sched *s, const struct plan *p, int slots, int kee
 	s->cpus = xcalloc(p->nr, sizeof(*s->cpus));
 	s->ready = xcalloc(p->nr, sizeof(*s->ready));
 	s->ready_nr = 0;
+	s->prio = NULL;
 	s->slots = slots < 1 ? 1 : slots;
 	s->slots_used = 0;
 	s->keep_going = keep_going;
@@ -92,6 +103,7 @@ void sched_release(struct sched *s)
 	free(s->mem);
 	free(s->gpus);
 	free(s->gpu_mask);
+	free(s->prio);
 }
 
 /* ---- resource pools: memory and GPU slots (beside the cpu slots) ---- */
@@ -160,13 +172,27 @@ uint64_t sched_gpu_mask(const struct sched *s, size_t i)
 	return s->gpu_mask ? s->gpu_mask[i] : 0;
 }
 
+void sched_set_priority(struct sched *s, const double *prio)
+{
+	size_t n = s->plan->nr;
+	if (!s->prio && n)
+		s->prio = xmalloc(n * sizeof(*s->prio));
+	if (s->prio)
+		memcpy(s->prio, prio, n * sizeof(*s->prio));
+	/* rebuild the heap of the stages already ready under the new order */
+	size_t nr = s->ready_nr;
+	s->ready_nr = 0;
+	for (size_t k = 0; k < nr; k++)
+		heap_push(s, s->ready[k]);
+}
+
 long sched_next(struct sched *s)
 {
 	if (s->stopped || !s->ready_nr)
 		return -1;
 	size_t i = s->ready[0];
 	if (s->slots_used + s->cpus[i] > s->slots || !pools_fit(s, i))
-		return -1; /* wait in plan order rather than starve big stages */
+		return -1; /* the head waits (priority order) rather than starve big stages */
 	heap_pop(s);
 	s->state[i] = ST_RUNNING;
 	s->slots_used += s->cpus[i];

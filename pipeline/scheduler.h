@@ -3,7 +3,11 @@
  * with no processes and no I/O, so it is unit-tested directly.
  *
  * -j N gives N cpu slots; a stage takes resources.cpus slots (clamped to N so
- * that a big stage still runs, alone). Ready stages start in plan order.
+ * that a big stage still runs, alone). Ready stages start in plan order, or
+ * by priority once the caller sets one per stage (sched_set_priority; the
+ * runner's are critpath.h's longest remaining paths): the highest first,
+ * ties in plan order. The next stage in that order waits for enough free
+ * slots; no stage behind it jumps the queue (a wide stage is not starved).
  * When a stage fails, everything downstream of it is skipped; without
  * keep_going no new stage starts after the first failure (running ones finish).
  * A run of some stages only (targets, select.h) leaves the others out: they
@@ -35,7 +39,8 @@ struct sched {
 	enum stage_state *state;
 	size_t *pending;     /* unfinished deps per stage */
 	int *cpus;           /* slots per stage, clamped */
-	size_t *ready;       /* min-heap of ready stage indices (plan order) */
+	size_t *ready;       /* heap of ready stage indices, the next to start on top */
+	double *prio;        /* per stage, larger starts first; NULL: plan order */
 	size_t ready_nr;
 	int slots, slots_used;
 	int keep_going, stopped;
@@ -54,6 +59,9 @@ void sched_init(struct sched *s, const struct plan *p, int slots, int keep_going
 void sched_init_subset(struct sched *s, const struct plan *p, int slots, int keep_going,
 		       const char *selected);
 void sched_release(struct sched *s);
+/* Order the ready queue by prio (one value per stage of the plan, copied;
+ * larger first, equal ones in plan order), the stages already ready too. */
+void sched_set_priority(struct sched *s, const double *prio);
 /* Next stage to start now (marked running, slots reserved), or -1. */
 long sched_next(struct sched *s);
 /* Report that a running stage finished; ok=0 skips its downstream stages. */

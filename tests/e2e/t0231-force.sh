@@ -24,9 +24,10 @@ methods:
 evaluations:
   acc: {run: [stages/bin/toystage, score, --model, "\${model}", --task, acc, --out, "\${out}"]}
 YAML
-rows() { # rows RUN: stage|status|reason of each execution of the run
+rows() { # rows RUN: stage|status|reason of each execution of the run, by stage (the
+	# order of starts follows measured durations: critical path first)
 	sqlite3 "$S/provenance.db" "SELECT stage_id || '|' || status || '|' || coalesce(reason, '')
-		FROM executions WHERE run_id = $1 ORDER BY id"
+		FROM executions WHERE run_id = $1 ORDER BY stage_id, id"
 }
 "$STUDY" run "$F" --store "$S" -j 1 >"$TMP/out" 2>"$TMP/err"
 check_eq "first run" "$(cat "$TMP/out")" "run 1: ran 7, cached 0, failed 0"
@@ -36,12 +37,12 @@ check_eq "--force reruns the cached stage only" "$rc:$(cat "$TMP/out")" \
 	"0:run 2: ran 1, cached 6, failed 0"
 check_eq "... recorded as forced, the rest as cache hits" "$(rows 2)" \
 "data/corpus|cached|
-data/nd|cached|
 data/ctl|cached|
-model/m|ran|forced
-method/halve/m|cached|
+data/nd|cached|
 eval/acc/m/base|cached|
-eval/acc/m/halve|cached|"
+eval/acc/m/halve|cached|
+method/halve/m|cached|
+model/m|ran|forced"
 check "show STAGE says it was forced" sh -c "'$STUDY' show model/m --store '$S' | grep -qx 'status       ran: forced'"
 check "show RUN shows the reason" sh -c "'$STUDY' show 2 --store '$S' | grep -q 'model/m .* ran .*forced$'"
 check "a deterministic stage: no warning" sh -c "! grep -q 'output changed' '$TMP/err'"
@@ -50,10 +51,10 @@ check "a deterministic stage: no warning" sh -c "! grep -q 'output changed' '$TM
 check_eq "--force-downstream reruns the stage and everything after it" "$(cat "$TMP/out")" \
 	'{"run":3,"status":"ok","ran":4,"cached":3,"failed":0,"interrupted":0,"skipped":0,"not_started":0,"not_selected":0,"forced":4,"retried":0,"stages":7}'
 check_eq "... each recorded as forced" "$(rows 3 | grep '|ran|')" \
-"model/m|ran|forced
+"eval/acc/m/base|ran|forced
+eval/acc/m/halve|ran|forced
 method/halve/m|ran|forced
-eval/acc/m/base|ran|forced
-eval/acc/m/halve|ran|forced"
+model/m|ran|forced"
 
 "$STUDY" run "$F" --store "$S" 'eval/acc/m/base' --force model/m --force-downstream >"$TMP/out" 2>"$TMP/err"
 check_eq "with a target, downstream forcing stays inside the selection" "$(cat "$TMP/out")" \
