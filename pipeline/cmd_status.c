@@ -156,6 +156,9 @@ int cmd_status(int argc, char **argv)
 		}
 		strbuf_release(&db);
 	}
+	/* no store or no database is not an error here: drop what they said,
+	 * so that an error below is printed alone */
+	strbuf_reset(&err);
 
 	/* the external inputs first: their digests are part of the keys below
 	 * (read only: the stat cache is used but not written, nothing imported) */
