@@ -199,9 +199,7 @@ static int add_changes(struct prov *p, const struct prov_exec_info *e,
 	return rc;
 }
 
-/* 1 when `reason` holds the note "forced" (runner.c: the execution ran only
- * because of run --force): a "; "-separated item "forced" or "forced, ...". */
-static int has_forced_note(const char *reason)
+int why_reason_forced(const char *reason)
 {
 	for (const char *p = reason; p && *p;) {
 		if (!strncmp(p, "forced", 6) && (!p[6] || p[6] == ',' || p[6] == ';'))
@@ -230,7 +228,7 @@ static const char *verdict_of(const struct prov_exec_info *e, const struct prov_
 		return "no-previous-record";
 	if (strcmp(prev->cache_record, e->cache_record))
 		return "changed";
-	if (has_forced_note(e->reason))
+	if (why_reason_forced(e->reason))
 		return "forced";
 	if (!strcmp(prev->status, "failed") || !strcmp(prev->status, "interrupted"))
 		return "retried";
