@@ -175,6 +175,7 @@ int cmd_status(int argc, char **argv)
 			prov_close(pv);
 		store_release(&st);
 		free(dir);
+		selection_release(&sel);
 		plan_release(&p);
 		study_release(&study);
 		strbuf_release(&err);
