@@ -36,14 +36,32 @@ static void print_json_str(const char *s)
 	strbuf_release(&sb);
 }
 
-/* Both print the stages with on[i] set; a selection holds the inputs of each
- * stage in it, so every edge printed joins two printed nodes. */
-static void print_dot(const struct plan *p, const char *on)
+/* Whether external input x is drawn: always without targets (a declared
+ * input no stage reads is still part of the study), else when a selected
+ * stage reads it. */
+static int input_shown(const struct plan *p, const struct selection *sel, size_t x)
 {
+	if (!sel->partial)
+		return 1;
+	for (size_t i = 0; i < p->nr; i++)
+		for (size_t k = 0; k < p->stages[i].inputs_nr && sel->on[i]; k++)
+			if (p->stages[i].inputs[k].stage == p->nr + x)
+				return 1;
+	return 0;
+}
+
+/* Both print the stages with on[i] set, and the external inputs they read; a
+ * selection holds the inputs of each stage in it, so every edge printed
+ * joins two printed nodes. */
+static void print_dot(const struct plan *p, const struct selection *sel)
+{
+	const char *on = sel->on;
 	printf("digraph \"%s\" {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n",
 	       p->study->name);
 	/* external inputs are imported, not run: drawn as folders / notes */
 	for (size_t x = 0; x < p->externals_nr; x++) {
+		if (!input_shown(p, sel, x))
+			continue;
 		printf("  ");
 		print_json_str(p->externals[x].id);
 		printf(" [shape=%s];\n", p->externals[x].input->is_dir ? "folder" : "note");
@@ -79,23 +97,25 @@ static void print_opt(const char *key, const char *v)
 		printf("null");
 }
 
-static void print_json(const struct plan *p, const char *on)
+static void print_json(const struct plan *p, const struct selection *sel)
 {
+	const char *on = sel->on;
+	size_t inputs = 0;
 	printf("{\"study\":");
 	print_json_str(p->study->name);
-	if (p->externals_nr) {
-		printf(",\"inputs\":[");
-		for (size_t x = 0; x < p->externals_nr; x++) {
-			const struct study_input *in = p->externals[x].input;
-			printf("%s\n{\"id\":", x ? "," : "");
-			print_json_str(p->externals[x].id);
-			printf(",\"kind\":\"%s\"", in->is_dir ? "directory" : "file");
-			print_opt("path", in->abs);
-			print_opt("sha256", in->sha256);
-			printf("}");
-		}
-		printf("\n]");
+	for (size_t x = 0; x < p->externals_nr; x++) {
+		if (!input_shown(p, sel, x))
+			continue;
+		const struct study_input *in = p->externals[x].input;
+		printf("%s\n{\"id\":", inputs++ ? "," : ",\"inputs\":[");
+		print_json_str(p->externals[x].id);
+		printf(",\"kind\":\"%s\"", in->is_dir ? "directory" : "file");
+		print_opt("path", in->abs);
+		print_opt("sha256", in->sha256);
+		printf("}");
 	}
+	if (inputs)
+		printf("\n]");
 	printf(",\"stages\":[");
 	size_t shown = 0;
 	for (size_t i = 0; i < p->nr; i++) {
@@ -178,9 +198,9 @@ int cmd_dag(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(format, "dot"))
-		print_dot(&p, sel.on);
+		print_dot(&p, &sel);
 	else
-		print_json(&p, sel.on);
+		print_json(&p, &sel);
 	selection_release(&sel);
 	plan_release(&p);
 	study_release(&st);

@@ -55,7 +55,15 @@ static void fmt_num(double v, char out[32])
 		snprintf(out, 32, "%.3g", v);
 }
 
-enum { COL_EVAL, COL_MODEL, COL_VARIANT, COL_METRIC, COL_VALUE, COL_N, COL_CI, NCOLS };
+/* The seed of a replicate's stage id ("eval/e/m1/base@seed7": "7"), or "-"
+ * for a stage that is not replicated (docs/study-format.md, "Seeds"). */
+static const char *seed_of(const char *stage_id)
+{
+	const char *at = stage_id ? strrchr(stage_id, '@') : NULL;
+	return at && !strncmp(at, "@seed", 5) && at[5] ? at + 5 : "-";
+}
+
+enum { COL_EVAL, COL_MODEL, COL_VARIANT, COL_SEED, COL_METRIC, COL_VALUE, COL_N, COL_CI, NCOLS };
 
 static void cells(const struct prov_metric_info *m, char cell[NCOLS][96])
 {
@@ -63,6 +71,7 @@ static void cells(const struct prov_metric_info *m, char cell[NCOLS][96])
 	snprintf(cell[COL_EVAL], 96, "%s", or_dash(m->evaluation));
 	snprintf(cell[COL_MODEL], 96, "%s", or_dash(m->model));
 	snprintf(cell[COL_VARIANT], 96, "%s", or_dash(m->variant));
+	snprintf(cell[COL_SEED], 96, "%s", seed_of(m->stage_id));
 	snprintf(cell[COL_METRIC], 96, "%s", or_dash(m->metric));
 	fmt_num(m->value, a);
 	snprintf(cell[COL_VALUE], 96, "%s", a);
@@ -81,12 +90,15 @@ static void cells(const struct prov_metric_info *m, char cell[NCOLS][96])
 
 static void print_table(const struct prov_metric_info *rows, size_t nr)
 {
-	static const char *const head[NCOLS] = { "EVALUATION", "MODEL", "VARIANT", "METRIC",
-						 "VALUE", "N", "95% CI" };
+	static const char *const head[NCOLS] = { "EVALUATION", "MODEL", "VARIANT", "SEED",
+						 "METRIC", "VALUE", "N", "95% CI" };
 	/* numbers right-aligned, text left-aligned */
-	static const int right[NCOLS] = { 0, 0, 0, 0, 1, 1, 0 };
+	static const int right[NCOLS] = { 0, 0, 0, 0, 0, 1, 1, 0 };
 	int w[NCOLS];
 	char cell[NCOLS][96];
+	int seeds = 0;
+	for (size_t i = 0; i < nr && !seeds; i++)
+		seeds = strcmp(seed_of(rows[i].stage_id), "-") != 0;
 	for (int c = 0; c < NCOLS; c++)
 		w[c] = (int)strlen(head[c]);
 	for (size_t i = 0; i < nr; i++) {
@@ -101,6 +113,8 @@ static void print_table(const struct prov_metric_info *rows, size_t nr)
 			cells(&rows[i - 1], cell);
 		for (int c = 0; c < NCOLS; c++) {
 			const char *s = i == 0 ? head[c] : cell[c];
+			if (c == COL_SEED && !seeds)
+				continue;
 			if (c)
 				strbuf_addstr(&line, "  ");
 			strbuf_addf(&line, right[c] ? "%*s" : "%-*s", w[c], s);
@@ -211,7 +225,8 @@ static void fmt_signed(double v, char out[40])
 	snprintf(out, 40, "%s%s", v > 0 ? "+" : "", a);
 }
 
-enum { CC_EVAL, CC_MODEL, CC_VARIANT, CC_METRIC, CC_A, CC_CI_A, CC_B, CC_CI_B, CC_DIFF, NCC };
+enum { CC_EVAL, CC_MODEL, CC_VARIANT, CC_SEED, CC_METRIC, CC_A, CC_CI_A, CC_B, CC_CI_B, CC_DIFF,
+       NCC };
 
 static void compare_cells(const struct prov_metric_pair *q, int64_t a, int64_t b,
 			  char cell[NCC][96])
@@ -221,6 +236,7 @@ static void compare_cells(const struct prov_metric_pair *q, int64_t a, int64_t b
 	snprintf(cell[CC_EVAL], 96, "%s", or_dash(m->evaluation));
 	snprintf(cell[CC_MODEL], 96, "%s", or_dash(m->model));
 	snprintf(cell[CC_VARIANT], 96, "%s", or_dash(m->variant));
+	snprintf(cell[CC_SEED], 96, "%s", seed_of(m->stage_id));
 	snprintf(cell[CC_METRIC], 96, "%s", or_dash(m->metric));
 	for (int side = 0; side < 2; side++) {
 		const struct prov_metric_info *v = side ? &q->b : &q->a;
@@ -248,11 +264,13 @@ static void compare_cells(const struct prov_metric_pair *q, int64_t a, int64_t b
 
 static void print_compare(const struct prov_metric_pair *pairs, size_t nr, int64_t a, int64_t b)
 {
-	char head[NCC][96] = { "EVALUATION", "MODEL", "VARIANT", "METRIC", "", "95% CI", "",
-			       "95% CI", "" };
-	static const int right[NCC] = { 0, 0, 0, 0, 1, 0, 1, 0, 1 };
+	char head[NCC][96] = { "EVALUATION", "MODEL", "VARIANT", "SEED", "METRIC", "", "95% CI",
+			       "", "95% CI", "" };
+	static const int right[NCC] = { 0, 0, 0, 0, 0, 1, 0, 1, 0, 1 };
 	char cell[NCC][96];
-	int w[NCC];
+	int w[NCC], seeds = 0;
+	for (size_t i = 0; i < nr && !seeds; i++)
+		seeds = strcmp(seed_of((pairs[i].has_a ? &pairs[i].a : &pairs[i].b)->stage_id), "-") != 0;
 	snprintf(head[CC_A], 96, "RUN %lld", (long long)a);
 	snprintf(head[CC_B], 96, "RUN %lld", (long long)b);
 	snprintf(head[CC_DIFF], 96, "RUN %lld - RUN %lld", (long long)b, (long long)a);
@@ -269,6 +287,8 @@ static void print_compare(const struct prov_metric_pair *pairs, size_t nr, int64
 		if (i > 0)
 			compare_cells(&pairs[i - 1], a, b, cell);
 		for (int c = 0; c < NCC; c++) {
+			if (c == CC_SEED && !seeds)
+				continue;
 			if (c)
 				strbuf_addstr(&line, "  ");
 			strbuf_addf(&line, right[c] ? "%*s" : "%-*s", w[c], i ? cell[c] : head[c]);

@@ -156,6 +156,9 @@ int cmd_status(int argc, char **argv)
 		}
 		strbuf_release(&db);
 	}
+	/* no store or no database is not an error here: drop what they said,
+	 * so that an error below is printed alone */
+	strbuf_reset(&err);
 
 	/* the external inputs first: their digests are part of the keys below
 	 * (read only: the stat cache is used but not written, nothing imported) */
@@ -172,6 +175,7 @@ int cmd_status(int argc, char **argv)
 			prov_close(pv);
 		store_release(&st);
 		free(dir);
+		selection_release(&sel);
 		plan_release(&p);
 		study_release(&study);
 		strbuf_release(&err);

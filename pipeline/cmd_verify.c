@@ -84,7 +84,7 @@ static void print_collected(const struct verify_report *r)
 	int64_t done = 0;
 	for (;;) {
 		int64_t gc = 0, lo = 0, hi = 0;
-		long trees = 0, logs = 0;
+		long trees = 0, files = 0, logs = 0;
 		for (size_t i = 0; i < r->collected_nr; i++)
 			if (r->collected[i].gc > done && (!gc || r->collected[i].gc < gc))
 				gc = r->collected[i].gc;
@@ -94,7 +94,9 @@ static void print_collected(const struct verify_report *r)
 			const struct verify_collected *c = &r->collected[i];
 			if (c->gc != gc)
 				continue;
-			if (!strcmp(c->ref, "output") || !strcmp(c->ref, "input"))
+			if (!strcmp(c->ref, "input") && c->object)
+				files++;
+			else if (!strcmp(c->ref, "output") || !strcmp(c->ref, "input"))
 				trees++;
 			else
 				logs++;
@@ -102,15 +104,25 @@ static void print_collected(const struct verify_report *r)
 			hi = c->last_run > hi ? c->last_run : hi;
 		}
 		printf("verify: collected: ");
-		if (trees)
-			printf("%ld tree%s", trees, trees == 1 ? "" : "s");
-		if (logs)
-			printf("%s%ld log object%s", trees ? " and " : "", logs, logs == 1 ? "" : "s");
+		/* "2 trees, 1 input file and 4 log objects" */
+		long part[3] = { trees, files, logs };
+		static const char *const what[3][2] = { { "tree", "trees" },
+							{ "input file", "input files" },
+							{ "log object", "log objects" } };
+		int left = (trees > 0) + (files > 0) + (logs > 0);
+		for (int k = 0; k < 3; k++) {
+			if (!part[k])
+				continue;
+			printf("%ld %s%s", part[k], what[k][part[k] != 1], left == 1 ? ""
+									     : left == 2 ? " and " : ", ");
+			left--;
+		}
 		if (lo == hi)
 			printf(" recorded by run %lld", (long long)lo);
 		else
 			printf(" recorded by runs %lld to %lld", (long long)lo, (long long)hi);
-		printf(" %s removed by gc %lld\n", trees + logs == 1 ? "was" : "were", (long long)gc);
+		printf(" %s removed by gc %lld\n", trees + files + logs == 1 ? "was" : "were",
+		       (long long)gc);
 		done = gc;
 	}
 }

@@ -4,6 +4,7 @@
  * removal (sweep). docs/store.md, "Garbage collection".
  */
 #include "gc.h"
+#include "extinput.h"
 #include "freshness.h"
 #include "prov_query.h"
 #include "scheduler.h"
@@ -107,12 +108,24 @@ int gc_roots_add_runs(struct gc_roots *r, struct prov *pv, const int64_t *kept, 
 int gc_roots_add_plan(struct gc_roots *r, const struct plan *p, struct store *st, struct prov *pv,
 		      struct strbuf *err)
 {
-	struct stage_output *outs = xcalloc(p->nr ? p->nr : 1, sizeof(*outs));
+	/* stages, then external inputs (plan.h: node p->nr + x is input x) */
+	struct stage_output *outs = xcalloc(p->nr + p->externals_nr + 1, sizeof(*outs));
 	struct code_digests cd;
 	struct fresh f;
 	struct sched sc;
 	long i;
 	int ret = 0;
+	/* the inputs' digests, as status finds them (read-only: stat cache,
+	 * nothing imported), are part of the keys below; their copies in the
+	 * store are what the study would reuse too */
+	if (extinput_resolve_all(p, st, EXTINPUT_LOOK, 1, outs + p->nr, NULL, NULL, err) < 0) {
+		extinput_release(outs + p->nr, p->externals_nr);
+		free(outs);
+		return -1;
+	}
+	for (size_t x = 0; x < p->externals_nr; x++)
+		strmap_put(outs[p->nr + x].is_file ? &r->objects : &r->trees,
+			   outs[p->nr + x].digest, (void *)1);
 	code_digests_init(&cd);
 	fresh_init(&f);
 	sched_init(&sc, p, 1 << 30, 1);
@@ -136,6 +149,7 @@ int gc_roots_add_plan(struct gc_roots *r, const struct plan *p, struct store *st
 	sched_release(&sc);
 	fresh_release(&f);
 	code_digests_release(&cd);
+	extinput_release(outs + p->nr, p->externals_nr);
 	free(outs);
 	return ret;
 }

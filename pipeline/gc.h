@@ -53,8 +53,10 @@ int gc_roots_add_runs(struct gc_roots *r, struct prov *pv, const int64_t *kept, 
 		      struct strbuf *err);
 /* What the study `p` would reuse now: the output of every stage that
  * `study status` calls up to date (freshness.h, read-only, looking ahead
- * through stages assumed to reproduce their recorded output). pv may be
- * NULL. -1 only on a provenance read error. */
+ * through stages assumed to reproduce their recorded output), and the store's
+ * copy of each external input's current content. pv may be NULL. -1 on a
+ * provenance read error, or an external input that cannot be read or does
+ * not match its pin (extinput.h's message; nothing is kept then). */
 int gc_roots_add_plan(struct gc_roots *r, const struct plan *p, struct store *st, struct prov *pv,
 		      struct strbuf *err);
 /* Call last: the logs of every execution whose output is a kept tree (a

@@ -11,6 +11,7 @@
 #include "store.h"
 #include "study.h"
 #include "tree.h"
+#include "why.h"
 #include "xalloc.h"
 
 #include <stdint.h>
@@ -218,10 +219,20 @@ static void explain(struct report_run *rr)
 			   !strcmp(status, "interrupted")) {
 			if (!x->prev_id) {
 				strbuf_addstr(&why, "ran: its first execution in this store");
+			} else if (x->e.cache_record && x->prev_record &&
+				   !strcmp(x->e.cache_record, x->prev_record) &&
+				   why_reason_forced(x->e.reason)) {
+				strbuf_addf(&why, "ran: forced (run --force); same cache key as last"
+					    " time (vs execution %lld, run %lld)",
+					    (long long)x->prev_id, (long long)x->prev_run);
 			} else {
-				strbuf_addstr(&why, "ran: ");
+				/* fresh_explain appends to an empty buffer: it tells a
+				 * change from none by whether it wrote anything */
+				struct strbuf what = STRBUF_INIT;
 				fresh_explain(x->e.cache_record, x->prev_record, x->prev_status,
-					      x->prev_reason, &why);
+					      x->prev_reason, &what);
+				strbuf_addf(&why, "ran: %s", what.buf);
+				strbuf_release(&what);
 				strbuf_addf(&why, " (vs execution %lld, run %lld)",
 					    (long long)x->prev_id, (long long)x->prev_run);
 			}

@@ -185,6 +185,19 @@ static void consider(struct nearest *n, const char *cand)
 void select_suggest(const struct plan *p, const char *pattern, struct strbuf *out)
 {
 	size_t len = strlen(pattern);
+	if (!strpbrk(pattern, "*?[") && !strchr(pattern, '@')) {
+		/* a stage of a study with seeds: "model/m1" for its replicates
+		 * "model/m1@seed1", ... */
+		struct strbuf reps = STRBUF_INIT;
+		strbuf_addf(&reps, "%s@*", pattern);
+		for (size_t i = 0; i < p->nr; i++)
+			if (select_match(reps.buf, p->stages[i].id)) {
+				strbuf_addstr(out, reps.buf);
+				strbuf_release(&reps);
+				return;
+			}
+		strbuf_release(&reps);
+	}
 	if (!strpbrk(pattern, "*?[")) {
 		/* a group written without its star: "eval/refusal", "model/" */
 		struct strbuf glob = STRBUF_INIT;

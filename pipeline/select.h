@@ -47,7 +47,9 @@ void selection_release(struct selection *sel);
 /* 1 when `id` matches target `pattern` (see above). */
 int select_match(const char *pattern, const char *id);
 
-/* The hint for a pattern that matches no stage: the pattern with "/" and a
+/* The hint for a pattern that matches no stage: the pattern with "@" and a
+ * star appended when it names a stage's replicates (`model/m1`, with seeds:
+ * `model/m1@seed1`, ...), else with "/" and a
  * star appended when it names a group of ids (`eval/refusal`), else the
  * stage id or group glob (`eval/`, then a star) nearest in edit distance (transpositions count one), if it is within
  * 1 + length/5 edits. Appends it to `out`; nothing when there is none. */

@@ -344,6 +344,7 @@ static int check_orphan_outdirs(struct verifier *v, struct strbuf *err)
 /* The newest collection of a digest (prov_scan_collected gives it last). */
 struct gc_mark {
 	int64_t gc, last_run;
+	int object; /* it was an object (a file input or a log), not a tree */
 };
 
 static void load_collected_row(const struct prov_collected *c, void *data)
@@ -356,6 +357,7 @@ static void load_collected_row(const struct prov_collected *c, void *data)
 	}
 	m->gc = c->gc_id;
 	m->last_run = c->last_run;
+	m->object = c->kind && !strcmp(c->kind, "object");
 }
 
 /* 1 when the missing digest of `ref` was removed by study gc after the run
@@ -383,6 +385,7 @@ static int collected(struct verifier *v, const struct prov_ref *ref)
 	c->run = c->last_run = ref->run;
 	c->exec = ref->exec;
 	c->gc = m->gc;
+	c->object = m->object;
 	return 1;
 }
 
@@ -397,12 +400,13 @@ static void check_ref(const struct prov_ref *ref, void *data)
 	if (strmap_get(&v->reported, d))
 		return;
 	if (ref->kind == PROV_REF_OUTPUT || ref->kind == PROV_REF_INPUT) {
-		if (strmap_get(&v->trees_seen, d) || collected(v, ref))
+		if (strmap_get(&v->trees_seen, d))
 			return;
 		if (ref->kind == PROV_REF_INPUT && is_external(ref)) {
-			/* a file input is an object, rehashed with the others */
+			/* a file input is an object, rehashed with the others; one
+			 * in the store (imported again after a gc) is not collected */
 			store_object_path(&v->st, d, &p);
-			if (stat(p.buf, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if ((stat(p.buf, &sb) == 0 && S_ISREG(sb.st_mode)) || collected(v, ref)) {
 				strbuf_release(&p);
 				return;
 			}
@@ -414,6 +418,8 @@ static void check_ref(const struct prov_ref *ref, void *data)
 			strbuf_release(&p);
 			return;
 		}
+		if (collected(v, ref))
+			return;
 		strmap_put(&v->reported, d, (void *)1);
 		if (ref->kind == PROV_REF_OUTPUT)
 			add_problem(v, "missing", &ow,

@@ -49,6 +49,7 @@ struct verify_collected {
 	int64_t run, exec;
 	int64_t last_run; /* the newest run among the references it excuses */
 	int64_t gc;       /* the collection that removed it */
+	int object;       /* an object (a file input, a log), not a tree */
 };
 
 struct verify_report {

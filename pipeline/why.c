@@ -199,6 +199,18 @@ static int add_changes(struct prov *p, const struct prov_exec_info *e,
 	return rc;
 }
 
+int why_reason_forced(const char *reason)
+{
+	for (const char *p = reason; p && *p;) {
+		if (!strncmp(p, "forced", 6) && (!p[6] || p[6] == ',' || p[6] == ';'))
+			return 1;
+		p = strstr(p, "; ");
+		if (p)
+			p += 2;
+	}
+	return 0;
+}
+
 static const char *verdict_of(const struct prov_exec_info *e, const struct prov_exec_info *prev,
 			      int has_prev)
 {
@@ -216,6 +228,8 @@ static const char *verdict_of(const struct prov_exec_info *e, const struct prov_
 		return "no-previous-record";
 	if (strcmp(prev->cache_record, e->cache_record))
 		return "changed";
+	if (why_reason_forced(e->reason))
+		return "forced";
 	if (!strcmp(prev->status, "failed") || !strcmp(prev->status, "interrupted"))
 		return "retried";
 	return "cache-unusable";
@@ -498,7 +512,12 @@ void why_print(FILE *f, const cJSON *why)
 		return;
 	}
 	fprintf(f, "stage %s ran in run %lld (%s)", stage, run, t);
-	if (!strcmp(status, "failed"))
+	if (!strcmp(status, "failed") && !strcmp(verdict, "forced")) {
+		/* the note is the verdict: "exit status 4" rather than "...; forced" */
+		const char *r = bare_reason(reason, "failed"), *note = strstr(r, "; forced");
+		fprintf(f, " and failed (%.*s%s)", note ? (int)(note - r) : (int)strlen(r), r,
+			note ? note + strlen("; forced") : "");
+	} else if (!strcmp(status, "failed"))
 		fprintf(f, " and failed (%s)", bare_reason(reason, "failed"));
 	else if (!strcmp(status, "interrupted"))
 		fprintf(f, " and was interrupted (%s)", bare_reason(reason, "interrupted"));
@@ -514,6 +533,14 @@ void why_print(FILE *f, const cJSON *why)
 			prun);
 		how_it_ended(f, prev, "");
 		fputc('\n', f);
+	} else if (!strcmp(verdict, "forced")) {
+		const char *before = jstr(prev, "output_digest"), *now = jstr(why, "output_digest");
+		fprintf(f, " because it was forced (run --force); its cache key is the same as in"
+			   " run %lld\n", prun);
+		if (now && before && !strcmp(status, "ran"))
+			fprintf(f, !strcmp(now, before) ? "  it produced the same output again\n"
+							: "  it produced a different output:"
+							  " sha256:%.12s\n", now);
 	} else if (!strcmp(verdict, "cache-unusable")) {
 		const char *before = jstr(prev, "output_digest"), *now = jstr(why, "output_digest");
 		fprintf(f, " although its cache key is the same as in run %lld: the cached output"

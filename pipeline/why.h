@@ -12,6 +12,7 @@
  *   verdict: one of
  *     "first"          no earlier execution of the stage is recorded
  *     "changed"        its cache key differs from the previous execution's
+ *     "forced"         same key; it ran because of run --force
  *     "retried"        same key; the previous execution failed or was interrupted
  *     "cache-unusable" same key; the previous one succeeded, so its cached
  *                      output or action-cache entry could not be used
@@ -47,6 +48,11 @@ int why_explain(struct prov *p, const char *stage, cJSON **out, struct strbuf *e
 
 /* The explanation as text: one sentence, then one indented line per
  * difference (at most WHY_LINES_PER_FIELD per field, then a count). */
+/* 1 when an execution's recorded reason holds the note "forced" (runner.c:
+ * it ran only because of run --force; docs/provenance.md): a "; "-separated
+ * item "forced" or "forced, ...". 0 otherwise, also for NULL. */
+int why_reason_forced(const char *reason);
+
 #define WHY_LINES_PER_FIELD 10
 void why_print(FILE *f, const cJSON *why);
 
