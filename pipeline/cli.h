@@ -26,6 +26,12 @@ int cmd_verify(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+
+/* 1 when a recorded run (its runs.argv_json, as `study run` writes it) named
+ * TARGETs, so that it ran only part of its study; 0 for a whole-study run or
+ * an argv that is not a `study run` command line. Parsed by `run`'s own
+ * option parser (cmd_run.c), the one home of that command line. */
+int run_argv_partial(const char *argv_json);
 int cmd_why(int argc, char **argv);
 
 struct prov;

@@ -307,7 +307,8 @@ int cmd_gc(int argc, char **argv)
 	}
 	gr = xcalloc(nruns ? nruns : 1, sizeof(*gr));
 	for (size_t i = 0; i < nruns; i++)
-		gr[i] = (struct gc_run){ runs[i].id, runs[i].study_name, runs[i].status };
+		gr[i] = (struct gc_run){ runs[i].id, runs[i].study_name, runs[i].status,
+					 run_argv_partial(runs[i].argv_json) };
 	kept_nr = gc_pick_runs(gr, nruns, a.keep, &kept);
 	if (gc_roots_add_runs(&roots, pv, kept, kept_nr, &err) < 0 ||
 	    (have_plan && gc_roots_add_plan(&roots, &plan, &st, pv, &err) < 0) ||

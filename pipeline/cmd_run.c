@@ -14,8 +14,8 @@
 #include "cli.h"
 #include "executor.h"
 #include "extinput.h"
-#include "pgroup.h"
 #include "gitinfo.h"
+#include "pgroup.h"
 #include "plan.h"
 #include "prov.h"
 #include "prov_query.h"
@@ -26,6 +26,7 @@
 #include "study.h"
 #include "xalloc.h"
 
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -189,6 +190,32 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	a->sel.targets_nr = (size_t)(argc - optind - 1);
 	a->sel.force = a->force;
 	return 0;
+}
+
+int run_argv_partial(const char *argv_json)
+{
+	cJSON *arr = argv_json ? cJSON_Parse(argv_json) : NULL;
+	int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0, partial = 0;
+	const cJSON *first = cJSON_GetArrayItem(arr, 1);
+	if (n >= 3 && cJSON_IsString(first) && !strcmp(first->valuestring, "run")) {
+		/* argv as cmd_run saw it: from "run" on; only strings (a recorded run
+		 * parsed once, so it parses again: its options are valid) */
+		char **argv = xcalloc((size_t)n, sizeof(*argv));
+		int argc = 0, strings = 1;
+		for (const cJSON *x = first; x; x = x->next) {
+			strings &= cJSON_IsString(x) && strcmp(x->valuestring, "-h") &&
+				   strcmp(x->valuestring, "--help");
+			argv[argc++] = cJSON_IsString(x) ? x->valuestring : NULL;
+		}
+		struct run_args a;
+		if (strings && parse_args(argc, argv, &a) == 0)
+			partial = a.sel.targets_nr > 0;
+		if (strings)
+			free(a.force);
+		free(argv);
+	}
+	cJSON_Delete(arr);
+	return partial;
 }
 
 static char *orchestrator_argv_json(int argc, char **argv)

@@ -48,13 +48,16 @@ size_t gc_pick_runs(const struct gc_run *runs, size_t nr, long keep, int64_t **k
 		while (end < nr && !strcmp(v[end].study ? v[end].study : "",
 					   v[i].study ? v[i].study : ""))
 			end++;
+		long whole = 0; /* whole-study runs kept so far */
 		int ok_kept = 0;
 		for (size_t j = i; j < end; j++) {
 			int ok = v[j].status && !strcmp(v[j].status, "ok");
-			if ((long)(j - i) < keep || (ok && !ok_kept)) {
+			int whole_ok = ok && !v[j].partial;
+			if (whole < keep || (whole_ok && !ok_kept)) {
 				XGROW(*kept, alloc, n + 1);
 				(*kept)[n++] = v[j].id;
-				ok_kept |= ok;
+				whole += !v[j].partial;
+				ok_kept |= whole_ok;
 			}
 		}
 		i = end;

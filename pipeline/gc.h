@@ -27,11 +27,15 @@ struct gc_run {
 	int64_t id;
 	const char *study;  /* runs.study_name */
 	const char *status; /* running, ok, failed, interrupted */
+	int partial;        /* it ran only some TARGETs of its study (run_argv_partial) */
 };
 
-/* The policy: for each study (by name), its `keep` newest runs, plus its
- * newest run that ended 'ok' when none of those did (a failed or
- * interrupted run leaves the outputs of the last good one in place).
+/* The policy: for each study (by name), its `keep` newest whole-study runs
+ * and every partial run (`run STUDY TARGET...`) newer than the oldest of
+ * them, plus its newest whole run that ended 'ok' when none of those did (a
+ * failed or interrupted run leaves the outputs of the last good one in
+ * place). A partial run does not count toward `keep`: it used only some of
+ * the study's outputs, and the rest must survive it.
  * `runs` may be in any order; keep >= 1. Returns how many are kept, their
  * ids ascending in a new array *kept (NULL when none; free() it). */
 size_t gc_pick_runs(const struct gc_run *runs, size_t nr, long keep, int64_t **kept);

@@ -55,8 +55,8 @@ static void test_policy(void)
 	CHECK(n == 0 && kept == NULL, "no runs: nothing kept");
 
 	const struct gc_run two[] = {
-		{ 1, "a", "ok" }, { 2, "b", "ok" }, { 3, "a", "ok" }, { 4, "a", "ok" },
-		{ 5, "b", "ok" },
+		{ 1, "a", "ok", 0 }, { 2, "b", "ok", 0 }, { 3, "a", "ok", 0 }, { 4, "a", "ok", 0 },
+		{ 5, "b", "ok", 0 },
 	};
 	n = gc_pick_runs(two, 5, 1, &kept);
 	ids_str(kept, n, &s);
@@ -73,7 +73,7 @@ static void test_policy(void)
 
 	/* the newest run failed: the newest ok one stays as well */
 	const struct gc_run failed[] = {
-		{ 1, "a", "ok" }, { 2, "a", "ok" }, { 3, "a", "failed" }, { 4, "a", "interrupted" },
+		{ 1, "a", "ok", 0 }, { 2, "a", "ok", 0 }, { 3, "a", "failed", 0 }, { 4, "a", "interrupted", 0 },
 	};
 	n = gc_pick_runs(failed, 4, 1, &kept);
 	ids_str(kept, n, &s);
@@ -83,16 +83,34 @@ static void test_policy(void)
 	ids_str(kept, n, &s);
 	CHECK_STR(s.buf, "2 3 4", "keep 2 after failures: plus the newest ok");
 	free(kept);
-	const struct gc_run none_ok[] = { { 7, "a", "failed" }, { 9, "a", "running" } };
+	const struct gc_run none_ok[] = { { 7, "a", "failed", 0 }, { 9, "a", "running", 0 } };
 	n = gc_pick_runs(none_ok, 2, 1, &kept);
 	ids_str(kept, n, &s);
 	CHECK_STR(s.buf, "9", "no ok run: only the newest");
 	free(kept);
 	/* order of the input does not matter; a NULL study is a study too */
-	const struct gc_run mixed[] = { { 5, NULL, "ok" }, { 2, "x", "ok" }, { 3, NULL, "ok" } };
+	const struct gc_run mixed[] = { { 5, NULL, "ok", 0 }, { 2, "x", "ok", 0 }, { 3, NULL, "ok", 0 } };
 	n = gc_pick_runs(mixed, 3, 1, &kept);
 	ids_str(kept, n, &s);
 	CHECK_STR(s.buf, "2 5", "unsorted input, unnamed study");
+	free(kept);
+	/* a run of some TARGETs does not count toward keep: the whole run before
+	 * it stays, and so does it (it is newer than that whole run) */
+	const struct gc_run part[] = {
+		{ 1, "a", "ok", 0 }, { 2, "a", "ok", 0 }, { 3, "a", "ok", 1 }, { 4, "a", "failed", 1 },
+	};
+	n = gc_pick_runs(part, 4, 1, &kept);
+	ids_str(kept, n, &s);
+	CHECK_STR(s.buf, "2 3 4", "keep 1 after partial runs: the newest whole run and the later ones");
+	free(kept);
+	n = gc_pick_runs(part, 4, 2, &kept);
+	ids_str(kept, n, &s);
+	CHECK_STR(s.buf, "1 2 3 4", "keep 2 after partial runs: two whole runs");
+	free(kept);
+	const struct gc_run part_only[] = { { 5, "a", "ok", 1 }, { 6, "a", "ok", 1 } };
+	n = gc_pick_runs(part_only, 2, 1, &kept);
+	ids_str(kept, n, &s);
+	CHECK_STR(s.buf, "5 6", "only partial runs: all kept");
 	free(kept);
 	strbuf_release(&s);
 }
