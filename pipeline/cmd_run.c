@@ -573,6 +573,7 @@ int cmd_run(int argc, char **argv)
 	struct selection sel;
 	memset(&sel, 0, sizeof(sel));
 	struct stage_output *ext = xcalloc(plan.externals_nr + 1, sizeof(*ext));
+	char *wanted = NULL; /* the inputs selected stages read (select.h) */
 	if (select_stages(&plan, &a.sel, &sel, &err) < 0) {
 		/* before the store is touched: nothing runs, nothing is recorded */
 		cli_error("%s", err.buf);
@@ -608,6 +609,7 @@ int cmd_run(int argc, char **argv)
 		.forced = sel.forced_nr ? sel.forced : NULL,
 		.retries = a.retries,
 	};
+	wanted = selection_inputs(&plan, &sel);
 	struct input_note note = { a.verbose, a.dry_run, &plan, ext };
 	o.externals = ext;
 	struct run_counts counts;
@@ -615,7 +617,7 @@ int cmd_run(int argc, char **argv)
 
 	if (a.dry_run) {
 		open_store_for_reading(&st, store_dir);
-		if (extinput_resolve_all(&plan, &st, EXTINPUT_LOOK, a.jobs, ext, print_input, &note,
+		if (extinput_resolve_all(&plan, &st, EXTINPUT_LOOK, a.jobs, wanted, ext, print_input, &note,
 					 &err) < 0) {
 			cli_error("%s", err.buf);
 			rc = EXIT_USAGE;
@@ -646,7 +648,7 @@ int cmd_run(int argc, char **argv)
 	}
 	/* the external inputs are in the store, and match their pins, before
 	 * anything is recorded: a refused input leaves no run behind */
-	if (extinput_resolve_all(&plan, &st, EXTINPUT_IMPORT, a.jobs, ext, print_input, &note,
+	if (extinput_resolve_all(&plan, &st, EXTINPUT_IMPORT, a.jobs, wanted, ext, print_input, &note,
 				 &err) < 0) {
 		cli_error("%s", err.buf);
 		rc = EXIT_USAGE;
@@ -711,6 +713,7 @@ out:
 	exec_destroy(ex);
 	selection_release(&sel);
 	free(a.force);
+	free(wanted);
 	extinput_release(ext, plan.externals_nr);
 	free(ext);
 	free(store_dir);

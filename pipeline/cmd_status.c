@@ -53,12 +53,12 @@ static void keep_stats(void *ctx, size_t i, const struct extinput_stats *s)
 /* An external input: "imported" when its content is in the store, else
  * "will import" (the next run copies it in); the digest and the path. */
 static void print_input(const struct plan *p, size_t x, const struct stage_output *ext,
-			const struct extinput_stats *s, int json)
+			const struct extinput_stats *s, int json, size_t shown_before)
 {
 	const struct plan_external *e = &p->externals[x];
 	if (json) {
 		struct strbuf sb = STRBUF_INIT;
-		strbuf_addstr(&sb, x ? ",\n{\"stage\":" : "\n{\"stage\":");
+		strbuf_addstr(&sb, shown_before ? ",\n{\"stage\":" : "\n{\"stage\":");
 		strbuf_add_json_str(&sb, e->id);
 		strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":", s->in_store ? "imported" : "will-import");
 		if (s->in_store)
@@ -165,12 +165,14 @@ int cmd_status(int argc, char **argv)
 	struct stage_output *outs = xcalloc(p.nr + p.externals_nr + 1, sizeof(*outs));
 	struct extinput_stats *xs = xcalloc(p.externals_nr + 1, sizeof(*xs));
 	struct input_seen seen = { xs };
+	char *wanted = selection_inputs(&p, &sel);
 	if (extinput_resolve_all(&p, &st, EXTINPUT_LOOK, (int)sysconf(_SC_NPROCESSORS_ONLN),
-				 outs + p.nr, keep_stats, &seen, &err) < 0) {
+				 wanted, outs + p.nr, keep_stats, &seen, &err) < 0) {
 		cli_error("%s", err.buf);
 		extinput_release(outs + p.nr, p.externals_nr);
 		free(outs);
 		free(xs);
+		free(wanted);
 		if (pv)
 			prov_close(pv);
 		store_release(&st);
@@ -218,15 +220,17 @@ int cmd_status(int argc, char **argv)
 	if (json)
 		fputs("[", stdout);
 	size_t shown = 0;
+	size_t inputs_shown = 0;
 	for (size_t x = 0; x < p.externals_nr; x++)
-		print_input(&p, x, outs + p.nr, &xs[x], json);
+		if (wanted[x])
+			print_input(&p, x, outs + p.nr, &xs[x], json, inputs_shown++);
 	for (size_t k = 0; k < p.nr; k++) {
 		const struct stage *s = &p.stages[k];
 		if (!sel.on[k])
 			continue;
 		if (json) {
 			struct strbuf sb = STRBUF_INIT;
-			strbuf_addstr(&sb, (shown++ || p.externals_nr) ? ",\n{\"stage\":" : "\n{\"stage\":");
+			strbuf_addstr(&sb, (shown++ || inputs_shown) ? ",\n{\"stage\":" : "\n{\"stage\":");
 			strbuf_add_json_str(&sb, s->id);
 			strbuf_addf(&sb, ",\"state\":\"%s\",\"reason\":",
 				    fresh[k] ? "up-to-date" : "will-run");
@@ -265,6 +269,7 @@ int cmd_status(int argc, char **argv)
 	extinput_release(outs + p.nr, p.externals_nr);
 	free(outs);
 	free(xs);
+	free(wanted);
 	code_digests_release(&cd);
 	sched_release(&sc);
 	if (pv)

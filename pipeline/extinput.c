@@ -759,7 +759,7 @@ int extinput_resolve(struct store *st, const struct study_input *in, enum extinp
 }
 
 int extinput_resolve_all(const struct plan *p, struct store *st, enum extinput_mode mode,
-			 int jobs, struct stage_output *ext,
+			 int jobs, const char *wanted, struct stage_output *ext,
 			 void (*note)(void *ctx, size_t i, const struct extinput_stats *s),
 			 void *ctx, struct strbuf *err)
 {
@@ -768,6 +768,8 @@ int extinput_resolve_all(const struct plan *p, struct store *st, enum extinput_m
 	for (size_t i = 0; i < p->externals_nr && !ret; i++) {
 		const struct study_input *in = p->externals[i].input;
 		struct extinput_stats s;
+		if (wanted && !wanted[i])
+			continue;
 		strbuf_reset(&e);
 		int rc = extinput_resolve(st, in, mode, jobs, &ext[i], &s, &e);
 		if (rc == 0) {

@@ -72,8 +72,10 @@ int extinput_resolve(struct store *st, const struct study_input *in, enum extinp
  * file's "PATH:LINE:COL: input 'NAME': " (the `sha256:` line for a digest
  * mismatch, the `path:` line otherwise). Stops at the first error.
  */
+/* wanted: per external input, 1 to resolve it (NULL: every one); an input
+ * no selected stage reads is left alone (ext[i] zeroed, its pin unchecked). */
 int extinput_resolve_all(const struct plan *p, struct store *st, enum extinput_mode mode,
-			 int jobs, struct stage_output *ext,
+			 int jobs, const char *wanted, struct stage_output *ext,
 			 void (*note)(void *ctx, size_t i, const struct extinput_stats *s),
 			 void *ctx, struct strbuf *err);
 

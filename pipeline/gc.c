@@ -121,7 +121,7 @@ int gc_roots_add_plan(struct gc_roots *r, const struct plan *p, struct store *st
 	/* the inputs' digests, as status finds them (read-only: stat cache,
 	 * nothing imported), are part of the keys below; their copies in the
 	 * store are what the study would reuse too */
-	if (extinput_resolve_all(p, st, EXTINPUT_LOOK, 1, outs + p->nr, NULL, NULL, err) < 0) {
+	if (extinput_resolve_all(p, st, EXTINPUT_LOOK, 1, NULL, outs + p->nr, NULL, NULL, err) < 0) {
 		extinput_release(outs + p->nr, p->externals_nr);
 		free(outs);
 		return -1;

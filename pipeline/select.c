@@ -233,3 +233,21 @@ void select_suggest(const struct plan *p, const char *pattern, struct strbuf *ou
 	strbuf_release(&found);
 	strbuf_release(&group);
 }
+
+char *selection_inputs(const struct plan *p, const struct selection *sel)
+{
+	char *wanted = xcalloc(p->externals_nr + 1, 1);
+	if (!sel->partial) {
+		memset(wanted, 1, p->externals_nr);
+		return wanted;
+	}
+	for (size_t k = 0; k < p->nr; k++) {
+		const struct stage *s = &p->stages[k];
+		if (sel->partial && sel->on && !sel->on[k])
+			continue;
+		for (size_t i = 0; i < s->inputs_nr; i++)
+			if (plan_node_is_external(p, s->inputs[i].stage))
+				wanted[s->inputs[i].stage - p->nr] = 1;
+	}
+	return wanted;
+}

@@ -43,6 +43,10 @@ struct selection {
 int select_stages(const struct plan *p, const struct select_spec *spec, struct selection *sel,
 		  struct strbuf *err);
 void selection_release(struct selection *sel);
+/* Per external input of the plan (p->externals_nr flags, malloc'd; free()):
+ * 1 when a selected stage reads it; every input when no targets were given
+ * (a study's every declared input is imported and its pin checked). */
+char *selection_inputs(const struct plan *p, const struct selection *sel);
 
 /* 1 when `id` matches target `pattern` (see above). */
 int select_match(const char *pattern, const char *id);
