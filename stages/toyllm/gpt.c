@@ -120,12 +120,12 @@ void gpt_init_random(struct gpt *m, uint64_t seed)
 
 static void act_sizes(size_t *s, const struct gpt_config *c, size_t B, size_t T)
 {
-	size_t L = c->layers, C = c->dim, NH = c->heads, V = c->vocab;
+	size_t L = c->layers, C = c->dim, NH = c->heads, V = c->vocab, Tp = attention_ld((int)T);
 	size_t v[GPT_NACTS] = {B * T * C, L * B * T * C, L * B * T, L * B * T, L * B * T * 3 * C,
-			       L * B * T * C, L * B * NH * T * T, L * B * T * C,
+			       L * B * T * C, L * B * NH * T * Tp, L * B * T * C,
 			       L * B * T * C, L * B * T * C, L * B * T, L * B * T, L * B * T * 4 * C,
-			       L * B * T * 4 * C, L * B * T * C, L * B * T * C, B * T * C, B * T,
-			       B * T, B * T * V, B * T * V, B * T};
+			       L * B * T * 4 * C, L * B * T * 4 * C, L * B * T * C, L * B * T * C,
+			       B * T * C, B * T, B * T, B * T * V, B * T * V, B * T};
 	memcpy(s, v, sizeof v);
 }
 
@@ -212,7 +212,7 @@ int gpt_forward(struct gpt *m, const int *inputs, const int *targets, const floa
 	const float *res = a->encoded;
 	for (int l = 0; l < L; l++) {
 		size_t o1 = (size_t)l * R * C, o3 = (size_t)l * R * 3 * C, o4 = (size_t)l * R * 4 * C,
-		       oa = (size_t)l * B * NH * T * T, om = (size_t)l * R;
+		       oa = (size_t)l * B * NH * T * attention_ld(T), om = (size_t)l * R;
 		float *ln1 = a->ln1 + o1, *qkv = a->qkv + o3, *atty = a->atty + o1;
 		float *res2 = a->residual2 + o1, *ln2 = a->ln2 + o1, *fch = a->fch + o4;
 		float *fchg = a->fch_gelu + o4, *res3 = a->residual3 + o1;
@@ -226,7 +226,7 @@ int gpt_forward(struct gpt *m, const int *inputs, const int *targets, const floa
 		layernorm_forward(pl, ln2, a->ln2_mean + om, a->ln2_rstd + om, res2, p->ln2w + l * C,
 				  p->ln2b + l * C, R, C);
 		linear(m, fch, ln2, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, R, C, 4 * C);
-		gelu_forward_pool(pl, fchg, fch, R * 4 * C);
+		gelu_forward_pool(pl, fchg, a->fch_tanh + o4, fch, R * 4 * C);
 		linear(m, a->fcproj + o1, fchg, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + l * C,
 		       R, 4 * C, C);
 		residual_forward(res3, res2, a->fcproj + o1, R * C);
@@ -311,7 +311,7 @@ void gpt_backward(struct gpt *m, const int *inputs, const int *targets, const fl
 			   a->lnf_rstd, R, C);
 	for (int l = L - 1; l >= 0; l--) {
 		size_t o1 = (size_t)l * R * C, o3 = (size_t)l * R * 3 * C, o4 = (size_t)l * R * 4 * C,
-		       oa = (size_t)l * B * NH * T * T, om = (size_t)l * R;
+		       oa = (size_t)l * B * NH * T * attention_ld(T), om = (size_t)l * R;
 		const float *res_in = l ? a->residual3 + (size_t)(l - 1) * R * C : a->encoded;
 		float *dres_in = l ? ga->residual3 + (size_t)(l - 1) * R * C : ga->encoded;
 		float *dres3 = ga->residual3 + o1, *dres2 = ga->residual2 + o1;
@@ -319,7 +319,8 @@ void gpt_backward(struct gpt *m, const int *inputs, const int *targets, const fl
 		matmul_backward(pl, ga->fch_gelu + o4, g->fcprojw + (size_t)l * C * 4 * C,
 				g->fcprojb + l * C, dres3, a->fch_gelu + o4,
 				p->fcprojw + (size_t)l * C * 4 * C, R, 4 * C, C);
-		gelu_backward_pool(pl, ga->fch + o4, a->fch + o4, ga->fch_gelu + o4, R * 4 * C);
+		gelu_backward_pool(pl, ga->fch + o4, a->fch + o4, a->fch_tanh + o4, ga->fch_gelu + o4,
+				   R * 4 * C);
 		matmul_backward(pl, ga->ln2 + o1, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C,
 				ga->fch + o4, a->ln2 + o1, p->fcw + (size_t)l * 4 * C * C, R, C, 4 * C);
 		layernorm_backward(pl, dres2, dres3, g->ln2w + l * C, g->ln2b + l * C, ga->ln2 + o1,
@@ -354,18 +355,18 @@ void gpt_update(struct gpt *m, float lr, float beta1, float beta2, float eps, fl
 	struct adamw_hyper h = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
 				.bc1 = (float)(1.0 - pow_int(beta1, step)),
 				.bc2 = (float)(1.0 - pow_int(beta2, step))};
-	size_t off = 0;
+	long off[GPT_NTENSORS + 1] = {0};
+	float decay[GPT_NTENSORS];
 	for (int t = 0; t < GPT_NTENSORS; t++) {
 		const char *nm = gpt_param_names[t];
-		h.decay = (!strcmp(nm, "wte") || !strcmp(nm, "qkvw") || !strcmp(nm, "attprojw") ||
-			   !strcmp(nm, "fcw") || !strcmp(nm, "fcprojw"))
-				  ? wd
-				  : 0.0f;
-		if (!m->frozen[t])
-			adamw_step(m->pool, m->params_mem + off, m->m_mem + off, m->v_mem + off,
-				   m->grads_mem + off, (int)m->sizes[t], &h);
-		off += m->sizes[t];
+		decay[t] = (!strcmp(nm, "wte") || !strcmp(nm, "qkvw") || !strcmp(nm, "attprojw") ||
+			    !strcmp(nm, "fcw") || !strcmp(nm, "fcprojw"))
+				   ? wd
+				   : 0.0f;
+		off[t + 1] = off[t] + (long)m->sizes[t];
 	}
+	adamw_step(m->pool, m->params_mem, m->m_mem, m->v_mem, m->grads_mem, off, decay, m->frozen,
+		   GPT_NTENSORS, &h);
 }
 
 /* ---- cached inference ---------------------------------------------------------------- */

@@ -53,7 +53,7 @@ struct gpt_params {
 	float *lnfb;     /* (C) */
 };
 
-#define GPT_NACTS 22
+#define GPT_NACTS 23
 struct gpt_acts {
 	float *encoded;   /* (B,T,C) */
 	float *ln1;       /* (L,B,T,C) */
@@ -61,7 +61,7 @@ struct gpt_acts {
 	float *ln1_rstd;  /* (L,B,T) */
 	float *qkv;       /* (L,B,T,3C) */
 	float *atty;      /* (L,B,T,C) */
-	float *att;       /* (L,B,NH,T,T) */
+	float *att;       /* (L,B,NH,T,attention_ld(T)) */
 	float *attproj;   /* (L,B,T,C) */
 	float *residual2; /* (L,B,T,C) */
 	float *ln2;       /* (L,B,T,C) */
@@ -69,6 +69,7 @@ struct gpt_acts {
 	float *ln2_rstd;  /* (L,B,T) */
 	float *fch;       /* (L,B,T,4C) */
 	float *fch_gelu;  /* (L,B,T,4C) */
+	float *fch_tanh;  /* (L,B,T,4C) the GELU's tanh, kept for the backward */
 	float *fcproj;    /* (L,B,T,C) */
 	float *residual3; /* (L,B,T,C) */
 	float *lnf;       /* (B,T,C) */

@@ -46,11 +46,21 @@ struct kern_ce {
 	int V;
 };
 
-/* elementwise over [lo, hi): GELU, AdamW */
+/* elementwise over [lo, hi): GELU (th: tanh of the forward, stored or reused; may be NULL) */
 struct kern_ew {
-	float *out, *p, *m, *v;
-	const float *inp, *dout, *g;
-	float lr, beta1, beta2, eps, decay, bc1, bc2;
+	float *out, *th;
+	const float *inp, *dout, *cth;
+};
+
+/* AdamW over [lo, hi) of a parameter arena split in tensors */
+struct kern_adamw {
+	float *p, *m, *v;
+	const float *g;
+	const long *off;           /* ntensors + 1 offsets */
+	const float *decay;        /* per tensor */
+	const unsigned char *skip; /* per tensor: frozen */
+	int ntensors;
+	float lr, beta1, beta2, eps, bc1, bc2;
 };
 
 typedef void (*kern_range)(void *ctx, int lo, int hi);
@@ -68,7 +78,8 @@ struct kern_ops {
 	void (*ln_bwd_params)(const struct kern_ln *c);     /* dw, db: serial over rows */
 	kern_range att_fwd, att_bwd;                        /* struct kern_att */
 	kern_range ce_fwd, ce_bwd;                          /* struct kern_ce */
-	kern_range gelu_fwd, gelu_bwd, adamw;               /* struct kern_ew */
+	kern_range gelu_fwd, gelu_bwd;                      /* struct kern_ew */
+	kern_range adamw;                                   /* struct kern_adamw */
 	/* one query against a key/value cache (gpt_infer_step), see kernels.h */
 	void (*att_query)(float *out, float *att, const float *q, const float *kT,
 			  const float *v, int n, int cap, int C, int NH);

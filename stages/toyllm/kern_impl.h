@@ -466,7 +466,7 @@ static void ln_bwd_params(const struct kern_ln *c)
 
 /*
  * Per (batch, head): scores, probabilities and their gradients live in rows
- * of Tp = T rounded up to 16 (scratch), the keys and values transposed and
+ * of Tp = T rounded up to 16 (att itself and a scratch), the keys and values transposed and
  * zero padded to Tp columns, so every row operation runs on whole 16-lane
  * chunks; lanes past the causal limit are masked to exact zeros. Rows are
  * taken in blocks of ATT_BLOCK, a block's products running over the keys up
@@ -532,15 +532,14 @@ static void att_fwd(void *vc, int lo, int hi)
 	const struct kern_att *c = vc;
 	const int T = c->T, C = c->C, NH = c->NH, C3 = 3 * C, hs = C / NH, Tp = (T + 15) / 16 * 16;
 	const float scale = 1.0f / sqrtf((float)hs);
-	float *kT = malloc(sizeof(float) * (size_t)Tp * (hs + T));
+	float *kT = malloc(sizeof(float) * (size_t)Tp * hs);
 	if (!kT)
 		abort();
-	float *S = kT + (size_t)hs * Tp;
 	for (int bh = lo; bh < hi; bh++) {
 		const int b = bh / NH, h = bh % NH;
 		const float *q = c->qkv + (long)b * T * C3 + h * hs;
 		const float *k = q + C, *v = q + 2 * C;
-		float *out = c->out + (long)b * T * C + h * hs;
+		float *out = c->out + (long)b * T * C + h * hs, *S = c->att + (long)bh * T * Tp;
 		att_transpose(kT, k, C3, T, Tp, hs);
 		for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
 			const int nb = T - t0 < ATT_BLOCK ? T - t0 : ATT_BLOCK, nk = t0 + nb;
@@ -563,8 +562,6 @@ static void att_fwd(void *vc, int lo, int hi)
 			gemm(nb, hs, nk, S + (long)t0 * Tp, Tp, 1, v, C3, out + (long)t0 * C, C,
 			     KERN_ZERO, NULL);
 		}
-		for (int t = 0; t < T; t++)
-			memcpy(c->att + ((long)bh * T + t) * T, S + (long)t * Tp, sizeof(float) * T);
 	}
 	free(kT);
 }
@@ -578,21 +575,17 @@ static void att_bwd(void *vc, int lo, int hi)
 	const struct kern_att *c = vc;
 	const int T = c->T, C = c->C, NH = c->NH, C3 = 3 * C, hs = C / NH, Tp = (T + 15) / 16 * 16;
 	const float scale = 1.0f / sqrtf((float)hs);
-	float *vT = malloc(sizeof(float) * (size_t)Tp * (hs + 2 * T));
+	float *vT = malloc(sizeof(float) * (size_t)Tp * (hs + T));
 	if (!vT)
 		abort();
-	float *P = vT + (size_t)hs * Tp, *D = P + (size_t)T * Tp;
+	float *D = vT + (size_t)hs * Tp;
 	for (int bh = lo; bh < hi; bh++) {
 		const int b = bh / NH, h = bh % NH;
 		const float *q = c->qkv + (long)b * T * C3 + h * hs;
 		const float *k = q + C, *v = q + 2 * C;
 		float *dq = c->dqkv + (long)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
 		const float *d = c->dout + (long)b * T * C + h * hs;
-		for (int t = 0; t < T; t++) {
-			memcpy(P + (long)t * Tp, c->catt + ((long)bh * T + t) * T, sizeof(float) * T);
-			for (int t2 = T; t2 < Tp; t2++)
-				P[(long)t * Tp + t2] = 0.0f;
-		}
+		const float *P = c->catt + (long)bh * T * Tp;
 		att_transpose(vT, v, C3, T, Tp, hs);
 		for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
 			const int nb = T - t0 < ATT_BLOCK ? T - t0 : ATT_BLOCK, nk = t0 + nb;
@@ -606,7 +599,7 @@ static void att_bwd(void *vc, int lo, int hi)
 				for (int t2 = 16 * nc; t2 < Tp; t2++)
 					row[t2] = 0.0f;
 			}
-			/* dq[t] += sum over keys t2 <= t of dpre[t][t2] k[t2] */
+			/* dq[t] = sum over keys t2 <= t of dpre[t][t2] k[t2] */
 			gemm(nb, hs, nk, D + (long)t0 * Tp, Tp, 1, k, C3, dq + (long)t0 * C3, C3,
 			     KERN_ZERO, NULL);
 		}
@@ -676,45 +669,70 @@ static void ce_bwd(void *vc, int lo, int hi)
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
+K_INLINE float gelu_arg(float x)
+{
+	float cube = 0.044715f * x * x * x;
+	return GELU_K * (x + cube);
+}
+
+/* out = 0.5 x (1 + tanh(u)); th = tanh(u) when asked (the backward reuses it) */
 static void gelu_fwd(void *vc, int lo, int hi)
 {
 	const struct kern_ew *c = vc;
-	float *restrict out = c->out;
+	float *restrict out = c->out, *restrict th = c->th;
 	const float *restrict inp = c->inp;
-	for (int i = lo; i < hi; i++) {
-		float x = inp[i], cube = 0.044715f * x * x * x;
-		out[i] = 0.5f * x * (1.0f + k_tanh(GELU_K * (x + cube)));
-	}
+	if (th)
+		for (int i = lo; i < hi; i++) {
+			float x = inp[i], t = k_tanh(gelu_arg(x));
+			th[i] = t;
+			out[i] = 0.5f * x * (1.0f + t);
+		}
+	else
+		for (int i = lo; i < hi; i++) {
+			float x = inp[i];
+			out[i] = 0.5f * x * (1.0f + k_tanh(gelu_arg(x)));
+		}
+}
+
+K_INLINE float gelu_grad(float x, float th)
+{
+	float sech2 = 1.0f - th * th;
+	return 0.5f * (1.0f + th) + x * 0.5f * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
 }
 
 static void gelu_bwd(void *vc, int lo, int hi)
 {
 	const struct kern_ew *c = vc;
 	float *restrict dinp = c->out;
-	const float *restrict inp = c->inp, *restrict dout = c->dout;
-	for (int i = lo; i < hi; i++) {
-		float x = inp[i], cube = 0.044715f * x * x * x;
-		float th = k_tanh(GELU_K * (x + cube));
-		float sech2 = 1.0f - th * th;
-		float g = 0.5f * (1.0f + th) +
-			  x * 0.5f * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-		dinp[i] = g * dout[i];
-	}
+	const float *restrict inp = c->inp, *restrict dout = c->dout, *restrict cth = c->cth;
+	if (cth)
+		for (int i = lo; i < hi; i++)
+			dinp[i] = gelu_grad(inp[i], cth[i]) * dout[i];
+	else
+		for (int i = lo; i < hi; i++)
+			dinp[i] = gelu_grad(inp[i], k_tanh(gelu_arg(inp[i]))) * dout[i];
 }
 
 static void adamw(void *vc, int lo, int hi)
 {
-	const struct kern_ew *c = vc;
-	float *restrict p = c->p, *restrict m = c->m, *restrict v = c->v;
-	const float *restrict g = c->g;
-	const float b1 = c->beta1, b2 = c->beta2, bc1 = c->bc1, bc2 = c->bc2;
-	for (int i = lo; i < hi; i++) {
-		float mm = b1 * m[i] + (1.0f - b1) * g[i];
-		float vv = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-		m[i] = mm;
-		v[i] = vv;
-		float mh = mm / bc1, vh = vv / bc2;
-		p[i] -= c->lr * (mh / (sqrtf(vh) + c->eps) + c->decay * p[i]);
+	const struct kern_adamw *c = vc;
+	const float b1 = c->beta1, b2 = c->beta2, bc1 = c->bc1, bc2 = c->bc2, lr = c->lr,
+		    eps = c->eps;
+	for (int t = 0; t < c->ntensors; t++) {
+		long a = c->off[t] > lo ? c->off[t] : lo, b = c->off[t + 1] < hi ? c->off[t + 1] : hi;
+		if (a >= b || c->skip[t])
+			continue;
+		float *restrict p = c->p, *restrict m = c->m, *restrict v = c->v;
+		const float *restrict g = c->g;
+		const float decay = c->decay[t];
+		for (long i = a; i < b; i++) {
+			float mm = b1 * m[i] + (1.0f - b1) * g[i];
+			float vv = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+			m[i] = mm;
+			v[i] = vv;
+			float mh = mm / bc1, vh = vv / bc2;
+			p[i] -= lr * (mh / (sqrtf(vh) + eps) + decay * p[i]);
+		}
 	}
 }
 

@@ -209,6 +209,11 @@ void matmul_backward(struct pool *p, float *dinp, float *dw, float *dbias, const
 
 /* ---- attention ------------------------------------------------------------------------------ */
 
+int attention_ld(int T)
+{
+	return (T + 15) / 16 * 16;
+}
+
 void attention_forward(struct pool *p, float *out, float *preatt, float *att, const float *qkv,
 		       int B, int T, int C, int NH)
 {
@@ -245,15 +250,16 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, int n)
 	ops()->gelu_bwd(&c, 0, n);
 }
 
-void gelu_forward_pool(struct pool *p, float *out, const float *inp, int n)
+void gelu_forward_pool(struct pool *p, float *out, float *th, const float *inp, int n)
 {
-	struct kern_ew c = {.out = out, .inp = inp};
+	struct kern_ew c = {.out = out, .th = th, .inp = inp};
 	pool_for(p, n, ops()->gelu_fwd, &c);
 }
 
-void gelu_backward_pool(struct pool *p, float *dinp, const float *inp, const float *dout, int n)
+void gelu_backward_pool(struct pool *p, float *dinp, const float *inp, const float *th,
+			const float *dout, int n)
 {
-	struct kern_ew c = {.out = dinp, .inp = inp, .dout = dout};
+	struct kern_ew c = {.out = dinp, .inp = inp, .cth = th, .dout = dout};
 	pool_for(p, n, ops()->gelu_bwd, &c);
 }
 
@@ -263,13 +269,14 @@ void residual_forward(float *out, const float *a, const float *b, int n)
 		out[i] = a[i] + b[i];
 }
 
-void adamw_step(struct pool *p, float *param, float *m, float *v, const float *g, int n,
+void adamw_step(struct pool *p, float *param, float *m, float *v, const float *g,
+		const long *off, const float *decay, const unsigned char *skip, int ntensors,
 		const struct adamw_hyper *h)
 {
-	struct kern_ew c = {.p = param, .m = m, .v = v, .g = g, .lr = h->lr, .beta1 = h->beta1,
-			    .beta2 = h->beta2, .eps = h->eps, .decay = h->decay, .bc1 = h->bc1,
-			    .bc2 = h->bc2};
-	pool_for(p, n, ops()->adamw, &c);
+	struct kern_adamw c = {.p = param, .m = m, .v = v, .g = g, .off = off, .decay = decay,
+			       .skip = skip, .ntensors = ntensors, .lr = h->lr, .beta1 = h->beta1,
+			       .beta2 = h->beta2, .eps = h->eps, .bc1 = h->bc1, .bc2 = h->bc2};
+	pool_for(p, (int)off[ntensors], ops()->adamw, &c);
 }
 
 void vec_exp(float *y, const float *x, int n)

@@ -56,8 +56,10 @@ void matmul_forward_packed(struct pool *p, float *out, const float *inp, const f
 void matmul_backward(struct pool *p, float *dinp, float *dw, float *dbias, const float *dout,
 		     const float *inp, const float *w, int R, int C, int OC);
 
-/* qkv: (B,T,3C) -> out: (B,T,C); att: (B,NH,T,T) causal softmax weights (0 above
- * the diagonal); preatt: the scaled scores likewise, or NULL (not needed by backward) */
+/* qkv: (B,T,3C) -> out: (B,T,C); att: (B,NH,T,attention_ld(T)) the causal softmax
+ * weights, rows padded to a multiple of 16 (0 above the diagonal and in the padding);
+ * preatt: (B,NH,T,T) the scaled scores (0 above the diagonal), or NULL */
+int attention_ld(int T);
 void attention_forward(struct pool *p, float *out, float *preatt, float *att, const float *qkv,
 		       int B, int T, int C, int NH);
 /* dqkv: (B,T,3C) overwritten; att as attention_forward left it */
@@ -73,19 +75,26 @@ void attention_backward(struct pool *p, float *dqkv, const float *dout, const fl
 void attention_query(float *out, float *att, const float *q, const float *kT, const float *v,
 		     int n, int cap, int C, int NH);
 
-/* tanh-approximation GELU, elementwise over n (the _pool forms split n by threads);
- * backward: dinp = gelu'(inp) dout, overwritten */
+/* tanh-approximation GELU, elementwise over n; backward: dinp = gelu'(inp) dout,
+ * overwritten. The _pool forms split n by threads and can keep th = tanh(...) of the
+ * forward (n floats, or NULL) for the backward, which then skips recomputing it. */
 void gelu_forward(float *out, const float *inp, int n);
 void gelu_backward(float *dinp, const float *inp, const float *dout, int n);
-void gelu_forward_pool(struct pool *p, float *out, const float *inp, int n);
-void gelu_backward_pool(struct pool *p, float *dinp, const float *inp, const float *dout, int n);
+void gelu_forward_pool(struct pool *p, float *out, float *th, const float *inp, int n);
+void gelu_backward_pool(struct pool *p, float *dinp, const float *inp, const float *th,
+			const float *dout, int n);
 
-/* One AdamW step over n parameters: m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
- * p -= lr (m/bc1 / (sqrt(v/bc2) + eps) + decay p); bc = 1 - beta^step. */
+/*
+ * One AdamW step over a parameter arena of ntensors tensors (off: ntensors + 1
+ * offsets), per tensor a decoupled weight decay and a skip (frozen) flag:
+ * m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+ * p -= lr (m/bc1 / (sqrt(v/bc2) + eps) + decay p), bc = 1 - beta^step.
+ */
 struct adamw_hyper {
-	float lr, beta1, beta2, eps, decay, bc1, bc2;
+	float lr, beta1, beta2, eps, bc1, bc2;
 };
-void adamw_step(struct pool *p, float *param, float *m, float *v, const float *g, int n,
+void adamw_step(struct pool *p, float *param, float *m, float *v, const float *g,
+		const long *off, const float *decay, const unsigned char *skip, int ntensors,
 		const struct adamw_hyper *h);
 
 /* y = e^x, the engine's exp (docs/engine.md "The arithmetic"), n elements */

@@ -388,8 +388,9 @@ static void test_attention(void)
 {
 	/* rows of (q, k, v), C = 2 */
 	const float qkv[12] = {1, 0, 1, 0, 1, 2, 1, 1, 0, 2, 3, -1};
-	float out[4], pre[4], att[4];
-	attention_forward(NULL, out, pre, att, qkv, 1, 2, 2, 1);
+	float out[4], pre[4], a[32]; /* weights: rows of attention_ld(2) = 16 */
+	attention_forward(NULL, out, pre, a, qkv, 1, 2, 2, 1);
+	const float att[4] = {a[0], a[1], a[16], a[17]};
 	CHECK(near(pre[0], 0.707106781, 1e-6, 0) && near(pre[2], 0.707106781, 1e-6, 0) &&
 		      near(pre[3], 1.414213562, 1e-6, 0),
 	      "attention scores scaled by 1/sqrt(head size) (got %.7f %.7f %.7f)", pre[0], pre[2],
