@@ -145,7 +145,7 @@ test: deps
 	  awk '{p += $$1; f += $$2; s += $$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'; \
 	exit $$st
 
-test-suite: all $(UNIT_BIN) engine-tests-bin
+test-suite: all $(UNIT_BIN) engine-tests-bin engine-isa
 	@STUDY_BIN=$(abspath $(STUDY_BIN)) TOY_BIN_DIR=$(abspath $(STAGEBIN)) \
 	  UNIT_DIR=$(abspath $(BUILD)/tests/unit) BUILD=$(BUILD) SAN=$(SAN) \
 	  sh tests/run-all.sh

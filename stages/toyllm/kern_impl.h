@@ -32,10 +32,6 @@
 
 #define K_INLINE static inline __attribute__((always_inline))
 
-/* 16-lane generic vectors pass between always-inline helpers only: no
- * function boundary whose calling convention could depend on the level */
-#pragma GCC diagnostic ignored "-Wpsabi"
-
 /* ---- matrix products ------------------------------------------------------------ */
 
 #if KERN_W == 16
