@@ -472,43 +472,69 @@ static void ln_bwd_params(const struct kern_ln *c)
  */
 #define ATT_BLOCK 16
 
-/* one row: scores s (nc chunks) -> probabilities; n = t + 1 unmasked entries */
-K_INLINE void att_row_softmax(float *s, int n, int nc, float scale)
+/*
+ * Rows t0..t0+nb-1 of S (stride Tp): scores (nc chunks) -> probabilities,
+ * row t keeping its first t + 1 entries. Each stage runs over all the rows
+ * before the next, so the rows' reductions overlap instead of waiting on
+ * each other.
+ */
+K_INLINE void att_block_softmax(float *S, long Tp, int t0, int nb, int nc, float scale)
 {
 	const k_v16 lo = v16_splat(-1e30f);
-	k_v16 mx = lo, sum = v16_splat(0.0f);
-	for (int c = 0; c < nc; c++) {
-		k_v16 v = v16_sel(k_iota + 16 * c < n, v16_load(s + 16 * c) * scale, lo);
-		v16_store(s + 16 * c, v);
-		mx = v16_sel(v > mx, v, mx);
+	float maxv[ATT_BLOCK], inv[ATT_BLOCK];
+	for (int r = 0; r < nb; r++) {
+		float *s = S + r * Tp;
+		const int n = t0 + r + 1;
+		k_v16 mx = lo;
+		for (int c = 0; c < nc; c++) {
+			k_v16 v = v16_sel(k_iota + 16 * c < n, v16_load(s + 16 * c) * scale, lo);
+			v16_store(s + 16 * c, v);
+			mx = v16_sel(v > mx, v, mx);
+		}
+		float l[16];
+		memcpy(l, &mx, sizeof l);
+		maxv[r] = k_tree16_max(l);
 	}
-	float l[16];
-	memcpy(l, &mx, sizeof l);
-	const float maxv = k_tree16_max(l);
-	for (int c = 0; c < nc; c++) {
-		k_v16 e = k_exp16(v16_load(s + 16 * c) - maxv);
-		e = v16_sel(k_iota + 16 * c < n, e, v16_splat(0.0f));
-		v16_store(s + 16 * c, e);
-		sum += e;
+	for (int r = 0; r < nb; r++) {
+		float *s = S + r * Tp;
+		const int n = t0 + r + 1;
+		k_v16 sum = v16_splat(0.0f);
+		for (int c = 0; c < nc; c++) {
+			k_v16 e = k_exp16(v16_load(s + 16 * c) - maxv[r]);
+			e = v16_sel(k_iota + 16 * c < n, e, v16_splat(0.0f));
+			v16_store(s + 16 * c, e);
+			sum += e;
+		}
+		float l[16];
+		memcpy(l, &sum, sizeof l);
+		inv[r] = 1.0f / k_tree16(l);
 	}
-	memcpy(l, &sum, sizeof l);
-	const float inv = 1.0f / k_tree16(l);
-	for (int c = 0; c < nc; c++)
-		v16_store(s + 16 * c, v16_load(s + 16 * c) * inv);
+	for (int r = 0; r < nb; r++)
+		for (int c = 0; c < nc; c++)
+			v16_store(S + r * Tp + 16 * c, v16_load(S + r * Tp + 16 * c) * inv[r]);
 }
 
-/* one row: d = datt -> dpre = (p (datt - sum(p datt))) * scale, masked */
-K_INLINE void att_row_dsoftmax(const float *p, float *d, int n, int nc, float scale)
+/* rows t0..t0+nb-1: D = datt -> dpre = (p (datt - sum(p datt))) * scale, masked */
+K_INLINE void att_block_dsoftmax(const float *P, float *D, long Tp, int t0, int nb, int nc,
+				 float scale)
 {
-	k_v16 acc = v16_splat(0.0f);
-	for (int c = 0; c < nc; c++)
-		acc += v16_load(p + 16 * c) * v16_load(d + 16 * c);
-	float l[16];
-	memcpy(l, &acc, sizeof l);
-	const float dot = k_tree16(l);
-	for (int c = 0; c < nc; c++) {
-		k_v16 g = (v16_load(p + 16 * c) * (v16_load(d + 16 * c) - dot)) * scale;
-		v16_store(d + 16 * c, v16_sel(k_iota + 16 * c < n, g, v16_splat(0.0f)));
+	float dot[ATT_BLOCK];
+	for (int r = 0; r < nb; r++) {
+		k_v16 acc = v16_splat(0.0f);
+		for (int c = 0; c < nc; c++)
+			acc += v16_load(P + r * Tp + 16 * c) * v16_load(D + r * Tp + 16 * c);
+		float l[16];
+		memcpy(l, &acc, sizeof l);
+		dot[r] = k_tree16(l);
+	}
+	for (int r = 0; r < nb; r++) {
+		const int n = t0 + r + 1;
+		for (int c = 0; c < nc; c++) {
+			const float *p = P + r * Tp + 16 * c;
+			float *d = D + r * Tp + 16 * c;
+			k_v16 g = (v16_load(p) * (v16_load(d) - dot[r])) * scale;
+			v16_store(d, v16_sel(k_iota + 16 * c < n, g, v16_splat(0.0f)));
+		}
 	}
 }
 
@@ -543,17 +569,17 @@ static void att_fwd(void *vc, int lo, int hi)
 			/* scores q.k, chain over the head's features */
 			gemm(nb, 16 * nc, hs, q + (long)t0 * C3, C3, 1, kT, Tp, S + (long)t0 * Tp, Tp,
 			     KERN_ZERO, NULL);
-			for (int t = t0; t < t0 + nb; t++) {
-				float *row = S + (long)t * Tp;
-				if (c->preatt) { /* the scaled scores, for callers that ask */
+			if (c->preatt) /* the scaled scores, for callers that ask */
+				for (int t = t0; t < t0 + nb; t++) {
 					float *pr = c->preatt + ((long)bh * T + t) * T;
 					for (int t2 = 0; t2 < T; t2++)
-						pr[t2] = t2 <= t ? row[t2] * scale : 0.0f;
+						pr[t2] = t2 <= t ? S[(long)t * Tp + t2] * scale : 0.0f;
 				}
-				att_row_softmax(row, t + 1, nc, scale);
-				for (int t2 = 16 * nc; t2 < Tp; t2++)
-					row[t2] = 0.0f;
-			}
+			att_block_softmax(S + (long)t0 * Tp, Tp, t0, nb, nc, scale);
+			if (16 * nc < Tp)
+				for (int t = t0; t < t0 + nb; t++)
+					memset(S + (long)t * Tp + 16 * nc, 0,
+					       sizeof(float) * (size_t)(Tp - 16 * nc));
 			/* out = att v, chain over keys */
 			gemm(nb, hs, nk, S + (long)t0 * Tp, Tp, 1, v, C3, out + (long)t0 * C, C,
 			     KERN_ZERO, NULL);
@@ -589,12 +615,11 @@ static void att_bwd(void *vc, int lo, int hi)
 			/* datt[t][t2] = dout[t] . v[t2], chain over features */
 			gemm(nb, 16 * nc, hs, d + (long)t0 * C, C, 1, vT, Tp, D + (long)t0 * Tp, Tp,
 			     KERN_ZERO, NULL);
-			for (int t = t0; t < t0 + nb; t++) {
-				float *row = D + (long)t * Tp;
-				att_row_dsoftmax(P + (long)t * Tp, row, t + 1, nc, scale);
-				for (int t2 = 16 * nc; t2 < Tp; t2++)
-					row[t2] = 0.0f;
-			}
+			att_block_dsoftmax(P + (long)t0 * Tp, D + (long)t0 * Tp, Tp, t0, nb, nc, scale);
+			if (16 * nc < Tp)
+				for (int t = t0; t < t0 + nb; t++)
+					memset(D + (long)t * Tp + 16 * nc, 0,
+					       sizeof(float) * (size_t)(Tp - 16 * nc));
 			/* dq[t] = sum over keys t2 <= t of dpre[t][t2] k[t2] */
 			gemm(nb, hs, nk, D + (long)t0 * Tp, Tp, 1, k, C3, dq + (long)t0 * C3, C3,
 			     KERN_ZERO, NULL);
