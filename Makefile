@@ -161,7 +161,9 @@ help:
 
 # ---- benchmarks (issue 6; docs/benchmarks.md) ------------------------------------
 # `make bench`: study vs ninja, make and Snakemake at ~100, 1,000 and 10,000 tasks,
-# hashing throughput, the no-op rerun of a real study; writes bench/results/latest.*.
+# hashing throughput, the no-op rerun of a real study; writes bench/results/latest.*;
+# then the engine against PyTorch on an optimised BLAS, 1 and 2 threads
+# (bench/engine/run.sh, docs/engine.md), into bench/results/engine-latest.txt.
 # `make bench-quick`: 100 and 1,000 tasks, under 3 minutes. Installs the peers from
 # Debian when missing. Scratch data goes to /tmp/study-bench.
 BENCHPKGS := snakemake ninja-build hyperfine time python3
@@ -179,6 +181,7 @@ bench-deps:
 bench: deps bench-deps
 	$(MAKE) --no-print-directory all
 	/usr/bin/python3 bench/bench.py
+	bash -o pipefail -c 'sh bench/engine/run.sh | tee bench/results/engine-latest.txt'
 
 bench-quick: deps bench-deps
 	$(MAKE) --no-print-directory all
