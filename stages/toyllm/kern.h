@@ -73,6 +73,7 @@ struct kern_ops {
 	 */
 	void (*gemm)(int M, int N, int K, const float *A, long sam, long sak, const float *B,
 		     long ldb, float *C, long ldc, enum kern_start start, const float *init);
+	kern_range mm_pack;                                 /* kern_mm: out = packed wt, 16-column panels */
 	kern_range mm_fwd, mm_bwd_inp, mm_bwd_w;           /* struct kern_mm */
 	kern_range ln_fwd, ln_bwd;                          /* struct kern_ln */
 	void (*ln_bwd_params)(const struct kern_ln *c);     /* dw, db: serial over rows */

@@ -268,6 +268,61 @@ K_INLINE k_v16 v16_sel(k_i16 m, k_v16 a, k_v16 b)
 	return (k_v16)((m & (k_i16)a) | (~m & (k_i16)b));
 }
 
+/* one stage of the 16 x 16 transpose: rows i and i+d exchange their d-lane blocks */
+#define K_TSTAGE(d, LO, HI)                                                                    \
+	for (int i = 0; i < 16; i++)                                                           \
+		if (!(i & (d))) {                                                              \
+			k_v16 a = r[i], b = r[i + (d)];                                        \
+			r[i] = __builtin_shufflevector(a, b, LO);                              \
+			r[i + (d)] = __builtin_shufflevector(a, b, HI);                        \
+		}
+#define K_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define K_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define K_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define K_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define K_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define K_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define K_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define K_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+
+/* dst[j*ldd + i] = src[i*lds + j] for i, j < 16 (data movement only) */
+K_INLINE void k_transpose16(float *dst, long ldd, const float *src, long lds)
+{
+	k_v16 r[16];
+	for (int i = 0; i < 16; i++)
+		r[i] = v16_load(src + i * lds);
+	K_TSTAGE(8, K_LO8, K_HI8)
+	K_TSTAGE(4, K_LO4, K_HI4)
+	K_TSTAGE(2, K_LO2, K_HI2)
+	K_TSTAGE(1, K_LO1, K_HI1)
+	for (int j = 0; j < 16; j++)
+		v16_store(dst + j * ldd, r[j]);
+}
+
+/*
+ * dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols, and 0 for
+ * rows <= i < rows_pad (whole 16 x 16 blocks through registers, edges one by one)
+ */
+static void transpose_pad(float *dst, long ldd, const float *src, long lds, int rows,
+			  int rows_pad, int cols)
+{
+	int i0 = 0;
+	for (; i0 + 16 <= rows; i0 += 16) {
+		int j0 = 0;
+		for (; j0 + 16 <= cols; j0 += 16)
+			k_transpose16(dst + (long)j0 * ldd + i0, ldd, src + (long)i0 * lds + j0, lds);
+		for (int j = j0; j < cols; j++)
+			for (int i = i0; i < i0 + 16; i++)
+				dst[(long)j * ldd + i] = src[(long)i * lds + j];
+	}
+	for (int j = 0; j < cols; j++) {
+		for (int i = i0; i < rows; i++)
+			dst[(long)j * ldd + i] = src[(long)i * lds + j];
+		for (int i = rows > i0 ? rows : i0; i < rows_pad; i++)
+			dst[(long)j * ldd + i] = 0.0f;
+	}
+}
+
 /* the operations e^x needs that differ between a float and 16 lanes */
 K_INLINE float k_min_f(float x, float c)
 {
@@ -360,6 +415,15 @@ K_INLINE void softmax_row(float *att, const float *pre, int n, int nt)
 }
 
 /* ---- matmul ------------------------------------------------------------------------ */
+
+/* wt (C, ldt) = w^T for output features [lo*16, hi*16), 0 past OC */
+static void mm_pack(void *vc, int lo, int hi)
+{
+	const struct kern_mm *c = vc;
+	const int o0 = lo * 16, o1 = hi * 16 < c->OC ? hi * 16 : c->OC;
+	transpose_pad(c->out + o0, c->ldt, c->w + (long)o0 * c->C, c->C, o1 > o0 ? o1 - o0 : 0,
+		      hi * 16 - o0, c->C);
+}
 
 /* out rows [lo,hi) = inp rows @ w^T + bias; the packed wt is (C, ldt) */
 static void mm_fwd(void *vc, int lo, int hi)
@@ -541,12 +605,7 @@ K_INLINE void att_block_dsoftmax(const float *P, float *D, long Tp, int t0, int 
 /* dst (hs, Tp) = the head's columns of src rows (stride ld), transposed, 0 past T */
 static void att_transpose(float *dst, const float *src, long ld, int T, int Tp, int hs)
 {
-	for (int i = 0; i < hs; i++) {
-		for (int t = 0; t < T; t++)
-			dst[(long)i * Tp + t] = src[(long)t * ld + i];
-		for (int t = T; t < Tp; t++)
-			dst[(long)i * Tp + t] = 0.0f;
-	}
+	transpose_pad(dst, Tp, src, ld, T, Tp, hs);
 }
 
 static void att_fwd(void *vc, int lo, int hi)
@@ -760,6 +819,7 @@ static void adamw(void *vc, int lo, int hi)
 const struct kern_ops KERN_OPS = {
 	.name = KERN_NAME,
 	.gemm = gemm,
+	.mm_pack = mm_pack,
 	.mm_fwd = mm_fwd,
 	.mm_bwd_inp = mm_bwd_inp,
 	.mm_bwd_w = mm_bwd_w,

@@ -145,37 +145,10 @@ size_t matmul_packed_size(int C, int OC)
 	return (size_t)C * (size_t)packed_ld(OC);
 }
 
-struct pack_ctx {
-	float *wt;
-	const float *w;
-	int C, OC, ld;
-};
-
-/* columns [lo*16, hi*16) of wt (16-column panels): wt[k][o] = w[o][k], 0 past OC */
-static void pack_range(void *vc, int lo, int hi)
-{
-	const struct pack_ctx *c = vc;
-	const int C = c->C;
-	for (int o0 = lo * 16; o0 < hi * 16; o0 += 16)
-		for (int k0 = 0; k0 < C; k0 += 16) {
-			const int kn = C - k0 < 16 ? C - k0 : 16;
-			for (int o = o0; o < o0 + 16; o++) {
-				if (o >= c->OC) {
-					for (int k = k0; k < k0 + kn; k++)
-						c->wt[(long)k * c->ld + o] = 0.0f;
-					continue;
-				}
-				const float *src = c->w + (long)o * C;
-				for (int k = k0; k < k0 + kn; k++)
-					c->wt[(long)k * c->ld + o] = src[k];
-			}
-		}
-}
-
 void matmul_pack(struct pool *p, float *wt, const float *w, int C, int OC)
 {
-	struct pack_ctx c = {.wt = wt, .w = w, .C = C, .OC = OC, .ld = packed_ld(OC)};
-	pool_for(p, c.ld / 16, pack_range, &c);
+	struct kern_mm c = {.out = wt, .w = w, .C = C, .OC = OC, .ldt = packed_ld(OC)};
+	pool_for(p, c.ldt / 16, ops()->mm_pack, &c);
 }
 
 void matmul_forward_packed(struct pool *p, float *out, const float *inp, const float *wt,
