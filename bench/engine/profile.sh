@@ -46,6 +46,6 @@ perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev
 			acc += s
 		}
 		tr = pct["train_run"]
-		printf "%-36s %6.1f\n", "other training (zeroing, batching)", tr - acc
+		printf "%-36s %6.1f\n", "other training (zeroing, batching)", (tr - acc > 0 ? tr - acc : 0)
 		printf "%-36s %6.1f\n", "outside training (data, init, save)", 100 - tr
 	}'
