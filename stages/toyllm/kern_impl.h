@@ -21,6 +21,7 @@
  * the same source compiled for wider registers.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,18 @@
 #endif
 
 #define K_INLINE static inline __attribute__((always_inline))
+
+/* Scratch for one call of a kernel (a few kB at the study's sizes). The kernels
+ * have no error path: running out of memory here ends the process with a message. */
+static void *k_alloc(size_t bytes)
+{
+	void *p = malloc(bytes);
+	if (!p) {
+		fprintf(stderr, "toyllm: out of memory (%zu bytes of kernel scratch)\n", bytes);
+		abort();
+	}
+	return p;
+}
 
 /* ---- matrix products ------------------------------------------------------------ */
 
@@ -613,9 +626,7 @@ static void att_fwd(void *vc, int lo, int hi)
 	const struct kern_att *c = vc;
 	const int T = c->T, C = c->C, NH = c->NH, C3 = 3 * C, hs = C / NH, Tp = (T + 15) / 16 * 16;
 	const float scale = 1.0f / sqrtf((float)hs);
-	float *kT = malloc(sizeof(float) * (size_t)Tp * hs);
-	if (!kT)
-		abort();
+	float *kT = k_alloc(sizeof(float) * (size_t)Tp * hs);
 	for (int bh = lo; bh < hi; bh++) {
 		const int b = bh / NH, h = bh % NH;
 		const float *q = c->qkv + (long)b * T * C3 + h * hs;
@@ -656,9 +667,7 @@ static void att_bwd(void *vc, int lo, int hi)
 	const struct kern_att *c = vc;
 	const int T = c->T, C = c->C, NH = c->NH, C3 = 3 * C, hs = C / NH, Tp = (T + 15) / 16 * 16;
 	const float scale = 1.0f / sqrtf((float)hs);
-	float *vT = malloc(sizeof(float) * (size_t)Tp * (hs + T));
-	if (!vT)
-		abort();
+	float *vT = k_alloc(sizeof(float) * (size_t)Tp * (hs + T));
 	float *D = vT + (size_t)hs * Tp;
 	for (int bh = lo; bh < hi; bh++) {
 		const int b = bh / NH, h = bh % NH;

@@ -7,6 +7,7 @@
 #include "kernels.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,8 +164,10 @@ void matmul_forward(struct pool *p, float *out, const float *inp, const float *w
 		    const float *bias, int R, int C, int OC)
 {
 	float *wt = malloc(sizeof(float) * matmul_packed_size(C, OC));
-	if (!wt)
+	if (!wt) { /* no error path in this API (tests, one-off calls); gpt.c packs into its own */
+		fprintf(stderr, "toyllm: out of memory for packed weights\n");
 		abort();
+	}
 	matmul_pack(p, wt, w, C, OC);
 	matmul_forward_packed(p, out, inp, wt, bias, R, C, OC);
 	free(wt);
