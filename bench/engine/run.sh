@@ -113,8 +113,11 @@ for th in $THREADS; do
 			if (!mw || $3 < mw) { mw = $3; mwn = $1 }
 		}
 		END {
+			if (!n) { printf "# threads=%s: no study size measured, no target line\n", th; exit }
 			printf "# threads=%s, target 2x PyTorch at the %d study sizes: per CPU second %d/%d (lowest %.2f, %s), per wall second %d/%d (lowest %.2f, %s)\n", \
 				th, n, okc, n, mc, mcn, okw, n, mw, mwn
+			if (okc < n || okw < n)
+				print "#   below 2x: see docs/engine.md, \"On the misses\" (where the time goes: sh bench/engine/profile.sh L D H)"
 		}' "$work/ratios-$th"
 done
 echo "# toyllm kernels: $(cat "$work/kernels") (TOYLLM_KERNELS; all builds compute the same bits)"
