@@ -157,7 +157,7 @@ test: deps
 	  awk '{p += $$1; f += $$2; s += $$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}'; \
 	exit $$st
 
-test-suite: all $(UNIT_BIN) engine-tests-bin
+test-suite: all $(UNIT_BIN) engine-tests-bin engine-isa
 	@STUDY_BIN=$(abspath $(STUDY_BIN)) TOY_BIN_DIR=$(abspath $(STAGEBIN)) \
 	  UNIT_DIR=$(abspath $(BUILD)/tests/unit) BUILD=$(BUILD) SAN=$(SAN) \
 	  sh tests/run-all.sh
@@ -173,7 +173,9 @@ help:
 
 # ---- benchmarks (issue 6; docs/benchmarks.md) ------------------------------------
 # `make bench`: study vs ninja, make and Snakemake at ~100, 1,000 and 10,000 tasks,
-# hashing throughput, the no-op rerun of a real study; writes bench/results/latest.*.
+# hashing throughput, the no-op rerun of a real study; writes bench/results/latest.*;
+# then the engine against PyTorch on an optimised BLAS, 1 and 2 threads
+# (bench/engine/run.sh, docs/engine.md), into bench/results/engine-latest.txt.
 # `make bench-quick`: 100 and 1,000 tasks, under 3 minutes. Installs the peers from
 # Debian when missing. Scratch data goes to /tmp/study-bench.
 BENCHPKGS := snakemake ninja-build hyperfine time python3
@@ -191,6 +193,7 @@ bench-deps:
 bench: deps bench-deps
 	$(MAKE) --no-print-directory all
 	/usr/bin/python3 bench/bench.py
+	bash -o pipefail -c 'sh bench/engine/run.sh | tee bench/results/engine-latest.txt'
 
 bench-quick: deps bench-deps
 	$(MAKE) --no-print-directory all

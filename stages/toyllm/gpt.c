@@ -83,6 +83,7 @@ void gpt_free(struct gpt *m)
 	free(m->acts_mem);
 	free(m->gacts_mem);
 	free(m->dloss);
+	free(m->wt_mem);
 	memset(m, 0, sizeof *m);
 }
 
@@ -119,12 +120,12 @@ void gpt_init_random(struct gpt *m, uint64_t seed)
 
 static void act_sizes(size_t *s, const struct gpt_config *c, size_t B, size_t T)
 {
-	size_t L = c->layers, C = c->dim, NH = c->heads, V = c->vocab;
+	size_t L = c->layers, C = c->dim, NH = c->heads, V = c->vocab, Tp = attention_ld((int)T);
 	size_t v[GPT_NACTS] = {B * T * C, L * B * T * C, L * B * T, L * B * T, L * B * T * 3 * C,
-			       L * B * T * C, L * B * NH * T * T, L * B * NH * T * T, L * B * T * C,
+			       L * B * T * C, L * B * NH * T * Tp, L * B * T * C,
 			       L * B * T * C, L * B * T * C, L * B * T, L * B * T, L * B * T * 4 * C,
-			       L * B * T * 4 * C, L * B * T * C, L * B * T * C, B * T * C, B * T,
-			       B * T, B * T * V, B * T * V, B * T};
+			       L * B * T * 4 * C, L * B * T * 4 * C, L * B * T * C, L * B * T * C,
+			       B * T * C, B * T, B * T, B * T * V, B * T * V, B * T};
 	memcpy(s, v, sizeof v);
 }
 
@@ -141,6 +142,16 @@ static int ensure_acts(struct gpt *m, int B, int T, struct tl_err *e)
 {
 	if (T > m->cfg.max_seq || T < 1 || B < 1)
 		return tl_fail(e, "batch shape (%d,%d) invalid for max_seq %d", B, T, m->cfg.max_seq);
+	if (!m->wt_mem) {
+		size_t C = (size_t)m->cfg.dim, n = matmul_packed_size((int)C, m->cfg.vocab);
+		if (matmul_packed_size((int)C, (int)(4 * C)) > n)
+			n = matmul_packed_size((int)C, (int)(4 * C));
+		if (matmul_packed_size((int)(4 * C), (int)C) > n)
+			n = matmul_packed_size((int)(4 * C), (int)C);
+		m->wt_mem = malloc(n * sizeof(float));
+		if (!m->wt_mem)
+			return tl_fail(e, "out of memory for packed weights");
+	}
 	if (m->acts_mem && B <= m->act_B && T <= m->act_T)
 		return 0;
 	/* grow to the max of old and new in each dimension */
@@ -173,6 +184,14 @@ static int ensure_acts(struct gpt *m, int B, int T, struct tl_err *e)
 	return 0;
 }
 
+/* out (R,OC) = inp (R,C) w^T + b, w packed into the model's scratch first */
+static void linear(struct gpt *m, float *out, const float *inp, const float *w, const float *b,
+		   int R, int C, int OC)
+{
+	matmul_pack(m->pool, m->wt_mem, w, C, OC);
+	matmul_forward_packed(m->pool, out, inp, m->wt_mem, b, R, C, OC);
+}
+
 /* Layer-l slices are laid out for the current (B,T), as in llm.c. */
 int gpt_forward(struct gpt *m, const int *inputs, const int *targets, const float *mask, int B,
 		int T, struct tl_err *e)
@@ -193,30 +212,28 @@ int gpt_forward(struct gpt *m, const int *inputs, const int *targets, const floa
 	const float *res = a->encoded;
 	for (int l = 0; l < L; l++) {
 		size_t o1 = (size_t)l * R * C, o3 = (size_t)l * R * 3 * C, o4 = (size_t)l * R * 4 * C,
-		       oa = (size_t)l * B * NH * T * T, om = (size_t)l * R;
+		       oa = (size_t)l * B * NH * T * attention_ld(T), om = (size_t)l * R;
 		float *ln1 = a->ln1 + o1, *qkv = a->qkv + o3, *atty = a->atty + o1;
 		float *res2 = a->residual2 + o1, *ln2 = a->ln2 + o1, *fch = a->fch + o4;
 		float *fchg = a->fch_gelu + o4, *res3 = a->residual3 + o1;
 		layernorm_forward(pl, ln1, a->ln1_mean + om, a->ln1_rstd + om, res, p->ln1w + l * C,
 				  p->ln1b + l * C, R, C);
-		matmul_forward(pl, qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, R, C,
-			       3 * C);
-		attention_forward(pl, atty, a->preatt + oa, a->att + oa, qkv, B, T, C, NH);
-		matmul_forward(pl, a->attproj + o1, atty, p->attprojw + (size_t)l * C * C,
-			       p->attprojb + l * C, R, C, C);
+		linear(m, qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, R, C, 3 * C);
+		attention_forward(pl, atty, NULL, a->att + oa, qkv, B, T, C, NH);
+		linear(m, a->attproj + o1, atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C,
+		       R, C, C);
 		residual_forward(res2, res, a->attproj + o1, R * C);
 		layernorm_forward(pl, ln2, a->ln2_mean + om, a->ln2_rstd + om, res2, p->ln2w + l * C,
 				  p->ln2b + l * C, R, C);
-		matmul_forward(pl, fch, ln2, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, R, C,
-			       4 * C);
-		gelu_forward(fchg, fch, R * 4 * C);
-		matmul_forward(pl, a->fcproj + o1, fchg, p->fcprojw + (size_t)l * C * 4 * C,
-			       p->fcprojb + l * C, R, 4 * C, C);
+		linear(m, fch, ln2, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, R, C, 4 * C);
+		gelu_forward_pool(pl, fchg, a->fch_tanh + o4, fch, R * 4 * C);
+		linear(m, a->fcproj + o1, fchg, p->fcprojw + (size_t)l * C * 4 * C, p->fcprojb + l * C,
+		       R, 4 * C, C);
 		residual_forward(res3, res2, a->fcproj + o1, R * C);
 		res = res3;
 	}
 	layernorm_forward(pl, a->lnf, a->lnf_mean, a->lnf_rstd, res, p->lnfw, p->lnfb, R, C);
-	matmul_forward(pl, a->logits, a->lnf, p->wte, NULL, R, C, V);
+	linear(m, a->logits, a->lnf, p->wte, NULL, R, C, V);
 	softmax_ce_forward(pl, a->probs, targets ? a->losses : NULL, a->logits, targets, R, V);
 	if (targets) {
 		double num = 0, den = 0;
@@ -264,6 +281,12 @@ void gpt_zero_grad(struct gpt *m)
 	memset(m->grads_mem, 0, m->nparams * sizeof(float));
 }
 
+/*
+ * Every activation gradient is written once, never accumulated, so nothing
+ * needs zeroing: the gradient of a residual sum is passed on as it is (the
+ * projection's output gradient is the stream's), and each layernorm backward
+ * writes stream gradient + its own into the stream below.
+ */
 void gpt_backward(struct gpt *m, const int *inputs, const int *targets, const float *mask)
 {
 	const int B = m->B, T = m->T, V = m->cfg.vocab, L = m->cfg.layers, C = m->cfg.dim,
@@ -272,11 +295,6 @@ void gpt_backward(struct gpt *m, const int *inputs, const int *targets, const fl
 	struct gpt_params *p = &m->params, *g = &m->grads;
 	struct gpt_acts *a = &m->acts, *ga = &m->gacts;
 	struct pool *pl = m->pool;
-	size_t s[GPT_NACTS], tot = 0;
-	act_sizes(s, &m->cfg, (size_t)B, (size_t)T);
-	for (int i = 0; i < GPT_NACTS; i++)
-		tot += s[i];
-	memset(m->gacts_mem, 0, tot * sizeof(float));
 
 	double den = 0;
 	for (int i = 0; i < R; i++)
@@ -289,82 +307,104 @@ void gpt_backward(struct gpt *m, const int *inputs, const int *targets, const fl
 	matmul_backward(pl, ga->lnf, g->wte, NULL, ga->logits, a->lnf, p->wte, R, C, V);
 	float *res = L ? a->residual3 + (size_t)(L - 1) * R * C : a->encoded;
 	float *dres = L ? ga->residual3 + (size_t)(L - 1) * R * C : ga->encoded;
-	layernorm_backward(pl, dres, g->lnfw, g->lnfb, ga->lnf, res, p->lnfw, a->lnf_mean,
+	layernorm_backward(pl, dres, NULL, g->lnfw, g->lnfb, ga->lnf, res, p->lnfw, a->lnf_mean,
 			   a->lnf_rstd, R, C);
 	for (int l = L - 1; l >= 0; l--) {
 		size_t o1 = (size_t)l * R * C, o3 = (size_t)l * R * 3 * C, o4 = (size_t)l * R * 4 * C,
-		       oa = (size_t)l * B * NH * T * T, om = (size_t)l * R;
+		       oa = (size_t)l * B * NH * T * attention_ld(T), om = (size_t)l * R;
 		const float *res_in = l ? a->residual3 + (size_t)(l - 1) * R * C : a->encoded;
 		float *dres_in = l ? ga->residual3 + (size_t)(l - 1) * R * C : ga->encoded;
 		float *dres3 = ga->residual3 + o1, *dres2 = ga->residual2 + o1;
-		/* MLP */
-		residual_backward(dres2, ga->fcproj + o1, dres3, R * C);
+		/* MLP: residual3 = residual2 + fcproj */
 		matmul_backward(pl, ga->fch_gelu + o4, g->fcprojw + (size_t)l * C * 4 * C,
-				g->fcprojb + l * C, ga->fcproj + o1, a->fch_gelu + o4,
+				g->fcprojb + l * C, dres3, a->fch_gelu + o4,
 				p->fcprojw + (size_t)l * C * 4 * C, R, 4 * C, C);
-		gelu_backward(ga->fch + o4, a->fch + o4, ga->fch_gelu + o4, R * 4 * C);
+		gelu_backward_pool(pl, ga->fch + o4, a->fch + o4, a->fch_tanh + o4, ga->fch_gelu + o4,
+				   R * 4 * C);
 		matmul_backward(pl, ga->ln2 + o1, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C,
 				ga->fch + o4, a->ln2 + o1, p->fcw + (size_t)l * 4 * C * C, R, C, 4 * C);
-		layernorm_backward(pl, dres2, g->ln2w + l * C, g->ln2b + l * C, ga->ln2 + o1,
+		layernorm_backward(pl, dres2, dres3, g->ln2w + l * C, g->ln2b + l * C, ga->ln2 + o1,
 				   a->residual2 + o1, p->ln2w + l * C, a->ln2_mean + om,
 				   a->ln2_rstd + om, R, C);
-		/* attention */
-		residual_backward(dres_in, ga->attproj + o1, dres2, R * C);
+		/* attention: residual2 = residual + attproj */
 		matmul_backward(pl, ga->atty + o1, g->attprojw + (size_t)l * C * C, g->attprojb + l * C,
-				ga->attproj + o1, a->atty + o1, p->attprojw + (size_t)l * C * C, R, C,
-				C);
-		attention_backward(pl, ga->qkv + o3, ga->preatt + oa, ga->att + oa, ga->atty + o1,
-				   a->qkv + o3, a->att + oa, B, T, C, NH);
+				dres2, a->atty + o1, p->attprojw + (size_t)l * C * C, R, C, C);
+		attention_backward(pl, ga->qkv + o3, ga->atty + o1, a->qkv + o3, a->att + oa, B, T, C,
+				   NH);
 		matmul_backward(pl, ga->ln1 + o1, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C,
 				ga->qkv + o3, a->ln1 + o1, p->qkvw + (size_t)l * 3 * C * C, R, C,
 				3 * C);
-		layernorm_backward(pl, dres_in, g->ln1w + l * C, g->ln1b + l * C, ga->ln1 + o1, res_in,
-				   p->ln1w + l * C, a->ln1_mean + om, a->ln1_rstd + om, R, C);
+		layernorm_backward(pl, dres_in, dres2, g->ln1w + l * C, g->ln1b + l * C, ga->ln1 + o1,
+				   res_in, p->ln1w + l * C, a->ln1_mean + om, a->ln1_rstd + om, R, C);
 	}
 	encoder_backward(g->wte, g->wpe, ga->encoded, inputs, B, T, C);
 }
 
+/* b^n for n >= 0 by squaring in double: the bias corrections' powers, libm-free */
+static double pow_int(double b, int n)
+{
+	double r = 1.0;
+	for (; n > 0; n >>= 1, b *= b)
+		if (n & 1)
+			r *= b;
+	return r;
+}
+
 void gpt_update(struct gpt *m, float lr, float beta1, float beta2, float eps, float wd, int step)
 {
-	float bc1 = 1.0f - powf(beta1, (float)step), bc2 = 1.0f - powf(beta2, (float)step);
-	size_t off = 0;
+	struct adamw_hyper h = {.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+				.bc1 = (float)(1.0 - pow_int(beta1, step)),
+				.bc2 = (float)(1.0 - pow_int(beta2, step))};
+	long off[GPT_NTENSORS + 1] = {0};
+	float decay[GPT_NTENSORS];
 	for (int t = 0; t < GPT_NTENSORS; t++) {
 		const char *nm = gpt_param_names[t];
-		float decay = (!strcmp(nm, "wte") || !strcmp(nm, "qkvw") || !strcmp(nm, "attprojw") ||
-			       !strcmp(nm, "fcw") || !strcmp(nm, "fcprojw"))
-				      ? wd
-				      : 0.0f;
-		if (m->frozen[t]) {
-			off += m->sizes[t];
-			continue;
-		}
-		for (size_t i = off; i < off + m->sizes[t]; i++) {
-			float g = m->grads_mem[i];
-			float mm = beta1 * m->m_mem[i] + (1.0f - beta1) * g;
-			float vv = beta2 * m->v_mem[i] + (1.0f - beta2) * g * g;
-			m->m_mem[i] = mm;
-			m->v_mem[i] = vv;
-			float mh = mm / bc1, vh = vv / bc2;
-			m->params_mem[i] -= lr * (mh / (sqrtf(vh) + eps) + decay * m->params_mem[i]);
-		}
-		off += m->sizes[t];
+		decay[t] = (!strcmp(nm, "wte") || !strcmp(nm, "qkvw") || !strcmp(nm, "attprojw") ||
+			    !strcmp(nm, "fcw") || !strcmp(nm, "fcprojw"))
+				   ? wd
+				   : 0.0f;
+		off[t + 1] = off[t] + (long)m->sizes[t];
 	}
+	adamw_step(m->pool, m->params_mem, m->m_mem, m->v_mem, m->grads_mem, off, decay, m->frozen,
+		   GPT_NTENSORS, &h);
 }
 
 /* ---- cached inference ---------------------------------------------------------------- */
 
+/* offsets of the packed matrices in kv->wt: layer l's qkv, attproj, fc, fcproj; then wte */
+static size_t kv_wt_layer(int C)
+{
+	return matmul_packed_size(C, 3 * C) + matmul_packed_size(C, C) +
+	       matmul_packed_size(C, 4 * C) + matmul_packed_size(4 * C, C);
+}
+
 int gpt_kv_init(struct gpt_kv *kv, const struct gpt *m, struct tl_err *e)
 {
-	size_t L = m->cfg.layers, C = m->cfg.dim, T = m->cfg.max_seq;
+	const int L = m->cfg.layers, C = m->cfg.dim, V = m->cfg.vocab;
+	size_t T = m->cfg.max_seq, per = kv_wt_layer(C);
+	const struct gpt_params *p = &m->params;
 	kv->cap = (int)T;
-	kv->k = calloc(L * T * C, sizeof(float));
-	kv->v = calloc(L * T * C, sizeof(float));
+	kv->k = calloc((size_t)L * T * C, sizeof(float));
+	kv->v = calloc((size_t)L * T * C, sizeof(float));
+	kv->wt = malloc(sizeof(float) * (L * per + matmul_packed_size(C, V)));
 	/* x, ln, qkv(3C), atty, proj, fch(4C), fchg(4C) = 15C, then att(T) */
-	kv->scratch = calloc(15 * C + T + 16, sizeof(float));
-	if (!kv->k || !kv->v || !kv->scratch) {
+	kv->scratch = calloc(15 * (size_t)C + T + 16, sizeof(float));
+	if (!kv->k || !kv->v || !kv->wt || !kv->scratch) {
 		gpt_kv_release(kv);
 		return tl_fail(e, "out of memory for the key/value cache");
 	}
+	for (int l = 0; l < L; l++) {
+		float *w = kv->wt + (size_t)l * per;
+		size_t cc = (size_t)C * C;
+		matmul_pack(NULL, w, p->qkvw + l * 3 * cc, C, 3 * C);
+		w += matmul_packed_size(C, 3 * C);
+		matmul_pack(NULL, w, p->attprojw + l * cc, C, C);
+		w += matmul_packed_size(C, C);
+		matmul_pack(NULL, w, p->fcw + l * 4 * cc, C, 4 * C);
+		w += matmul_packed_size(C, 4 * C);
+		matmul_pack(NULL, w, p->fcprojw + l * 4 * cc, 4 * C, C);
+	}
+	matmul_pack(NULL, kv->wt + (size_t)L * per, p->wte, C, V);
 	return 0;
 }
 
@@ -372,76 +412,48 @@ void gpt_kv_release(struct gpt_kv *kv)
 {
 	free(kv->k);
 	free(kv->v);
+	free(kv->wt);
 	free(kv->scratch);
-	kv->k = kv->v = kv->scratch = NULL;
+	kv->k = kv->v = kv->wt = kv->scratch = NULL;
 }
 
 void gpt_infer_step(struct gpt *m, struct gpt_kv *kv, int token, int pos, float *logits)
 {
 	const int L = m->cfg.layers, C = m->cfg.dim, NH = m->cfg.heads, V = m->cfg.vocab,
-		  hs = C / NH, T = kv->cap;
+		  T = kv->cap;
+	const size_t per = kv_wt_layer(C);
 	struct gpt_params *p = &m->params;
 	float *x = kv->scratch, *ln = x + C, *qkv = ln + C, *atty = qkv + 3 * C, *proj = atty + C;
 	float *fch = proj + C, *fchg = fch + 4 * C, *att = fchg + 4 * C;
 	float mean, rstd;
-	const float scale = 1.0f / sqrtf((float)hs);
 	for (int i = 0; i < C; i++)
 		x[i] = p->wte[(size_t)token * C + i] + p->wpe[(size_t)pos * C + i];
 	if (m->hook)
 		m->hook(m->hook_ctx, 0, pos, x, C);
 	for (int l = 0; l < L; l++) {
+		const float *wqkv = kv->wt + (size_t)l * per;
+		const float *wproj = wqkv + matmul_packed_size(C, 3 * C);
+		const float *wfc = wproj + matmul_packed_size(C, C);
+		const float *wfcproj = wfc + matmul_packed_size(C, 4 * C);
 		layernorm_forward(NULL, ln, &mean, &rstd, x, p->ln1w + l * C, p->ln1b + l * C, 1, C);
-		matmul_forward(NULL, qkv, ln, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, 1,
-			       C, 3 * C);
-		float *kc = kv->k + ((size_t)l * T) * C, *vc = kv->v + ((size_t)l * T) * C;
-		memcpy(kc + (size_t)pos * C, qkv + C, C * sizeof(float));
+		matmul_forward_packed(NULL, qkv, ln, wqkv, p->qkvb + l * 3 * C, 1, C, 3 * C);
+		float *kT = kv->k + (size_t)l * C * T, *vc = kv->v + (size_t)l * T * C;
+		for (int c = 0; c < C; c++)
+			kT[(size_t)c * T + pos] = qkv[C + c];
 		memcpy(vc + (size_t)pos * C, qkv + 2 * C, C * sizeof(float));
-		for (int h = 0; h < NH; h++) {
-			const float *q = qkv + h * hs;
-			float maxv = -1e30f;
-			for (int t2 = 0; t2 <= pos; t2++) {
-				const float *k = kc + (size_t)t2 * C + h * hs;
-				float v = 0;
-				for (int i = 0; i < hs; i++)
-					v += q[i] * k[i];
-				v *= scale;
-				att[t2] = v;
-				if (v > maxv)
-					maxv = v;
-			}
-			float sum = 0;
-			for (int t2 = 0; t2 <= pos; t2++) {
-				att[t2] = expf(att[t2] - maxv);
-				sum += att[t2];
-			}
-			float inv = 1.0f / sum;
-			float *o = atty + h * hs;
-			for (int i = 0; i < hs; i++)
-				o[i] = 0;
-			for (int t2 = 0; t2 <= pos; t2++) {
-				const float *v = vc + (size_t)t2 * C + h * hs;
-				float w = att[t2] * inv;
-				for (int i = 0; i < hs; i++)
-					o[i] += w * v[i];
-			}
-		}
-		matmul_forward(NULL, proj, atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C,
-			       1, C, C);
-		for (int i = 0; i < C; i++)
-			x[i] += proj[i];
+		attention_query(atty, att, qkv, kT, vc, pos + 1, T, C, NH);
+		matmul_forward_packed(NULL, proj, atty, wproj, p->attprojb + l * C, 1, C, C);
+		residual_forward(x, x, proj, C);
 		if (m->hook)
 			m->hook(m->hook_ctx, 2 * l + 1, pos, x, C);
 		layernorm_forward(NULL, ln, &mean, &rstd, x, p->ln2w + l * C, p->ln2b + l * C, 1, C);
-		matmul_forward(NULL, fch, ln, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, 1, C,
-			       4 * C);
+		matmul_forward_packed(NULL, fch, ln, wfc, p->fcb + l * 4 * C, 1, C, 4 * C);
 		gelu_forward(fchg, fch, 4 * C);
-		matmul_forward(NULL, proj, fchg, p->fcprojw + (size_t)l * C * 4 * C,
-			       p->fcprojb + l * C, 1, 4 * C, C);
-		for (int i = 0; i < C; i++)
-			x[i] += proj[i];
+		matmul_forward_packed(NULL, proj, fchg, wfcproj, p->fcprojb + l * C, 1, 4 * C, C);
+		residual_forward(x, x, proj, C);
 		if (m->hook)
 			m->hook(m->hook_ctx, 2 * l + 2, pos, x, C);
 	}
 	layernorm_forward(NULL, ln, &mean, &rstd, x, p->lnfw, p->lnfb, 1, C);
-	matmul_forward(NULL, logits, ln, p->wte, NULL, 1, C, V);
+	matmul_forward_packed(NULL, logits, ln, kv->wt + (size_t)L * per, NULL, 1, C, V);
 }

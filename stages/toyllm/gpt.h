@@ -61,8 +61,7 @@ struct gpt_acts {
 	float *ln1_rstd;  /* (L,B,T) */
 	float *qkv;       /* (L,B,T,3C) */
 	float *atty;      /* (L,B,T,C) */
-	float *preatt;    /* (L,B,NH,T,T) */
-	float *att;       /* (L,B,NH,T,T) */
+	float *att;       /* (L,B,NH,T,attention_ld(T)) */
 	float *attproj;   /* (L,B,T,C) */
 	float *residual2; /* (L,B,T,C) */
 	float *ln2;       /* (L,B,T,C) */
@@ -70,6 +69,7 @@ struct gpt_acts {
 	float *ln2_rstd;  /* (L,B,T) */
 	float *fch;       /* (L,B,T,4C) */
 	float *fch_gelu;  /* (L,B,T,4C) */
+	float *fch_tanh;  /* (L,B,T,4C) the GELU's tanh, kept for the backward */
 	float *fcproj;    /* (L,B,T,C) */
 	float *residual3; /* (L,B,T,C) */
 	float *lnf;       /* (B,T,C) */
@@ -98,6 +98,7 @@ struct gpt {
 	int act_B, act_T;  /* capacity of the activation arenas */
 	int B, T;          /* shape of the last forward */
 	float *dloss;      /* (B,T) scratch */
+	float *wt_mem;     /* scratch for one packed weight matrix (matmul_pack) */
 	float mean_loss;   /* masked mean loss of the last forward with targets */
 	struct pool *pool; /* borrowed; NULL = serial */
 	unsigned char frozen[GPT_NTENSORS]; /* gpt_update leaves these tensors alone */
@@ -131,10 +132,14 @@ void gpt_update(struct gpt *m, float lr, float beta1, float beta2, float eps, fl
 /* Residual stream after the last gpt_forward at point p for (b,t): C floats. */
 float *gpt_resid(struct gpt *m, int point, int b, int t);
 
-/* Incremental inference with a key/value cache. */
+/* Incremental inference with a key/value cache. gpt_kv_init also packs the
+ * model's weight matrices: init the cache after the last change to the
+ * weights it is used with. */
 struct gpt_kv {
-	int cap;      /* positions */
-	float *k, *v; /* (L,cap,C) */
+	int cap;   /* positions */
+	float *k;  /* (L,C,cap): keys, each head's (C/NH, cap) block transposed */
+	float *v;  /* (L,cap,C) */
+	float *wt; /* packed weights (matmul_pack): per layer qkvw, attprojw, fcw, fcprojw; wte */
 	float *scratch;
 };
 int gpt_kv_init(struct gpt_kv *kv, const struct gpt *m, struct tl_err *e);

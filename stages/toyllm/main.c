@@ -2,9 +2,12 @@
  * main: `toyllm SUBCOMMAND [options]`, dispatch through the command table.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
+#include "kernels.h"
+#include "util.h"
 
 static const struct {
 	const char *name;
@@ -39,6 +42,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
+	}
+	/* which build of the arithmetic runs (docs/engine.md); all give the same bits */
+	struct tl_err e;
+	if (kernels_select(getenv("TOYLLM_KERNELS"), &e)) {
+		fprintf(stderr, "toyllm: error: %s\n", e.msg);
+		return 2;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(argv[1], commands[i].name))

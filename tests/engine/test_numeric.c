@@ -8,7 +8,8 @@
  *   - the learning-rate schedule of train_run (linear warmup, cosine decay to
  *     10% of the peak), observed through train_run itself;
  *   - layer norm statistics (mean, biased variance, epsilon inside the root);
- *   - softmax / cross-entropy, tanh-GELU, causal scaled attention, matmul.
+ *   - softmax / cross-entropy, tanh-GELU, causal scaled attention, matmul;
+ *   - the engine's own exp (accuracy against libm, saturation).
  * Gradient clipping: the engine has none (no clip in stages/toyllm: train_run
  * feeds raw gradients to gpt_update), so there is no formula to pin.
  * Expected values are literals with their arithmetic in a comment (computed in
@@ -388,8 +389,9 @@ static void test_attention(void)
 {
 	/* rows of (q, k, v), C = 2 */
 	const float qkv[12] = {1, 0, 1, 0, 1, 2, 1, 1, 0, 2, 3, -1};
-	float out[4], pre[4], att[4];
-	attention_forward(NULL, out, pre, att, qkv, 1, 2, 2, 1);
+	float out[4], pre[4], a[32]; /* weights: rows of attention_ld(2) = 16 */
+	attention_forward(NULL, out, pre, a, qkv, 1, 2, 2, 1);
+	const float att[4] = {a[0], a[1], a[16], a[17]};
 	CHECK(near(pre[0], 0.707106781, 1e-6, 0) && near(pre[2], 0.707106781, 1e-6, 0) &&
 		      near(pre[3], 1.414213562, 1e-6, 0),
 	      "attention scores scaled by 1/sqrt(head size) (got %.7f %.7f %.7f)", pre[0], pre[2],
@@ -437,6 +439,43 @@ static void test_matmul(void)
 	CHECK(ok, "matmul: out = inp w^T + b (out[0][0] = 6.5, got %g; all 15 exact)", out[0]);
 }
 
+/* ---- exp ----------------------------------------------------------------------------- */
+
+/*
+ * The engine's own e^x (docs/engine.md "The arithmetic"; softmax, GELU's tanh)
+ * against libm's double exp rounded to float, on 200,001 points of
+ * [-87, 88]: within 2 ulp of the float result everywhere (an error in a
+ * polynomial coefficient or the reduction shows as thousands of ulps), exact
+ * at 0, and saturating instead of overflowing: e^100 is finite (e^88), e^-100
+ * a tiny normal (e^-87.34).
+ */
+static void test_exp(void)
+{
+	enum { N = 200001 };
+	static float x[N], y[N];
+	for (int i = 0; i < N; i++)
+		x[i] = -87.0f + 175.0f * (float)i / (N - 1);
+	vec_exp(y, x, N);
+	double worst = 0;
+	float at = 0;
+	for (int i = 0; i < N; i++) {
+		float ref = (float)exp((double)x[i]);
+		double ulp = nextafterf(ref, INFINITY) - ref, err = fabs((double)y[i] - ref) / ulp;
+		if (err > worst) {
+			worst = err;
+			at = x[i];
+		}
+	}
+	CHECK(worst <= 2.0, "exp within 2 ulp on [-87, 88] (worst %.2f ulp at x = %g)", worst, at);
+	const float z[3] = {0.0f, 100.0f, -100.0f};
+	float w[3];
+	vec_exp(w, z, 3);
+	CHECK(w[0] == 1.0f, "exp(0) = 1 exactly (got %.9g)", w[0]);
+	CHECK(isfinite(w[1]) && w[1] > 1e38f && w[2] > 0 && w[2] < 1.2e-38f,
+	      "exp saturates: exp(100) finite ~e^88 (got %g), exp(-100) tiny positive (got %g)", w[1],
+	      w[2]);
+}
+
 int main(void)
 {
 	test_adamw();
@@ -446,5 +485,6 @@ int main(void)
 	test_gelu();
 	test_attention();
 	test_matmul();
+	test_exp();
 	return check_done();
 }
