@@ -142,3 +142,16 @@ int use_color(void)
 		return 0;
 	return isatty(STDOUT_FILENO);
 }
+
+void cli_print_doc(cJSON *doc, int json, void (*print)(FILE *f, const cJSON *doc))
+{
+	if (json) {
+		char *text = cJSON_Print(doc);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		print(stdout, doc);
+	}
+	cJSON_Delete(doc);
+}

@@ -8,6 +8,9 @@
 #ifndef STUDY_CLI_H
 #define STUDY_CLI_H
 
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
 #define STUDY_VERSION "0.1.0"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -38,6 +41,10 @@ struct prov;
 /* `why STAGE-ID` on an open provenance database, for `why` and `show --why`:
  * prints the explanation (text or JSON) and returns the exit code. */
 int why_command(struct prov *p, const char *stage, int json);
+
+/* Print a document a command built (why, lineage) to stdout: as JSON text
+ * with `json`, else through `print`; then free it. */
+void cli_print_doc(cJSON *doc, int json, void (*print)(FILE *f, const cJSON *doc));
 
 /* "study: error: <msg>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -608,15 +608,7 @@ static int show_lineage(struct prov *p, const char *what, int json)
 		strbuf_release(&err);
 		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
 	}
-	if (json) {
-		char *text = cJSON_Print(tree);
-		if (text)
-			printf("%s\n", text);
-		free(text);
-	} else {
-		lineage_print(stdout, tree);
-	}
-	cJSON_Delete(tree);
+	cli_print_doc(tree, json, lineage_print);
 	strbuf_release(&err);
 	return EXIT_OK;
 }

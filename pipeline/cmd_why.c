@@ -36,15 +36,7 @@ int why_command(struct prov *p, const char *stage, int json)
 		strbuf_release(&err);
 		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
 	}
-	if (json) {
-		char *text = cJSON_Print(o);
-		if (text)
-			printf("%s\n", text);
-		free(text);
-	} else {
-		why_print(stdout, o);
-	}
-	cJSON_Delete(o);
+	cli_print_doc(o, json, why_print);
 	strbuf_release(&err);
 	return EXIT_OK;
 }

@@ -4,6 +4,7 @@
  * the report stage's files from the store.
  */
 #include "report_data.h"
+#include "natcmp.h"
 #include "freshness.h"
 #include "hash.h"
 #include "plan.h"
@@ -56,37 +57,6 @@ int report_kind_rank(const char *kind)
 	return 6;
 }
 
-int report_natcmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			const char *x = a, *y = b;
-			while (*x == '0')
-				x++;
-			while (*y == '0')
-				y++;
-			size_t lx = 0, ly = 0;
-			while (x[lx] >= '0' && x[lx] <= '9')
-				lx++;
-			while (y[ly] >= '0' && y[ly] <= '9')
-				ly++;
-			if (lx != ly)
-				return lx < ly ? -1 : 1;
-			int c = memcmp(x, y, lx);
-			if (c)
-				return c;
-			a = x + lx;
-			b = y + ly;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return *a ? 1 : *b ? -1 : 0;
-}
-
 static const struct report_run *order_ctx;
 
 static int by_section(const void *pa, const void *pb)
@@ -101,7 +71,7 @@ static int by_section(const void *pa, const void *pb)
 		if (c)
 			return c;
 	}
-	int c = report_natcmp(a->stage_id, b->stage_id);
+	int c = natcmp(a->stage_id, b->stage_id);
 	if (!c)
 		c = strcmp(a->stage_id, b->stage_id);
 	return c ? c : a->id < b->id ? -1 : a->id > b->id;

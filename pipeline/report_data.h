@@ -82,8 +82,6 @@ void report_run_release(struct report_run *rr);
 
 /* The rank of a stage kind in the page's order (data 0 ... report 5, other 6). */
 int report_kind_rank(const char *kind);
-/* strcmp with runs of digits compared as numbers ("m2" < "m10"). */
-int report_natcmp(const char *a, const char *b);
 
 /* The stage with this id, or -1. */
 long report_run_find(const struct report_run *rr, const char *id);

@@ -7,6 +7,7 @@
 #include "report_html.h"
 #include "cli.h"
 #include "html.h"
+#include "natcmp.h"
 #include "prov_query.h"
 #include "strmap.h"
 #include "xalloc.h"
@@ -352,7 +353,7 @@ static void add_unique(const char ***v, size_t *nr, size_t *alloc, const char *s
 
 static int cmp_nat(const void *a, const void *b)
 {
-	return report_natcmp(*(const char *const *)a, *(const char *const *)b);
+	return natcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int variant_rank(const char *v)

@@ -4,6 +4,7 @@
  * (freshness.h, record_diff), as JSON and as text. See why.h.
  */
 #include "why.h"
+#include "natcmp.h"
 #include "freshness.h"
 #include "prov_query.h"
 #include "xalloc.h"
@@ -377,39 +378,6 @@ static int field_rank(const char *field)
 	return (int)(sizeof(order) / sizeof(order[0]));
 }
 
-/* Paths in natural order: runs of digits by value (evaluations[2] before
- * evaluations[10]), the rest bytewise. */
-static int natural_cmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			const char *x = a, *y = b;
-			while (*x == '0')
-				x++;
-			while (*y == '0')
-				y++;
-			size_t nx = 0, ny = 0;
-			while (x[nx] >= '0' && x[nx] <= '9')
-				nx++;
-			while (y[ny] >= '0' && y[ny] <= '9')
-				ny++;
-			if (nx != ny)
-				return nx < ny ? -1 : 1;
-			int c = memcmp(x, y, nx);
-			if (c)
-				return c;
-			a = x + nx;
-			b = y + ny;
-			continue;
-		}
-		if (*a != *b)
-			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-		a++;
-		b++;
-	}
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
 static int cmp_change(const void *x, const void *y)
 {
 	const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
@@ -417,7 +385,7 @@ static int cmp_change(const void *x, const void *y)
 	if (ra != rb)
 		return ra < rb ? -1 : 1;
 	int c = strcmp(or_q(jstr(a, "field")), or_q(jstr(b, "field")));
-	return c ? c : natural_cmp(or_q(jstr(a, "path")), or_q(jstr(b, "path")));
+	return c ? c : natcmp(or_q(jstr(a, "path")), or_q(jstr(b, "path")));
 }
 
 static void print_change(FILE *f, const cJSON *c)

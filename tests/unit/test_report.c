@@ -12,6 +12,7 @@
 #include "prov.h"
 #include "prov_query.h"
 #include "report_data.h"
+#include "natcmp.h"
 #include "report_graph.h"
 #include "report_html.h"
 #include "results_format.h"
@@ -126,11 +127,11 @@ static void test_html(void)
 
 static void test_natcmp(void)
 {
-	CHECK(report_natcmp("m2", "m10") < 0, "natural order: m2 before m10");
-	CHECK(report_natcmp("eval/a/m10/base", "eval/a/m9/wo") > 0, "natural order: m10 after m9");
-	CHECK(report_natcmp("m02", "m2") == 0, "natural order: leading zeros do not count");
-	CHECK(report_natcmp("m1", "m1/base") < 0, "natural order: a prefix first");
-	CHECK(report_natcmp("b", "a1") > 0, "natural order: letters as bytes");
+	CHECK(natcmp("m2", "m10") < 0, "natural order: m2 before m10");
+	CHECK(natcmp("eval/a/m10/base", "eval/a/m9/wo") > 0, "natural order: m10 after m9");
+	CHECK(natcmp("m02", "m2") == 0, "natural order: leading zeros do not count");
+	CHECK(natcmp("m1", "m1/base") < 0, "natural order: a prefix first");
+	CHECK(natcmp("b", "a1") > 0, "natural order: letters as bytes");
 	CHECK(report_kind_rank("data") == 0 && report_kind_rank("report") == 5 &&
 		      report_kind_rank("other") == 6 && report_kind_rank(NULL) == 6,
 	      "sections: data first, report last, others after");
