@@ -299,9 +299,9 @@ static void print_compare(const struct prov_metric_pair *pairs, size_t nr, int64
 	}
 }
 
-static cJSON *side_json(const struct prov_metric_info *m)
+/* value, n, ci_low, ci_high of one metric row (null where not recorded) */
+static void add_value_json(cJSON *o, const struct prov_metric_info *m)
 {
-	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "value", m->value);
 	if (m->has_n)
 		cJSON_AddNumberToObject(o, "n", (double)m->n);
@@ -315,6 +315,12 @@ static cJSON *side_json(const struct prov_metric_info *m)
 		cJSON_AddNumberToObject(o, "ci_high", m->ci_high);
 	else
 		cJSON_AddNullToObject(o, "ci_high");
+}
+
+static cJSON *side_json(const struct prov_metric_info *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	add_value_json(o, m);
 	cJSON_AddNumberToObject(o, "execution_id", (double)m->execution_id);
 	return o;
 }
@@ -391,19 +397,7 @@ static cJSON *row_json(const struct prov_metric_info *m)
 	prov_json_add_str(o, "model", m->model);
 	prov_json_add_str(o, "variant", m->variant);
 	prov_json_add_str(o, "metric", m->metric);
-	cJSON_AddNumberToObject(o, "value", m->value);
-	if (m->has_n)
-		cJSON_AddNumberToObject(o, "n", (double)m->n);
-	else
-		cJSON_AddNullToObject(o, "n");
-	if (m->has_ci_low)
-		cJSON_AddNumberToObject(o, "ci_low", m->ci_low);
-	else
-		cJSON_AddNullToObject(o, "ci_low");
-	if (m->has_ci_high)
-		cJSON_AddNumberToObject(o, "ci_high", m->ci_high);
-	else
-		cJSON_AddNullToObject(o, "ci_high");
+	add_value_json(o, m);
 	prov_json_add_str(o, "stage", m->stage_id);
 	cJSON_AddNumberToObject(o, "execution_id", (double)m->execution_id);
 	add_staleness_json(o, m);
