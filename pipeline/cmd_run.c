@@ -12,6 +12,7 @@
  * starting any stage can be left without it.
  */
 #include "cli.h"
+#include "exec_slurm.h"
 #include "executor.h"
 #include "extinput.h"
 #include "gitinfo.h"
@@ -22,6 +23,7 @@
 #include "proc.h"
 #include "runner.h"
 #include "select.h"
+#include "slurm.h"
 #include "store.h"
 #include "study.h"
 #include "xalloc.h"
@@ -55,6 +57,13 @@ static const char run_usage[] =
 	"                      e.g. 512M, 16G\n"
 	"      --gpus N        GPU slots to hand out, 0 to 64, named 0..N-1 in each\n"
 	"                      stage's CUDA_VISIBLE_DEVICES (default: the visible GPUs)\n"
+	"      --executor NAME local (processes on this machine, the default) or slurm\n"
+	"                      (one batch job per stage; docs/cluster.md); the study\n"
+	"                      file's executor: block says the same\n"
+	"      --partition P   slurm: the partition to submit to\n"
+	"      --account A     slurm: the account to charge\n"
+	"      --slurm-opt ARG slurm: one more sbatch option, e.g. --slurm-opt=--qos=low;\n"
+	"                      repeatable\n"
 	"  -k, --keep-going    after a failure, run everything not downstream of it\n"
 	"  -n, --dry-run       show what would run; execute and record nothing\n"
 	"      --force PATTERN rerun the stages PATTERN matches (an id or a glob, as\n"
@@ -87,12 +96,18 @@ struct run_args {
 	int retries;
 	long long mem_limit;    /* --mem-limit in bytes; 0: none */
 	int gpus;               /* --gpus N; -1: the visible GPUs */
+	int jobs_given;         /* -j was given */
+	const char *executor;   /* --executor; NULL: the study file's, else local */
+	const char *partition, *account; /* --partition, --account */
+	char **slurm_opts;      /* --slurm-opt, owned array of argv's strings */
+	size_t slurm_opts_nr;
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	enum { OPT_STORE = 256, OPT_JSON, OPT_NO_WAIT, OPT_REQUIRE_CLEAN, OPT_FORCE,
-	       OPT_FORCE_DOWNSTREAM, OPT_RETRIES, OPT_MEM_LIMIT, OPT_GPUS };
+	       OPT_FORCE_DOWNSTREAM, OPT_RETRIES, OPT_MEM_LIMIT, OPT_GPUS, OPT_EXECUTOR,
+	       OPT_PARTITION, OPT_ACCOUNT, OPT_SLURM_OPT };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "keep-going", no_argument, NULL, 'k' },
@@ -106,6 +121,10 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "mem-limit", required_argument, NULL, OPT_MEM_LIMIT },
 		{ "gpus", required_argument, NULL, OPT_GPUS },
+		{ "executor", required_argument, NULL, OPT_EXECUTOR },
+		{ "partition", required_argument, NULL, OPT_PARTITION },
+		{ "account", required_argument, NULL, OPT_ACCOUNT },
+		{ "slurm-opt", required_argument, NULL, OPT_SLURM_OPT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -126,6 +145,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 				return -1;
 			}
 			a->jobs = (int)v;
+			a->jobs_given = 1;
 			break;
 		}
 		case 'k': a->keep_going = 1; break;
@@ -167,6 +187,35 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 				return -1;
 			}
 			a->gpus = (int)v;
+			break;
+		}
+		case OPT_EXECUTOR:
+			if (strcmp(optarg, "local") && strcmp(optarg, "slurm")) {
+				cli_error("--executor wants local or slurm, not '%s'", optarg);
+				return -1;
+			}
+			a->executor = optarg;
+			break;
+		case OPT_PARTITION:
+		case OPT_ACCOUNT:
+			if (!*optarg || strchr(optarg, ' ') || strchr(optarg, '\n')) {
+				cli_error("--%s wants one word, not '%s'",
+					  c == OPT_PARTITION ? "partition" : "account", optarg);
+				return -1;
+			}
+			*(c == OPT_PARTITION ? &a->partition : &a->account) = optarg;
+			break;
+		case OPT_SLURM_OPT: {
+			struct strbuf why = STRBUF_INIT;
+			if (slurm_check_opt(optarg, &why) < 0) {
+				cli_error("--slurm-opt: %s", why.buf);
+				strbuf_release(&why);
+				return -1;
+			}
+			a->slurm_opts = xrealloc(a->slurm_opts,
+						 (a->slurm_opts_nr + 2) * sizeof(*a->slurm_opts));
+			a->slurm_opts[a->slurm_opts_nr++] = optarg;
+			a->slurm_opts[a->slurm_opts_nr] = NULL;
 			break;
 		}
 		case 'h': fputs(run_usage, stdout); exit(EXIT_OK);
@@ -517,6 +566,52 @@ static void print_input(void *ctx, size_t i, const struct extinput_stats *s)
 	strbuf_release(&line);
 }
 
+/* The executor: --executor, else the study file's executor:, else local.
+ * SLURM's settings come from the command line, else the study file (its
+ * slurm_opts first, then every --slurm-opt). A SLURM run submits as many
+ * stages as are ready unless -j says otherwise: the cluster queues them. */
+static int make_executor(struct run_args *a, const struct study *study, struct executor **ex,
+			 struct strbuf *err)
+{
+	const struct study_executor *sx = &study->executor;
+	const char *name = a->executor ? a->executor : sx->name ? sx->name : "local";
+	int file_slurm = sx->name && !strcmp(sx->name, "slurm");
+	if (strcmp(name, "slurm")) {
+		if (a->partition || a->account || a->slurm_opts_nr) {
+			strbuf_addstr(err, "--partition, --account and --slurm-opt are for"
+					   " --executor slurm");
+			return -1;
+		}
+		struct exec_local_opts lo = { a->jobs, a->mem_limit, a->gpus };
+		*ex = exec_local_new(&lo, err);
+		return *ex ? 0 : -1;
+	}
+	if (a->mem_limit || a->gpus >= 0) {
+		strbuf_addstr(err, "--mem-limit and --gpus are for the local executor: on SLURM each"
+				   " stage's resources.mem and resources.gpus go to sbatch");
+		return -1;
+	}
+	struct strvec opts = STRVEC_INIT;
+	for (size_t i = 0; file_slurm && i < sx->slurm_opts_nr; i++)
+		strvec_push(&opts, sx->slurm_opts[i]);
+	for (size_t i = 0; i < a->slurm_opts_nr; i++)
+		strvec_push(&opts, a->slurm_opts[i]);
+	struct exec_slurm_opts so = {
+		.partition = a->partition ? a->partition : file_slurm ? sx->partition : NULL,
+		.account = a->account ? a->account : file_slurm ? sx->account : NULL,
+		.opts = opts.v,
+	};
+	struct strbuf why = STRBUF_INIT;
+	*ex = exec_slurm_new(&so, &why);
+	strvec_clear(&opts);
+	if (!*ex)
+		strbuf_addf(err, "the slurm executor: %s", why.buf);
+	strbuf_release(&why);
+	if (!a->jobs_given)
+		a->jobs = 4096;
+	return *ex ? 0 : -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args a;
@@ -524,6 +619,7 @@ int cmd_run(int argc, char **argv)
 	char *argv_json = orchestrator_argv_json(argc, argv);
 	if (parse_args(argc, argv, &a) < 0) {
 		free(a.force);
+		free(a.slurm_opts);
 		free(argv_json);
 		return EXIT_USAGE;
 	}
@@ -539,6 +635,7 @@ int cmd_run(int argc, char **argv)
 		git_job_release(&git);
 		strbuf_release(&err);
 		free(argv_json);
+		free(a.slurm_opts);
 		return EXIT_USAGE;
 	}
 	char *store_dir = store_dir_for_study(a.store_dir, study.root);
@@ -550,6 +647,7 @@ int cmd_run(int argc, char **argv)
 		study_release(&study);
 		strbuf_release(&err);
 		free(argv_json);
+		free(a.slurm_opts);
 		return EXIT_USAGE;
 	}
 	struct plan plan;
@@ -560,6 +658,7 @@ int cmd_run(int argc, char **argv)
 		study_release(&study);
 		strbuf_release(&err);
 		free(argv_json);
+		free(a.slurm_opts);
 		return EXIT_USAGE;
 	}
 	cli_warn_unhashed(&plan);
@@ -582,10 +681,9 @@ int cmd_run(int argc, char **argv)
 	}
 	/* what runs the stages (executor.h); a dry run asks the dry executor,
 	 * which has the local one's capacity and starts nothing */
-	struct exec_local_opts lo = { a.jobs, a.mem_limit, a.gpus };
-	ex = exec_local_new(&lo, &err);
-	if (!ex) {
+	if (make_executor(&a, &study, &ex, &err) < 0) {
 		cli_error("%s", err.buf);
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	/* more cpus, memory or GPUs than a stage can ever get: a bad study for
@@ -716,6 +814,7 @@ out:
 	free(wanted);
 	extinput_release(ext, plan.externals_nr);
 	free(ext);
+	free(a.slurm_opts);
 	free(store_dir);
 	free(argv_json);
 	git_job_release(&git);

@@ -61,6 +61,20 @@ static void commit_text(const char *commit, int dirty, char out[64])
 
 /* ---- runs ---- */
 
+/* Where an execution ran (schema 6): executor, job_id, host, queue (the
+ * partition), queue_wait_s; null when not recorded. */
+static void add_where_json(cJSON *o, const struct prov_exec_info *e)
+{
+	prov_json_add_str(o, "executor", e->executor);
+	prov_json_add_str(o, "job_id", e->job_id);
+	prov_json_add_str(o, "host", e->host);
+	prov_json_add_str(o, "queue", e->queue);
+	if (e->queue_wait_s >= 0 && e->executor)
+		cJSON_AddNumberToObject(o, "queue_wait_s", e->queue_wait_s);
+	else
+		cJSON_AddNullToObject(o, "queue_wait_s");
+}
+
 static cJSON *exec_row_json(const struct prov_exec_info *e)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -79,6 +93,7 @@ static cJSON *exec_row_json(const struct prov_exec_info *e)
 	else
 		cJSON_AddNullToObject(o, "wall_s");
 	prov_json_add_str(o, "output_digest", e->output_digest);
+	add_where_json(o, e);
 	return o;
 }
 
@@ -322,6 +337,7 @@ static cJSON *stage_json(const struct prov_exec_info *e, const struct prov_run_i
 		cJSON_AddNullToObject(o, "cpu_s");
 		cJSON_AddNullToObject(o, "peak_rss_kb");
 	}
+	add_where_json(o, e);
 	prov_json_add_str(o, "stdout_digest", e->stdout_digest);
 	add_path(o, "stdout_path", &ps->out_log);
 	prov_json_add_str(o, "stderr_digest", e->stderr_digest);
@@ -454,6 +470,14 @@ static void print_stage(const struct prov_exec_info *e, const struct prov_run_in
 		if (e->peak_rss_kb >= 0)
 			snprintf(rss, sizeof(rss), "%lld KiB", e->peak_rss_kb);
 		printf("time         started %s, wall %s, cpu %s, peak rss %s\n", t0, wall, cpu, rss);
+	}
+	if (e->job_id) {
+		/* a cluster job: "slurm job 25 on node vm, partition debug, queued 3s" */
+		char waited[32] = "-";
+		if (e->queue_wait_s >= 0)
+			prov_format_duration(e->queue_wait_s, waited);
+		printf("job          %s job %s on node %s, partition %s, queued %s\n",
+		       or_dash(e->executor), e->job_id, or_dash(e->host), or_dash(e->queue), waited);
 	}
 	if (e->stdout_digest)
 		printf("stdout       %s\n             %s\n", e->stdout_digest, ps->out_log.buf);

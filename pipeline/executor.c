@@ -68,6 +68,7 @@ void exec_report_copy(struct exec_report *dst, const struct exec_report *src)
 	dst->queue = dup_or_null(src->queue);
 	dst->mem_enforcement = dup_or_null(src->mem_enforcement);
 	dst->detail = dup_or_null(src->detail);
+	dst->reason = dup_or_null(src->reason);
 }
 
 void exec_report_release(struct exec_report *rep)
@@ -78,6 +79,7 @@ void exec_report_release(struct exec_report *rep)
 	free((char *)rep->queue);
 	free((char *)rep->mem_enforcement);
 	free((char *)rep->detail);
+	free((char *)rep->reason);
 	memset(rep, 0, sizeof(*rep));
 }
 

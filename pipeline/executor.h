@@ -117,6 +117,11 @@ struct exec_report {
 	const char *mem_enforcement; /* how mem_bytes was enforced ("cgroup",
 				      * "watchdog", "slurm"); NULL when no limit */
 	const char *detail;       /* free-form, for messages; NULL */
+	const char *reason;       /* how it ended in the executor's own words, when
+				   * the exit status does not say it (a cluster's
+				   * "node failure (SLURM: NODE_FAIL)", "cancelled
+				   * (SLURM: CANCELLED)"): the failure's reason;
+				   * NULL: the runner describes the exit status */
 };
 
 /*

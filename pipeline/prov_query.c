@@ -253,7 +253,7 @@ cJSON *prov_run_to_json(const struct prov_run_info *r)
 	"id, run_id, stage_id, kind, model, variant, evaluation, cache_key, status, reason,"  \
 	" argv_json, env_json, cache_record, output_digest, output_files, output_bytes,"     \
 	" exit_code, term_signal, timed_out, started, ended, wall_s, cpu_s, peak_rss_kb,"    \
-	" stdout_digest, stderr_digest"
+	" stdout_digest, stderr_digest, executor, job_id, host, queue, queue_wait_s"
 
 static void read_exec(sqlite3_stmt *st, struct prov_exec_info *e)
 {
@@ -287,6 +287,11 @@ static void read_exec(sqlite3_stmt *st, struct prov_exec_info *e)
 									: sqlite3_column_int64(st, 23);
 	e->stdout_digest = col_str(st, 24);
 	e->stderr_digest = col_str(st, 25);
+	e->executor = col_str(st, 26);
+	e->job_id = col_str(st, 27);
+	e->host = col_str(st, 28);
+	e->queue = col_str(st, 29);
+	e->queue_wait_s = col_null(st, 30) ? -1 : sqlite3_column_double(st, 30);
 }
 
 int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs, size_t *nr,
@@ -536,6 +541,10 @@ void prov_exec_info_release(struct prov_exec_info *e)
 	free(e->output_digest);
 	free(e->stdout_digest);
 	free(e->stderr_digest);
+	free(e->executor);
+	free(e->job_id);
+	free(e->host);
+	free(e->queue);
 	for (size_t i = 0; i < e->inputs_nr; i++) {
 		free(e->inputs[i].name);
 		free(e->inputs[i].stage);

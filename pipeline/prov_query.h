@@ -70,6 +70,10 @@ struct prov_exec_info {
 	double cpu_s;                   /* the stage's own; -1 when not run or unknown */
 	long long peak_rss_kb;          /* the stage's own (KiB); -1 when not run or unknown */
 	char *stdout_digest, *stderr_digest;
+	/* where it ran (schema 6); NULL when not recorded (a hit, a skip, an
+	 * execution recorded before schema 6) */
+	char *executor, *job_id, *host, *queue;
+	double queue_wait_s;            /* -1 when not recorded */
 	/* filled by prov_stage_latest and prov_get_exec only: */
 	/* a cache hit's producing execution (same cache key and output, status
 	 * 'ran'), whose argv, env, cache record, inputs and output size fill

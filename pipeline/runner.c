@@ -1195,6 +1195,8 @@ static void describe_exit(const struct runner *r, const struct slot *sl, struct 
 		strbuf_addf(why, "timed out after %.0fs (resources.time), killed", e->res.time_s);
 		if (step)
 			strbuf_addf(why, " in %s", label.buf);
+		if (rep->detail)
+			strbuf_addf(why, " (%s)", rep->detail);
 	} else if (rep->over_memory) {
 		/* "over memory limit (resources.mem 10M; peak resident memory
 		 * 154.6M), killed": the executor's detail says what it saw */
@@ -1207,6 +1209,8 @@ static void describe_exit(const struct runner *r, const struct slot *sl, struct 
 			strbuf_addstr(why, ", killed");
 		if (step)
 			strbuf_addf(why, " in %s", label.buf);
+	} else if (rep->reason) {
+		strbuf_addstr(why, rep->reason);
 	} else if (step && rep->step_errno) {
 		strbuf_addf(why, "%s could not be executed: %s", label.buf,
 			    strerror(rep->step_errno));

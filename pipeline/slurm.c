@@ -718,3 +718,195 @@ int slurm_cancel(const long *ids, size_t n, struct strbuf *err)
 	strbuf_release(&errout);
 	return rc;
 }
+
+int slurm_active_by_comment(const char *prefix, struct strvec *ids, struct strbuf *err)
+{
+	char *path = slurm_find("squeue", err);
+	if (!path)
+		return -1;
+	char uid[32];
+	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+	char *argv[] = { path, "-h", "-u", uid, "-t", "PENDING,RUNNING,SUSPENDED,COMPLETING,CONFIGURING",
+			 "-O", "JobID:|,Comment:|", NULL };
+	struct strbuf out = STRBUF_INIT, errout = STRBUF_INIT;
+	int st = slurm_run(argv, NULL, &out, &errout, err), rc = 0;
+	if (st < 0) {
+		rc = -1;
+	} else if (st != 0) {
+		command_failed("squeue", st, &errout, err);
+		rc = -1;
+	} else {
+		size_t plen = strlen(prefix);
+		for (char *line = out.buf; *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			char *bar = strchr(line, '|');
+			if (bar && !strncmp(bar + 1, prefix, plen)) {
+				*bar = 0;
+				long id;
+				if (parse_id(line, strlen(line), &id) == 0)
+					strvec_push(ids, line);
+			}
+			if (!nl)
+				break;
+			line = nl + 1;
+		}
+	}
+	free(path);
+	strbuf_release(&out);
+	strbuf_release(&errout);
+	return rc;
+}
+
+int slurm_gres_gpus(const char *gres)
+{
+	int total = 0;
+	for (const char *p = gres; p && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len > 4 && !strncmp(p, "gpu:", 4)) {
+			/* gpu:N or gpu:TYPE:N, then maybe "(S:0-1)" */
+			const char *end = p + len, *paren = memchr(p, '(', len);
+			if (paren)
+				end = paren;
+			const char *colon = end;
+			while (colon > p && colon[-1] != ':')
+				colon--;
+			long v = 0;
+			const char *q = colon;
+			while (q < end && isdigit((unsigned char)*q))
+				v = v * 10 + (*q++ - '0');
+			if (q == end && q > colon && v < 100000)
+				total += (int)v;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return total;
+}
+
+void slurm_nodes_free(struct slurm_node *nodes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(nodes[i].name);
+		free(nodes[i].partition);
+	}
+	free(nodes);
+}
+
+int slurm_nodes(const char *partition, struct slurm_node **nodes, size_t *n, struct strbuf *err)
+{
+	*nodes = NULL;
+	*n = 0;
+	char *path = slurm_find("sinfo", err);
+	if (!path)
+		return -1;
+	struct strvec argv = STRVEC_INIT;
+	strvec_push(&argv, path);
+	strvec_push(&argv, "-h");
+	strvec_push(&argv, "-N");
+	strvec_push(&argv, "-o");
+	strvec_push(&argv, "%N|%c|%m|%G|%P");
+	if (partition) {
+		strvec_push(&argv, "-p");
+		strvec_push(&argv, partition);
+	}
+	struct strbuf out = STRBUF_INIT, errout = STRBUF_INIT;
+	int st = slurm_run(argv.v, NULL, &out, &errout, err), rc = 0;
+	size_t alloc = 0, ndef = 0;
+	if (st < 0) {
+		rc = -1;
+	} else if (st != 0) {
+		command_failed("sinfo", st, &errout, err);
+		rc = -1;
+	} else {
+		for (char *line = out.buf; *line;) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			const char *f[5];
+			size_t len[5];
+			if (split(line, '|', f, len, 5) == 5) {
+				XGROW(*nodes, alloc, *n + 1);
+				struct slurm_node *nd = &(*nodes)[*n];
+				int def = len[4] && f[4][len[4] - 1] == '*';
+				nd->name = xstrndup(f[0], len[0]);
+				nd->partition = xstrndup(f[4], len[4] - (size_t)def);
+				nd->cpus = atoi(f[1]);
+				nd->mem_mib = atoll(f[2]);
+				char *gres = xstrndup(f[3], len[3]);
+				nd->gpus = slurm_gres_gpus(gres);
+				free(gres);
+				/* the default partition's nodes first */
+				if (def && !partition) {
+					struct slurm_node tmp = (*nodes)[ndef];
+					(*nodes)[ndef] = *nd;
+					*nd = tmp;
+					ndef++;
+				}
+				(*n)++;
+			}
+			if (!nl)
+				break;
+			line = nl + 1;
+		}
+		if (!partition && ndef) {
+			for (size_t i = ndef; i < *n; i++) {
+				free((*nodes)[i].name);
+				free((*nodes)[i].partition);
+			}
+			*n = ndef;
+		}
+	}
+	free(path);
+	strvec_clear(&argv);
+	strbuf_release(&out);
+	strbuf_release(&errout);
+	if (rc) {
+		slurm_nodes_free(*nodes, *n);
+		*nodes = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int slurm_check_opt(const char *opt, struct strbuf *err)
+{
+	static const struct {
+		const char *name, *why;
+	} ours[] = {
+		{ "--output", "each stage's own log" },   { "-o", "each stage's own log" },
+		{ "--error", "each stage's own log" },    { "-e", "each stage's own log" },
+		{ "--input", "stdin is /dev/null" },      { "-i", "stdin is /dev/null" },
+		{ "--chdir", "the stage's working directory" }, { "-D", "the stage's working directory" },
+		{ "--export", "the stage's environment" }, { "--export-file", "the stage's environment" },
+		{ "--get-user-env", "the stage's environment" },
+		{ "--job-name", "the stage's id" },       { "-J", "the stage's id" },
+		{ "--comment", "the note that finds a killed run's jobs" },
+		{ "--parsable", "reading the job id" },   { "--wrap", "the stage's argv" },
+		{ "--open-mode", "each stage's own log" },
+		{ "--requeue", "a stage never runs twice at once" },
+		{ "--array", "one job per stage" },       { "-a", "one job per stage" },
+		{ "--wait", "waiting for the jobs" },     { "-W", "waiting for the jobs" },
+		{ "--test-only", "submitting the jobs" },
+	};
+	if (opt[0] != '-') {
+		strbuf_addf(err, "SLURM option '%s' must start with '-' (one sbatch option, e.g."
+				 " --qos=low)", opt);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		size_t len = strlen(ours[i].name);
+		int is_long = ours[i].name[1] == '-';
+		if (strncmp(opt, ours[i].name, len) ||
+		    (opt[len] && !(is_long ? opt[len] == '=' : 1)))
+			continue;
+		if (!is_long && opt[len] && opt[1] != ours[i].name[1])
+			continue;
+		strbuf_addf(err, "SLURM option '%s': the executor sets %s itself (%s)", opt,
+			    ours[i].name, ours[i].why);
+		return -1;
+	}
+	return 0;
+}

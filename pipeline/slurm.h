@@ -185,4 +185,31 @@ void slurm_jobs_free(struct slurm_job *jobs, size_t n);
 /* scancel ids[0..n) (one call). Jobs already gone are not an error. */
 int slurm_cancel(const long *ids, size_t n, struct strbuf *err);
 
+/* The ids (as text, pushed onto ids) of this user's jobs that are queued or
+ * running and whose comment starts with `prefix` (one squeue call). */
+int slurm_active_by_comment(const char *prefix, struct strvec *ids, struct strbuf *err);
+
+/* One node of a partition, as sinfo -N lists it. */
+struct slurm_node {
+	char *name, *partition; /* partition without the default's '*' */
+	int cpus;
+	long long mem_mib;
+	int gpus;               /* the count of its gres/gpu, 0 when none */
+};
+/* The nodes of `partition` (NULL: of the default partition, or of every
+ * partition when none is marked default), one sinfo call. -1 with err when
+ * sinfo fails (the controller does not answer). */
+int slurm_nodes(const char *partition, struct slurm_node **nodes, size_t *n, struct strbuf *err);
+void slurm_nodes_free(struct slurm_node *nodes, size_t n);
+/* The gpu count in a GRES list as sinfo prints it: "gpu:2", "gpu:a100:4(S:0-1)",
+ * "craynetwork:1,gpu:2"; 0 for "(null)". */
+int slurm_gres_gpus(const char *gres);
+
+/* An extra sbatch option (--slurm-opt, slurm_opts:) is one argument starting
+ * with '-', and not one the executor sets itself or that would change what
+ * a job is (--output, --chdir, --export, --wrap, --array, --requeue...).
+ * 0, or -1 with err: "--slurm-opt '--output=x': the executor sets --output
+ * (each stage's own log)". */
+int slurm_check_opt(const char *opt, struct strbuf *err);
+
 #endif

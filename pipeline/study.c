@@ -10,6 +10,7 @@
  * docs/study-format.md; the interface in study.h.
  */
 #include "study.h"
+#include "slurm.h"
 #include "canon.h"
 #include "expand.h"
 #include "hash.h"
@@ -1873,6 +1874,69 @@ static int check_expansion(struct loader *L, const struct node *at)
 	return 0;
 }
 
+/* `executor:` — a mapping of name, partition, account, slurm_opts. */
+static int load_executor(struct loader *L, const struct node *v)
+{
+	struct study_executor *x = &L->st->executor;
+
+	if (want_kind(L, v, NODE_MAP, "'executor'"))
+		return -1;
+	x->pos = v->pos;
+	for (size_t i = 0; i < v->nr; i += 2) {
+		const struct node *k = v->kids[i], *val = v->kids[i + 1];
+
+		if (!strcmp(k->val, "name")) {
+			if (want_kind(L, val, NODE_SCALAR, "'executor.name'"))
+				return -1;
+			if (strcmp(val->val, "local") && strcmp(val->val, "slurm"))
+				return fail(L, val->pos, "unknown executor '%s' (expected local or slurm)",
+					    val->val);
+			x->name = st_strdup(L, val->val);
+		} else if (!strcmp(k->val, "partition") || !strcmp(k->val, "account")) {
+			char what[32];
+
+			snprintf(what, sizeof(what), "'executor.%s'", k->val);
+			if (want_kind(L, val, NODE_SCALAR, what))
+				return -1;
+			if (!val->len)
+				return fail(L, val->pos, "%s must not be empty", what);
+			if (strchr(val->val, '\n') || strchr(val->val, ' '))
+				return fail(L, val->pos, "%s must be one word, not '%s'", what, val->val);
+			if (k->val[0] == 'p')
+				x->partition = st_strdup(L, val->val);
+			else
+				x->account = st_strdup(L, val->val);
+		} else if (!strcmp(k->val, "slurm_opts")) {
+			struct strpos *opts = NULL;
+			size_t nr = 0;
+			struct strbuf why = STRBUF_INIT;
+
+			if (load_strings(L, val, "executor.slurm_opts", &opts, &nr))
+				return -1;
+			x->slurm_opts = st_alloc(L, (nr + 1) * sizeof(*x->slurm_opts));
+			for (size_t o = 0; o < nr; o++) {
+				if (slurm_check_opt(opts[o].s, &why) < 0) {
+					fail(L, opts[o].pos, "%s", why.buf);
+					strbuf_release(&why);
+					return -1;
+				}
+				x->slurm_opts[o] = opts[o].s;
+			}
+			x->slurm_opts[nr] = NULL;
+			x->slurm_opts_nr = nr;
+		} else {
+			return fail(L, k->pos, "unknown key '%s' in 'executor' (expected name, "
+				    "partition, account, slurm_opts)", k->val);
+		}
+	}
+	if (!x->name)
+		return fail(L, v->pos, "'executor' needs 'name' (local or slurm)");
+	if (!strcmp(x->name, "local") && (x->partition || x->account || x->slurm_opts_nr))
+		return fail(L, v->pos, "partition, account and slurm_opts are for the slurm "
+			    "executor, not local");
+	return 0;
+}
+
 static int load_top(struct loader *L, const struct node *root)
 {
 	struct study *st = L->st;
@@ -1918,6 +1982,9 @@ static int load_top(struct loader *L, const struct node *root)
 			if (!v->len)
 				return fail(L, v->pos, "'root' must not be empty");
 			rootval = v;
+		} else if (!strcmp(k->val, "executor")) {
+			if (load_executor(L, v))
+				return -1;
 		} else if (!strcmp(k->val, "description")) {
 			if (want_kind(L, v, NODE_SCALAR, "'description'"))
 				return -1;

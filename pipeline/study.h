@@ -149,6 +149,18 @@ struct study_input {
 	struct srcpos sha256_pos;/* the value of `sha256:` (0 when not pinned) */
 };
 
+/* `executor:` (docs/cluster.md): how `study run` runs the stages when its
+ * command line does not say. Never part of a cache key. Strings live in the
+ * study's arena; NULL (and 0) when not given. */
+struct study_executor {
+	const char *name;        /* "local" or "slurm" */
+	const char *partition;   /* slurm: --partition */
+	const char *account;     /* slurm: --account */
+	char **slurm_opts;       /* slurm: further sbatch options, NULL-terminated */
+	size_t slurm_opts_nr;
+	struct srcpos pos;       /* where the block starts */
+};
+
 struct study {
 	char *path;        /* as given to study_load */
 	char *name;        /* [a-z0-9][a-z0-9-]* */
@@ -166,6 +178,7 @@ struct study {
 	struct entry *evaluations; size_t evaluations_nr;
 	struct entry *report;      /* NULL when the study has none */
 	struct study_input *inputs; size_t inputs_nr; /* `inputs:`, in declaration order */
+	struct study_executor executor;
 	void *mem;                 /* private: the arena behind the fields above */
 };
 
