@@ -37,9 +37,13 @@ struct sjob {
 	double submitted_wall;
 	double time_s;
 	long long mem_bytes;
-	int cancel_wanted, cancel_sent; /* exec_cancel; scancel sent */
+	int cancel_wanted;              /* exec_cancel, or the time limit */
+	double term_sent;               /* monotonic: TERM sent to its processes; 0 not */
+	int kill_sent;                  /* scancel sent */
 	int timed_out;                  /* we cancelled it at its time limit */
 	int missing;                    /* consecutive polls it was not listed */
+	double start_wall;              /* when the stage started, from the launcher's
+					 * report (its mtime); 0 not yet seen */
 	struct slurm_job last;          /* its latest state */
 	int known;                      /* last is filled */
 	off_t progress_off;
@@ -117,6 +121,18 @@ static void read_launch_report(const char *path, struct launch_result *lr)
 		}
 	}
 	strbuf_release(&sb);
+}
+
+/* The modification time of `path` (wall clock seconds), 0 when unknown. The
+ * launcher writes its STARTED record just after creating the stage and its
+ * DONE record just after reaping it, so the report's mtime is, in turn, the
+ * stage's start and end on the node's clock. */
+static double mtime_of(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) < 0)
+		return 0;
+	return (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9;
 }
 
 /* ---- jobs ---- */
@@ -290,6 +306,13 @@ static int file_exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
+/* A job cancelled before it ran: SLURM says CANCELLED and the wrapper never
+ * created the report. */
+static int st_never_ran(const struct slurm_job *sj, const struct sjob *j)
+{
+	return sj->state == SLURM_CANCELLED && !file_exists(j->report);
+}
+
 /* Report job j, ended: `sj` is SLURM's last word on it (NULL: SLURM has
  * forgotten it and the launcher's report is all there is). */
 static void report(struct slurm_ex *s, struct sjob *j, const struct slurm_job *sj)
@@ -330,6 +353,8 @@ static void report(struct slurm_ex *s, struct sjob *j, const struct slurm_job *s
 		rep.step_errno = lr.exec_errno;
 		strbuf_addf(&reason, "the stage could not be executed on node %s: %s",
 			    rep.host ? rep.host : "?", strerror(lr.exec_errno));
+	} else if (sj && st_never_ran(sj, j)) {
+		/* cancelled while queued: no process, no status */
 	} else if (sj && sj->status_known) {
 		if (WIFSIGNALED(sj->status))
 			rep.term_signal = WTERMSIG(sj->status);
@@ -337,15 +362,17 @@ static void report(struct slurm_ex *s, struct sjob *j, const struct slurm_job *s
 			rep.exit_code = WEXITSTATUS(sj->status);
 	}
 
-	/* times: SLURM's start (whole seconds), the launcher's duration */
-	double start = sj && sj->start ? (double)sj->start : j->submitted_wall;
-	rep.started = start;
-	if (lr.started && lr.done && lr.end_ns >= lr.start_ns)
+	/* times: the launcher's duration, ending when it wrote DONE (the
+	 * report's mtime); else SLURM's start and end (whole seconds) */
+	double done_at = lr.done ? mtime_of(j->report) : 0;
+	if (lr.started && lr.done && lr.end_ns >= lr.start_ns && done_at > 0) {
 		rep.wall_s = (double)(lr.end_ns - lr.start_ns) / 1e9;
-	else if (sj && sj->end >= sj->start && sj->start)
-		rep.wall_s = (double)(sj->end - sj->start);
-	else
-		rep.wall_s = 0;
+		rep.started = done_at - rep.wall_s;
+	} else {
+		rep.started = sj && sj->start ? (double)sj->start
+			      : j->start_wall > 0 ? j->start_wall : j->submitted_wall;
+		rep.wall_s = sj && sj->start && sj->end >= sj->start ? (double)(sj->end - sj->start) : 0;
+	}
 	rep.ended = rep.started + rep.wall_s;
 
 	/* why, when SLURM's word is more than the exit status */
@@ -365,6 +392,8 @@ static void report(struct slurm_ex *s, struct sjob *j, const struct slurm_job *s
 		strbuf_addf(&detail, "SLURM: TIMEOUT at --time=%ld", slurm_time_minutes(j->time_s));
 	} else if (reason.len) {
 		/* said above */
+	} else if (sj && st_never_ran(sj, j)) {
+		strbuf_addf(&reason, "cancelled before it started (SLURM: %s)", sj->state_name);
 	} else if (st == SLURM_TIMEOUT || st == SLURM_CANCELLED || st == SLURM_NODE_FAIL ||
 		   st == SLURM_PREEMPTED || st == SLURM_BOOT_FAIL || st == SLURM_DEADLINE) {
 		strbuf_addstr(&reason, why.buf);
@@ -409,31 +438,61 @@ static int wait_fd(int wake_fd, double t)
 	return poll(&p, 1, ms) > 0;
 }
 
-/* One scancel for every job whose cancel is wanted and not yet sent. */
+/* Stopping a job as the local executor stops a process group: TERM to
+ * every process of a running job first (scancel --signal=TERM --full), and
+ * EXEC_KILL_GRACE_S later, if it still runs, the job's end (scancel: TERM to
+ * what is left, then KILL after SLURM's KillWait). A job not known to run
+ * is cancelled at once. One scancel call for each kind. */
 static void send_cancels(struct slurm_ex *s)
 {
-	long *ids = xcalloc(s->nr + 1, sizeof(*ids));
-	size_t n = 0;
+	long *term = xcalloc(s->nr + 1, sizeof(*term)), *kill = xcalloc(s->nr + 1, sizeof(*kill));
+	size_t nt = 0, nk = 0;
+	double now = clock_mono();
 	for (size_t k = 0; k < s->nr; k++) {
 		struct sjob *j = s->jobs[k];
-		if (j->cancel_wanted && !j->cancel_sent) {
-			ids[n++] = j->id;
-			j->cancel_sent = 1;
+		if (!j->cancel_wanted || j->kill_sent)
+			continue;
+		if (!j->term_sent && j->known && j->last.state == SLURM_RUNNING) {
+			term[nt++] = j->id;
+			j->term_sent = now;
+		} else if (!j->term_sent || now >= j->term_sent + EXEC_KILL_GRACE_S) {
+			kill[nk++] = j->id;
+			j->kill_sent = 1;
 		}
 	}
-	if (n) {
-		struct strbuf err = STRBUF_INIT;
-		if (slurm_cancel(ids, n, &err) < 0) {
-			fprintf(stderr, "study: warning: %s\n", err.buf);
-			/* try again at the next poll */
-			for (size_t k = 0; k < s->nr; k++)
-				if (s->jobs[k]->cancel_wanted)
-					s->jobs[k]->cancel_sent = 0;
-		}
-		strbuf_release(&err);
-		s->next_query = clock_mono() + s->poll_s;
+	struct strbuf err = STRBUF_INIT;
+	if (nt && slurm_cancel(term, nt, 1, &err) < 0) {
+		fprintf(stderr, "study: warning: %s\n", err.buf);
+		strbuf_reset(&err);
 	}
-	free(ids);
+	if (nk && slurm_cancel(kill, nk, 0, &err) < 0) {
+		fprintf(stderr, "study: warning: %s\n", err.buf);
+		/* try again at the next poll */
+		for (size_t k = 0; k < s->nr; k++)
+			for (size_t i = 0; i < nk; i++)
+				if (s->jobs[k]->id == kill[i])
+					s->jobs[k]->kill_sent = 0;
+	}
+	if (nt || nk)
+		s->next_query = now + s->poll_s;
+	strbuf_release(&err);
+	free(term);
+	free(kill);
+}
+
+/* The soonest a TERM's grace ends, as a timeout from now (t when none sooner). */
+static double time_to_kill(const struct slurm_ex *s, double t)
+{
+	double now = clock_mono();
+	for (size_t k = 0; k < s->nr; k++) {
+		const struct sjob *j = s->jobs[k];
+		if (j->term_sent && !j->kill_sent) {
+			double left = j->term_sent + EXEC_KILL_GRACE_S - now;
+			if (left < t)
+				t = left < 0 ? 0 : left;
+		}
+	}
+	return t;
 }
 
 static const struct slurm_job *find_job(const struct slurm_job *v, size_t n, long id)
@@ -484,17 +543,35 @@ static int ended(const struct sjob *j)
 	return lr.done;
 }
 
-/* The orchestrator's time limit: cancel a job that has run time_s. */
+/* When the stage of running job j started: the launcher's STARTED record
+ * (the report's mtime while DONE is not there), else one second after
+ * SLURM's StartTime (whole seconds: never early). 0 when not running. */
+static double stage_start(struct sjob *j)
+{
+	if (!j->known || j->last.state != SLURM_RUNNING)
+		return 0;
+	if (!j->start_wall) {
+		struct launch_result lr;
+		read_launch_report(j->report, &lr);
+		if (lr.started && !lr.done)
+			j->start_wall = mtime_of(j->report);
+	}
+	if (j->start_wall)
+		return j->start_wall;
+	return j->last.start ? (double)j->last.start + 1 : 0;
+}
+
+/* The orchestrator's time limit: stop a job whose stage has run time_s. */
 static void enforce_time(struct slurm_ex *s)
 {
 	double now = clock_wall();
 	int any = 0;
 	for (size_t k = 0; k < s->nr; k++) {
 		struct sjob *j = s->jobs[k];
-		if (j->time_s <= 0 || !j->known || j->last.state != SLURM_RUNNING || !j->last.start ||
-		    j->cancel_wanted)
+		double start;
+		if (j->time_s <= 0 || j->cancel_wanted || !(start = stage_start(j)))
 			continue;
-		if (now >= (double)j->last.start + j->time_s) {
+		if (now >= start + j->time_s) {
 			j->timed_out = 1;
 			j->cancel_wanted = 1;
 			any = 1;
@@ -505,15 +582,15 @@ static void enforce_time(struct slurm_ex *s)
 }
 
 /* The soonest a running job reaches its time limit, as a timeout from now. */
-static double time_to_deadline(const struct slurm_ex *s, double t)
+static double time_to_deadline(struct slurm_ex *s, double t)
 {
 	double now = clock_wall();
 	for (size_t k = 0; k < s->nr; k++) {
-		const struct sjob *j = s->jobs[k];
-		if (j->time_s <= 0 || !j->known || j->last.state != SLURM_RUNNING || !j->last.start ||
-		    j->cancel_wanted)
+		struct sjob *j = s->jobs[k];
+		double start;
+		if (j->time_s <= 0 || j->cancel_wanted || !(start = stage_start(j)))
 			continue;
-		double left = (double)j->last.start + j->time_s - now;
+		double left = start + j->time_s - now;
 		if (left < t)
 			t = left < 0 ? 0 : left;
 	}
@@ -587,7 +664,7 @@ static int slurm_poll(struct executor *ex, double timeout_s, int wake_fd)
 	}
 	double now = clock_mono();
 	double until = s->next_query - now;
-	double t = time_to_deadline(s, until);
+	double t = time_to_kill(s, time_to_deadline(s, until));
 	if (t > 0) {
 		int woke = wait_fd(wake_fd, t < timeout_s ? t : timeout_s);
 		for (size_t k = 0; k < s->nr; k++)
@@ -595,6 +672,7 @@ static int slurm_poll(struct executor *ex, double timeout_s, int wake_fd)
 		if (woke || t > timeout_s)
 			return 0;
 	}
+	send_cancels(s); /* a grace that ended */
 	s->next_query = clock_mono() + s->poll_s;
 	if (query(s) < 0)
 		return 0;
@@ -701,8 +779,8 @@ static void slurm_recover(struct executor *ex, const char *work_dir)
 		strbuf_release(&err);
 		return;
 	}
-	long *live = xcalloc(nv + 1, sizeof(*live));
-	size_t nl = 0;
+	long *live = xcalloc(nv + 1, sizeof(*live)), *running = xcalloc(nv + 1, sizeof(*running));
+	size_t nl = 0, nr = 0;
 	struct strbuf list = STRBUF_INIT;
 	for (size_t i = 0; i < nv; i++) {
 		if (slurm_state_final(v[i].state))
@@ -713,14 +791,21 @@ static void slurm_recover(struct executor *ex, const char *work_dir)
 		if (dup)
 			continue;
 		live[nl++] = v[i].id;
+		if (v[i].state == SLURM_RUNNING)
+			running[nr++] = v[i].id;
 		strbuf_addf(&list, "%s%ld (%s)", list.len ? ", " : "", v[i].id, v[i].name);
 	}
 	slurm_jobs_free(v, nv);
 	if (nl) {
 		fprintf(stderr, "study: cancelling %zu SLURM job%s an earlier run left queued or"
 				" running: %s\n", nl, nl == 1 ? "" : "s", list.buf);
+		/* TERM to every process of the running ones (their stages may
+		 * clean up), then the end of all (KILL after KillWait) */
 		strbuf_reset(&err);
-		if (slurm_cancel(live, nl, &err) < 0)
+		if (nr)
+			slurm_cancel(running, nr, 1, &err);
+		strbuf_reset(&err);
+		if (slurm_cancel(live, nl, 0, &err) < 0)
 			fprintf(stderr, "study: warning: %s\n", err.buf);
 		/* wait until SLURM says they ended: nothing may write into the
 		 * work directories this run is about to remove */
@@ -747,6 +832,7 @@ static void slurm_recover(struct executor *ex, const char *work_dir)
 	}
 	strbuf_release(&list);
 	free(live);
+	free(running);
 	free(ids);
 	strbuf_release(&err);
 }
@@ -755,9 +841,14 @@ static void slurm_destroy(struct executor *ex)
 {
 	struct slurm_ex *s = (struct slurm_ex *)ex;
 	if (s->nr) {
+		long *ids = xcalloc(s->nr, sizeof(*ids));
 		for (size_t k = 0; k < s->nr; k++)
-			s->jobs[k]->cancel_wanted = 1;
-		send_cancels(s);
+			ids[k] = s->jobs[k]->id;
+		struct strbuf err = STRBUF_INIT;
+		if (slurm_cancel(ids, s->nr, 0, &err) < 0)
+			fprintf(stderr, "study: warning: %s\n", err.buf);
+		strbuf_release(&err);
+		free(ids);
 	}
 	for (size_t k = 0; k < s->nr; k++)
 		job_free(s->jobs[k]);

@@ -692,7 +692,7 @@ int slurm_query_completed(const long *ids, size_t n, struct slurm_job **jobs, si
 	return query_all("sacct", 1, ids, n, jobs, njobs, err);
 }
 
-int slurm_cancel(const long *ids, size_t n, struct strbuf *err)
+int slurm_cancel(const long *ids, size_t n, int term_only, struct strbuf *err)
 {
 	if (!n)
 		return 0;
@@ -701,14 +701,20 @@ int slurm_cancel(const long *ids, size_t n, struct strbuf *err)
 		return -1;
 	struct strvec argv = STRVEC_INIT;
 	strvec_push(&argv, path);
+	if (term_only) {
+		strvec_push(&argv, "--signal=TERM");
+		strvec_push(&argv, "--full");
+	}
 	for (size_t i = 0; i < n; i++)
 		strvec_pushf(&argv, "%ld", ids[i]);
 	struct strbuf out = STRBUF_INIT, errout = STRBUF_INIT;
 	int st = slurm_run(argv.v, NULL, &out, &errout, err), rc = 0;
-	/* scancel says "Invalid job id specified" (and fails) for jobs already gone */
+	/* scancel says "Invalid job id specified" or "...already completing or
+	 * completed" (and fails) for jobs already gone */
 	if (st < 0) {
 		rc = -1;
-	} else if (st != 0 && !strstr(errout.buf, "Invalid job id")) {
+	} else if (st != 0 && !strstr(errout.buf, "Invalid job id") &&
+		   !strstr(errout.buf, "already completing or completed")) {
 		command_failed("scancel", st, &errout, err);
 		rc = -1;
 	}

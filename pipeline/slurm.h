@@ -182,8 +182,13 @@ int slurm_query(const long *ids, size_t n, struct slurm_job **jobs, size_t *njob
 int slurm_query_completed(const long *ids, size_t n, struct slurm_job **jobs, size_t *njobs,
 			  struct strbuf *err);
 void slurm_jobs_free(struct slurm_job *jobs, size_t n);
-/* scancel ids[0..n) (one call). Jobs already gone are not an error. */
-int slurm_cancel(const long *ids, size_t n, struct strbuf *err);
+/* scancel ids[0..n) (one call): the jobs end (CANCELLED; SLURM sends TERM
+ * to the batch script, KILL to everything KillWait later). With term_only,
+ * `scancel --signal=TERM --full` instead: TERM to every process of each
+ * (running) job, which goes on if they survive it; only for running jobs (a
+ * pending job signalled so is ended as COMPLETED). Jobs already gone are
+ * not an error. */
+int slurm_cancel(const long *ids, size_t n, int term_only, struct strbuf *err);
 
 /* The ids (as text, pushed onto ids) of this user's jobs that are queued or
  * running and whose comment starts with `prefix` (one squeue call). */

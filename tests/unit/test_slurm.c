@@ -431,7 +431,7 @@ static void test_live(void)
 		usleep(100000);
 	}
 	strbuf_reset(&err);
-	CHECK(slurm_cancel(&ids[3], 1, &err) == 0, "live: scancel");
+	CHECK(slurm_cancel(&ids[3], 1, 0, &err) == 0, "live: scancel");
 	CHECK(wait_final(ids, N, &jobs, &njobs) == 0 && njobs == N,
 	      "live: one squeue call reports every job");
 	if (njobs != N)
@@ -523,7 +523,7 @@ static void test_live(void)
 	CHECK(slurm_query(unknown, 2, &jobs, &njobs, &err) == 0 && njobs == 1 && jobs[0].id == ids[0],
 	      "live: an unknown job id among known ones is left out");
 	slurm_jobs_free(jobs, njobs);
-	CHECK(slurm_cancel(unknown, 1, &err) == 0, "live: cancelling a finished or unknown job is fine");
+	CHECK(slurm_cancel(unknown, 1, 0, &err) == 0, "live: cancelling a finished or unknown job is fine");
 
 out:
 	for (int i = 0; i < N; i++)

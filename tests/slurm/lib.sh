@@ -1,0 +1,55 @@
+# tests/slurm/lib.sh: helpers for the SLURM executor's end-to-end tests
+# (tests/e2e/t032*), sourced after tests/e2e/lib.sh.
+
+# slurm_or_skip WHAT: a cluster answers (started by tests/slurm/ensure.sh
+# when this is root), else one "ok - WHAT # SKIP why" and the test ends.
+slurm_or_skip() {
+	if why=$(sh "$TOP/tests/slurm/ensure.sh"); then
+		return 0
+	fi
+	ok "$1 # SKIP $why"
+	exit 0
+}
+
+# plain_only WHAT: under the sanitizers (SAN=1) this test is skipped: it
+# exercises SLURM's side (daemons restarted, limits) more than ours, and the
+# sanitized suite runs the SLURM tests that drive the orchestrator's code
+# paths (docs/cluster.md, "Tests").
+plain_only() {
+	if [ "${SAN:-}" = 1 ]; then
+		ok "$1 # SKIP run in the plain build only (SAN=1)"
+		exit 0
+	fi
+}
+
+# job_of STORE STAGE: the id of the job a run submitted for STAGE (from the
+# note in its work directory); empty until submitted.
+job_of() {
+	cat "$1"/work/*/job 2>/dev/null | awk -v s="$2" '$1 == "slurm" && $3 == s && $2 != "-" { print $2 }' | tail -n 1
+}
+
+# job_state ID: SLURM's state of job ID ("" when SLURM does not know it).
+job_state() {
+	squeue -h -t all -j "$1" -O 'State:' 2>/dev/null | tr -d ' '
+}
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (polling every 0.1 s);
+# false after SECONDS.
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# running STORE STAGE: the stage's job runs
+running() {
+	id=$(job_of "$1" "$2")
+	[ -n "$id" ] && [ "$(job_state "$id")" = RUNNING ]
+}
+
+# q STORE SQL: a query on the store's provenance
+q() { sqlite3 "$1/provenance.db" "$2"; }
