@@ -53,3 +53,19 @@ running() {
 
 # q STORE SQL: a query on the store's provenance
 q() { sqlite3 "$1/provenance.db" "$2"; }
+
+# own_cluster_or_skip WHAT: the test stops and starts SLURM's daemons, which
+# it does only as root and only to the cluster tests/slurm/up.sh configured.
+own_cluster_or_skip() {
+	if [ "$(id -u)" != 0 ] || ! grep -qs 'written by tests/slurm/up.sh' /etc/slurm/slurm.conf; then
+		ok "$1 # SKIP needs root and the cluster of tests/slurm/up.sh"
+		exit 0
+	fi
+}
+
+# daemon_pid NAME: the pid of SLURM daemon NAME (slurmd, slurmctld), from
+# its pid file, when it runs
+daemon_pid() {
+	p=$(cat "/run/$1.pid" 2>/dev/null) || return 1
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
+}
