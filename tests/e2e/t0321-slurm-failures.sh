@@ -38,6 +38,8 @@ data:
   backstop: {run: ["$TOY", sleep, --seconds, "$long", --out, "\${out}"], resources: {time: 10m}}
 YAML
 }
+# the program as a step's label shows it (at most 40 characters)
+label=$(printf '%s\n' "$TOY" | awk '{ if (length($0) > 40) print substr($0, 1, 37) "..."; else print }')
 reason() { q "$S" "SELECT reason FROM executions WHERE run_id = 1 AND stage_id = 'data/$1'"; }
 
 study 0
@@ -59,13 +61,13 @@ check_eq "the run fails (exit 1)" "$?" 1
 check_eq "... one stage ran, six failed" "$(sed 's/^run [0-9]*: //' "$TMP/out")" \
 	"ran 1, cached 0, failed 6"
 check_eq "a failing stage: its exit status" "$(reason bad)" \
-	"step 1 of 2 ($TOY fail) exited with status 3"
+	"step 1 of 2 ($label fail) exited with status 3"
 check "... and its log's tail is printed" grep -q 'failing on purpose' "$TMP/err"
 check_eq "... and stored" \
 	"$(cat "$S/objects/$(q "$S" "SELECT substr(stderr_digest, 1, 2) || '/' || stderr_digest
 		FROM executions WHERE stage_id = 'data/bad'")")" "toystage: failing on purpose"
 check_eq "a failing step of a multi-step stage" "$(reason steps)" \
-	"step 2 of 2 ($TOY fail) exited with status 3"
+	"step 2 of 2 ($label fail) exited with status 3"
 job=$(q "$S" "SELECT job_id FROM executions WHERE stage_id = 'data/slow'")
 check_eq "over resources.time: stopped at the limit" "$(reason slow)" \
 	"timed out after 2s (resources.time), killed (SLURM job $job cancelled at the limit)"
