@@ -15,6 +15,11 @@ Each run's wall time (time.perf_counter around fork/exec/wait) and peak RSS
 (ru_maxrss from wait4: the largest process of the tool's tree) are kept. A case
 that runs over the limit (5 minutes) is killed and reported as skipped.
 
+Then, on a SLURM cluster (bench/slurm_bench.py; skipped with the reason when
+none can be started): the example study and a synthetic one via `study run
+--executor slurm`, against the same jobs from a plain sbatch loop and against
+`snakemake --slurm`.
+
 Then: SHA-256 throughput of `study hash` against sha256sum and openssl on a
 1 GiB file and on a tree of 10,000 small files (hyperfine); the import of a
 4 GiB directory of 8 files as an external input (`inputs:`) against
@@ -36,6 +41,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import slurm_bench
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUDY = os.path.join(REPO, "bin", "study")
@@ -852,6 +859,8 @@ def write_results(results, outdir):
         if s.get("skipped"):
             md.append("Skipped: " + s["skipped"] + ".")
     md += issue15_markdown(results)
+    if "slurm" in results:
+        md.extend(slurm_bench.markdown(results["slurm"]))
     md.append("")
     md.append("## Targets")
     md.append("")
@@ -876,6 +885,8 @@ def main():
                     help="only the external-input import measurement (prints it)")
     ap.add_argument("--cold-cache", action="store_true",
                     help="drop the page cache before each import read (root only)")
+    ap.add_argument("--no-slurm", action="store_true", help="skip the SLURM cluster part")
+    ap.add_argument("--only-slurm", action="store_true", help="only the SLURM cluster part")
     ap.add_argument("--render", metavar="JSON", help="only rewrite latest.md from a latest.json")
     ap.add_argument("--cold-reps-large", type=int, default=3,
                     help="cold runs at 10,000 tasks (default 3)")
@@ -924,6 +935,22 @@ def main():
         log("")
         log(import_table(imp))
         return 0
+    if a.only_slurm:
+        # only the SLURM part, into slurm-latest.*: the full results stay
+        log("== on a SLURM cluster ==")
+        results["slurm"] = slurm_bench.run(REPO, STUDY, a.work, a.quick, measure, Timeout, log)
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "slurm-latest.json"), "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+            f.write("\n")
+        md = "\n".join(["# SLURM benchmark (%s, %s)" % ("quick" if a.quick else "full",
+                                                         results["date"])]
+                        + slurm_bench.markdown(results["slurm"])) + "\n"
+        with open(os.path.join(a.out, "slurm-latest.md"), "w") as f:
+            f.write(md)
+        log("")
+        log(md)
+        return 0
     for k in models:
         r = dict(reps)
         if 12 * k + 1 > 5000:
@@ -941,6 +968,9 @@ def main():
     results["noop_floor"] = bench_noop_floor(a.work, results["study_noop"], 30)
     log("== makespan of cold runs (issue 15) ==")
     results["makespan"] = bench_makespan(a.work, results["study_noop"], t0, a.quick)
+    if not a.no_slurm:
+        log("== on a SLURM cluster ==")
+        results["slurm"] = slurm_bench.run(REPO, STUDY, a.work, a.quick, measure, Timeout, log)
     results["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
     results["elapsed_s"] = time.time() - t0
     results["targets"] = targets(results) + issue15_targets(results)
