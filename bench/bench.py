@@ -943,9 +943,14 @@ def main():
         with open(os.path.join(a.out, "slurm-latest.json"), "w") as f:
             json.dump(results, f, indent=1, sort_keys=True)
             f.write("\n")
+        m = results["machine"]
         md = "\n".join(["# SLURM benchmark (%s, %s)" % ("quick" if a.quick else "full",
                                                          results["date"])]
-                        + slurm_bench.markdown(results["slurm"])) + "\n"
+                        + slurm_bench.markdown(results["slurm"])
+                        + ["", "Machine: %s, %s CPUs; load average before/after: %s / %s. Raw"
+                           " timings: slurm-latest.json." % (
+                               m["cpu"], m["cpus"], results["load_before"],
+                               " ".join(open("/proc/loadavg").read().split()[:3]))]) + "\n"
         with open(os.path.join(a.out, "slurm-latest.md"), "w") as f:
             f.write(md)
         log("")

@@ -97,7 +97,10 @@ static cJSON *exec_row_json(const struct prov_exec_info *e)
 	return o;
 }
 
-static void print_run(const struct prov_run_info *r, const struct prov_exec_info *ex, size_t nr)
+static void print_jobs(const struct prov_job_info *jobs, size_t nr);
+
+static void print_run(const struct prov_run_info *r, const struct prov_exec_info *ex, size_t nr,
+		      const struct prov_job_info *jobs, size_t jobs_nr)
 {
 	char t0[32], t1[32], dur[32], commit[64];
 	prov_format_time(r->started, t0);
@@ -123,6 +126,7 @@ static void print_run(const struct prov_run_info *r, const struct prov_exec_info
 	printf("  host       %s (user %s)\n", or_dash(r->host), or_dash(r->user));
 	printf("  cwd        %s\n", or_dash(r->cwd));
 	printf("  argv       %s\n", or_dash(r->argv_json));
+	print_jobs(jobs, jobs_nr);
 
 	int w = 5;
 	for (size_t i = 0; i < nr; i++) {
@@ -156,6 +160,41 @@ static void print_run(const struct prov_run_info *r, const struct prov_exec_info
 	}
 }
 
+/* The batch jobs a run submitted (SLURM): how many, and those it did not see
+ * end, i.e. still queued or running when it was killed. */
+static void print_jobs(const struct prov_job_info *jobs, size_t nr)
+{
+	if (!nr)
+		return;
+	size_t open_nr = 0;
+	for (size_t i = 0; i < nr; i++)
+		open_nr += !jobs[i].ended;
+	printf("  jobs       %zu %s job%s submitted", nr, or_dash(jobs[0].executor),
+	       nr == 1 ? "" : "s");
+	if (open_nr) {
+		printf("; not seen to end (the run stopped first):");
+		for (size_t i = 0, k = 0; i < nr; i++)
+			if (!jobs[i].ended)
+				printf("%s %s (%s)", k++ ? "," : "", jobs[i].job_id, jobs[i].stage_id);
+	}
+	printf("\n");
+}
+
+static cJSON *jobs_json(const struct prov_job_info *jobs, size_t nr)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < nr; i++) {
+		cJSON *o = cJSON_CreateObject();
+		prov_json_add_str(o, "stage", jobs[i].stage_id);
+		prov_json_add_str(o, "job_id", jobs[i].job_id);
+		prov_json_add_str(o, "executor", jobs[i].executor);
+		prov_json_add_time(o, "submitted", jobs[i].submitted);
+		cJSON_AddBoolToObject(o, "ended", jobs[i].ended);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static int show_run(struct prov *p, int64_t id, int json)
 {
 	struct strbuf err = STRBUF_INIT;
@@ -171,8 +210,12 @@ static int show_run(struct prov *p, int64_t id, int json)
 		strbuf_release(&err);
 		return found == 0 ? EXIT_USAGE : EXIT_FAILED;
 	}
-	if (prov_run_execs(p, id, &ex, &nr, &err) < 0) {
+	struct prov_job_info *jobs = NULL;
+	size_t jobs_nr = 0;
+	if (prov_run_execs(p, id, &ex, &nr, &err) < 0 ||
+	    prov_run_jobs(p, id, &jobs, &jobs_nr, &err) < 0) {
 		cli_error("%s", err.buf);
+		prov_execs_free(ex, nr);
 		prov_run_info_release(&r);
 		strbuf_release(&err);
 		return EXIT_FAILED;
@@ -182,14 +225,16 @@ static int show_run(struct prov *p, int64_t id, int json)
 		cJSON *arr = cJSON_AddArrayToObject(o, "executions");
 		for (size_t i = 0; i < nr; i++)
 			cJSON_AddItemToArray(arr, exec_row_json(&ex[i]));
+		cJSON_AddItemToObject(o, "jobs", jobs_json(jobs, jobs_nr));
 		char *text = cJSON_Print(o);
 		if (text)
 			printf("%s\n", text);
 		free(text);
 		cJSON_Delete(o);
 	} else {
-		print_run(&r, ex, nr);
+		print_run(&r, ex, nr, jobs, jobs_nr);
 	}
+	prov_jobs_free(jobs, jobs_nr);
 	prov_execs_free(ex, nr);
 	prov_run_info_release(&r);
 	strbuf_release(&err);

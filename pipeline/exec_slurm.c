@@ -711,6 +711,15 @@ static void slurm_cancel_stage(struct executor *ex, void *tag)
 
 static size_t slurm_running(struct executor *ex) { return ((struct slurm_ex *)ex)->nr; }
 
+static const char *slurm_job_id(struct executor *ex, void *tag)
+{
+	struct slurm_ex *s = (struct slurm_ex *)ex;
+	for (size_t k = 0; k < s->nr; k++)
+		if (s->jobs[k]->tag == tag)
+			return s->jobs[k]->id_text;
+	return NULL;
+}
+
 static double slurm_now(struct executor *ex)
 {
 	(void)ex;
@@ -878,6 +887,7 @@ static const struct exec_ops slurm_ops = {
 	.now = slurm_now,
 	.recover = slurm_recover,
 	.destroy = slurm_destroy,
+	.job_id = slurm_job_id,
 };
 
 /* What one stage can get: the largest node of the partition (sinfo). */

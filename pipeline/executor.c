@@ -51,6 +51,11 @@ void exec_recover(struct executor *ex, const char *work_dir)
 		ex->ops->recover(ex, work_dir);
 }
 
+const char *exec_job_id(struct executor *ex, void *tag)
+{
+	return ex->ops->job_id ? ex->ops->job_id(ex, tag) : NULL;
+}
+
 void exec_destroy(struct executor *ex)
 {
 	if (ex)

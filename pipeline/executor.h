@@ -120,8 +120,9 @@ struct exec_report {
 	const char *reason;       /* how it ended in the executor's own words, when
 				   * the exit status does not say it (a cluster's
 				   * "node failure (SLURM: NODE_FAIL)", "cancelled
-				   * (SLURM: CANCELLED)"): the failure's reason;
-				   * NULL: the runner describes the exit status */
+				   * (SLURM: CANCELLED)"): the stage failed, for this
+				   * reason, whatever its exit status; NULL: the
+				   * runner judges and describes the exit status */
 };
 
 /*
@@ -162,6 +163,7 @@ struct exec_ops {
 	double (*now)(struct executor *ex);
 	void (*recover)(struct executor *ex, const char *work_dir);
 	void (*destroy)(struct executor *ex);
+	const char *(*job_id)(struct executor *ex, void *tag); /* may be NULL */
 };
 
 typedef void (*exec_done_fn)(void *ctx, const struct exec_report *rep);
@@ -200,6 +202,11 @@ double exec_now(struct executor *ex);
  * with what a killed earlier run left running there (local: kill the
  * process groups noted in WORK_DIR/<name>/pgid, pgroup.h). */
 void exec_recover(struct executor *ex, const char *work_dir);
+/* The id of the job a started stage became, for executors whose stages are
+ * a scheduler's jobs (SLURM); NULL locally or when tag is unknown. Valid
+ * until the stage is reported. The runner records it at once (provenance
+ * table jobs), so that a run killed while its jobs run leaves their ids. */
+const char *exec_job_id(struct executor *ex, void *tag);
 /* Stop whatever still runs (KILL), and free. NULL is fine. */
 void exec_destroy(struct executor *ex);
 

@@ -178,6 +178,20 @@ static const char *const migrations[PROV_SCHEMA_VERSION] = {
 	 * COLUMN IF NOT EXISTS, and a database turned back to an older version
 	 * by hand (t0500) replays this step. */
 	"",
+	/* 6 -> 7: the batch jobs a run submitted (the SLURM executor), one row
+	 * each, committed as they are submitted: a run killed while its jobs
+	 * run leaves their ids on record (docs/cluster.md). A log of
+	 * submissions, outside the chain: the execution row of each job that
+	 * ended carries its id too, sealed. New table only (IF NOT EXISTS:
+	 * replayable), no row of the chain changes. */
+	"CREATE TABLE IF NOT EXISTS jobs ("
+	"  run_id INTEGER NOT NULL REFERENCES runs(id),"
+	"  stage_id TEXT NOT NULL,"
+	"  cache_key TEXT NOT NULL,"
+	"  executor TEXT NOT NULL,"
+	"  job_id TEXT NOT NULL,"
+	"  submitted REAL NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run_id);",
 };
 
 /* 5 -> 6: where and how a stage ran (executor.h): the executor, its job id,
@@ -817,6 +831,31 @@ int prov_run_set_git(struct prov *p, int64_t run_id, const char *commit, const c
 	if (rc < 0)
 		strbuf_addf(err, "cannot record the git state of run %lld in '%s': %s",
 			    (long long)run_id, p->path, sqlite3_errmsg(p->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int prov_record_job(struct prov *p, int64_t run_id, const char *stage_id, const char *cache_key,
+		    const char *executor, const char *job_id, double submitted,
+		    struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(p->db,
+			       "INSERT INTO jobs (run_id, stage_id, cache_key, executor, job_id,"
+			       " submitted) VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		bind_text(st, 2, stage_id);
+		bind_text(st, 3, cache_key);
+		bind_text(st, 4, executor);
+		bind_text(st, 5, job_id);
+		sqlite3_bind_double(st, 6, submitted);
+		rc = step_done(st);
+	}
+	if (rc < 0)
+		strbuf_addf(err, "cannot record job %s of stage '%s' in '%s': %s", job_id, stage_id,
+			    p->path, sqlite3_errmsg(p->db));
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -135,6 +135,13 @@ struct prov_exec {
 int prov_record_exec(struct prov *p, const struct prov_exec *e, int64_t *exec_id,
 		     struct strbuf *err);
 
+/* Record that run_id submitted job job_id (executor's id, e.g. SLURM's)
+ * for the stage with this cache key, at unix time `submitted` (schema 7,
+ * table jobs). Within the caller's transaction, or its own. */
+int prov_record_job(struct prov *p, int64_t run_id, const char *stage_id, const char *cache_key,
+		    const char *executor, const char *job_id, double submitted,
+		    struct strbuf *err);
+
 /* The output tree of the latest execution that ran (status 'ran') with this
  * cache key and recorded an output, of any stage; cache hits are not looked
  * at (used to cross-check the action cache). 1 found, 0 not, -1 on a database
@@ -178,7 +185,8 @@ int prov_gc_end(struct prov *p, int64_t gc_id, double ended, long long trees, lo
  * original path of an external input). */
 /* 6 adds where and how a stage ran: executions.executor, job_id, host,
  * queue, queue_wait_s, over_memory, mem_enforcement (executor.h). */
-#define PROV_SCHEMA_VERSION 6
+/* 7 adds the table jobs: the batch jobs a run submitted (prov_record_job). */
+#define PROV_SCHEMA_VERSION 7
 
 /* The raw connection. Only prov_query.c (the read side) uses it, and the unit
  * tests of chain.c, whose functions take the handle; any other module reads

@@ -321,6 +321,50 @@ int prov_run_execs(struct prov *p, int64_t run_id, struct prov_exec_info **execs
 	return 0;
 }
 
+int prov_run_jobs(struct prov *p, int64_t run_id, struct prov_job_info **jobs, size_t *nr,
+		  struct strbuf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t alloc = 0;
+	int rc;
+
+	*jobs = NULL;
+	*nr = 0;
+	if (prepare(p, "SELECT j.stage_id, j.job_id, j.executor, j.submitted,"
+		       " EXISTS (SELECT 1 FROM executions e WHERE e.run_id = j.run_id"
+		       " AND e.job_id = j.job_id AND e.stage_id = j.stage_id)"
+		       " FROM jobs j WHERE j.run_id = ? ORDER BY j.rowid", &st, err) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		XGROW(*jobs, alloc, *nr + 1);
+		struct prov_job_info *j = &(*jobs)[(*nr)++];
+		j->stage_id = col_str(st, 0);
+		j->job_id = col_str(st, 1);
+		j->executor = col_str(st, 2);
+		j->submitted = sqlite3_column_double(st, 3);
+		j->ended = sqlite3_column_int(st, 4);
+	}
+	if (rc != SQLITE_DONE) {
+		prov_jobs_free(*jobs, *nr);
+		*jobs = NULL;
+		*nr = 0;
+		return step_error(p, st, err);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+void prov_jobs_free(struct prov_job_info *jobs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++) {
+		free(jobs[i].stage_id);
+		free(jobs[i].job_id);
+		free(jobs[i].executor);
+	}
+	free(jobs);
+}
+
 /* The ten METRIC_COLUMNS starting at column c0 into m (the rest of m zeroed). */
 static void read_metric_cols(sqlite3_stmt *st, int c0, struct prov_metric_info *m)
 {

@@ -86,6 +86,19 @@ struct prov_exec_info {
 	size_t metrics_nr;
 };
 
+/* A batch job a run submitted (schema 7, table jobs). */
+struct prov_job_info {
+	char *stage_id, *job_id, *executor;
+	double submitted;   /* unix time */
+	int ended;          /* the run recorded an execution for it (it ended
+			     * while the run watched); 0: it was still queued
+			     * or running when the run stopped (killed) */
+};
+/* The jobs run run_id submitted, in order of submission. */
+int prov_run_jobs(struct prov *p, int64_t run_id, struct prov_job_info **jobs, size_t *nr,
+		  struct strbuf *err);
+void prov_jobs_free(struct prov_job_info *jobs, size_t nr);
+
 /* Open <store_dir>/provenance.db read-only for a command. A missing file is
  * "no provenance database at 'DIR/provenance.db' (has a study been run with
  * this store?)". */

@@ -99,6 +99,7 @@ struct runner {
 			    * forced rerun replaces ("" none); NULL when nothing is forced */
 	struct retry *retries;
 	size_t retries_nr, retries_alloc;
+	int jobs_unflushed; /* job ids recorded since the last commit */
 };
 
 /* ---- signals: interrupts wake the executor's wait through a pipe ---- */
@@ -765,6 +766,20 @@ static void prepare_slot(struct runner *r, struct slot *sl)
 	build_env(r, sl->stage, sl, &sl->env);
 }
 
+/* A stage that became a scheduler's job (SLURM): its id goes on record at
+ * once (committed right after this round's starts, before the run waits),
+ * so that a run killed while its jobs run leaves them known. */
+static void record_job(struct runner *r, struct slot *sl)
+{
+	const char *id = exec_job_id(r->ex, sl);
+	if (!id || !r->pv || r->o->dry_run || r->fatal || ensure_txn(r) < 0)
+		return;
+	if (prov_record_job(r->pv, r->run_id, r->p->stages[sl->stage].id, sl->key, exec_name(r->ex),
+			    id, clock_wall(), &r->fatal_err) < 0)
+		r->fatal = 1;
+	r->jobs_unflushed = 1;
+}
+
 /* Hand sl's prepared stage to the executor. Returns 0, or -1 with err. */
 static int slot_exec_start(struct runner *r, struct slot *sl, struct strbuf *err)
 {
@@ -797,6 +812,7 @@ static int slot_exec_start(struct runner *r, struct slot *sl, struct strbuf *err
 	if (rc == 0) {
 		XGROW(r->slots, r->slots_alloc, r->slots_nr + 1);
 		r->slots[r->slots_nr++] = sl;
+		record_job(r, sl);
 	}
 	return rc;
 }
@@ -1234,7 +1250,8 @@ static void finish_stage(struct runner *r, struct slot *sl)
 	char out_hex[HASH_HEX_SIZE] = "", log_out[HASH_HEX_SIZE] = "", log_err[HASH_HEX_SIZE] = "";
 	uint64_t nfiles = 0, nbytes = 0;
 	const struct exec_report *rep = &sl->rep;
-	int ok = rep->exit_code == 0 && !rep->term_signal && !rep->timed_out && !rep->over_memory;
+	int ok = rep->exit_code == 0 && !rep->term_signal && !rep->timed_out && !rep->over_memory &&
+		 !rep->reason;
 	int have_metrics = 0;
 	int proc_failed = 0; /* the stage's own process failed: it may be retried */
 
@@ -1243,7 +1260,7 @@ static void finish_stage(struct runner *r, struct slot *sl)
 		 * wrote on the way out (a checkpoint, then exit 0) is not its
 		 * output, and must never be cached */
 		ok = 0;
-		if (!rep->term_signal && rep->exit_code == 0)
+		if (!rep->term_signal && rep->exit_code == 0 && !rep->reason)
 			strbuf_addstr(&reason, "stopped with TERM, it exited with status 0;"
 					       " what it wrote is not kept");
 		else
@@ -1597,6 +1614,10 @@ int runner_run(const struct plan *p, struct store *st, struct prov *pv,
 
 	for (;;) {
 		launch_ready(&r);
+		if (r.jobs_unflushed) {
+			r.jobs_unflushed = 0;
+			flush_round(&r);
+		}
 		if (r.fatal || interrupted)
 			break;
 		if (sched_idle(&r.sched))

@@ -6,7 +6,7 @@
 # (SLURM's OUT_OF_MEMORY), a job whose SLURM time limit passes (SLURM's
 # TIMEOUT: the limit lowered by `scontrol update TimeLimit=0`, so that SLURM
 # enforces it within seconds rather than minutes), with and without a
-# resources.time of its own. The store verifies, and a rerun of the fixed
+# resources.time of its own, a job someone else cancels (scancel). The store verifies, and a rerun of the fixed
 # study completes, with the stage that had succeeded cached.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/slurm/lib.sh"
@@ -36,6 +36,7 @@ data:
   hog: {run: ["$TOY", memhog, --mib, "$hog", --out, "\${out}"], resources: {mem: 20M}}
   long: {run: ["$TOY", sleep, --seconds, "$long", --out, "\${out}"]}
   backstop: {run: ["$TOY", sleep, --seconds, "$long", --out, "\${out}"], resources: {time: 10m}}
+  cancelled: {run: ["$TOY", sleep, --seconds, "$long", --out, "\${out}"]}
 YAML
 }
 # the program as a step's label shows it (at most 40 characters)
@@ -53,13 +54,17 @@ if wait_for 30 running "$S" data/long && wait_for 30 running "$S" data/backstop;
 else
 	notok "the two long jobs run"
 fi
+# someone else cancels a job
+if wait_for 30 running "$S" data/cancelled; then
+	scancel "$(job_of "$S" data/cancelled)"
+fi
 n=0
 while kill -0 $pid 2>/dev/null && [ $n -lt 900 ]; do sleep 0.1; n=$((n + 1)); done
 kill $pid 2>/dev/null
 wait $pid
 check_eq "the run fails (exit 1)" "$?" 1
-check_eq "... one stage ran, six failed" "$(sed 's/^run [0-9]*: //' "$TMP/out")" \
-	"ran 1, cached 0, failed 6"
+check_eq "... one stage ran, seven failed" "$(sed 's/^run [0-9]*: //' "$TMP/out")" \
+	"ran 1, cached 0, failed 7"
 check_eq "a failing stage: its exit status" "$(reason bad)" \
 	"step 1 of 2 ($label fail) exited with status 3"
 check "... and its log's tail is printed" grep -q 'failing on purpose' "$TMP/err"
@@ -87,8 +92,9 @@ fi
 check_eq "SLURM's time limit: its own reason" "$(reason long)" "over time limit (SLURM: TIMEOUT)"
 check_eq "SLURM's time limit before resources.time: timed out, SLURM says so" \
 	"$(reason backstop)" "timed out after 600s (resources.time), killed (SLURM: TIMEOUT at --time=10)"
+check_eq "a job cancelled by someone else" "$(reason cancelled)" "cancelled (SLURM: CANCELLED)"
 check_eq "every failure has its job id" \
-	"$(q "$S" "SELECT count(*) FROM executions WHERE run_id = 1 AND job_id > 0")" 7
+	"$(q "$S" "SELECT count(*) FROM executions WHERE run_id = 1 AND job_id > 0")" 8
 check_eq "no job is left" \
 	"$(q "$S" "SELECT group_concat(job_id, ',') FROM executions" | xargs -I{} squeue -h -j {} -O JobID | wc -l)" 0
 "$STUDY" verify --store "$S" >"$TMP/verify" 2>&1
@@ -97,5 +103,5 @@ check_eq "the store verifies" "$?" 0
 study 1
 out=$("$STUDY" run "$TMP/f.yaml" --store "$S" --executor slurm 2>"$TMP/err2")
 check_eq "the fixed study reruns: the failed stages run, the one that ran is cached" \
-	"$(echo "$out" | sed 's/^run [0-9]*: //')" "ran 6, cached 1, failed 0"
+	"$(echo "$out" | sed 's/^run [0-9]*: //')" "ran 7, cached 1, failed 0"
 done_testing

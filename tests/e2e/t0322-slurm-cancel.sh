@@ -4,8 +4,10 @@
 # (scancel), and the run exits 128+N with each stage recorded as
 # interrupted: a running one by the signal it got, a queued one "cancelled
 # before it started". A run killed with SIGKILL leaves its jobs running and
-# their ids noted; the next run cancels them (and says so) before it starts
-# anything, so that no stage ever has two jobs at once; it then completes.
+# their ids recorded (provenance's table jobs, which `show RUN` lists, and
+# notes in the work directories); the next run cancels them (and says so)
+# before it starts anything, so that no stage ever has two jobs at once; it
+# then completes.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/slurm/lib.sh"
 cd "$TOP"
@@ -69,6 +71,10 @@ wait $pid 2>/dev/null
 old_a=$(job_of "$S" data/a)
 check_eq "SIGKILL: the jobs outlive the run" "$(active "$S")" 3
 check "... their ids are noted in the work directories" sh -c "[ -n '$old_a' ]"
+check_eq "... and in provenance (table jobs)" \
+	"$(q "$S" "SELECT group_concat(job_id, ' ') FROM (SELECT job_id FROM jobs WHERE run_id = 1
+		ORDER BY CAST(job_id AS INTEGER))")" \
+	"$(for st in data/a data/b data/queued; do job_of "$S" $st; done | sort -n | xargs)"
 sed 's/s: 60/s: 0/' "$TMP/c.yaml" >"$TMP/c2.yaml"
 # the rerun of a (same key as the killed run's a: its params did not change)
 "$STUDY" run "$TMP/c.yaml" --store "$S" --executor slurm data/a >"$TMP/out" 2>"$TMP/err" &
@@ -87,6 +93,14 @@ wait $pid
 check_eq "a rerun completes" "$(sed 's/^run [0-9]*: //' "$TMP/out")" "ran 3, cached 0, failed 0"
 check_eq "the killed run is recorded as interrupted" \
 	"$(q "$S" "SELECT status FROM runs WHERE id = 1")" interrupted
+"$STUDY" show 1 --store "$S" >"$TMP/show1"
+check "show RUN lists the jobs it did not see end" grep -qE \
+	"^  jobs       3 slurm jobs submitted; not seen to end \(the run stopped first\): [0-9]+ \(data/[a-z]+\), [0-9]+ \(data/[a-z]+\), [0-9]+ \(data/[a-z]+\)$" \
+	"$TMP/show1"
+"$STUDY" show 1 --store "$S" --json >"$TMP/show1.json"
+check "show RUN --json has them too" grep -q "\"job_id\":[[:space:]]*\"$old_a\"" "$TMP/show1.json"
+"$STUDY" show 2 --store "$S" >"$TMP/show2"
+check "a run that saw its job end lists none as left" grep -qE '^  jobs       1 slurm job submitted$' "$TMP/show2"
 "$STUDY" verify --store "$S" >/dev/null 2>&1
 check_eq "the store verifies" "$?" 0
 done_testing

@@ -20,8 +20,10 @@ half=$(( $(sinfo -h -N -o %c | sort -n | tail -n 1) / 2 ))
 	echo "root: $TOP"
 	echo "data:"
 	for i in 1 2 3 4 5 6; do
-		# each takes half the node: two run, four wait
-		echo "  d$i: {run: [[\"$TOY\", sleep, --seconds, \"2\", --out, \"\${out}\"],"
+		# each takes half the node: two run (long enough to be running
+		# still when slurmctld stops), four wait
+		secs=4
+		echo "  d$i: {run: [[\"$TOY\", sleep, --seconds, \"$secs\", --out, \"\${out}\"],"
 		echo "        [\"$TOY\", derive, --name, d$i, --out, \"\${out}\"]], resources: {cpus: $half}}"
 	done
 	echo "report:"
@@ -29,9 +31,10 @@ half=$(( $(sinfo -h -N -o %c | sort -n | tail -n 1) / 2 ))
 } >"$TMP/c.yaml"
 "$STUDY" run "$TMP/c.yaml" --store "$S" --executor slurm >"$TMP/out" 2>"$TMP/err" &
 pid=$!
-wait_for 30 running "$S" data/d1 && wait_for 30 running "$S" data/d2
-queued=$(for i in 3 4 5 6; do job_state "$(job_of "$S" data/d$i)"; done | grep -c PENDING)
-check_eq "two jobs run, four are queued" "$queued" 4
+states() { for i in 1 2 3 4 5 6; do job_state "$(job_of "$S" data/d$i)"; done | sort | uniq -c | xargs; }
+n=0
+while [ "$(states)" != "4 PENDING 2 RUNNING" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+check_eq "two jobs run, four are queued" "$(states)" "4 PENDING 2 RUNNING"
 c=$(daemon_pid slurmctld)
 kill -TERM "$c"
 check "slurmctld stops" wait_for 15 sh -c "! kill -0 $c 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' /proc/$c/stat"

@@ -11,7 +11,9 @@
 # The node advertises STUDY_SLURM_CPUS CPUs (default 8, more than the machine
 # has: SlurmdParameters=config_overrides) so that tests run jobs side by side,
 # and STUDY_SLURM_GPUS fake GPUs (default 2): character devices with NVIDIA's
-# major number that nothing opens, enough for --gres=gpu:N scheduling. Where
+# major number that nothing opens, enough for --gres=gpu:N scheduling. Three
+# partitions: debug (the default), batch, and low, whose jobs the others
+# preempt (PreemptMode=CANCEL), so that tests see SLURM preempt a job. Where
 # the cgroup v1 memory controller is mounted, jobs run under task/cgroup, which
 # enforces --mem (OUT_OF_MEMORY) and kills every process of a job when it ends.
 #
@@ -178,8 +180,13 @@ mkdir -p "$new"
 		gres=" Gres=gpu:$GPUS"
 	fi
 	echo "NodeName=$host NodeAddr=127.0.0.1 CPUs=$CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$CPUS ThreadsPerCore=1 RealMemory=$mem$gres State=UNKNOWN"
-	echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
-	echo "PartitionName=batch Nodes=ALL Default=NO MaxTime=INFINITE State=UP"
+	# a job in "low" is cancelled (PREEMPTED) when one of the others needs
+	# its CPUs; debug and batch never preempt each other
+	echo "PreemptType=preempt/partition_prio"
+	echo "PreemptMode=CANCEL"
+	echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=2"
+	echo "PartitionName=batch Nodes=ALL Default=NO MaxTime=INFINITE State=UP PriorityTier=2"
+	echo "PartitionName=low Nodes=ALL Default=NO MaxTime=INFINITE State=UP PriorityTier=1"
 } >"$new/slurm.conf"
 {
 	echo "$MARK"
