@@ -132,13 +132,14 @@ fi
 # 4. a schema that needs a migration: the reader does not migrate, it says so
 V="$TMP/v2"
 cp -a "$S" "$V"; chmod -R u+w "$V"
+current=$(sqlite3 "$V/provenance.db" "PRAGMA user_version") # the schema this study writes
 sqlite3 "$V/provenance.db" "PRAGMA user_version = 2" >/dev/null
 chmod -R a-w "$V"
 vsnap=$(snapshot "$V")
 as_reader "$STUDY" log --store "$V" >/dev/null 2>"$TMP/v2.err"
 check_eq "$WHO, schema version 2: study log exits 2" "$?" 2
 check_eq "$WHO, schema version 2: the error says to upgrade with a run" "$(cat "$TMP/v2.err")" \
-	"study: error: provenance database '$V/provenance.db' has schema version 2, older than 6; run a study with this store to upgrade it"
+	"study: error: provenance database '$V/provenance.db' has schema version 2, older than $current; run a study with this store to upgrade it"
 check "$WHO, schema version 2: the database was not migrated" test "$(snapshot "$V")" = "$vsnap"
 
 # 5. a read-only bind mount
