@@ -542,6 +542,9 @@ static int recover_leftover_stages(struct executor *ex, const struct store *st)
 	struct strbuf work = STRBUF_INIT;
 	strbuf_addf(&work, "%s/work", st->root);
 	exec_recover(ex, work.buf);
+	/* SLURM jobs outlive a killed run whatever executor this run uses */
+	if (strcmp(exec_name(ex), "slurm"))
+		exec_slurm_recover(work.buf);
 	strbuf_release(&work);
 	return 0;
 }

@@ -728,8 +728,10 @@ static double slurm_now(struct executor *ex)
 
 /* ---- what a killed run left ---- */
 
-/* The job ids noted in work_dir/<name>/job ("slurm ID STAGE"). */
-static void noted_jobs(const char *work_dir, long **ids, size_t *n, size_t *alloc)
+/* The job ids noted in work_dir/<name>/job ("slurm ID STAGE"); *pending
+ * counts the notes without an id yet ("slurm - STAGE"). */
+static void noted_jobs(const char *work_dir, long **ids, size_t *n, size_t *alloc,
+		       size_t *pending)
 {
 	DIR *d = opendir(work_dir);
 	struct dirent *de;
@@ -741,7 +743,11 @@ static void noted_jobs(const char *work_dir, long **ids, size_t *n, size_t *allo
 		strbuf_reset(&text);
 		strbuf_addf(&path, "%s/%s/job", work_dir, de->d_name);
 		long id;
-		if (strbuf_read_file(&text, path.buf) < 0 || sscanf(text.buf, "slurm %ld ", &id) != 1)
+		if (strbuf_read_file(&text, path.buf) < 0)
+			continue;
+		if (!strncmp(text.buf, "slurm - ", 8))
+			(*pending)++;
+		if (sscanf(text.buf, "slurm %ld ", &id) != 1)
 			continue;
 		XGROW(*ids, *alloc, *n + 1);
 		(*ids)[(*n)++] = id;
@@ -752,19 +758,20 @@ static void noted_jobs(const char *work_dir, long **ids, size_t *n, size_t *allo
 	strbuf_release(&text);
 }
 
-static void slurm_recover(struct executor *ex, const char *work_dir)
+void exec_slurm_recover(const char *work_dir)
 {
-	(void)ex;
 	long *ids = NULL;
-	size_t n = 0, alloc = 0;
-	noted_jobs(work_dir, &ids, &n, &alloc);
+	size_t n = 0, alloc = 0, pending = 0;
+	noted_jobs(work_dir, &ids, &n, &alloc, &pending);
+	if (!n && !pending)
+		return; /* no SLURM job was submitted into this store's work/ */
 	/* a job submitted just before the run was killed, whose note has no
 	 * id yet: SLURM knows it by its comment */
 	struct strbuf err = STRBUF_INIT;
 	struct strvec found = STRVEC_INIT;
 	struct strbuf prefix = STRBUF_INIT;
 	strbuf_addf(&prefix, "study %s/", work_dir);
-	if (slurm_active_by_comment(prefix.buf, &found, &err) == 0) {
+	if (pending && slurm_active_by_comment(prefix.buf, &found, &err) == 0) {
 		for (size_t i = 0; i < found.nr; i++) {
 			XGROW(ids, alloc, n + 1);
 			ids[n++] = atol(found.v[i]);
@@ -844,6 +851,12 @@ static void slurm_recover(struct executor *ex, const char *work_dir)
 	free(running);
 	free(ids);
 	strbuf_release(&err);
+}
+
+static void slurm_recover(struct executor *ex, const char *work_dir)
+{
+	(void)ex;
+	exec_slurm_recover(work_dir);
 }
 
 static void slurm_destroy(struct executor *ex)

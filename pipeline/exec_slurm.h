@@ -45,6 +45,13 @@ struct exec_slurm_opts {
 /* Seconds between two squeue calls (SLURM starts jobs on a 1 s tick). */
 #define SLURM_POLL_S 0.5
 
+/* What exec_recover does for this executor: cancel the jobs a killed run
+ * noted in work_dir (queued or running still) and wait until they end.
+ * Nothing (no SLURM command run) when no job is noted there. `study run`
+ * calls it whatever executor it uses, so that a local run after a killed
+ * SLURM one never removes a work directory a job still writes into. */
+void exec_slurm_recover(const char *work_dir);
+
 /* The executor, after checking that sbatch, squeue, scancel and sinfo are
  * here, that the controller answers, and that the partition exists (its
  * largest node gives exec_caps). NULL with err when not. */

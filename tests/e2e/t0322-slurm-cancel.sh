@@ -6,8 +6,8 @@
 # before it started". A run killed with SIGKILL leaves its jobs running and
 # their ids recorded (provenance's table jobs, which `show RUN` lists, and
 # notes in the work directories); the next run cancels them (and says so)
-# before it starts anything, so that no stage ever has two jobs at once; it
-# then completes.
+# before it starts anything (a local run too), so that no stage ever has two
+# jobs at once; it then completes.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/slurm/lib.sh"
 cd "$TOP"
@@ -103,4 +103,18 @@ check "show RUN --json has them too" grep -q "\"job_id\":[[:space:]]*\"$old_a\""
 check "a run that saw its job end lists none as left" grep -qE '^  jobs       1 slurm job submitted$' "$TMP/show2"
 "$STUDY" verify --store "$S" >/dev/null 2>&1
 check_eq "the store verifies" "$?" 0
+
+# SIGKILL, then a local run on the same store: it cancels the jobs too
+S="$TMP/skill2"
+"$STUDY" run "$TMP/c.yaml" --store "$S" --executor slurm -k >/dev/null 2>&1 &
+pid=$!
+wait_for 30 running "$S" data/a && wait_for 30 running "$S" data/b
+kill -KILL $pid
+wait $pid 2>/dev/null
+"$STUDY" run "$TMP/c2.yaml" --store "$S" --executor local -j "$cpus" >"$TMP/out" 2>"$TMP/err"
+check_eq "after a killed SLURM run, a local run completes" \
+	"$(sed 's/^run [0-9]*: //' "$TMP/out")" "ran 3, cached 0, failed 0"
+check "... having cancelled the SLURM jobs first" \
+	grep -q "^study: cancelling 3 SLURM jobs an earlier run left queued or running: " "$TMP/err"
+check_eq "... which have all ended" "$(active "$S")" 0
 done_testing

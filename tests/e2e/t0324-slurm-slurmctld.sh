@@ -1,7 +1,7 @@
 #!/bin/sh
 # End to end on the test cluster (root and tests/slurm/up.sh's cluster, else
 # SKIP): slurmctld stopped while a run has two jobs running and four queued,
-# and started again ten seconds later (longer than squeue's own retries,
+# and started again 14 seconds later (longer than squeue's own retries,
 # about 9 s). While it is down the run cannot ask about its jobs: it says so
 # once, keeps waiting, submits nothing, and says when SLURM answers again; the controller recovers the queue from its
 # saved state; the run then completes, every stage recorded once, and the
@@ -38,7 +38,7 @@ check_eq "two jobs run, four are queued" "$(states)" "4 PENDING 2 RUNNING"
 c=$(daemon_pid slurmctld)
 kill -TERM "$c"
 check "slurmctld stops" wait_for 15 sh -c "! kill -0 $c 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' /proc/$c/stat"
-sleep 10
+sleep 14
 sh tests/slurm/up.sh >"$TMP/up" 2>&1
 check_eq "slurmctld started again" "$?" 0
 n=0

@@ -5,10 +5,19 @@
 # when this is root), else one "ok - WHAT # SKIP why" and the test ends.
 slurm_or_skip() {
 	if why=$(sh "$TOP/tests/slurm/ensure.sh"); then
+		# a test that fails half way must not leave its jobs to the next
+		trap 'cancel_mine; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 		return 0
 	fi
 	ok "$1 # SKIP $why"
 	exit 0
+}
+
+# cancel_mine: cancel the jobs of this test's stores (their comment names a
+# work directory under $TMP) that SLURM still queues or runs
+cancel_mine() {
+	squeue -h -u "$(id -u)" -O 'JobID:|,Comment:' 2>/dev/null |
+		awk -F'|' -v p="study $TMP/" 'index($2, p) == 1 { print $1 }' | xargs -r scancel 2>/dev/null
 }
 
 # plain_only WHAT: under the sanitizers (SAN=1) this test is skipped: it
