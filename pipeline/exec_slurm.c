@@ -33,6 +33,7 @@ struct sjob {
 	long id;
 	char *id_text;
 	char *stage_id;
+	char *name;                     /* the job's name (slurm_job_name) */
 	char *workdir, *cwd, *report, *progress, *stdout_path, *stderr_path;
 	double submitted_wall;
 	double time_s;
@@ -141,6 +142,7 @@ static void job_free(struct sjob *j)
 {
 	free(j->id_text);
 	free(j->stage_id);
+	free(j->name);
 	free(j->workdir);
 	free(j->cwd);
 	free(j->report);
@@ -191,6 +193,9 @@ static int slurm_start(struct executor *ex, const struct exec_stage *xs, struct 
 	j->tag = xs->tag;
 	j->id = -1;
 	j->stage_id = xstrdup(xs->stage_id ? xs->stage_id : "stage");
+	struct strbuf name = STRBUF_INIT;
+	slurm_job_name(j->stage_id, &name);
+	j->name = strbuf_detach(&name, NULL);
 	j->workdir = xstrdup(xs->workdir);
 	j->cwd = xstrdup(xs->cwd);
 	j->report = xasprintf("%s/report", xs->workdir);
@@ -641,7 +646,7 @@ static int query(struct slurm_ex *s)
 				const struct slurm_job *sj = j->missing ? find_job(v, n, j->id) : NULL;
 				/* a record of the same id from before a purge names
 				 * another job: the stage's name tells them apart */
-				if (sj && slurm_state_final(sj->state)) {
+				if (sj && slurm_state_final(sj->state) && !strcmp(sj->name, j->name)) {
 					remember(j, sj);
 					j->missing = 0;
 				}
@@ -682,16 +687,15 @@ static int slurm_poll(struct executor *ex, double timeout_s, int wake_fd)
 	for (size_t k = 0; k < s->nr;) {
 		struct sjob *j = s->jobs[k];
 		read_progress(s, j);
-		int lost = !j->known && j->missing >= MISSING_POLLS;
-		if (!ended(j) && !lost && !(j->missing >= MISSING_POLLS)) {
+		/* a job missing from squeue and from the completion log for
+		 * several polls is gone: the launcher's report is all there is */
+		int gone = j->missing >= MISSING_POLLS;
+		if (!gone && !ended(j)) {
 			k++;
 			continue;
 		}
 		s->jobs[k] = s->jobs[--s->nr];
-		/* a job missing from squeue and the log for several polls:
-		 * report what SLURM said last, or nothing */
-		int gone = j->missing >= MISSING_POLLS;
-		report(s, j, j->known && !gone ? &j->last : NULL);
+		report(s, j, gone ? NULL : &j->last);
 		job_free(j);
 		done++;
 	}

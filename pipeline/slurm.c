@@ -38,7 +38,7 @@ long long slurm_mem_mib(long long bytes)
 	return bytes <= 0 ? 0 : (bytes + mib - 1) / mib;
 }
 
-static void job_name(const char *in, struct strbuf *out)
+void slurm_job_name(const char *in, struct strbuf *out)
 {
 	for (const char *p = in && *in ? in : "study"; *p; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -62,7 +62,7 @@ int slurm_sbatch_argv(const struct slurm_job_spec *s, const char *sbatch, struct
 		}
 	}
 	struct strbuf name = STRBUF_INIT;
-	job_name(s->name, &name);
+	slurm_job_name(s->name, &name);
 	strvec_push(out, sbatch);
 	strvec_push(out, "--parsable");
 	strvec_push(out, "--export=ALL");

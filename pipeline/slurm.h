@@ -73,6 +73,10 @@ struct slurm_job_spec {
 int slurm_sbatch_argv(const struct slurm_job_spec *spec, const char *sbatch,
 		      struct strvec *out, struct strbuf *err);
 
+/* The job name sbatch is given for `name` (appended to out): characters
+ * outside [A-Za-z0-9._/:+-] become '_' ("study" for an empty name). */
+void slurm_job_name(const char *name, struct strbuf *out);
+
 /* Whole minutes for a limit of `seconds` (> 0), rounded up: 1 s -> 1, 60 -> 1, 61 -> 2. */
 long slurm_time_minutes(double seconds);
 /* MiB for `bytes` (> 0), rounded up. */
