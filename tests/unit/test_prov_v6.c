@@ -6,6 +6,7 @@
  * started keeps the line it always had.
  */
 #include "check.h"
+#include "chain_probe.h"
 #include "chain.h"
 #include "fsutil.h"
 #include "prov.h"
@@ -18,46 +19,6 @@
 #include <sqlite3.h>
 
 static char scratch[] = "/tmp/study-test-prov-v6.XXXXXX";
-
-static int sql(const char *path, const char *text)
-{
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open(path, &db) == SQLITE_OK &&
-			 sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-	sqlite3_close(db);
-	return rc;
-}
-
-static void on_problem(const char *kind, int64_t run, int64_t exec, const char *stage,
-		       const char *msg, void *data)
-{
-	(void)kind;
-	(void)run;
-	(void)exec;
-	(void)stage;
-	(void)msg;
-	(*(int *)data)++;
-}
-
-/* The problems chain_verify finds, or -1 when it cannot run. */
-static int problems(const char *path)
-{
-	struct prov *p = NULL;
-	struct strbuf err = STRBUF_INIT;
-	int n = 0;
-	struct chain_check cc;
-	memset(&cc, 0, sizeof(cc));
-	cc.problem = on_problem;
-	cc.data = &n;
-	int rc = prov_open_readonly(&p, path, &err);
-	if (rc == 0)
-		rc = chain_verify(prov_sqlite(p), &cc, &err);
-	if (rc < 0)
-		printf("# %s\n", err.buf);
-	prov_close(p);
-	strbuf_release(&err);
-	return rc < 0 ? -1 : n;
-}
 
 static int64_t record(struct prov *p, int64_t run, const char *stage, const char *executor)
 {
