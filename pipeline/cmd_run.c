@@ -241,6 +241,15 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
+/* What parse_args allocated (the option arrays; their strings are argv's). */
+static void run_args_release(struct run_args *a)
+{
+	free(a->force);
+	free(a->slurm_opts);
+	a->force = NULL;
+	a->slurm_opts = NULL;
+}
+
 int run_argv_partial(const char *argv_json)
 {
 	cJSON *arr = argv_json ? cJSON_Parse(argv_json) : NULL;
@@ -260,7 +269,7 @@ int run_argv_partial(const char *argv_json)
 		if (strings && parse_args(argc, argv, &a) == 0)
 			partial = a.sel.targets_nr > 0;
 		if (strings)
-			free(a.force);
+			run_args_release(&a);
 		free(argv);
 	}
 	cJSON_Delete(arr);
@@ -621,8 +630,7 @@ int cmd_run(int argc, char **argv)
 	/* as typed: getopt_long permutes argv while it parses */
 	char *argv_json = orchestrator_argv_json(argc, argv);
 	if (parse_args(argc, argv, &a) < 0) {
-		free(a.force);
-		free(a.slurm_opts);
+		run_args_release(&a);
 		free(argv_json);
 		return EXIT_USAGE;
 	}
@@ -638,7 +646,7 @@ int cmd_run(int argc, char **argv)
 		git_job_release(&git);
 		strbuf_release(&err);
 		free(argv_json);
-		free(a.slurm_opts);
+		run_args_release(&a);
 		return EXIT_USAGE;
 	}
 	char *store_dir = store_dir_for_study(a.store_dir, study.root);
@@ -650,7 +658,7 @@ int cmd_run(int argc, char **argv)
 		study_release(&study);
 		strbuf_release(&err);
 		free(argv_json);
-		free(a.slurm_opts);
+		run_args_release(&a);
 		return EXIT_USAGE;
 	}
 	struct plan plan;
@@ -661,7 +669,7 @@ int cmd_run(int argc, char **argv)
 		study_release(&study);
 		strbuf_release(&err);
 		free(argv_json);
-		free(a.slurm_opts);
+		run_args_release(&a);
 		return EXIT_USAGE;
 	}
 	cli_warn_unhashed(&plan);
@@ -813,11 +821,10 @@ out:
 	exec_destroy(dry);
 	exec_destroy(ex);
 	selection_release(&sel);
-	free(a.force);
+	run_args_release(&a);
 	free(wanted);
 	extinput_release(ext, plan.externals_nr);
 	free(ext);
-	free(a.slurm_opts);
 	free(store_dir);
 	free(argv_json);
 	git_job_release(&git);
