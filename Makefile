@@ -9,7 +9,12 @@
 
 CC      ?= cc
 PKGS    := yaml-0.1 sqlite3 libgit2 libcjson libcrypto
-DEBPKGS := libyaml-dev libsqlite3-dev libgit2-dev libcjson-dev libssl-dev pkg-config sqlite3 git
+DEBPKGS := libyaml-dev libsqlite3-dev libgit2-dev libcjson-dev libssl-dev pkg-config sqlite3 git \
+           python3-torch python3-numpy python3-regex python3-jinja2 libopenblas0-pthread
+# python3-* and OpenBLAS: the real-model stage kit (stages/llm, docs/real-models.md);
+# without libopenblas0-pthread torch's CPU matmuls fall back to the reference BLAS.
+# Test-only: node and npm (the kit's independent references, tests/llm/npm-refs.sh).
+TESTPKGS := nodejs npm
 
 # SAN=1 builds everything under build/san with ASan + UBSan.
 ifeq ($(SAN),1)
@@ -84,7 +89,7 @@ REPORT_BIN := $(STAGEBIN)/study-report
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all deps run test test-suite unit e2e malformed check-banned clean help
+.PHONY: all deps test-deps run test test-suite unit e2e malformed check-banned clean help
 .DEFAULT_GOAL := all
 
 all: check-banned $(STUDY_BIN) $(EXEC_BIN) $(TOY_BIN) $(REPORT_BIN) engine
@@ -139,6 +144,14 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# node/npm may come from elsewhere than Debian (NodeSource): look for the commands.
+test-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing: $(TESTPKGS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TESTPKGS); \
+	fi
+
 # ---- the main job ---------------------------------------------------------------
 STUDY ?= studies/six-models.yaml
 run: deps
@@ -149,7 +162,7 @@ run: deps
 
 # ---- tests -------------------------------------------------------------------------
 # `make test` = plain suite, then the sanitized suite.
-test: deps
+test: deps test-deps
 	@rm -f build/plain/test-counts build/san/test-counts
 	@st=0; $(MAKE) --no-print-directory test-suite || st=1; \
 	$(MAKE) --no-print-directory SAN=1 test-suite || st=1; \

@@ -34,6 +34,15 @@ for t in tests/e2e/t*.sh tests/engine/t*.sh; do
 	[ -f "$t" ] || continue
 	run_one "$t" sh "$t"
 done
+# The real-model kit's tests (Python, tests/llm) check no C code: they run in
+# the plain flavour only. Studies that run the kit through bin/study are e2e
+# tests and run in both.
+if [ "${SAN:-}" != 1 ]; then
+	for t in tests/llm/t*.sh; do
+		[ -f "$t" ] || continue
+		run_one "$t" sh "$t"
+	done
+fi
 
 # "ok - ... # SKIP why" (TAP's directive, any case) did not run its check: it
 # is counted as skipped, not as passed
