@@ -11,7 +11,12 @@ the real Llama-3.1 and Qwen3 files (tests/llm/t0200-tokenizer.sh counts them):
      `normalized: false` ones on the raw text, the `normalized: true` ones on
      the normalized text; `lstrip`/`rstrip` remove the whitespace on that side
      of the token; `single_word` keeps a match only when no word character
-     touches it (as the Rust crate does; tokenizers.js ignores the flag);
+     touches it. For these flags the module follows the Rust crate
+     (tokenizers/src/tokenizer/added_vocabulary.rs), which transformers
+     uses: whitespace is Unicode White_Space (tokenizers.js trims
+     ECMAScript whitespace: it also strips U+FEFF and keeps U+0085), and a
+     match that is not a single word is dropped (tokenizers.js ignores
+     single_word). The real Llama/Qwen files set none of these flags;
   2. normalizer: NFC / NFKC / NFD / NFKD or a Sequence of them;
   3. pre-tokenizer: Split (Regex, behaviour Isolated) with the Oniguruma
      pattern translated the way tokenizers.js translates it (\\s is Unicode
@@ -204,7 +209,7 @@ class _AddedSplitter:
                 (m.start() > 0 and _WORD.match(text[m.start() - 1]))
                 or (m.end() < len(text) and _WORD.match(text[m.end()]))
             ):
-                pos = m.start() + 1
+                pos = m.end()  # discarded, not retried inside (the Rust crate's find_iter)
                 continue
             if m.start() > start:
                 parts.append([text[start:m.start()], None])
