@@ -7,7 +7,6 @@ as the real family template does (Llama 3.1 and Qwen3 npm files; qwen2
 against Qwen2.5's format written out here); that the trainer's merges
 compress text (fewer tokens than bytes). Errors: unknown family, too small a
 vocabulary. The reference comparisons SKIP when npm-refs.sh exits 3."""
-import json
 import os
 import random
 import sys
