@@ -252,4 +252,6 @@ def all_cases(seed, specials, foreign, n_instr=1000, n_each=220):
     cases += [("fuzz", s) for s in fuzz_strings(rng, n_each, specials)]
     cases += [("single", s) for s in singles()]
     cases += [("long", s) for s in long_strings(rng)]
+    # lone surrogates: a Python str (and a JS string) can hold them
+    cases += [("surrogate", s) for s in ["\ud800", "a\udc00b", "x \ud83d", "\ude00 tail", "é\ud800\u0301"]]
     return cases

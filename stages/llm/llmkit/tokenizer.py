@@ -319,9 +319,21 @@ def _make_pre_tokenizer_step(cfg, where):
             if prefix and not text.startswith(" "):
                 text = " " + text
             pieces = gpt2.findall(text) if gpt2 is not None else [text]
-            return ["".join(BYTE_ENCODER[b] for b in p.encode("utf-8", "surrogatepass")) for p in pieces]
+            return ["".join(BYTE_ENCODER[b] for b in _utf8(p)) for p in pieces]
         return kind, byte_level
     raise KitError(f"{where}: pre-tokenizer type {kind!r} is not supported (Split, ByteLevel, Sequence)")
+
+
+_SURROGATE = regex.compile("[\ud800-\udfff]")
+
+
+def _utf8(text):
+    """UTF-8 bytes; a lone surrogate (possible in a Python str read from JSON)
+    becomes U+FFFD, as JavaScript's TextEncoder makes it."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 class _BPE:
