@@ -35,12 +35,19 @@ their text), then transformers' clean_up_tokenization when
 tokenizer_config.json's clean_up_tokenization_spaces is true (default true,
 as tokenizers.js).
 
-Known limit: character classes (\\p{L}, \\p{N}) come from python3-regex's
-Unicode tables and NFC from Python's unicodedata (14.0 on Debian 12); node's
-are newer (Unicode 17), so characters assigned after those versions may
-split differently. Anything the module does not implement (other models,
-normalizers, pre-tokenizers, byte_fallback, dropout) raises KitError naming
-the file and the field.
+Known limits:
+  - character classes (\\p{L}, \\p{N}) come from python3-regex's Unicode
+    tables (15.0 on Debian 12) and NFC from Python's unicodedata (14.0);
+    node's are Unicode 17, so characters assigned after 15.0 may split
+    differently (t0200 measures it: 6 of 50 strings built from such
+    characters);
+  - (?i:...) folds ASCII only, as tokenizers.js does; Oniguruma (the Rust
+    crate) folds full Unicode, so "'\u017f" (long s) may be a contraction
+    there: not checkable here (no `tokenizers` on this machine);
+  - a lone surrogate in the text encodes as U+FFFD (TextEncoder's rule).
+Anything the module does not implement (other models, normalizers,
+pre-tokenizers, byte_fallback, dropout) raises KitError naming the file and
+the field.
 """
 import json
 import os
