@@ -283,7 +283,6 @@ def write_safetensors(path, tensors, metadata=None):
         if dt is None:
             raise KitError(f"{path}: tensor '{name}': dtype {t.dtype} is not supported "
                            f"(supported: {', '.join(SUPPORTED)})")
-        t = t.detach().to("cpu").contiguous()
         entries.append((name, dt, list(t.shape), t.numel() * DTYPE_SIZES[dt]))
         data[name] = t
     entries.sort(key=lambda e: (-_DTYPE_RANK[e[1]], e[0]))
@@ -295,9 +294,10 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(len(head).to_bytes(8, "little"))
             f.write(head)
             for name, dt, _, nbytes in entries:
-                t = data[name]
                 if nbytes == 0:
                     continue
+                # one tensor at a time on the CPU: a GPU model is not copied whole
+                t = data[name].detach().to("cpu").contiguous()
                 raw = t.view(torch.int16) if dt in ("BF16", "F16") else t
                 f.write(memoryview(raw.reshape(-1).numpy()).cast("B"))
             f.flush()
