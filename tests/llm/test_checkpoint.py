@@ -232,6 +232,8 @@ nodt = {k: v for k, v in cj.items() if k != "torch_dtype"}
 d = variant("mixed", dict(good, **{"model.norm.weight": good["model.norm.weight"].half()}), config=nodt)
 msg_is(lambda: load_checkpoint(d), f"{d}/{ST}: tensor 'model.norm.weight' is F16 but tensor "
        f"'model.embed_tokens.weight' is F32 (mixed dtypes are not supported)", "load: mixed dtypes")
+d = variant("nodtype", {k: v.half() for k, v in good.items()}, config=dict(cj, torch_dtype=None))
+t.ok(load_checkpoint(d)[0].torch_dtype == "float16", "load: without torch_dtype the config reports the files' dtype")
 d = variant("f64", config=nodt)
 with open(os.path.join(d, ST), "rb") as f:
     raw = f.read()

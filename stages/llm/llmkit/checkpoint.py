@@ -124,7 +124,10 @@ def _shard_map(d):
 
 def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
     """Checks names/shapes/dtypes of {name: file} against cfg; returns the
-    names to load (ignored and tied duplicates removed) and the one dtype."""
+    names to load (expected_tensors' order; ignored buffers and a tied
+    lm_head left out) and their one dtype ('BF16' | 'F16' | 'F32').
+    dtype_source: (dtype, "why") the tensors must have, or None (the first
+    tensor's)."""
     exp = expected_tensors(cfg)
     for name in exp:
         if name not in found:
@@ -140,7 +143,6 @@ def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
             raise KitError(f"{found[name]}: tensor '{name}' has shape {list(shapes[name])}, "
                            f"config.json implies {list(exp[name])}")
     want = dtype_source
-    first = None
     for name in keep:
         dt = dtypes[name]
         if dt not in SUPPORTED:
@@ -149,9 +151,8 @@ def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
         if want is not None and dt != want[0]:
             raise KitError(f"{found[name]}: tensor '{name}' is {dt} but {want[1]} (mixed dtypes are not supported)")
         if want is None:
-            first = name
-            want = (dt, f"tensor '{first}' is {dt}")
-    return keep, (want[0] if want else None)
+            want = (dt, f"tensor '{name}' is {dt}")
+    return keep, want[0]
 
 
 def _torch_dtype(dtype):
@@ -162,7 +163,7 @@ def _torch_dtype(dtype):
              "fp16": torch.float16, "f16": torch.float16, "float32": torch.float32,
              "fp32": torch.float32, "f32": torch.float32}
     if dtype not in table:
-        raise KitError(f"dtype '{dtype}' is not one of bfloat16, float16, float32")
+        raise KitError(f"load_checkpoint: dtype '{dtype}' is not one of bfloat16, float16, float32")
     return table[dtype]
 
 
@@ -182,9 +183,11 @@ def load_checkpoint(d, dtype=None, device="cpu", names=None):
         for name, info in header.items():
             if found.get(name) == path:
                 shapes[name], dtypes[name] = info["shape"], info["dtype"]
-    stated = "torch_dtype" in cfg.raw or "dtype" in cfg.raw
+    stated = cfg.raw.get("torch_dtype", cfg.raw.get("dtype")) is not None
     source = (_TORCH_NAMES[cfg.torch_dtype], f"config.json's torch_dtype is {cfg.torch_dtype}") if stated else None
-    keep, _ = _check_tensor_set(cfg, found, shapes, dtypes, listing, source)
+    keep, file_dtype = _check_tensor_set(cfg, found, shapes, dtypes, listing, source)
+    if not stated:  # the config then reports what the files hold
+        cfg = dataclasses.replace(cfg, torch_dtype=_FROM_ST[file_dtype])
     wanted = keep if names is None else list(names)
     for name in wanted:
         if name not in keep:
