@@ -264,7 +264,8 @@ def save_checkpoint(d, cfg, tensors, max_shard_bytes=None, copy_from=None):
     special_tokens_map.json are copied when present (it may be d itself).
     The directory is replaced as a whole: written as d.tmp<pid>, then renamed
     (an existing d is moved aside first and removed after). Same inputs ->
-    same bytes in every file. Raises KitError naming the tensor."""
+    same bytes in every file. Returns the ModelConfig written (cfg with
+    torch_dtype set). Raises KitError naming the tensor."""
     import torch
     d = os.path.abspath(str(d))
     where = f"save_checkpoint({d})"
