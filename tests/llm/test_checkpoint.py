@@ -86,18 +86,20 @@ t.ok(random_tensors(cfgs["qwen3"], 5, torch.bfloat16)["model.norm.weight"].dtype
      "random_tensors: dtype argument")
 
 # --- round trips and byte-stable re-save per family and dtype --------------
-for fam, cfg in cfgs.items():
-    for dt in (torch.float32, torch.bfloat16, torch.float16):
-        tag = str(dt).split(".")[1]
-        d = p(f"{fam}-{tag}")
-        tens = random_tensors(cfg, 1, dt)
-        save_checkpoint(d, cfg, tens)
-        c2, back = load_checkpoint(d)
-        t.ok(same_tensors(tens, back) and c2.torch_dtype == tag and c2.model_type == fam
-             and c2.head_dim == cfg.head_dim and c2.rope_scaling == cfg.rope_scaling,
-             f"round trip {fam} {tag}: tensors bit-equal, dtype kept, config equal")
-        save_checkpoint(d + "-re", c2, back)
-        t.ok(tree(d) == tree(d + "-re"), f"re-save {fam} {tag}: every file byte-identical")
+# each family in one of the three dtypes (every dtype's bits are checked on
+# all special values in test_safetensors.py; saves cost fsyncs)
+for fam, dt in (("llama", torch.bfloat16), ("qwen2", torch.float32), ("qwen3", torch.float16)):
+    cfg = cfgs[fam]
+    tag = str(dt).split(".")[1]
+    d = p(f"{fam}-{tag}")
+    tens = random_tensors(cfg, 1, dt)
+    save_checkpoint(d, cfg, tens)
+    c2, back = load_checkpoint(d)
+    t.ok(same_tensors(tens, back) and c2.torch_dtype == tag and c2.model_type == fam
+         and c2.head_dim == cfg.head_dim and c2.rope_scaling == cfg.rope_scaling,
+         f"round trip {fam} {tag}: tensors bit-equal, dtype kept, config equal")
+    save_checkpoint(d + "-re", c2, back)
+    t.ok(tree(d) == tree(d + "-re"), f"re-save {fam} {tag}: every file byte-identical")
 d32 = p("qwen2-float32")
 t.ok(sorted(os.listdir(d32)) == ["config.json", "model.safetensors"], "layout: config.json + model.safetensors")
 _, md, _ = read_header(os.path.join(d32, "model.safetensors"))
