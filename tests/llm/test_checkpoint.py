@@ -192,6 +192,11 @@ msg_is(lambda: save_checkpoint(p("sh"), c, tt, max_shard_bytes=20000), "simulate
 ck.write_safetensors = real_write
 t.ok(tree(p("sh")) == before and not [x for x in os.listdir(tmp) if ".tmp" in x or ".old" in x],
      "... and leaves the old checkpoint intact and no temporary directory", os.listdir(tmp))
+with open(p("afile"), "w") as f:
+    f.write("x")
+save_checkpoint(p("afile"), c, tt)
+t.ok(os.path.isdir(p("afile")) and not [x for x in os.listdir(tmp) if ".old" in x],
+     "saving over a plain file replaces it and leaves nothing aside")
 msg_is(lambda: save_checkpoint(p("new"), c, {k: v for k, v in tt.items() if k != "model.norm.weight"}),
        f"save_checkpoint({p('new')}): missing tensor 'model.norm.weight' (shape [64], expected in a qwen3 "
        f"checkpoint with 2 layers)", "save: missing tensor named")

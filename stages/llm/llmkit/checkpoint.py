@@ -336,7 +336,10 @@ def save_checkpoint(d, cfg, tensors, max_shard_bytes=None, copy_from=None):
         if os.path.lexists(old) and not os.path.lexists(d):
             os.rename(old, d)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if os.path.isdir(old) and not os.path.islink(old):
+        shutil.rmtree(old, ignore_errors=True)
+    elif os.path.lexists(old):
+        os.unlink(old)
     return out_cfg
 
 
