@@ -118,9 +118,7 @@ def _parse_header(path, raw, size):
         where = f"{path}: tensor '{name}'"
         if not isinstance(info, dict):
             raise KitError(f"{where}: header entry is not an object")
-        extra = set(info) - {"dtype", "shape", "data_offsets"}
-        if extra:
-            raise KitError(f"{where}: unknown header field(s) {sorted(extra)}")
+        # other fields are ignored, as the reference reader does
         for field in ("dtype", "shape", "data_offsets"):
             if field not in info:
                 raise KitError(f"{where}: header entry has no '{field}'")
