@@ -64,34 +64,30 @@ from torch import nn
 from .errors import KitError
 
 
-def _get(cfg, name, default=None):
-    if isinstance(cfg, dict):
-        return cfg.get(name, default)
-    return getattr(cfg, name, default)
-
-
 class Arch:
-    """The numbers the decoder needs, read once from a ModelConfig (llmkit.config)
-    or any object/dict with HF config.json's field names."""
+    """The numbers the decoder needs, read once from a ModelConfig
+    (llmkit.config; a config.json dict goes through parse_config first, so
+    defaults such as Qwen3's head_dim are config.py's)."""
 
     def __init__(self, cfg):
-        self.model_type = _get(cfg, "model_type")
+        if isinstance(cfg, dict):
+            from .config import parse_config
+            cfg = parse_config(cfg, "config")
+        self.model_type = cfg.model_type
         if self.model_type not in ("llama", "qwen2", "qwen3"):
             raise KitError(f"config.json: model_type '{self.model_type}' is not llama, qwen2 or qwen3")
-        self.vocab_size = int(_get(cfg, "vocab_size"))
-        self.hidden = int(_get(cfg, "hidden_size"))
-        self.inter = int(_get(cfg, "intermediate_size"))
-        self.n_layers = int(_get(cfg, "num_hidden_layers"))
-        self.n_heads = int(_get(cfg, "num_attention_heads"))
-        self.n_kv = int(_get(cfg, "num_key_value_heads") or self.n_heads)
-        hd = _get(cfg, "head_dim")
-        self.head_dim = int(hd) if hd else self.hidden // self.n_heads
-        self.eps = float(_get(cfg, "rms_norm_eps", 1e-6))
-        self.rope_theta = float(_get(cfg, "rope_theta", 10000.0))
-        self.rope_scaling = _get(cfg, "rope_scaling")
-        self.tie = bool(_get(cfg, "tie_word_embeddings", False))
-        ab = _get(cfg, "attention_bias")
-        self.qkv_bias = bool(ab) if ab is not None else self.model_type == "qwen2"
+        self.vocab_size = int(cfg.vocab_size)
+        self.hidden = int(cfg.hidden_size)
+        self.inter = int(cfg.intermediate_size)
+        self.n_layers = int(cfg.num_hidden_layers)
+        self.n_heads = int(cfg.num_attention_heads)
+        self.n_kv = int(cfg.num_key_value_heads)
+        self.head_dim = int(cfg.head_dim)
+        self.eps = float(cfg.rms_norm_eps)
+        self.rope_theta = float(cfg.rope_theta)
+        self.rope_scaling = cfg.rope_scaling
+        self.tie = bool(cfg.tie_word_embeddings)
+        self.qkv_bias = bool(cfg.attention_bias) or self.model_type == "qwen2"
         self.qk_norm = self.model_type == "qwen3"
         if self.n_heads % self.n_kv:
             raise KitError(f"config.json: num_attention_heads {self.n_heads} is not a multiple of "
@@ -129,6 +125,19 @@ def rope_inv_freq(arch):
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def apply_rope(x, cos, sin):
+    """x [B,heads,T,hd] rotated in HF's half-split layout; cos/sin [B,1,T,hd]."""
+    return x * cos + rotate_half(x) * sin
+
+
+def rope_tables(position_ids, inv_freq, dtype):
+    """cos, sin [B,1,T,hd] for position_ids [B,T]: angles in float32 (as HF
+    computes them), cast to the model dtype."""
+    freqs = position_ids.float()[:, :, None] * inv_freq.float()[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
 
 def rms_norm(x, weight, eps):
@@ -177,8 +186,8 @@ class Attention(nn.Module):
             k = self.k_norm(k)
         q = q.transpose(1, 2)
         k = k.transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q = apply_rope(q, cos, sin)
+        k = apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.append(layer, k, v)
         if a.n_rep > 1:
@@ -375,11 +384,7 @@ class CausalLM(nn.Module):
         bias = torch.zeros(B, 1, T, S, dtype=torch.float32, device=dev)
         bias.masked_fill_(~allowed[:, None], torch.finfo(torch.float32).min)
         # RoPE tables
-        freqs = position_ids.float()[:, :, None] * self.inv_freq.float()[None, None, :]
-        emb = torch.cat((freqs, freqs), dim=-1)
-        dt = self.dtype_
-        cos = emb.cos().to(dt)[:, None]
-        sin = emb.sin().to(dt)[:, None]
+        cos, sin = rope_tables(position_ids, self.inv_freq, self.dtype_)
 
         rhat = None
         if h is not None and h.ablate is not None:
