@@ -73,6 +73,9 @@ def check_family(t, tmp, fam):
         d = max(maxdiff(torch.cat([a, b], 1)[r, 24 - n:], full[0, :n]) for r, n in enumerate(lens))
         t.ok(d < TOL, f"{fam}: KV cache on a left-padded batch (max |d logit| {d:.2e})")
 
+        d = maxdiff(m(ids, last_k=2), full[:, -2:])
+        t.ok(d < TOL, f"{fam}: last_k=2 returns the last 2 positions' logits ({d:.2e})")
+
         # capture resid_pre at the last 3 positions
         h = Hooks(capture_positions=[-3, -2, -1])
         out = m(ids, hooks=h)

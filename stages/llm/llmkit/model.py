@@ -353,11 +353,15 @@ class CausalLM(nn.Module):
         return _HookCtx(self, h)
 
     # ---- forward -------------------------------------------------------
-    def forward(self, input_ids, attention_mask=None, cache=None, position_ids=None, hooks=None):
+    def forward(self, input_ids, attention_mask=None, cache=None, position_ids=None, hooks=None,
+                last_k=None):
         """input_ids [B,T] long; attention_mask [B,T] for these T tokens (1 token,
         0 pad, padding on the left; None = all tokens); cache: a KVCache holding
         earlier tokens (updated in place) or None; position_ids [B,T] (default:
-        count of real tokens before each one). Returns logits [B,T,V] float32."""
+        count of real tokens before each one); hooks: Hooks (default: the ones
+        installed by `with model.hooks(...)`). Returns logits [B,T,V] float32,
+        or [B,last_k,V] for the last last_k positions only (saves the head's
+        matmul and memory: a 600-token batch of 32 with V=151936 is 11 GB)."""
         a = self.arch
         h = hooks if hooks is not None else self._hooks
         dev = self.device_
@@ -420,6 +424,8 @@ class CausalLM(nn.Module):
             cache.length = S
             cache.mask = full_mask
             cache.next_pos = start + mask.sum(dim=1)
+        if last_k is not None:
+            x = x[:, -last_k:]
         x = self.model.norm(x)
         return F.linear(x, self.head_weight()).float()
 
@@ -467,7 +473,7 @@ class CausalLM(nn.Module):
         cache = self.new_cache()
         res = [[] for _ in batch]
         done = torch.zeros(len(batch), dtype=torch.bool)
-        logits = self.forward(ids.to(dev), mask.to(dev), cache=cache, hooks=hooks)[:, -1]
+        logits = self.forward(ids.to(dev), mask.to(dev), cache=cache, hooks=hooks, last_k=1)[:, -1]
         # decode steps: the same interventions, no capture (that is the prompt's)
         step_hooks = hooks if hooks is None else replace(hooks, capture_positions=None)
         for step in range(max_new):
@@ -481,7 +487,7 @@ class CausalLM(nn.Module):
                 break
             inp = torch.where(done, torch.full_like(nxt, int(pad_id)), nxt)[:, None]
             logits = self.forward(inp.to(dev), torch.ones_like(inp).to(dev), cache=cache,
-                                  hooks=step_hooks)[:, -1]
+                                  hooks=step_hooks, last_k=1)[:, -1]
         return res
 
     @staticmethod
