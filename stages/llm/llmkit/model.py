@@ -50,6 +50,10 @@ Ablation at every write into the residual stream equals orthogonalising
 embed_tokens, o_proj and down_proj (W <- W - r_hat r_hat^T W) for an untied
 head; tests/llm/test_model.py checks that.
 
+KV cache: forward(..., cache=model.new_cache()) appends the new keys/values
+and the mask; later calls pass only the new tokens (and their mask).
+generate() uses it, with logits of the last position only (last_k=1).
+
 Errors: KitError naming the tensor for missing/unexpected/mis-shaped weights.
 Works on torch 1.13 (CPU) and torch 2.x (CUDA); uses no SDPA.
 """
@@ -290,7 +294,9 @@ class _HookCtx:
 
 class CausalLM(nn.Module):
     """CausalLM(cfg, dtype=torch.float32, device='cpu'): parameters are allocated
-    on the 'meta' device and come from load_tensors (or from_checkpoint)."""
+    on the 'meta' device and come from load_tensors (or from_checkpoint), which
+    casts them to dtype and moves them to device. Afterwards model.to(...) works
+    as usual: forward runs on the device and in the dtype of the weights."""
 
     def __init__(self, cfg, dtype=torch.float32, device="cpu"):
         super().__init__()
@@ -302,7 +308,9 @@ class CausalLM(nn.Module):
         self.model = Decoder(a, "meta", dtype)
         if not a.tie:
             self.lm_head = _linear(a.hidden, a.vocab_size, False, "meta", dtype)
-        self.register_buffer("inv_freq", rope_inv_freq(a).to(self.device_), persistent=False)
+        # float32 on the CPU, a plain attribute (not a buffer) so that
+        # model.to(bfloat16) cannot round it; moved to the device per forward
+        self.inv_freq = rope_inv_freq(a)
         self._hooks = None
 
     # ---- weights -------------------------------------------------------
@@ -364,7 +372,8 @@ class CausalLM(nn.Module):
         matmul and memory: a 600-token batch of 32 with V=151936 is 11 GB)."""
         a = self.arch
         h = hooks if hooks is not None else self._hooks
-        dev = self.device_
+        w = self.model.embed_tokens.weight
+        dev, dt = w.device, w.dtype
         input_ids = input_ids.to(dev)
         B, T = input_ids.shape
         mask = (torch.ones(B, T, dtype=torch.long, device=dev) if attention_mask is None
@@ -388,7 +397,7 @@ class CausalLM(nn.Module):
         bias = torch.zeros(B, 1, T, S, dtype=torch.float32, device=dev)
         bias.masked_fill_(~allowed[:, None], torch.finfo(torch.float32).min)
         # RoPE tables
-        cos, sin = rope_tables(position_ids, self.inv_freq, self.dtype_)
+        cos, sin = rope_tables(position_ids, self.inv_freq.to(dev), dt)
 
         rhat = None
         if h is not None and h.ablate is not None:
@@ -441,7 +450,10 @@ class CausalLM(nn.Module):
         nucleus top_p, drawn with a torch.Generator seeded with seed on the CPU,
         so a seed gives the same draws on any device). A row stops after it
         emits any id in eos_ids (that id is included in its output, as HF does)
-        or after max_new_tokens. Returns the new tokens of each prompt, in the
+        or after max_new_tokens. hooks (or the installed ones): interventions
+        act at every step, on prompt and generated tokens alike; a capture
+        records only the prompt forward of the last batch (capture with
+        forward() instead). Returns the new tokens of each prompt, in the
         prompts' order (list of lists, len == len(prompts))."""
         if isinstance(eos_ids, int):
             eos_ids = [eos_ids]
@@ -453,15 +465,16 @@ class CausalLM(nn.Module):
             gen = torch.Generator(device="cpu")
             gen.manual_seed(0 if seed is None else int(seed))
         out = []
-        for b0 in range(0, len(prompts), max(1, batch_size)):
-            batch = prompts[b0:b0 + batch_size]
+        bs = max(1, int(batch_size))
+        for b0 in range(0, len(prompts), bs):
+            batch = prompts[b0:b0 + bs]
             out.extend(self._generate_batch(batch, max_new_tokens, eos, pad_id, do_sample,
                                             temperature, top_p, gen, hooks))
         assert len(out) == len(prompts)
         return out
 
     def _generate_batch(self, batch, max_new, eos, pad_id, do_sample, temperature, top_p, gen, hooks):
-        dev = self.device_
+        dev = self.model.embed_tokens.weight.device
         if any(len(p) == 0 for p in batch):
             raise KitError("generate: an empty prompt (no tokens)")
         T = max(len(p) for p in batch)
