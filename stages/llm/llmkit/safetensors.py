@@ -162,6 +162,20 @@ def _parse_header(path, raw, size):
     return header, metadata, data_start
 
 
+def _read_header_from(f, path):
+    """read_header on an open file (the caller maps the same file it checked)."""
+    size = os.fstat(f.fileno()).st_size
+    if size < 8:
+        raise KitError(f"{path}: {size} bytes, shorter than the 8-byte header length (truncated file?)")
+    n = int.from_bytes(f.read(8), "little")
+    if n > MAX_HEADER:
+        raise KitError(f"{path}: header length {n} exceeds the format's limit of {MAX_HEADER} bytes")
+    if 8 + n > size:
+        raise KitError(f"{path}: header length {n} goes beyond the end of the file "
+                       f"({size} bytes): truncated or not a safetensors file")
+    return _parse_header(path, f.read(n), size)
+
+
 def read_header(path):
     """Returns (header, metadata, data_start) of a safetensors file.
 
@@ -172,19 +186,9 @@ def read_header(path):
     path = str(path)
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < 8:
-                raise KitError(f"{path}: {size} bytes, shorter than the 8-byte header length (truncated file?)")
-            n = int.from_bytes(f.read(8), "little")
-            if n > MAX_HEADER:
-                raise KitError(f"{path}: header length {n} exceeds the format's limit of {MAX_HEADER} bytes")
-            if 8 + n > size:
-                raise KitError(f"{path}: header length {n} goes beyond the end of the file "
-                               f"({size} bytes): truncated or not a safetensors file")
-            raw = f.read(n)
+            return _read_header_from(f, path)
     except OSError as e:
         raise KitError(f"{path}: cannot read: {e.strerror}") from None
-    return _parse_header(path, raw, size)
 
 
 def read_safetensors(path, names=None, mmap=True):
@@ -197,10 +201,18 @@ def read_safetensors(path, names=None, mmap=True):
     each tensor into its own memory. BF16/F16/F32 only: any other dtype in a
     requested tensor is a KitError naming it.
     Returns {name: tensor of the header's shape and dtype}."""
-    import torch
     _check_little_endian()
     path = str(path)
-    header, _, data_start = read_header(path)
+    try:
+        with open(path, "rb") as f:
+            return _read_tensors(f, path, names, mmap)
+    except OSError as e:
+        raise KitError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _read_tensors(f, path, names, mmap):
+    import torch
+    header, _, data_start = _read_header_from(f, path)
     if names is None:
         wanted = sorted(header)
     else:
@@ -214,36 +226,31 @@ def read_safetensors(path, names=None, mmap=True):
             raise KitError(f"{path}: tensor '{name}': dtype {header[name]['dtype']} is not supported "
                            f"(supported: {', '.join(SUPPORTED)})")
     out = {}
-    try:
-        with open(path, "rb") as f:
-            buf = None
-            if mmap and os.fstat(f.fileno()).st_size > 0:
-                buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
-            for name in wanted:
-                info = header[name]
-                dt = tdt[info["dtype"]]
-                b, e = info["data_offsets"]
-                count = (e - b) // DTYPE_SIZES[info["dtype"]]
-                if count == 0:
-                    t = torch.empty(info["shape"], dtype=dt)
-                elif buf is not None:
-                    t = torch.frombuffer(buf, dtype=dt, count=count, offset=data_start + b)
-                else:
-                    f.seek(data_start + b)
-                    data = bytearray(e - b)
-                    if f.readinto(data) != e - b:
-                        raise KitError(f"{path}: tensor '{name}': file ended while reading its data")
-                    t = torch.frombuffer(data, dtype=dt)
-                out[name] = t.reshape(info["shape"])
-    except OSError as e:
-        raise KitError(f"{path}: cannot read: {e.strerror}") from None
+    # the mapping stays alive as long as a tensor made from it does
+    buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY) if mmap else None
+    for name in wanted:
+        info = header[name]
+        dt = tdt[info["dtype"]]
+        b, e = info["data_offsets"]
+        count = (e - b) // DTYPE_SIZES[info["dtype"]]
+        if count == 0:
+            t = torch.empty(info["shape"], dtype=dt)
+        elif buf is not None:
+            t = torch.frombuffer(buf, dtype=dt, count=count, offset=data_start + b)
+        else:
+            f.seek(data_start + b)
+            data = bytearray(e - b)
+            if f.readinto(data) != e - b:
+                raise KitError(f"{path}: tensor '{name}': file ended while reading its data")
+            t = torch.frombuffer(data, dtype=dt)
+        out[name] = t.reshape(info["shape"])
     return out
 
 
 def header_bytes(entries, metadata=None):
     """The padded JSON header for entries [(name, dtype, shape, nbytes)] in
-    file order; returns (bytes, [(name, begin, end)]). Shared by the writer
-    and tests."""
+    file order, as write_safetensors writes it; returns (bytes,
+    [(name, begin, end)])."""
     parts = []
     if metadata is not None:
         parts.append('"__metadata__":' + json.dumps(dict(sorted(metadata.items())),
@@ -283,7 +290,6 @@ def write_safetensors(path, tensors, metadata=None):
         if dt is None:
             raise KitError(f"{path}: tensor '{name}': dtype {t.dtype} is not supported "
                            f"(supported: {', '.join(SUPPORTED)})")
-        t = t.detach().to("cpu").contiguous()
         entries.append((name, dt, list(t.shape), t.numel() * DTYPE_SIZES[dt]))
         data[name] = t
     entries.sort(key=lambda e: (-_DTYPE_RANK[e[1]], e[0]))
@@ -295,9 +301,10 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(len(head).to_bytes(8, "little"))
             f.write(head)
             for name, dt, _, nbytes in entries:
-                t = data[name]
                 if nbytes == 0:
                     continue
+                # one tensor at a time on the CPU: a GPU model is not copied whole
+                t = data[name].detach().to("cpu").contiguous()
                 raw = t.view(torch.int16) if dt in ("BF16", "F16") else t
                 f.write(memoryview(raw.reshape(-1).numpy()).cast("B"))
             f.flush()
