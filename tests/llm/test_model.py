@@ -115,6 +115,14 @@ def check_family(t, tmp, fam):
                 w[n] = P @ w[n]
         if m.arch.tie:
             w.pop("lm_head.weight")
+        else:
+            # outputs-only ablation == o_proj/down_proj edited, embedding not
+            w_out = dict(w)
+            w_out["model.embed_tokens.weight"] = m.model.embed_tokens.weight.detach()
+            d = maxdiff(CausalLM(m.cfg).load_tensors(w_out)(ids),
+                        m(ids, hooks=Hooks(ablate=r, ablate_inputs=False)))
+            t.ok(d < TOL, f"{fam}: outputs-only ablation equals orthogonalized o_proj/down_proj "
+                          f"without the embedding edit ({d:.2e})")
         mo = CausalLM(m.cfg).load_tensors(w)
         d = maxdiff(mo(ids), abl)
         moved = maxdiff(abl, full)

@@ -42,7 +42,9 @@ Hooks object to forward()/generate(hooks=...), or install it for a block with
       r_hat = r/|r| at every layer input, every attention output (after
       o_proj) and every MLP output (after down_proj), at all positions, computed
       in float32 and cast back. ablate_layers restricts it to some layers
-      (default all).
+      (default all). ablate_inputs=False skips the layer inputs: only the
+      attention and MLP outputs are ablated, which equals orthogonalising
+      o_proj and down_proj alone (WO that leaves the embedding unedited).
   add_layer, add_vector: activation addition x <- x + add_vector at the input
       of layer add_layer, at all positions (add_vector = c * r; the caller
       chooses the scale, Arditi et al. add the unnormalised difference of means).
@@ -268,6 +270,7 @@ class Hooks:
     capture_positions: Optional[List[int]] = None
     ablate: Optional[torch.Tensor] = None
     ablate_layers: Optional[List[int]] = None
+    ablate_inputs: bool = True
     add_layer: Optional[int] = None
     add_vector: Optional[torch.Tensor] = None
     captured: Optional[torch.Tensor] = field(default=None, repr=False)
@@ -416,7 +419,7 @@ class CausalLM(nn.Module):
             if capture:
                 caps.append(x[:, h.capture_positions].float())
             abl = rhat is not None and i in abl_layers
-            if abl:
+            if abl and h.ablate_inputs:
                 x = _ablate(x, rhat)
             att = layer.self_attn(layer.input_layernorm(x), cos, sin, bias, cache, i)
             if abl:
