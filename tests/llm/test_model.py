@@ -186,6 +186,20 @@ def main():
                  "model.layers.0.extra.weight: unexpected", "load_tensors names an unexpected tensor")
         t.raises(lambda: models["llama"].generate([[1, 2], []], 2, [], 0), KitError,
                  "empty prompt", "generate refuses an empty prompt")
+        # the sampler's distribution: temperature, then nucleus (HF's order and rule)
+        p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+        logits = torch.log(p)[None].repeat(4000, 1)
+        g = torch.Generator().manual_seed(1)
+        freq = lambda x: torch.bincount(x, minlength=4).float() / len(x)  # noqa: E731
+        f1 = freq(CausalLM._pick(logits, True, 1.0, 1.0, g))
+        f2 = freq(CausalLM._pick(logits, True, 2.0, 1.0, g))
+        f3 = freq(CausalLM._pick(logits, True, 1.0, 0.8, g))
+        want2 = p.sqrt() / p.sqrt().sum()
+        ok = ((f1 - p).abs().max() < 0.03 and (f2 - want2).abs().max() < 0.03
+              and f3[2:].sum() == 0 and abs(f3[0] - 0.625) < 0.03)
+        t.ok(ok, "sampling frequencies follow softmax(logits/T), top_p=0.8 keeps {0.5, 0.3}",
+             f"{f1.tolist()} {f2.tolist()} {f3.tolist()}")
+
         # bf16: the forward runs and stays close to fp32 (HF's cast order)
         mb = CausalLM.from_checkpoint(os.path.join(tmp, "qwen3"), dtype=torch.bfloat16)
         ids = torch.randint(0, V, (1, 16), generator=torch.Generator().manual_seed(5))
