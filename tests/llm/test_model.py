@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "stages", "llm"))
 import torch  # noqa: E402
 
 from tap import Tap  # noqa: E402
-from llmkit.checkpoint import save_checkpoint  # noqa: E402
+from llmkit.checkpoint import expected_tensors, save_checkpoint  # noqa: E402
 from llmkit.errors import KitError  # noqa: E402
 from llmkit.model import CausalLM, Hooks  # noqa: E402
 from llmkit.tiny import random_tensors, tiny_config  # noqa: E402
@@ -46,6 +46,9 @@ def check_family(t, tmp, fam):
     torch.manual_seed(0)
     m = CausalLM.from_checkpoint(checkpoint(tmp, fam))
     L, D = m.arch.n_layers, m.arch.hidden
+    want = {n: tuple(s) for n, s in expected_tensors(m.cfg).items()}
+    t.ok({n: tuple(p.shape) for n, p in m.state_dict().items()} == want,
+         f"{fam}: state_dict() is the checkpoint's HF tensor set (checkpoint.expected_tensors)")
     g = torch.Generator().manual_seed(3)
     ids = torch.randint(0, V, (2, 24), generator=g)
     with torch.no_grad():
