@@ -151,6 +151,12 @@ t.ok(tree(p("sh")) == tree(p("sh-re")), "sharded re-save: every file byte-identi
 save_checkpoint(p("sh-one"), c2, back, max_shard_bytes=10 ** 9)
 t.ok(sorted(os.listdir(p("sh-one"))) == ["config.json", "model.safetensors"],
      "max_shard_bytes above the total writes one model.safetensors (as transformers)")
+sizes = {"a": 6, "b": 6, "c": 2, "d": 6, "e": 2, "f": 2}
+t.ok(ck._shards(list(sizes), sizes, 10) == [["a"], ["b", "c"], ["d", "e", "f"]],
+     "shard grouping: huggingface_hub's example [6], [6+2], [6+2+2] for a 10-byte limit")
+sizes = {"a": 3, "big": 12, "c": 4, "d": 5}
+t.ok(ck._shards(list(sizes), sizes, 10) == [["big"], ["a", "c"], ["d"]],
+     "shard grouping: an oversized tensor becomes a shard at once, the open shard goes on filling")
 save_checkpoint(p("sh-tiny"), c2, back, max_shard_bytes=1)
 t.ok(len(os.listdir(p("sh-tiny"))) == len(tens) + 2, "a tensor larger than max_shard_bytes gets a shard of its own")
 
@@ -232,6 +238,8 @@ nodt = {k: v for k, v in cj.items() if k != "torch_dtype"}
 d = variant("mixed", dict(good, **{"model.norm.weight": good["model.norm.weight"].half()}), config=nodt)
 msg_is(lambda: load_checkpoint(d), f"{d}/{ST}: tensor 'model.norm.weight' is F16 but tensor "
        f"'model.embed_tokens.weight' is F32 (mixed dtypes are not supported)", "load: mixed dtypes")
+d = variant("nodtype", {k: v.half() for k, v in good.items()}, config=dict(cj, torch_dtype=None))
+t.ok(load_checkpoint(d)[0].torch_dtype == "float16", "load: without torch_dtype the config reports the files' dtype")
 d = variant("f64", config=nodt)
 with open(os.path.join(d, ST), "rb") as f:
     raw = f.read()

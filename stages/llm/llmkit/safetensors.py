@@ -26,8 +26,9 @@ the same bytes. Files are written to a temporary name in the same directory,
 fsynced, then renamed.
 
 Supported tensor dtypes for reading into and writing from torch: BF16, F16,
-F32. Other dtypes of the specification are accepted by read_header (their
-sizes are known) and refused by name by read_safetensors/write_safetensors.
+F32. The specification's other dtypes (F4, F6/F8 variants, integers, F64,
+C64; sizes in bits) are accepted by read_header and refused by name by
+read_safetensors/write_safetensors.
 """
 import json
 import mmap as _mmap
@@ -36,17 +37,18 @@ import sys
 
 from .errors import KitError
 
-# element sizes of every dtype the specification names (tensor.rs Dtype)
-DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "F64": 8, "I64": 8, "U64": 8,
+# element sizes in bits of every dtype the specification names, in the
+# reference's Dtype declaration order (tensor.rs), which is also the writer's
+# order key (largest first)
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8,
+    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32,
+    "C64": 64, "F64": 64, "I64": 64, "U64": 64,
 }
-# the reference writer's order key: the Dtype enum's declaration order
-_DTYPE_RANK = {name: i for i, name in enumerate(
-    ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-     "I32", "U32", "F32", "F64", "I64", "U64"])}
+_DTYPE_RANK = {name: i for i, name in enumerate(DTYPE_BITS)}
+# bytes per element of the dtypes the kit reads and writes
+DTYPE_SIZES = {"BF16": 2, "F16": 2, "F32": 4}
 SUPPORTED = ("BF16", "F16", "F32")
 MAX_HEADER = 100_000_000  # the reference reader's limit
 
@@ -97,14 +99,12 @@ def _parse_header(path, raw, size):
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise KitError(f"{path}: header is not valid UTF-8 (byte {8 + e.start} of the file)") from None
-    if not text.startswith("{"):
-        raise KitError(f"{path}: header does not start with '{{' (not a safetensors file?)")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicates(path))
     except json.JSONDecodeError as e:
         raise KitError(f"{path}: header is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     if not isinstance(obj, dict):
-        raise KitError(f"{path}: header is not a JSON object")
+        raise KitError(f"{path}: header is not a JSON object (not a safetensors file?)")
     metadata = obj.pop("__metadata__", None)
     if metadata is None:
         metadata = {}
@@ -125,14 +125,17 @@ def _parse_header(path, raw, size):
             if field not in info:
                 raise KitError(f"{where}: header entry has no '{field}'")
         dtype, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in DTYPE_SIZES:
+        if dtype not in DTYPE_BITS:
             raise KitError(f"{where}: unknown dtype {json.dumps(dtype)}")
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
             raise KitError(f"{where}: shape {json.dumps(shape)} is not a list of non-negative integers")
         if (not isinstance(offs, list) or len(offs) != 2 or not all(_is_int(o) for o in offs)
                 or offs[0] < 0 or offs[1] < offs[0]):
             raise KitError(f"{where}: data_offsets {json.dumps(offs)} is not [begin, end] with 0 <= begin <= end")
-        need = _nelements(shape) * DTYPE_SIZES[dtype]
+        bits = _nelements(shape) * DTYPE_BITS[dtype]
+        if bits % 8:
+            raise KitError(f"{where}: shape {shape} of {dtype} is {bits} bits, not whole bytes")
+        need = bits // 8
         if offs[1] - offs[0] != need:
             raise KitError(f"{where}: data_offsets {offs} hold {offs[1] - offs[0]} bytes but "
                            f"shape {shape} of {dtype} needs {need}")
