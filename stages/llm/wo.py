@@ -83,7 +83,6 @@ def run():
     import torch
     from llmkit import variant as V
     from llmkit import wo as W
-    from llmkit.checkpoint import save_checkpoint
     from llmkit.safetensors import write_safetensors
 
     a = parse()
@@ -143,12 +142,7 @@ def run():
         if rhat is not None:
             check["max_write_along_direction"] = W.max_write_along(cfg, tensors, rhat,
                                                                    a.edit_embeddings)
-        tmp = os.path.join(a.out, ".ckpt.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        save_checkpoint(tmp, cfg, {k: v.cpu() for k, v in tensors.items()}, copy_from=a.model)
-        for name in sorted(os.listdir(tmp)):
-            os.replace(os.path.join(tmp, name), os.path.join(a.out, name))
-        os.rmdir(tmp)
+        V.save_into(a.out, cfg, tensors, copy_from=a.model)
         if rhat is not None:
             # the saved weights against the scored hook intervention
             saved, _ = V.load_model(a.out, dtype=model.dtype_, device=dev)

@@ -55,6 +55,22 @@ def base_identity(base_dir):
     return ident
 
 
+def save_into(out, cfg, tensors, copy_from=None):
+    """Writes a checkpoint's files into the existing directory out (a stage's
+    ${out}, which must stay the same directory): saved whole by
+    llmkit.checkpoint.save_checkpoint into out/.ckpt.tmp, then each file
+    renamed into out."""
+    import shutil
+    from .checkpoint import save_checkpoint
+    tmp = os.path.join(out, ".ckpt.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(tmp, cfg, {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
+                    copy_from=copy_from)
+    for name in sorted(os.listdir(tmp)):
+        os.replace(os.path.join(tmp, name), os.path.join(out, name))
+    os.rmdir(tmp)
+
+
 def is_recipe(path):
     return os.path.isfile(os.path.join(path, RECIPE))
 

@@ -244,7 +244,7 @@ def filter_reasons(c, n_layers, kl_max, prune, steer_min):
     is removed: a list of reasons, empty when admissible."""
     why = []
     if any(math.isnan(c[k]) for k in ("refusal_score", "steering_score", "kl")):
-        why.append("nan")
+        why.append("nan" + (" (zero difference of means)" if c.get("norm") == 0.0 else ""))
     if c["layer"] >= int(n_layers * (1.0 - prune)):
         why.append(f"late layer (>= {int(n_layers * (1.0 - prune))})")
     if c["kl"] > kl_max:
