@@ -37,7 +37,6 @@ from llmkit.runtime import main  # noqa: E402
 
 
 def run():
-    import torch
     from llmkit.checkpoint import save_checkpoint
     from llmkit.errors import KitError
     from llmkit.tiny import random_tensors, tiny_config
@@ -78,6 +77,8 @@ def run():
     cfg = tiny_config(a.family, a.vocab_size, hidden=a.hidden, layers=a.layers, heads=a.heads,
                       kv_heads=a.kv_heads, inter=a.inter, tie=a.tie, head_dim=a.head_dim,
                       bos_token_id=a.bos_id, eos_token_id=a.eos_id)
+    import torch  # after the argument checks: bad usage fails fast
+
     dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[a.dtype]
     tensors = random_tensors(cfg, a.seed, dtype=dtype)
     save_checkpoint(a.out, cfg, tensors, max_shard_bytes=a.shard_bytes, copy_from=a.copy_from)

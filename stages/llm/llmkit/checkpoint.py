@@ -130,14 +130,11 @@ def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
         if name not in found:
             raise KitError(f"{listing}: missing tensor '{name}' (shape {list(exp[name])}, "
                            f"expected in {_describe(cfg)})")
-    keep = []
     for name in sorted(found):
-        if name in exp:
-            keep.append(name)
-        elif _ignored(name) or (name == "lm_head.weight" and cfg.tie_word_embeddings):
-            continue
-        else:
+        if name not in exp and not _ignored(name) and not (
+                name == "lm_head.weight" and cfg.tie_word_embeddings):
             raise KitError(f"{found[name]}: unexpected tensor '{name}' (not part of {_describe(cfg)})")
+    keep = list(exp)  # state-dict order: the first tensor sets the dtype
     for name in sorted(exp):
         if tuple(shapes[name]) != exp[name]:
             raise KitError(f"{found[name]}: tensor '{name}' has shape {list(shapes[name])}, "
