@@ -22,7 +22,8 @@ makes a tiny checkpoint that refuses (studies/real-tiny.yaml):
      checkpoint's own chat template (+ --chat-kwargs), loss on the reply
      tokens only (llmkit.train: AdamW, --train-steps, --lr, --batch-size,
      batch order seeded by --seed);
-  3. the checkpoint and the tokenizer files are written into --out (which
+  3. the checkpoint and the tokenizer files (and prompting.json holding
+     --chat-kwargs when given, llmkit/variant.py) are written into --out (which
      may exist: a stage's ${out}) with metrics.json (train_loss_first,
      train_loss_last, steps, examples, parameters).
 Deterministic on CPU for a fixed STUDY_THREADS.
@@ -117,6 +118,9 @@ def trained(a):
     try:
         tj, tc = build_tokenizer(texts, a.family, vocab_size=a.tokenizer_vocab)
         write_tokenizer(tdir, tj, tc)
+        if kw:
+            write_atomic(os.path.join(tdir, V.PROMPTING),
+                         json.dumps({"chat_kwargs": kw}, sort_keys=True) + "\n")
         tok, fmt = V.open_prompting(tdir, kw)
         vocab = tok.vocab_size
         if a.vocab_size is not None and a.vocab_size < vocab:

@@ -20,7 +20,8 @@ usage: wo.py --model DIR --data DIR --out DIR [options]
 --output checkpoint|recipe   the WO model as a full checkpoint (default), or
                    the direction + a recipe that llmkit.variant materialises
                    from the base on load (for 8B/14B)
---chat-kwargs JSON extra chat-template variables (e.g. {"enable_thinking": false})
+--chat-kwargs JSON chat-template variables over the checkpoint's prompting.json
+                   (llmkit/variant.py), e.g. {"enable_thinking": false}
 --device cpu|cuda, --dtype float32|bfloat16|float16 (default: the checkpoint's)
 --batch-size 32, --seed 0
 
@@ -172,7 +173,7 @@ def run():
     options = {"n_train": a.n_train, "n_val": a.n_val, "filter": not a.no_filter,
                "kl_max": a.kl_max, "prune": a.prune, "steer_min": a.steer_min,
                "edit_embeddings": a.edit_embeddings, "output": a.output,
-               "chat_kwargs": a.chat_kwargs, "seed": a.seed,
+               "chat_kwargs": fmt.kw, "seed": a.seed,
                "refusal_score": "logit-last (log-odds of refusal tokens at the last prompt position)",
                "intervention": ("ablation at every layer input, attention output and MLP output"
                                 if a.edit_embeddings else

@@ -21,12 +21,18 @@ wo_recipe.json: {"format": "llmkit-wo-recipe", "version": 1,
 import hashlib
 import json
 import os
+import shutil
 
 from .errors import KitError
 
 RECIPE = "wo_recipe.json"
+# prompting.json (optional, ours): {"chat_kwargs": {...}} extra chat-template
+# variables this checkpoint is prompted with, e.g. {"enable_thinking": false}
+# for Qwen3 so that the reply, not a <think> block, follows the prompt; a
+# stage's --chat-kwargs adds to / overrides it. Stages copy it along.
+PROMPTING = "prompting.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json",
-                   "special_tokens_map.json", "chat_template.jinja")
+                   "special_tokens_map.json", "chat_template.jinja", PROMPTING)
 
 
 def _sha256_file(path):
@@ -60,7 +66,6 @@ def save_into(out, cfg, tensors, copy_from=None):
     ${out}, which must stay the same directory): saved whole by
     llmkit.checkpoint.save_checkpoint into out/.ckpt.tmp, then each file
     renamed into out."""
-    import shutil
     from .checkpoint import save_checkpoint
     tmp = os.path.join(out, ".ckpt.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -69,6 +74,11 @@ def save_into(out, cfg, tensors, copy_from=None):
     for name in sorted(os.listdir(tmp)):
         os.replace(os.path.join(tmp, name), os.path.join(out, name))
     os.rmdir(tmp)
+    if copy_from is not None:
+        for name in ("chat_template.jinja", PROMPTING):
+            src = os.path.join(copy_from, name)
+            if os.path.isfile(src):
+                shutil.copyfile(src, os.path.join(out, name))
 
 
 def is_recipe(path):
@@ -152,13 +162,32 @@ def pad_id(tokenizer, eos):
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
 
 
-def open_prompting(path, chat_kwargs=None, system=None):
-    """(Tokenizer, PromptFormat) from a variant directory's tokenizer files."""
+def chat_kwargs(path, extra=None):
+    """The checkpoint's prompting.json chat_kwargs updated with extra."""
+    kw = {}
+    p = os.path.join(path, PROMPTING)
+    if os.path.isfile(p):
+        try:
+            with open(p, encoding="utf-8") as f:
+                d = json.load(f)
+        except (OSError, ValueError) as e:
+            raise KitError(f"{p}: {e}")
+        if not isinstance(d, dict) or not isinstance(d.get("chat_kwargs", {}), dict):
+            raise KitError(f"{p}: field 'chat_kwargs': not a JSON object")
+        kw.update(d.get("chat_kwargs", {}))
+    kw.update(extra or {})
+    return kw
+
+
+def open_prompting(path, extra_kwargs=None, system=None):
+    """(Tokenizer, PromptFormat) from a variant directory's tokenizer files,
+    its chat template and chat_kwargs(path, extra_kwargs)."""
     from .chat import ChatTemplate
     from .tokenizer import Tokenizer
     from .wo import PromptFormat
     tok = Tokenizer.from_dir(path)
-    return tok, PromptFormat(tok, ChatTemplate.from_dir(path), chat_kwargs, system)
+    return tok, PromptFormat(tok, ChatTemplate.from_dir(path), chat_kwargs(path, extra_kwargs),
+                             system)
 
 
 def read_prompts(path, need_answer=False):
