@@ -27,6 +27,7 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llmkit.errors import KitError  # noqa: E402
 from llmkit.runtime import main, setup_torch, write_atomic  # noqa: E402

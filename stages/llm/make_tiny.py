@@ -14,7 +14,8 @@ Errors: '<prog>: error: ...' on stderr, status 2, DIR untouched.
 With --data DIR (the rehearsal's prompts stage, stages/llm/prompts.py) it
 makes a tiny checkpoint that refuses (studies/real-tiny.yaml):
   1. a byte-level BPE tokenizer in the family's real format (pre-tokenizer,
-     special tokens, chat template) is trained on DIR/texts.txt
+     special tokens, chat template) is trained on DIR/texts.txt and the
+     role names (ROLE_TEXTS)
      (llmkit.bpe_train, --tokenizer-vocab merges budget); --vocab-size is
      then the tokenizer's size and may be left out;
   2. the random weights are fine-tuned on DIR/train.jsonl (harmful requests
@@ -32,6 +33,7 @@ import argparse
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from llmkit.runtime import main  # noqa: E402
@@ -86,6 +88,9 @@ def run():
     return 0
 
 
+ROLE_TEXTS = ["system user assistant"] * 64
+
+
 def trained(a):
     """make_tiny --data: tokenizer + random weights + brief training (above)."""
     import json
@@ -116,7 +121,8 @@ def trained(a):
     rows = V.read_prompts(os.path.join(a.data, "train.jsonl"), need_answer=True)
     tdir = tempfile.mkdtemp(prefix="make_tiny.")
     try:
-        tj, tc = build_tokenizer(texts, a.family, vocab_size=a.tokenizer_vocab)
+        # the chat roles too, as a real tokenizer has them as words
+        tj, tc = build_tokenizer(texts + ROLE_TEXTS, a.family, vocab_size=a.tokenizer_vocab)
         write_tokenizer(tdir, tj, tc)
         if kw:
             write_atomic(os.path.join(tdir, V.PROMPTING),
