@@ -8,15 +8,15 @@ A variant directory is either
     tokenizer files): "the base checkpoint with r^ projected out of these
     writers" (llmkit.wo.orthogonalize). It is materialised on load from the
     base checkpoint (the stage's ${model.base}); the recipe records the
-    base's config.json sha256 and the header sha256 of each of its
-    safetensors files, and loading refuses another base. This is the output
+    sha256 of the base's config.json and safetensors files, and loading
+    refuses another base. This is the output
     form for 8B/14B models (16-28 GB per full copy in the store against
     ~30 KB), docs/real-models.md "Output form".
 
 wo_recipe.json: {"format": "llmkit-wo-recipe", "version": 1,
   "edit_embeddings": bool, "writers": [tensor names], "direction":
   "direction.safetensors" (tensor "direction" [D] float32, unit norm),
-  "base": {"config_sha256": hex, "safetensors": {file: header sha256}}}
+  "base": {"config_sha256": hex, "safetensors": {file: sha256}}}
 """
 import hashlib
 import json
@@ -44,20 +44,15 @@ def _sha256_file(path):
 
 
 def base_identity(base_dir):
-    """What a recipe records about its base: config.json's sha256 and, per
-    *.safetensors file, the sha256 of its 8-byte length + JSON header (names,
-    dtypes, shapes, offsets; not the 16 GB of data, read in milliseconds)."""
+    """What a recipe records about its base: the sha256 of config.json and of
+    each *.safetensors file, whole (a WO edit keeps names, shapes and offsets,
+    so headers alone cannot tell a base from its edit; hashing 16 GB costs
+    seconds against the minutes of a WO run [estimate])."""
     ident = {"config_sha256": _sha256_file(os.path.join(base_dir, "config.json")),
              "safetensors": {}}
     for name in sorted(os.listdir(base_dir)):
         if name.endswith(".safetensors"):
-            path = os.path.join(base_dir, name)
-            with open(path, "rb") as f:
-                head = f.read(8)
-                if len(head) != 8:
-                    raise KitError(f"{path}: shorter than a safetensors header")
-                n = int.from_bytes(head, "little")
-                ident["safetensors"][name] = hashlib.sha256(head + f.read(n)).hexdigest()
+            ident["safetensors"][name] = _sha256_file(os.path.join(base_dir, name))
     return ident
 
 
@@ -110,7 +105,7 @@ def load_tensors(path, base=None, dtype=None):
         raise KitError(f"{path}/{RECIPE}: a WO recipe needs its base checkpoint (--base)")
     if base_identity(base) != r.get("base"):
         raise KitError(f"{path}/{RECIPE}: field 'base': '{base}' is not the checkpoint this "
-                       "recipe was made from (config.json or safetensors headers differ)")
+                       "recipe was made from (config.json or safetensors files differ)")
     cfg, tensors = load_checkpoint(base, dtype=dtype)
     if r.get("direction") is None:
         return cfg, tensors
