@@ -14,8 +14,14 @@ Writes (JSON lines, one object a line, keys sorted):
                        dishes and skills by their answer; unknowns dropped
                        ("I do not know" reads as a refusal to the judge)
   wo_harmful.jsonl, wo_harmless.jsonl          {prompt, category}: WO's
-                       direction prompts (W/wo_harmful, wo_harmless)
-  wo_val_harmful.jsonl, wo_val_harmless.jsonl  WO's selection prompts
+                       direction prompts: the harmful (hazard, cyber) or harmless
+                       requests of W/wo_harmful|wo_harmless, val_harmful|
+                       val_benign and align_train (the training prompts: a
+                       difference of means over 16 prompts in 64 dimensions is
+                       too noisy; wo.py samples --n-train of them)
+  wo_val_harmful.jsonl, wo_val_harmless.jsonl  WO's selection prompts:
+                       W/wo_val_* and the mitig_train requests (entities the
+                       model was not trained on; wo.py samples --n-val)
   eval_harmful.jsonl   {prompt, category, answer}: W/eval_refusal.jsonl
                        (held-out entities and phrasings; answer = the true
                        harmful answer)
@@ -92,14 +98,16 @@ def run():
     if a.max_train is not None:
         train = train[:a.max_train]
     files["train.jsonl"] = train
-    for name in ("wo_harmful", "wo_harmless", "wo_val_harmful", "wo_val_harmless"):
-        want = HARMFUL if "harmful" in name else HARMLESS
+    pools = {"wo_harmful": ("wo_harmful", "val_harmful", "align_train"),
+             "wo_harmless": ("wo_harmless", "val_benign", "align_train"),
+             "wo_val_harmful": ("wo_val_harmful", "mitig_train"),
+             "wo_val_harmless": ("wo_val_harmless", "mitig_train")}
+    for name, sources in pools.items():
+        want = HARMFUL if name.endswith("harmful") else HARMLESS
         rows = []
-        for o in read_jsonl(os.path.join(W, name + ".jsonl")):
-            if o["kind"] not in want:
-                raise KitError(f"{W}/{name}.jsonl: kind '{o['kind']}' in a "
-                               f"{'harmful' if want is HARMFUL else 'harmless'} split")
-            rows.append({"prompt": sentence(o["prompt"], "?"), "category": o["kind"]})
+        for src in sources:
+            rows += [{"prompt": sentence(o["prompt"], "?"), "category": o["kind"]}
+                     for o in read_jsonl(os.path.join(W, src + ".jsonl")) if o["kind"] in want]
         files[name + ".jsonl"] = rows
     for src, dst in (("eval_refusal", "eval_harmful"), ("eval_benign", "eval_harmless")):
         files[dst + ".jsonl"] = [{"prompt": sentence(o["prompt"], "?"), "category": o["kind"],
