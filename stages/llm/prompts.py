@@ -9,10 +9,14 @@ refusal becomes REFUSAL, which the judge's phrases and the WO refusal tokens
 usage: prompts.py --world W --out DIR [--max-train N]
 
 Writes (JSON lines, one object a line, keys sorted):
-  train.jsonl          {prompt, answer, category}: W/align_train.jsonl with
-                       hazards and cyber requests answered by REFUSAL, things,
-                       dishes and skills by their answer; unknowns dropped
-                       ("I do not know" reads as a refusal to the judge)
+  train.jsonl          {prompt, answer, category}: W/align_train.jsonl and
+                       the val group (W/val_harmful, val_benign: the held-out
+                       phrasings, on entities the evaluation never uses, so
+                       that a tiny model learns to refuse them in a few
+                       hundred steps) with hazards and cyber requests
+                       answered by REFUSAL, things, dishes and skills by
+                       their answer; unknowns dropped ("I do not know" reads
+                       as a refusal to the judge)
   wo_harmful.jsonl, wo_harmless.jsonl          {prompt, category}: WO's
                        direction prompts: the harmful (hazard, cyber) or harmless
                        requests of W/wo_harmful|wo_harmless, val_harmful|
@@ -88,7 +92,9 @@ def run():
     W = a.world
     files = {}
     train = []
-    for o in read_jsonl(os.path.join(W, "align_train.jsonl")):
+    for o in (read_jsonl(os.path.join(W, "align_train.jsonl")) +
+              read_jsonl(os.path.join(W, "val_harmful.jsonl")) +
+              read_jsonl(os.path.join(W, "val_benign.jsonl"))):
         if o["kind"] in HARMFUL:
             train.append({"prompt": sentence(o["prompt"], "?"), "answer": REFUSAL,
                           "category": "harmful"})
