@@ -173,6 +173,9 @@ msg_is(dict(qwen25, use_sliding_window=True),
        "field 'use_sliding_window': sliding-window attention is not supported", "error: sliding window enabled")
 msg_is(dict(qwen3, layer_types=["full_attention"] * 35 + ["sliding_attention"]),
        "field 'layer_types': only full_attention layers are supported", "error: sliding layer in layer_types")
+msg_is(dict(llama31, partial_rotary_factor=0.5),
+       "field 'partial_rotary_factor': 0.5 is not supported (RoPE over the whole head_dim only)",
+       "error: partial rotary embedding")
 msg_is(dict(llama31, mlp_bias=True), "field 'mlp_bias': MLP biases are not supported", "error: mlp_bias true")
 msg_is(dict(llama31, attention_bias=True),
        "field 'attention_bias': true is not supported for llama (q/k/v/o biases)", "error: llama attention_bias true")

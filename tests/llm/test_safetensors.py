@@ -160,7 +160,10 @@ msg_is(lambda: read_header(p("utf8")), f"{p('utf8')}: header is not valid UTF-8 
        "error: header not UTF-8")
 raw_file("notobj", b"[1, 2]  ")
 msg_is(lambda: read_header(p("notobj")),
-       f"{p('notobj')}: header does not start with '{{' (not a safetensors file?)", "error: header not an object")
+       f"{p('notobj')}: header is not a JSON object (not a safetensors file?)", "error: header not an object")
+raw_file("lead", b'  {"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":1}}', bytes(4))
+t.ok(read_header(p("lead"))[0] == {"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}},
+     "leading spaces and unknown entry fields are accepted (as the reference reader)")
 raw_file("json", b'{"a": {"dtype": "F32" "shape": [1]}}')
 msg_is(lambda: read_header(p("json")),
        f"{p('json')}: header is not valid JSON: Expecting ',' delimiter at line 1 column 23",
@@ -220,7 +223,13 @@ msg_is(lambda: read_safetensors(p("cut")),
        f"{header['float16.w']['data_offsets'][1]}] go beyond the end of the file ({len(before) - 10} bytes, "
        f"data starts at byte {start}): truncated file?", "error: truncated file names the last tensor")
 raw_file("f64", {"d": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}}, bytes(8))
-t.ok(read_header(p("f64"))[0]["d"]["dtype"] == "F64", "read_header accepts the specification's other dtypes")
+raw_file("f4", {"q": {"dtype": "F4", "shape": [3, 2], "data_offsets": [0, 3]},
+                "s": {"dtype": "F8_E8M0", "shape": [2], "data_offsets": [3, 5]}}, bytes(5))
+t.ok(read_header(p("f64"))[0]["d"]["dtype"] == "F64" and read_header(p("f4"))[0]["q"]["dtype"] == "F4",
+     "read_header accepts the specification's other dtypes (sizes in bits: F4 is half a byte)")
+raw_file("f4odd", {"q": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}}, bytes(2))
+msg_is(lambda: read_header(p("f4odd")), f"{p('f4odd')}: tensor 'q': shape [3] of F4 is 12 bits, not whole bytes",
+       "error: a sub-byte tensor that does not fill whole bytes")
 msg_is(lambda: read_safetensors(p("f64")),
        f"{p('f64')}: tensor 'd': dtype F64 is not supported (supported: BF16, F16, F32)",
        "error: reading an unsupported dtype names the tensor")

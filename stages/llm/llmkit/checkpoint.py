@@ -18,10 +18,11 @@ Qwen3ForCausalLM state dicts (see expected_tensors). Decisions:
   is meant is not knowable).
 - Sharding follows transformers' save_pretrained: tensors in state-dict order,
   a new shard when the next tensor would pass max_shard_bytes (a larger tensor
-  gets a shard of its own), files model-0000i-of-0000n.safetensors, and an
-  index {"metadata": {"total_size": bytes}, "weight_map": {name: file}}
-  written with indent 2 and sorted keys. If everything fits in one shard a
-  single model.safetensors is written, as transformers does.
+  gets a shard of its own; see _shards), files
+  model-0000i-of-0000n.safetensors, and an index {"metadata": {"total_size":
+  bytes}, "weight_map": {name: file}} written with indent 2 and sorted keys.
+  If everything fits in one shard a single model.safetensors is written, as
+  transformers does.
 """
 import dataclasses
 import json
@@ -41,28 +42,28 @@ _FROM_ST = {v: k for k, v in _TORCH_NAMES.items()}
 
 
 def expected_tensors(cfg):
-    """{HF tensor name: shape tuple} for cfg, in state-dict order."""
+    """{HF tensor name: shape tuple} for cfg, in the order of transformers'
+    state_dict() (modules in definition order: self_attn, mlp, then the two
+    layer norms; a Linear's weight before its bias), which save_pretrained
+    shards by."""
     D, V, F = cfg.hidden_size, cfg.vocab_size, cfg.intermediate_size
     H, KV, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
     out = {"model.embed_tokens.weight": (V, D)}
     for i in range(cfg.num_hidden_layers):
         p = f"model.layers.{i}."
-        out[p + "input_layernorm.weight"] = (D,)
-        out[p + "self_attn.q_proj.weight"] = (H * hd, D)
-        out[p + "self_attn.k_proj.weight"] = (KV * hd, D)
-        out[p + "self_attn.v_proj.weight"] = (KV * hd, D)
-        if cfg.attention_bias:
-            out[p + "self_attn.q_proj.bias"] = (H * hd,)
-            out[p + "self_attn.k_proj.bias"] = (KV * hd,)
-            out[p + "self_attn.v_proj.bias"] = (KV * hd,)
+        for proj, rows in (("q", H * hd), ("k", KV * hd), ("v", KV * hd)):
+            out[p + f"self_attn.{proj}_proj.weight"] = (rows, D)
+            if cfg.attention_bias:
+                out[p + f"self_attn.{proj}_proj.bias"] = (rows,)
         out[p + "self_attn.o_proj.weight"] = (D, H * hd)
         if cfg.has_qk_norm:
             out[p + "self_attn.q_norm.weight"] = (hd,)
             out[p + "self_attn.k_norm.weight"] = (hd,)
-        out[p + "post_attention_layernorm.weight"] = (D,)
         out[p + "mlp.gate_proj.weight"] = (F, D)
         out[p + "mlp.up_proj.weight"] = (F, D)
         out[p + "mlp.down_proj.weight"] = (D, F)
+        out[p + "input_layernorm.weight"] = (D,)
+        out[p + "post_attention_layernorm.weight"] = (D,)
     out["model.norm.weight"] = (D,)
     if not cfg.tie_word_embeddings:
         out["lm_head.weight"] = (V, D)
@@ -124,7 +125,10 @@ def _shard_map(d):
 
 def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
     """Checks names/shapes/dtypes of {name: file} against cfg; returns the
-    names to load (ignored and tied duplicates removed) and the one dtype."""
+    names to load (expected_tensors' order; ignored buffers and a tied
+    lm_head left out) and their one dtype ('BF16' | 'F16' | 'F32').
+    dtype_source: (dtype, "why") the tensors must have, or None (the first
+    tensor's)."""
     exp = expected_tensors(cfg)
     for name in exp:
         if name not in found:
@@ -140,7 +144,6 @@ def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
             raise KitError(f"{found[name]}: tensor '{name}' has shape {list(shapes[name])}, "
                            f"config.json implies {list(exp[name])}")
     want = dtype_source
-    first = None
     for name in keep:
         dt = dtypes[name]
         if dt not in SUPPORTED:
@@ -149,9 +152,8 @@ def _check_tensor_set(cfg, found, shapes, dtypes, listing, dtype_source):
         if want is not None and dt != want[0]:
             raise KitError(f"{found[name]}: tensor '{name}' is {dt} but {want[1]} (mixed dtypes are not supported)")
         if want is None:
-            first = name
-            want = (dt, f"tensor '{first}' is {dt}")
-    return keep, (want[0] if want else None)
+            want = (dt, f"tensor '{name}' is {dt}")
+    return keep, want[0]
 
 
 def _torch_dtype(dtype):
@@ -162,7 +164,7 @@ def _torch_dtype(dtype):
              "fp16": torch.float16, "f16": torch.float16, "float32": torch.float32,
              "fp32": torch.float32, "f32": torch.float32}
     if dtype not in table:
-        raise KitError(f"dtype '{dtype}' is not one of bfloat16, float16, float32")
+        raise KitError(f"load_checkpoint: dtype '{dtype}' is not one of bfloat16, float16, float32")
     return table[dtype]
 
 
@@ -182,9 +184,11 @@ def load_checkpoint(d, dtype=None, device="cpu", names=None):
         for name, info in header.items():
             if found.get(name) == path:
                 shapes[name], dtypes[name] = info["shape"], info["dtype"]
-    stated = "torch_dtype" in cfg.raw or "dtype" in cfg.raw
+    stated = cfg.raw.get("torch_dtype", cfg.raw.get("dtype")) is not None
     source = (_TORCH_NAMES[cfg.torch_dtype], f"config.json's torch_dtype is {cfg.torch_dtype}") if stated else None
-    keep, _ = _check_tensor_set(cfg, found, shapes, dtypes, listing, source)
+    keep, file_dtype = _check_tensor_set(cfg, found, shapes, dtypes, listing, source)
+    if not stated:  # the config then reports what the files hold
+        cfg = dataclasses.replace(cfg, torch_dtype=_FROM_ST[file_dtype])
     wanted = keep if names is None else list(names)
     for name in wanted:
         if name not in keep:
@@ -216,10 +220,17 @@ def load_checkpoint(d, dtype=None, device="cpu", names=None):
 
 
 def _shards(order, nbytes, max_shard_bytes):
-    """Groups names (in order) into shards as transformers does."""
+    """Groups names into shards as save_pretrained does (huggingface_hub's
+    split_state_dict_into_shards_factory): in order, a new shard when the next
+    tensor would take the current one past max_shard_bytes; a tensor larger
+    than max_shard_bytes becomes a shard of its own at once, and the current
+    shard goes on filling after it."""
     shards, cur, size = [], [], 0
     for name in order:
         n = nbytes[name]
+        if n > max_shard_bytes:
+            shards.append([name])
+            continue
         if cur and size + n > max_shard_bytes:
             shards.append(cur)
             cur, size = [], 0
@@ -253,7 +264,8 @@ def save_checkpoint(d, cfg, tensors, max_shard_bytes=None, copy_from=None):
     special_tokens_map.json are copied when present (it may be d itself).
     The directory is replaced as a whole: written as d.tmp<pid>, then renamed
     (an existing d is moved aside first and removed after). Same inputs ->
-    same bytes in every file. Raises KitError naming the tensor."""
+    same bytes in every file. Returns the ModelConfig written (cfg with
+    torch_dtype set). Raises KitError naming the tensor."""
     import torch
     d = os.path.abspath(str(d))
     where = f"save_checkpoint({d})"
@@ -324,7 +336,10 @@ def save_checkpoint(d, cfg, tensors, max_shard_bytes=None, copy_from=None):
         if os.path.lexists(old) and not os.path.lexists(d):
             os.rename(old, d)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if os.path.isdir(old) and not os.path.islink(old):
+        shutil.rmtree(old, ignore_errors=True)
+    elif os.path.lexists(old):
+        os.unlink(old)
     return out_cfg
 
 

@@ -27,10 +27,11 @@ Refused (KitError naming config.json and the field), as the kit's decoder
   [<Family>ForCausalLM]; hidden_act other than silu; rope_scaling types other
   than llama3 (rope_type/type "default" counts as none); sliding-window
   attention (use_sliding_window true, or layer_types other than
-  full_attention); mlp_bias true; attention_bias true on llama or qwen3 (it
-  adds an o_proj bias as well, no checkpoint of the paper's models has it);
-  attention_bias false on qwen2 (transformers ignores it and keeps the
-  biases, so such a file is inconsistent).
+  full_attention); partial_rotary_factor other than 1; mlp_bias true;
+  attention_bias true on llama or qwen3 (it adds an o_proj bias as well; no
+  checkpoint of the paper's models has it); attention_bias false on qwen2
+  (transformers ignores it and keeps the biases, so such a file is
+  inconsistent); an odd head_dim.
 Accepted and ignored (no effect at inference in fp32/bf16 with the kit's
 decoder): attention_dropout, pretraining_tp (a split matmul, same result),
 initializer_range, use_cache, transformers_version, max_window_layers and
@@ -235,6 +236,10 @@ def parse_config(d, path="config.json"):
     lt = d.get("layer_types")
     if lt is not None and (not isinstance(lt, list) or any(x != "full_attention" for x in lt)):
         raise KitError(f"{_where(path, 'layer_types')}: only full_attention layers are supported")
+    prf = d.get("partial_rotary_factor", 1.0)
+    if prf is not None and prf != 1.0:
+        raise KitError(f"{_where(path, 'partial_rotary_factor')}: {json.dumps(prf)} is not supported "
+                       f"(RoPE over the whole head_dim only)")
     if _get_bool(d, path, "mlp_bias", False):
         raise KitError(f"{_where(path, 'mlp_bias')}: MLP biases are not supported")
     if mt == "qwen2":

@@ -26,8 +26,9 @@ the same bytes. Files are written to a temporary name in the same directory,
 fsynced, then renamed.
 
 Supported tensor dtypes for reading into and writing from torch: BF16, F16,
-F32. Other dtypes of the specification are accepted by read_header (their
-sizes are known) and refused by name by read_safetensors/write_safetensors.
+F32. The specification's other dtypes (F4, F6/F8 variants, integers, F64,
+C64; sizes in bits) are accepted by read_header and refused by name by
+read_safetensors/write_safetensors.
 """
 import json
 import mmap as _mmap
@@ -36,17 +37,18 @@ import sys
 
 from .errors import KitError
 
-# element sizes of every dtype the specification names (tensor.rs Dtype)
-DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "F64": 8, "I64": 8, "U64": 8,
+# element sizes in bits of every dtype the specification names, in the
+# reference's Dtype declaration order (tensor.rs), which is also the writer's
+# order key (largest first)
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8,
+    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32,
+    "C64": 64, "F64": 64, "I64": 64, "U64": 64,
 }
-# the reference writer's order key: the Dtype enum's declaration order
-_DTYPE_RANK = {name: i for i, name in enumerate(
-    ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16",
-     "I32", "U32", "F32", "F64", "I64", "U64"])}
+_DTYPE_RANK = {name: i for i, name in enumerate(DTYPE_BITS)}
+# bytes per element of the dtypes the kit reads and writes
+DTYPE_SIZES = {"BF16": 2, "F16": 2, "F32": 4}
 SUPPORTED = ("BF16", "F16", "F32")
 MAX_HEADER = 100_000_000  # the reference reader's limit
 
@@ -97,14 +99,12 @@ def _parse_header(path, raw, size):
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise KitError(f"{path}: header is not valid UTF-8 (byte {8 + e.start} of the file)") from None
-    if not text.startswith("{"):
-        raise KitError(f"{path}: header does not start with '{{' (not a safetensors file?)")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicates(path))
     except json.JSONDecodeError as e:
         raise KitError(f"{path}: header is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     if not isinstance(obj, dict):
-        raise KitError(f"{path}: header is not a JSON object")
+        raise KitError(f"{path}: header is not a JSON object (not a safetensors file?)")
     metadata = obj.pop("__metadata__", None)
     if metadata is None:
         metadata = {}
@@ -118,21 +118,22 @@ def _parse_header(path, raw, size):
         where = f"{path}: tensor '{name}'"
         if not isinstance(info, dict):
             raise KitError(f"{where}: header entry is not an object")
-        extra = set(info) - {"dtype", "shape", "data_offsets"}
-        if extra:
-            raise KitError(f"{where}: unknown header field(s) {sorted(extra)}")
+        # other fields are ignored, as the reference reader does
         for field in ("dtype", "shape", "data_offsets"):
             if field not in info:
                 raise KitError(f"{where}: header entry has no '{field}'")
         dtype, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in DTYPE_SIZES:
+        if dtype not in DTYPE_BITS:
             raise KitError(f"{where}: unknown dtype {json.dumps(dtype)}")
         if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
             raise KitError(f"{where}: shape {json.dumps(shape)} is not a list of non-negative integers")
         if (not isinstance(offs, list) or len(offs) != 2 or not all(_is_int(o) for o in offs)
                 or offs[0] < 0 or offs[1] < offs[0]):
             raise KitError(f"{where}: data_offsets {json.dumps(offs)} is not [begin, end] with 0 <= begin <= end")
-        need = _nelements(shape) * DTYPE_SIZES[dtype]
+        bits = _nelements(shape) * DTYPE_BITS[dtype]
+        if bits % 8:
+            raise KitError(f"{where}: shape {shape} of {dtype} is {bits} bits, not whole bytes")
+        need = bits // 8
         if offs[1] - offs[0] != need:
             raise KitError(f"{where}: data_offsets {offs} hold {offs[1] - offs[0]} bytes but "
                            f"shape {shape} of {dtype} needs {need}")
@@ -162,6 +163,20 @@ def _parse_header(path, raw, size):
     return header, metadata, data_start
 
 
+def _read_header_from(f, path):
+    """read_header on an open file (the caller maps the same file it checked)."""
+    size = os.fstat(f.fileno()).st_size
+    if size < 8:
+        raise KitError(f"{path}: {size} bytes, shorter than the 8-byte header length (truncated file?)")
+    n = int.from_bytes(f.read(8), "little")
+    if n > MAX_HEADER:
+        raise KitError(f"{path}: header length {n} exceeds the format's limit of {MAX_HEADER} bytes")
+    if 8 + n > size:
+        raise KitError(f"{path}: header length {n} goes beyond the end of the file "
+                       f"({size} bytes): truncated or not a safetensors file")
+    return _parse_header(path, f.read(n), size)
+
+
 def read_header(path):
     """Returns (header, metadata, data_start) of a safetensors file.
 
@@ -172,19 +187,9 @@ def read_header(path):
     path = str(path)
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < 8:
-                raise KitError(f"{path}: {size} bytes, shorter than the 8-byte header length (truncated file?)")
-            n = int.from_bytes(f.read(8), "little")
-            if n > MAX_HEADER:
-                raise KitError(f"{path}: header length {n} exceeds the format's limit of {MAX_HEADER} bytes")
-            if 8 + n > size:
-                raise KitError(f"{path}: header length {n} goes beyond the end of the file "
-                               f"({size} bytes): truncated or not a safetensors file")
-            raw = f.read(n)
+            return _read_header_from(f, path)
     except OSError as e:
         raise KitError(f"{path}: cannot read: {e.strerror}") from None
-    return _parse_header(path, raw, size)
 
 
 def read_safetensors(path, names=None, mmap=True):
@@ -197,10 +202,18 @@ def read_safetensors(path, names=None, mmap=True):
     each tensor into its own memory. BF16/F16/F32 only: any other dtype in a
     requested tensor is a KitError naming it.
     Returns {name: tensor of the header's shape and dtype}."""
-    import torch
     _check_little_endian()
     path = str(path)
-    header, _, data_start = read_header(path)
+    try:
+        with open(path, "rb") as f:
+            return _read_tensors(f, path, names, mmap)
+    except OSError as e:
+        raise KitError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _read_tensors(f, path, names, mmap):
+    import torch
+    header, _, data_start = _read_header_from(f, path)
     if names is None:
         wanted = sorted(header)
     else:
@@ -214,36 +227,31 @@ def read_safetensors(path, names=None, mmap=True):
             raise KitError(f"{path}: tensor '{name}': dtype {header[name]['dtype']} is not supported "
                            f"(supported: {', '.join(SUPPORTED)})")
     out = {}
-    try:
-        with open(path, "rb") as f:
-            buf = None
-            if mmap and os.fstat(f.fileno()).st_size > 0:
-                buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY)
-            for name in wanted:
-                info = header[name]
-                dt = tdt[info["dtype"]]
-                b, e = info["data_offsets"]
-                count = (e - b) // DTYPE_SIZES[info["dtype"]]
-                if count == 0:
-                    t = torch.empty(info["shape"], dtype=dt)
-                elif buf is not None:
-                    t = torch.frombuffer(buf, dtype=dt, count=count, offset=data_start + b)
-                else:
-                    f.seek(data_start + b)
-                    data = bytearray(e - b)
-                    if f.readinto(data) != e - b:
-                        raise KitError(f"{path}: tensor '{name}': file ended while reading its data")
-                    t = torch.frombuffer(data, dtype=dt)
-                out[name] = t.reshape(info["shape"])
-    except OSError as e:
-        raise KitError(f"{path}: cannot read: {e.strerror}") from None
+    # the mapping stays alive as long as a tensor made from it does
+    buf = _mmap.mmap(f.fileno(), 0, access=_mmap.ACCESS_COPY) if mmap else None
+    for name in wanted:
+        info = header[name]
+        dt = tdt[info["dtype"]]
+        b, e = info["data_offsets"]
+        count = (e - b) // DTYPE_SIZES[info["dtype"]]
+        if count == 0:
+            t = torch.empty(info["shape"], dtype=dt)
+        elif buf is not None:
+            t = torch.frombuffer(buf, dtype=dt, count=count, offset=data_start + b)
+        else:
+            f.seek(data_start + b)
+            data = bytearray(e - b)
+            if f.readinto(data) != e - b:
+                raise KitError(f"{path}: tensor '{name}': file ended while reading its data")
+            t = torch.frombuffer(data, dtype=dt)
+        out[name] = t.reshape(info["shape"])
     return out
 
 
 def header_bytes(entries, metadata=None):
     """The padded JSON header for entries [(name, dtype, shape, nbytes)] in
-    file order; returns (bytes, [(name, begin, end)]). Shared by the writer
-    and tests."""
+    file order, as write_safetensors writes it; returns (bytes,
+    [(name, begin, end)])."""
     parts = []
     if metadata is not None:
         parts.append('"__metadata__":' + json.dumps(dict(sorted(metadata.items())),
@@ -283,7 +291,6 @@ def write_safetensors(path, tensors, metadata=None):
         if dt is None:
             raise KitError(f"{path}: tensor '{name}': dtype {t.dtype} is not supported "
                            f"(supported: {', '.join(SUPPORTED)})")
-        t = t.detach().to("cpu").contiguous()
         entries.append((name, dt, list(t.shape), t.numel() * DTYPE_SIZES[dt]))
         data[name] = t
     entries.sort(key=lambda e: (-_DTYPE_RANK[e[1]], e[0]))
@@ -295,9 +302,10 @@ def write_safetensors(path, tensors, metadata=None):
             f.write(len(head).to_bytes(8, "little"))
             f.write(head)
             for name, dt, _, nbytes in entries:
-                t = data[name]
                 if nbytes == 0:
                     continue
+                # one tensor at a time on the CPU: a GPU model is not copied whole
+                t = data[name].detach().to("cpu").contiguous()
                 raw = t.view(torch.int16) if dt in ("BF16", "F16") else t
                 f.write(memoryview(raw.reshape(-1).numpy()).cast("B"))
             f.flush()

@@ -10,8 +10,8 @@ feature the decoder must honour, for tests and the rehearsal study:
          default, so heads*head_dim != hidden as in Qwen3-8B/14B), untied,
          rope_theta 1e6
 
-random_tensors draws from a torch.Generator seeded with `seed`, in
-expected_tensors' order, on the CPU in float32 (then cast), so the same
+random_tensors draws from a torch.Generator seeded with `seed`, in a fixed
+order (_draw_order), on the CPU in float32 (then cast), so the same
 (config, seed) gives the same values on every run and machine. Scales (chosen
 so a few layers give O(1) activations and non-trivial logits; HF's 0.02
 initialiser would make tiny models nearly uniform): embeddings N(0, 1);
@@ -80,8 +80,10 @@ def random_tensors(cfg, seed, dtype=None):
         dtype = torch.float32
     g = torch.Generator()
     g.manual_seed(int(seed))
-    out = {}
-    for name, shape in expected_tensors(cfg).items():
+    shapes = expected_tensors(cfg)
+    drawn = {}
+    for name in _draw_order(cfg):
+        shape = shapes[name]
         if name.endswith("norm.weight"):
             t = 1.0 + 0.1 * torch.randn(shape, generator=g)
         elif name.endswith(".bias"):
@@ -90,5 +92,27 @@ def random_tensors(cfg, seed, dtype=None):
             t = torch.randn(shape, generator=g)
         else:
             t = torch.randn(shape, generator=g) / (shape[1] ** 0.5)
-        out[name] = t.to(dtype)
-    return out
+        drawn[name] = t.to(dtype)
+    return {name: drawn[name] for name in shapes}
+
+
+def _draw_order(cfg):
+    """The order tensors are drawn in. Fixed: a seed must keep giving the same
+    values (tests and rehearsal studies depend on it), whatever order
+    expected_tensors lists them in."""
+    names = ["model.embed_tokens.weight"]
+    for i in range(cfg.num_hidden_layers):
+        p = f"model.layers.{i}."
+        names.append(p + "input_layernorm.weight")
+        names += [p + f"self_attn.{x}_proj.weight" for x in "qkv"]
+        if cfg.attention_bias:
+            names += [p + f"self_attn.{x}_proj.bias" for x in "qkv"]
+        names.append(p + "self_attn.o_proj.weight")
+        if cfg.has_qk_norm:
+            names += [p + "self_attn.q_norm.weight", p + "self_attn.k_norm.weight"]
+        names.append(p + "post_attention_layernorm.weight")
+        names += [p + f"mlp.{x}_proj.weight" for x in ("gate", "up", "down")]
+    names.append("model.norm.weight")
+    if not cfg.tie_word_embeddings:
+        names.append("lm_head.weight")
+    return names
