@@ -12,6 +12,7 @@ test_bpe_train.py): a seeded generator, no downloads. Categories:
   special       the family's added tokens inside text, near whitespace, cut
                 short, doubled, and other families' tokens as plain text
   fuzz          random mixtures of all the pools above
+  long          a few inputs of 3-20 KB (long pre-tokens and runs)
 plus the empty string and single characters.
 
 Every character used is assigned in Unicode 14.0 (Python's unicodedata
@@ -222,6 +223,17 @@ def fuzz_strings(rng, n, specials):
     return out
 
 
+def long_strings(rng):
+    """A few long inputs: a CJK run without spaces (one long pre-token), a
+    digit run, whitespace runs, one letter repeated, and a page of prose."""
+    return ["".join(rng.choice(CJK) for _ in range(300)).replace("，", "").replace("。", ""),
+            "".join(rng.choice("0123456789") for _ in range(3000)),
+            " " * 2000 + "x" + "\n \t" * 500 + "\r\n" * 300,
+            "a" * 3000 + "A" * 1000,
+            " ".join(instructions(rng, 150)),
+            "".join(rng.choice(EMOJI) for _ in range(500))]
+
+
 def singles():
     chars = [chr(c) for c in range(0x20, 0x7f)] + ["\t", "\n", "\r", "\x00", "\x7f", "\xa0", "é", "中", "😀"]
     return [""] + chars
@@ -239,4 +251,7 @@ def all_cases(seed, specials, foreign, n_instr=1000, n_each=220):
     cases += [("special", s) for s in special_strings(rng, n_each, specials, foreign)]
     cases += [("fuzz", s) for s in fuzz_strings(rng, n_each, specials)]
     cases += [("single", s) for s in singles()]
+    cases += [("long", s) for s in long_strings(rng)]
+    # lone surrogates: a Python str (and a JS string) can hold them
+    cases += [("surrogate", s) for s in ["\ud800", "a\udc00b", "x \ud83d", "\ude00 tail", "é\ud800\u0301"]]
     return cases

@@ -36,7 +36,7 @@ def run_node(script, args, payload):
     """Writes payload as JSON to a temp file, runs `node ref/SCRIPT ARGS... FILE`
     and returns its parsed JSON stdout."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
-        json.dump(payload, f, ensure_ascii=False)
+        json.dump(payload, f)  # ASCII with \u escapes: lone surrogates survive
         path = f.name
     try:
         p = subprocess.run(["node", os.path.join(HERE, "ref", script)] + list(args) + [path],

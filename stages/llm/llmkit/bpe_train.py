@@ -24,7 +24,9 @@ tests/llm/t0220-bpe-train.sh checks that these render like the real templates
 
 Training (Sennrich et al. 2016, byte-level as in GPT-2): the texts are
 normalized and pre-tokenized with the family's regex, each piece mapped to
-the 256-symbol byte alphabet; then the most frequent adjacent pair (ties: the
+the 256-symbol byte alphabet, the template's role names and separators
+(CHAT_PIECES) counted as more frequent than anything else so that they become
+whole tokens first; then the most frequent adjacent pair (ties: the
 smaller pair of strings) is merged until the vocabulary holds
 vocab_size - len(special tokens) entries or no pair is left. The 256 byte
 symbols take ids 0..255 in code-point order (as GPT-2 and Llama 3 do, so
@@ -97,6 +99,16 @@ QWEN3_TEMPLATE = (
     "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
     "{%- endif %}"
 )
+
+# The text the chat template puts between special tokens, as byte-level
+# pre-tokens: always made whole tokens (as in the real vocabularies: Llama 3's
+# "assistant" 78191 and "\n\n" 271, Qwen's "assistant" 77091 and "\n" 198), so
+# a tiny checkpoint's post-instruction positions are the real ones.
+CHAT_PIECES = {
+    "llama": ["system", "user", "assistant", "ĊĊ"],
+    "qwen2": ["system", "user", "assistant", "Ċ"],
+    "qwen3": ["system", "user", "assistant", "Ċ", "ĊĊ"],
+}
 
 # (content, special) in id order after the BPE vocabulary
 SPECIALS = {
@@ -185,7 +197,11 @@ def build_tokenizer(texts, family, vocab_size=512):
     if not isinstance(vocab_size, int) or vocab_size < 256 + len(specials):
         raise KitError(f"build_tokenizer: vocab_size {vocab_size!r} is below 256 byte symbols + "
                        f"{len(specials)} special tokens")
-    merges = train_merges(_pre_tokenize(texts, family), vocab_size - 256 - len(specials))
+    counts = _pre_tokenize(texts, family)
+    top = max(counts.values(), default=0) + 1
+    for piece in CHAT_PIECES[family]:
+        counts[piece] += top  # most frequent: merged first, whole
+    merges = train_merges(counts, vocab_size - 256 - len(specials))
     vocab = {}
     for c in sorted(BYTE_ENCODER.values()):
         vocab[c] = len(vocab)

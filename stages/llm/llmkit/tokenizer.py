@@ -11,7 +11,12 @@ the real Llama-3.1 and Qwen3 files (tests/llm/t0200-tokenizer.sh counts them):
      `normalized: false` ones on the raw text, the `normalized: true` ones on
      the normalized text; `lstrip`/`rstrip` remove the whitespace on that side
      of the token; `single_word` keeps a match only when no word character
-     touches it (as the Rust crate does; tokenizers.js ignores the flag);
+     touches it. For these flags the module follows the Rust crate
+     (tokenizers/src/tokenizer/added_vocabulary.rs), which transformers
+     uses: whitespace is Unicode White_Space (tokenizers.js trims
+     ECMAScript whitespace: it also strips U+FEFF and keeps U+0085), and a
+     match that is not a single word is dropped (tokenizers.js ignores
+     single_word). The real Llama/Qwen files set none of these flags;
   2. normalizer: NFC / NFKC / NFD / NFKD or a Sequence of them;
   3. pre-tokenizer: Split (Regex, behaviour Isolated) with the Oniguruma
      pattern translated the way tokenizers.js translates it (\\s is Unicode
@@ -30,12 +35,19 @@ their text), then transformers' clean_up_tokenization when
 tokenizer_config.json's clean_up_tokenization_spaces is true (default true,
 as tokenizers.js).
 
-Known limit: character classes (\\p{L}, \\p{N}) come from python3-regex's
-Unicode tables and NFC from Python's unicodedata (14.0 on Debian 12); node's
-are newer (Unicode 17), so characters assigned after those versions may
-split differently. Anything the module does not implement (other models,
-normalizers, pre-tokenizers, byte_fallback, dropout) raises KitError naming
-the file and the field.
+Known limits:
+  - character classes (\\p{L}, \\p{N}) come from python3-regex's Unicode
+    tables (15.0 on Debian 12) and NFC from Python's unicodedata (14.0);
+    node's are Unicode 17, so characters assigned after 15.0 may split
+    differently (t0200 measures it: 6 of 50 strings built from such
+    characters);
+  - (?i:...) folds ASCII only, as tokenizers.js does; Oniguruma (the Rust
+    crate) folds full Unicode, so "'\u017f" (long s) may be a contraction
+    there: not checkable here (no `tokenizers` on this machine);
+  - a lone surrogate in the text encodes as U+FFFD (TextEncoder's rule).
+Anything the module does not implement (other models, normalizers,
+pre-tokenizers, byte_fallback, dropout) raises KitError naming the file and
+the field.
 """
 import json
 import os
@@ -204,7 +216,7 @@ class _AddedSplitter:
                 (m.start() > 0 and _WORD.match(text[m.start() - 1]))
                 or (m.end() < len(text) and _WORD.match(text[m.end()]))
             ):
-                pos = m.start() + 1
+                pos = m.end()  # discarded, not retried inside (the Rust crate's find_iter)
                 continue
             if m.start() > start:
                 parts.append([text[start:m.start()], None])
@@ -314,9 +326,21 @@ def _make_pre_tokenizer_step(cfg, where):
             if prefix and not text.startswith(" "):
                 text = " " + text
             pieces = gpt2.findall(text) if gpt2 is not None else [text]
-            return ["".join(BYTE_ENCODER[b] for b in p.encode("utf-8", "surrogatepass")) for p in pieces]
+            return ["".join(BYTE_ENCODER[b] for b in _utf8(p)) for p in pieces]
         return kind, byte_level
     raise KitError(f"{where}: pre-tokenizer type {kind!r} is not supported (Split, ByteLevel, Sequence)")
+
+
+_SURROGATE = regex.compile("[\ud800-\udfff]")
+
+
+def _utf8(text):
+    """UTF-8 bytes; a lone surrogate (possible in a Python str read from JSON)
+    becomes U+FFFD, as JavaScript's TextEncoder makes it."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 class _BPE:
