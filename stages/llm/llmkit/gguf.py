@@ -298,12 +298,89 @@ def write_gguf(path, cfg, tensors, tokenizer_json, tokenizer_config=None, name="
         head += struct.pack("<IQ", gtype, off)
     head += b"\0" * ((-len(head)) % ALIGN)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(head)
-        pos = 0
-        for _, _, _, off, data in items:
-            f.write(b"\0" * (off - pos))
-            f.write(data)
-            pos = off + len(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(head)
+            pos = 0
+            for _, _, _, off, data in items:
+                f.write(b"\0" * (off - pos))
+                f.write(data)
+                pos = off + len(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return path
+
+
+def read_gguf(path, with_data=True):
+    """Reads back a GGUF v3 file this module wrote (scalar, string and array
+    metadata; F32/F16/BF16 tensors) -> (metadata dict, {name: tensor in torch
+    order}). For tests of the writer; KitError on a malformed file."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    pos = 0
+
+    def take(fmt):
+        nonlocal pos
+        vals = struct.unpack_from(fmt, buf, pos)
+        pos += struct.calcsize(fmt)
+        return vals
+
+    def string():
+        nonlocal pos
+        (n,) = take("<Q")
+        s = buf[pos:pos + n].decode("utf-8")
+        pos += n
+        return s
+
+    scalar = {T_UINT8: "<B", T_INT8: "<b", T_UINT16: "<H", T_INT16: "<h", T_UINT32: "<I",
+              T_INT32: "<i", T_FLOAT32: "<f", T_BOOL: "<B", T_UINT64: "<Q", T_INT64: "<q",
+              T_FLOAT64: "<d"}
+
+    def value(t):
+        if t == T_STRING:
+            return string()
+        if t == T_ARRAY:
+            et, n = take("<IQ")
+            return [value(et) for _ in range(n)]
+        if t not in scalar:
+            raise KitError(f"{path}: unknown gguf value type {t}")
+        v = take(scalar[t])[0]
+        return bool(v) if t == T_BOOL else v
+
+    if buf[:4] != GGUF_MAGIC:
+        raise KitError(f"{path}: not a GGUF file (magic {buf[:4]!r})")
+    pos = 4
+    version, n_t, n_kv = take("<IQQ")
+    if version != GGUF_VERSION:
+        raise KitError(f"{path}: GGUF version {version}, expected {GGUF_VERSION}")
+    meta = {}
+    for _ in range(n_kv):
+        k = string()
+        (t,) = take("<I")
+        meta[k] = value(t)
+    infos = []
+    for _ in range(n_t):
+        name = string()
+        (nd,) = take("<I")
+        dims = list(take("<" + "Q" * nd))
+        gtype, off = take("<IQ")
+        infos.append((name, dims, gtype, off))
+    align = meta.get("general.alignment", ALIGN)
+    start = pos + (-pos) % align
+    tensors = {}
+    if with_data:
+        dt = {GGML_F32: (torch.float32, 4), GGML_F16: (torch.float16, 2), GGML_BF16: (torch.int16, 2)}
+        for name, dims, gtype, off in infos:
+            if gtype not in dt:
+                raise KitError(f"{path}: tensor {name}: ggml type {gtype} not readable here")
+            tdt, size = dt[gtype]
+            n = 1
+            for d in dims:
+                n *= d
+            raw = bytearray(buf[start + off:start + off + n * size])
+            t = torch.frombuffer(raw, dtype=tdt).reshape(list(reversed(dims)))
+            tensors[name] = t.view(torch.bfloat16) if gtype == GGML_BF16 else t
+    return meta, tensors

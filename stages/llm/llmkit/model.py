@@ -42,13 +42,19 @@ Hooks object to forward()/generate(hooks=...), or install it for a block with
       r_hat = r/|r| at every layer input, every attention output (after
       o_proj) and every MLP output (after down_proj), at all positions, computed
       in float32 and cast back. ablate_layers restricts it to some layers
-      (default all).
+      (default all). ablate_inputs=False skips the layer inputs: only the
+      attention and MLP outputs are ablated, which equals orthogonalising
+      o_proj and down_proj alone (WO that leaves the embedding unedited).
   add_layer, add_vector: activation addition x <- x + add_vector at the input
       of layer add_layer, at all positions (add_vector = c * r; the caller
       chooses the scale, Arditi et al. add the unnormalised difference of means).
 Ablation at every write into the residual stream equals orthogonalising
 embed_tokens, o_proj and down_proj (W <- W - r_hat r_hat^T W) for an untied
 head; tests/llm/test_model.py checks that.
+
+KV cache: forward(..., cache=model.new_cache()) appends the new keys/values
+and the mask; later calls pass only the new tokens (and their mask).
+generate() uses it, with logits of the last position only (last_k=1).
 
 Errors: KitError naming the tensor for missing/unexpected/mis-shaped weights.
 Works on torch 1.13 (CPU) and torch 2.x (CUDA); uses no SDPA.
@@ -64,34 +70,30 @@ from torch import nn
 from .errors import KitError
 
 
-def _get(cfg, name, default=None):
-    if isinstance(cfg, dict):
-        return cfg.get(name, default)
-    return getattr(cfg, name, default)
-
-
 class Arch:
-    """The numbers the decoder needs, read once from a ModelConfig (llmkit.config)
-    or any object/dict with HF config.json's field names."""
+    """The numbers the decoder needs, read once from a ModelConfig
+    (llmkit.config; a config.json dict goes through parse_config first, so
+    defaults such as Qwen3's head_dim are config.py's)."""
 
     def __init__(self, cfg):
-        self.model_type = _get(cfg, "model_type")
+        if isinstance(cfg, dict):
+            from .config import parse_config
+            cfg = parse_config(cfg, "config")
+        self.model_type = cfg.model_type
         if self.model_type not in ("llama", "qwen2", "qwen3"):
             raise KitError(f"config.json: model_type '{self.model_type}' is not llama, qwen2 or qwen3")
-        self.vocab_size = int(_get(cfg, "vocab_size"))
-        self.hidden = int(_get(cfg, "hidden_size"))
-        self.inter = int(_get(cfg, "intermediate_size"))
-        self.n_layers = int(_get(cfg, "num_hidden_layers"))
-        self.n_heads = int(_get(cfg, "num_attention_heads"))
-        self.n_kv = int(_get(cfg, "num_key_value_heads") or self.n_heads)
-        hd = _get(cfg, "head_dim")
-        self.head_dim = int(hd) if hd else self.hidden // self.n_heads
-        self.eps = float(_get(cfg, "rms_norm_eps", 1e-6))
-        self.rope_theta = float(_get(cfg, "rope_theta", 10000.0))
-        self.rope_scaling = _get(cfg, "rope_scaling")
-        self.tie = bool(_get(cfg, "tie_word_embeddings", False))
-        ab = _get(cfg, "attention_bias")
-        self.qkv_bias = bool(ab) if ab is not None else self.model_type == "qwen2"
+        self.vocab_size = int(cfg.vocab_size)
+        self.hidden = int(cfg.hidden_size)
+        self.inter = int(cfg.intermediate_size)
+        self.n_layers = int(cfg.num_hidden_layers)
+        self.n_heads = int(cfg.num_attention_heads)
+        self.n_kv = int(cfg.num_key_value_heads)
+        self.head_dim = int(cfg.head_dim)
+        self.eps = float(cfg.rms_norm_eps)
+        self.rope_theta = float(cfg.rope_theta)
+        self.rope_scaling = cfg.rope_scaling
+        self.tie = bool(cfg.tie_word_embeddings)
+        self.qkv_bias = bool(cfg.attention_bias) or self.model_type == "qwen2"
         self.qk_norm = self.model_type == "qwen3"
         if self.n_heads % self.n_kv:
             raise KitError(f"config.json: num_attention_heads {self.n_heads} is not a multiple of "
@@ -129,6 +131,19 @@ def rope_inv_freq(arch):
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def apply_rope(x, cos, sin):
+    """x [B,heads,T,hd] rotated in HF's half-split layout; cos/sin [B,1,T,hd]."""
+    return x * cos + rotate_half(x) * sin
+
+
+def rope_tables(position_ids, inv_freq, dtype):
+    """cos, sin [B,1,T,hd] for position_ids [B,T]: angles in float32 (as HF
+    computes them), cast to the model dtype."""
+    freqs = position_ids.float()[:, :, None] * inv_freq.float()[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
 
 def rms_norm(x, weight, eps):
@@ -177,8 +192,8 @@ class Attention(nn.Module):
             k = self.k_norm(k)
         q = q.transpose(1, 2)
         k = k.transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        q = apply_rope(q, cos, sin)
+        k = apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.append(layer, k, v)
         if a.n_rep > 1:
@@ -255,6 +270,7 @@ class Hooks:
     capture_positions: Optional[List[int]] = None
     ablate: Optional[torch.Tensor] = None
     ablate_layers: Optional[List[int]] = None
+    ablate_inputs: bool = True
     add_layer: Optional[int] = None
     add_vector: Optional[torch.Tensor] = None
     captured: Optional[torch.Tensor] = field(default=None, repr=False)
@@ -281,7 +297,9 @@ class _HookCtx:
 
 class CausalLM(nn.Module):
     """CausalLM(cfg, dtype=torch.float32, device='cpu'): parameters are allocated
-    on the 'meta' device and come from load_tensors (or from_checkpoint)."""
+    on the 'meta' device and come from load_tensors (or from_checkpoint), which
+    casts them to dtype and moves them to device. Afterwards model.to(...) works
+    as usual: forward runs on the device and in the dtype of the weights."""
 
     def __init__(self, cfg, dtype=torch.float32, device="cpu"):
         super().__init__()
@@ -293,7 +311,9 @@ class CausalLM(nn.Module):
         self.model = Decoder(a, "meta", dtype)
         if not a.tie:
             self.lm_head = _linear(a.hidden, a.vocab_size, False, "meta", dtype)
-        self.register_buffer("inv_freq", rope_inv_freq(a).to(self.device_), persistent=False)
+        # float32 on the CPU, a plain attribute (not a buffer) so that
+        # model.to(bfloat16) cannot round it; moved to the device per forward
+        self.inv_freq = rope_inv_freq(a)
         self._hooks = None
 
     # ---- weights -------------------------------------------------------
@@ -344,14 +364,19 @@ class CausalLM(nn.Module):
         return _HookCtx(self, h)
 
     # ---- forward -------------------------------------------------------
-    def forward(self, input_ids, attention_mask=None, cache=None, position_ids=None, hooks=None):
+    def forward(self, input_ids, attention_mask=None, cache=None, position_ids=None, hooks=None,
+                last_k=None):
         """input_ids [B,T] long; attention_mask [B,T] for these T tokens (1 token,
         0 pad, padding on the left; None = all tokens); cache: a KVCache holding
         earlier tokens (updated in place) or None; position_ids [B,T] (default:
-        count of real tokens before each one). Returns logits [B,T,V] float32."""
+        count of real tokens before each one); hooks: Hooks (default: the ones
+        installed by `with model.hooks(...)`). Returns logits [B,T,V] float32,
+        or [B,last_k,V] for the last last_k positions only (saves the head's
+        matmul and memory: a 600-token batch of 32 with V=151936 is 11 GB)."""
         a = self.arch
         h = hooks if hooks is not None else self._hooks
-        dev = self.device_
+        w = self.model.embed_tokens.weight
+        dev, dt = w.device, w.dtype
         input_ids = input_ids.to(dev)
         B, T = input_ids.shape
         mask = (torch.ones(B, T, dtype=torch.long, device=dev) if attention_mask is None
@@ -375,11 +400,7 @@ class CausalLM(nn.Module):
         bias = torch.zeros(B, 1, T, S, dtype=torch.float32, device=dev)
         bias.masked_fill_(~allowed[:, None], torch.finfo(torch.float32).min)
         # RoPE tables
-        freqs = position_ids.float()[:, :, None] * self.inv_freq.float()[None, None, :]
-        emb = torch.cat((freqs, freqs), dim=-1)
-        dt = self.dtype_
-        cos = emb.cos().to(dt)[:, None]
-        sin = emb.sin().to(dt)[:, None]
+        cos, sin = rope_tables(position_ids, self.inv_freq.to(dev), dt)
 
         rhat = None
         if h is not None and h.ablate is not None:
@@ -398,7 +419,7 @@ class CausalLM(nn.Module):
             if capture:
                 caps.append(x[:, h.capture_positions].float())
             abl = rhat is not None and i in abl_layers
-            if abl:
+            if abl and h.ablate_inputs:
                 x = _ablate(x, rhat)
             att = layer.self_attn(layer.input_layernorm(x), cos, sin, bias, cache, i)
             if abl:
@@ -415,6 +436,8 @@ class CausalLM(nn.Module):
             cache.length = S
             cache.mask = full_mask
             cache.next_pos = start + mask.sum(dim=1)
+        if last_k is not None:
+            x = x[:, -last_k:]
         x = self.model.norm(x)
         return F.linear(x, self.head_weight()).float()
 
@@ -430,7 +453,10 @@ class CausalLM(nn.Module):
         nucleus top_p, drawn with a torch.Generator seeded with seed on the CPU,
         so a seed gives the same draws on any device). A row stops after it
         emits any id in eos_ids (that id is included in its output, as HF does)
-        or after max_new_tokens. Returns the new tokens of each prompt, in the
+        or after max_new_tokens. hooks (or the installed ones): interventions
+        act at every step, on prompt and generated tokens alike; a capture
+        records only the prompt forward of the last batch (capture with
+        forward() instead). Returns the new tokens of each prompt, in the
         prompts' order (list of lists, len == len(prompts))."""
         if isinstance(eos_ids, int):
             eos_ids = [eos_ids]
@@ -442,15 +468,16 @@ class CausalLM(nn.Module):
             gen = torch.Generator(device="cpu")
             gen.manual_seed(0 if seed is None else int(seed))
         out = []
-        for b0 in range(0, len(prompts), max(1, batch_size)):
-            batch = prompts[b0:b0 + batch_size]
+        bs = max(1, int(batch_size))
+        for b0 in range(0, len(prompts), bs):
+            batch = prompts[b0:b0 + bs]
             out.extend(self._generate_batch(batch, max_new_tokens, eos, pad_id, do_sample,
                                             temperature, top_p, gen, hooks))
         assert len(out) == len(prompts)
         return out
 
     def _generate_batch(self, batch, max_new, eos, pad_id, do_sample, temperature, top_p, gen, hooks):
-        dev = self.device_
+        dev = self.model.embed_tokens.weight.device
         if any(len(p) == 0 for p in batch):
             raise KitError("generate: an empty prompt (no tokens)")
         T = max(len(p) for p in batch)
@@ -462,7 +489,7 @@ class CausalLM(nn.Module):
         cache = self.new_cache()
         res = [[] for _ in batch]
         done = torch.zeros(len(batch), dtype=torch.bool)
-        logits = self.forward(ids.to(dev), mask.to(dev), cache=cache, hooks=hooks)[:, -1]
+        logits = self.forward(ids.to(dev), mask.to(dev), cache=cache, hooks=hooks, last_k=1)[:, -1]
         # decode steps: the same interventions, no capture (that is the prompt's)
         step_hooks = hooks if hooks is None else replace(hooks, capture_positions=None)
         for step in range(max_new):
@@ -476,7 +503,7 @@ class CausalLM(nn.Module):
                 break
             inp = torch.where(done, torch.full_like(nxt, int(pad_id)), nxt)[:, None]
             logits = self.forward(inp.to(dev), torch.ones_like(inp).to(dev), cache=cache,
-                                  hooks=step_hooks)[:, -1]
+                                  hooks=step_hooks, last_k=1)[:, -1]
         return res
 
     @staticmethod
