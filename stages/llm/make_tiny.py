@@ -14,8 +14,8 @@ Errors: '<prog>: error: ...' on stderr, status 2, DIR untouched.
 With --data DIR (the rehearsal's prompts stage, stages/llm/prompts.py) it
 makes a tiny checkpoint that refuses (studies/real-tiny.yaml):
   1. a byte-level BPE tokenizer in the family's real format (pre-tokenizer,
-     special tokens, chat template) is trained on DIR/texts.txt and the
-     role names (ROLE_TEXTS)
+     special tokens, chat template; its role names and separators are
+     whole tokens) is trained on DIR/texts.txt
      (llmkit.bpe_train, --tokenizer-vocab merges budget); --vocab-size is
      then the tokenizer's size and may be left out;
   2. the random weights are fine-tuned on DIR/train.jsonl (harmful requests
@@ -88,9 +88,6 @@ def run():
     return 0
 
 
-ROLE_TEXTS = ["system user assistant"] * 64
-
-
 def trained(a):
     """make_tiny --data: tokenizer + random weights + brief training (above)."""
     import json
@@ -121,8 +118,7 @@ def trained(a):
     rows = V.read_prompts(os.path.join(a.data, "train.jsonl"), need_answer=True)
     tdir = tempfile.mkdtemp(prefix="make_tiny.")
     try:
-        # the chat roles too, as a real tokenizer has them as words
-        tj, tc = build_tokenizer(texts + ROLE_TEXTS, a.family, vocab_size=a.tokenizer_vocab)
+        tj, tc = build_tokenizer(texts, a.family, vocab_size=a.tokenizer_vocab)
         write_tokenizer(tdir, tj, tc)
         if kw:
             write_atomic(os.path.join(tdir, V.PROMPTING),

@@ -137,11 +137,8 @@ class Intervention:
 
     kind 'none'; 'ablate' (direction r, removed from every attention and MLP
     output; with at_inputs also from the input of every layer); 'add' (vector
-    added at the input of `layer`, all positions). 'add' and the at_inputs
-    ablation use llmkit.model's Hooks; the outputs-only ablation (what WO
-    without the embedding edit saves) is a torch forward hook on each layer's
-    self_attn and mlp module, with the same arithmetic as model._ablate
-    (float32, cast back)."""
+    added at the input of `layer`, all positions). Applied with llmkit.model's
+    Hooks (ablate + ablate_inputs; add_layer + add_vector)."""
 
     def __init__(self, kind="none", vec=None, at_inputs=False, layer=None):
         self.kind, self.vec, self.at_inputs, self.layer = kind, vec, at_inputs, layer
@@ -153,30 +150,6 @@ class Intervention:
     @staticmethod
     def add(r, layer):
         return Intervention("add", r, layer=layer)
-
-
-class _outputs_ablated:
-    """Context manager: forward hooks on every self_attn and mlp module of a
-    CausalLM removing r^ from their outputs (the residual-stream writes)."""
-
-    def __init__(self, model, r):
-        r = r.to(torch.float32)
-        self.model, self.rhat, self.handles = model, r / (r.norm() + 1e-8), []
-
-    def __enter__(self):
-        from .model import _ablate
-        rhat = self.rhat.to(next(self.model.parameters()).device)
-        for layer in self.model.model.layers:
-            for sub in (layer.self_attn, layer.mlp):
-                self.handles.append(sub.register_forward_hook(
-                    lambda mod, args, out: _ablate(out, rhat)))
-        return self
-
-    def __exit__(self, *exc):
-        for h in self.handles:
-            h.remove()
-        self.handles = []
-        return False
 
 
 def forward_last(model, seqs, pad_id, iv=None, batch_size=32, capture_k=0):
@@ -194,17 +167,12 @@ def forward_last(model, seqs, pad_id, iv=None, batch_size=32, capture_k=0):
         h = Hooks()
         if capture_k:
             h.capture_positions = list(range(-capture_k, 0))
-        if iv.kind == "ablate" and iv.at_inputs:
-            h.ablate = iv.vec
+        if iv.kind == "ablate":
+            h.ablate, h.ablate_inputs = iv.vec, bool(iv.at_inputs)
         if iv.kind == "add":
             h.add_layer, h.add_vector = iv.layer, iv.vec
-        outputs_only = iv.kind == "ablate" and not iv.at_inputs
         with torch.no_grad():
-            if outputs_only:
-                with _outputs_ablated(model, iv.vec):
-                    logits = model(ids.to(dev), attention_mask=mask.to(dev), hooks=h)
-            else:
-                logits = model(ids.to(dev), attention_mask=mask.to(dev), hooks=h)
+            logits = model(ids.to(dev), attention_mask=mask.to(dev), hooks=h)
         outs.append(logits[:, -1, :].to(torch.float64).cpu())
         if capture_k:
             s = h.captured[:n_layers].to(torch.float64).sum(dim=1).cpu()  # [L, k, D]
