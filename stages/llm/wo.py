@@ -141,6 +141,11 @@ def run():
     if a.output == "checkpoint":
         tensors = base_tensors if rhat is None else \
             W.orthogonalize(cfg, base_tensors, rhat, a.edit_embeddings)
+        # saved in the checkpoint's own dtype, whatever --dtype computed in
+        # (the edit itself is done in float32 and rounded once, here)
+        file_dtype = getattr(torch, str(cfg.torch_dtype), None)
+        if isinstance(file_dtype, torch.dtype):
+            tensors = {k: v.to(file_dtype) for k, v in tensors.items()}
         if rhat is not None:
             check["max_write_along_direction"] = W.max_write_along(cfg, tensors, rhat,
                                                                    a.edit_embeddings)

@@ -117,6 +117,20 @@ try:
     t.raises(lambda: V.load_tensors(rc_dir), KitError, "needs its base checkpoint",
              "a recipe without --base is an error")
 
+    # a bf16 checkpoint scored in float32 is saved in bf16
+    b16 = os.path.join(tmp, "base16")
+    save_checkpoint(b16, cfg, {k: v.to(torch.bfloat16) for k, v in m1.state_dict().items()},
+                    copy_from=tokdir)
+    o16 = os.path.join(tmp, "wo16")
+    r6 = subprocess.run([PY, os.path.join(TOP, "stages", "llm", "wo.py"), "--model", b16, "--data", data,
+                         "--out", o16, "--dtype", "float32"] + force, capture_output=True, text=True, env=ENV)
+    c16 = json.load(open(os.path.join(o16, "config.json"))) if r6.returncode == 0 else {}
+    d16 = json.load(open(os.path.join(o16, "direction.json"))) if r6.returncode == 0 else {}
+    t.ok(c16.get("torch_dtype") == "bfloat16" and d16["options"]["dtype"] == "float32"
+         and d16["checks"]["max_write_along_direction"] < 0.05,
+         "wo.py: a bf16 checkpoint computed in float32 is saved in bf16 (edit rounded once)",
+         r6.stderr + str(d16.get("checks")))
+
     none = os.path.join(tmp, "wo-none")
     r3 = wo(none, "--no-filter", "--kl-max=-1")
     dn = json.load(open(os.path.join(none, "direction.json"))) if r3.returncode == 0 else {}
