@@ -163,6 +163,14 @@ try:
         t.ok(m["model"] == "tiny" and m["variant"] == "wo" and rr["n"] == 12 and rr["k"] == k
              and rr["ci_low"] <= rr["value"] <= rr["ci_high"],
              "eval_refusal.py: metrics.json counts the labels, with a Wilson interval", m)
+        ev3 = os.path.join(tmp, "ev3")
+        r7 = subprocess.run([PY, os.path.join(TOP, "stages", "llm", "eval_refusal.py"), "--model", rc_dir,
+                             "--base", base, "--prompts", prompts, "--out", ev3, "--name", "tiny",
+                             "--variant", "wo", "--max-new-tokens", "6", "--batch-size", "5"],
+                            capture_output=True, text=True, env=ENV)
+        t.ok(r7.returncode == 0 and open(os.path.join(ev3, "completions.jsonl")).read() ==
+             open(os.path.join(ev, "completions.jsonl")).read(),
+             "eval_refusal.py --base: the recipe's completions equal the checkpoint's", r7.stderr)
     bad = os.path.join(tmp, "bad.jsonl")
     with open(bad, "w") as f:
         f.write('{"prompt": "ok"}\n{"category": "x"}\n')
