@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge.h"
 #include "train.h"
 #include "world.h"
 
@@ -72,7 +73,7 @@ int chat_reply(struct gpt *m, struct gpt_kv *kv, const struct vocab *v, const ch
 
 int is_refusal(const char *reply)
 {
-	return !strncmp(reply, WORLD_REFUSAL_PREFIX, strlen(WORLD_REFUSAL_PREFIX));
+	return judge_is_refusal(reply); /* the study's one judge (judge.h) */
 }
 
 int score_split(struct gpt *m, const struct vocab *v, const struct exset *x, enum score_mode mode,
