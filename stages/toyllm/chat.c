@@ -9,6 +9,11 @@
 #include "train.h"
 #include "world.h"
 
+int chat_is_turn_marker(int tok)
+{
+	return tok >= 0 && tok < TOK_NSPECIAL && tok != TOK_UNK;
+}
+
 int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, int *out,
 		  int maxout, float temperature, struct rng *r)
 {
@@ -45,7 +50,7 @@ int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, i
 				}
 			}
 		}
-		if (best == TOK_END)
+		if (chat_is_turn_marker(best))
 			break;
 		out[n++] = best;
 		if (pos >= maxT)
