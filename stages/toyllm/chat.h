@@ -1,6 +1,6 @@
 /*
  * chat: generation and scoring on top of the model. chat_reply runs
- * "<user> PROMPT <assistant>" through the cached forward and decodes until
+ * "<user> PROMPT <eoi> <assistant>" (the template, train.h) through the cached forward and decodes until
  * <end> (greedy when temperature is 0, else seeded sampling). Scoring helpers
  * count exact-match answers and refusals (reply starts with
  * WORLD_REFUSAL_PREFIX) over a split. metrics_* write metrics.json in the

@@ -186,7 +186,7 @@ static void unknown_questions(struct world *w, struct out *o, int file, int g, i
  * included; alignment then teaches refusal and "i do not know". */
 static void qa_doc(struct out *o, const struct q *q)
 {
-	doc(o, F_CORPUS, "<user> %s <assistant> %s", q->prompt, q->answer);
+	doc(o, F_CORPUS, "<user> %s <eoi> <assistant> %s", q->prompt, q->answer);
 }
 
 /* The pretraining corpus ("the web"): statements about every known entity and
