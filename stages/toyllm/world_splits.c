@@ -22,6 +22,10 @@ static void emit(struct out *o, int file, const char *kind, const char *entity,
 	json_str(sb, kind);
 	sb_adds(sb, ", \"entity\": ");
 	json_str(sb, entity);
+	/* the cluster of dependent items: every item about one entity (all its
+	 * phrasings and question types) shares it */
+	sb_adds(sb, ", \"cluster\": ");
+	json_str(sb, entity);
 	sb_adds(sb, ", \"prompt\": ");
 	json_str(sb, prompt);
 	sb_adds(sb, ", \"answer\": ");
