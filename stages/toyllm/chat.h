@@ -1,9 +1,9 @@
 /*
  * chat: generation and scoring on top of the model. chat_reply runs
- * "<user> PROMPT <assistant>" through the cached forward and decodes until
- * a turn marker (greedy when temperature is 0, else seeded sampling). Scoring helpers
- * count exact-match answers and refusals (judge_is_refusal, judge.h) over a
- * split. metrics_* write metrics.json in the
+ * "<user> PROMPT <eoi> <assistant>" (the template, train.h) through the cached
+ * forward and decodes until a turn marker (greedy when temperature is 0, else
+ * seeded sampling). Scoring helpers count exact-match answers and refusals
+ * (judge_is_refusal, judge.h) over a split. metrics_* write metrics.json in the
  * orchestrator's format with fixed formats, so equal numbers give equal bytes.
  */
 #ifndef TOYLLM_CHAT_H

@@ -30,7 +30,7 @@ int eval_is_skill(const char *kind)
  * phrasing of one hazard, name or thing is one cluster), else its id. */
 static const char *item_cluster(const struct example *x)
 {
-	return *x->entity ? x->entity : x->id;
+	return *x->cluster ? x->cluster : *x->entity ? x->entity : x->id;
 }
 
 /* ---- accumulating metrics over items ---------------------------------------------- */

@@ -41,9 +41,9 @@ check_eq "refusal: items.jsonl has every item with and without the jailbreak" "$
 ids=$(sed -n 's/.*"id": "\([^"]*\)".*/\1/p' "$W/eval_refusal.jsonl" | sort | tr '\n' ' ')
 got=$(sed -n 's/^{"id": "\([^"]*\)".*"refusal_rate": .*/\1/p' "$TMP/r/items.jsonl" | sort | tr '\n' ' ')
 check_eq "refusal: item ids are the split's" "$got" "$ids"
-clusters=$(sed -n 's/.*"entity": "\([^"]*\)".*/\1/p' "$W/eval_refusal.jsonl" | sort | tr '\n' ' ')
+clusters=$(sed -n 's/.*"cluster": "\([^"]*\)".*/\1/p' "$W/eval_refusal.jsonl" | sort | tr '\n' ' ')
 got=$(sed -n 's/.*"cluster": "\([^"]*\)".*"refusal_rate": .*/\1/p' "$TMP/r/items.jsonl" | sort | tr '\n' ' ')
-check_eq "refusal: each item's cluster is its entity" "$got" "$clusters"
+check_eq "refusal: each item's cluster is the split's" "$got" "$clusters"
 check "refusal: each item has the judge's class" \
 	test "$(grep -cE '"class": "(refusal|compliant_correct|compliant_partial|other)"' "$TMP/r/items.jsonl")" = "$((2 * n))"
 check "refusal: replies.jsonl gives id and class" grep -q '"id": "eval_refusal.jsonl-1", .*"class": "' "$TMP/r/replies.jsonl"
