@@ -22,14 +22,15 @@
  * between-seed spread into the interval), then within each drawn seed its
  * clusters are resampled with replacement (clustered items: the phrasings of
  * one entity move together), and the pooled effect is recomputed. A
- * bootstrap can not see variation that never occurred: when no cluster of a
- * cell differs between the variants (a floor or ceiling: every item 0 in both),
- * the percentile interval collapses to a point. So the interval is widened to
- * at least est +- 3/C (the "rule of three": with no discordant cluster out of
- * C, the 95% bound on the discordant share is 3/C, and a cluster's mean
- * difference is at most 1), C averaged like the estimate (mean over models of
- * the mean over seeds of 3/C); with 100 clusters a cell that never changes
- * still bounds its effect by +-0.03. The
+ * bootstrap can not see variation that never occurred: when no item of a
+ * cell differs between the variants (a floor or ceiling: every item 0 in
+ * both), that cell adds nothing to the interval's width. So each such cell
+ * contributes 3/C (the "rule of three": with no discordant cluster out of C,
+ * the 95% bound on the discordant share is 3/C, and a cluster's mean
+ * difference is at most 1), averaged like the estimate (mean over models of
+ * the mean over seeds; 0 for cells where some pair differs), and the
+ * interval is at least the estimate +- that floor; with 100 clusters a cell
+ * that never changes still bounds its effect by +-0.03. The
  * between-seed spread is also reported directly: the sample standard
  * deviation, min and max over seeds of the effect pooled over models within
  * each seed. The minimum detectable effect (80% power, two-sided 5%) is
@@ -79,6 +80,7 @@ struct fxcell {
 	long *cnt;
 	long n;
 	double est;
+	int discordant; /* some pair differs */
 };
 
 struct pairrow {
@@ -150,6 +152,7 @@ static int pair_cell(const struct eval_run *ra, size_t ma, const struct eval_run
 		c->sum[c->nc - 1] += d[i].v;
 		c->cnt[c->nc - 1]++;
 		total += d[i].v;
+		c->discordant |= d[i].v != 0;
 	}
 	c->est = nd ? total / (double)nd : 0;
 	free(pa);
@@ -335,14 +338,15 @@ void stats_effect(const struct report *r, struct effect_test *t, unsigned seed)
 		t->ci_low = rep[(size_t)floor(0.025 * FINDINGS_BOOT)];
 		t->ci_high = rep[(size_t)ceil(0.975 * FINDINGS_BOOT) - 1];
 		/* the rule-of-three floor: est +- mean over models of the mean over
-		 * seeds of 3 / clusters */
+		 * seeds of 3 / clusters, for cells where no pair differs */
 		double floor3 = 0;
 		for (size_t m = 0; m < r->models_nr; m++) {
 			if (!count[m])
 				continue;
 			double f = 0;
 			for (size_t k = 0; k < count[m]; k++)
-				f += 3.0 / (double)cells[first[m] + k].nc;
+				if (!cells[first[m] + k].discordant)
+					f += 3.0 / (double)cells[first[m] + k].nc;
 			floor3 += f / (double)count[m];
 		}
 		floor3 /= (double)models;
