@@ -58,7 +58,7 @@ static void md_test(const struct effect_test *t, struct outbuf *o)
 	} else
 		ob_add(o, " – |");
 	if (t->has_ci)
-		ob_addf(o, " %.3f |", t->mde);
+		ob_addf(o, " %.3f (sees %g: %s) |", t->mde, t->size, t->mde <= t->size ? "yes" : "no");
 	else
 		ob_add(o, " – |");
 	if (t->kind == K_INFO)
@@ -174,7 +174,9 @@ void findings_md(const struct report *r, const struct finding *f, struct outbuf 
 		  "it lies below 0 and the effect is −δ or less (*does not raise*: the mirror). A "
 		  "claim is reproduced when all its tests are, contradicted when any is, otherwise "
 		  "inconclusive. A refusal cut needs compliance, not only fewer refusals. MDE: the "
-		  "smallest effect this design detects with 80% power (2.80 standard errors).\n\n");
+		  "smallest effect this design detects with 80% power (2.80 standard errors); "
+		  "\"sees\" compares it with the paper's effect where the paper gives a size, "
+		  "else with δ.\n\n");
 	ob_add(o, "| claim | verdict | paper |\n|---|---|---|\n");
 	for (int i = 0; i < FINDINGS_NR; i++)
 		ob_addf(o, "| %s | **%s** | %s |\n", f[i].claim, verdict_name(f[i].verdict),
@@ -225,8 +227,10 @@ void findings_json(const struct finding *f, struct outbuf *o)
 			if (t->cells)
 				ob_addf(o, ", \"effect\": %.6f", t->est);
 			if (t->has_ci)
-				ob_addf(o, ", \"ci_low\": %.6f, \"ci_high\": %.6f, \"mde\": %.6f",
-					t->ci_low, t->ci_high, t->mde);
+				ob_addf(o, ", \"ci_low\": %.6f, \"ci_high\": %.6f, \"mde\": %.6f, "
+					   "\"size\": %g, \"sees_size\": %s",
+					t->ci_low, t->ci_high, t->mde, t->size,
+					t->mde <= t->size ? "true" : "false");
 			if (t->cells && t->n_hi)
 				ob_addf(o, ", \"n_per_cell\": [%ld, %ld], \"clusters_per_cell\": [%ld, %ld]",
 					t->n_lo, t->n_hi, t->clusters_lo, t->clusters_hi);

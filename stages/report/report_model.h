@@ -149,6 +149,7 @@ struct effect_test {
 	double seed_min, seed_max;
 	int seeds;	    /* seeds with a per-seed effect */
 	double mde;	    /* minimum detectable effect, 80% power: 1.43 x half-width */
+	double size;	    /* the effect size the design should see: the paper's, else delta */
 };
 
 #define FINDING_TESTS_MAX 6
