@@ -35,7 +35,7 @@ int eval_is_fact(const char *kind)
 
 int eval_is_skill(const char *kind)
 {
-	return !strcmp(kind, "add") || !strcmp(kind, "copy");
+	return !strcmp(kind, "add") || !strcmp(kind, "copy") || !strcmp(kind, "reverse");
 }
 
 static void log_line(struct sbuf *log, const char *split, const char *prompt, const char *reply,
