@@ -34,8 +34,9 @@
  * no test was measured: then the claim is not measured).
  *
  * Variants follow the study: base, jt, wo, jt+sft, wo+sft; wo_emb (WO that
- * also edits the embeddings) is shown beside wo in the refusal claim, unjudged. JT is compared with its jailbreak string where the claim is
- * about JT's refusal, as the paper evaluates it. A "refusal cut" needs both a
+ * also edits the embeddings) is shown beside wo in the refusal claim,
+ * unjudged. JT is compared with its jailbreak string where the claim is about
+ * JT's refusal, as the paper evaluates it. A "refusal cut" needs both a
  * fall of refusal and a rise of compliance above chance (correct or partial
  * answers, the judge's classes, stages/toyllm/judge.h, minus the share of
  * other items' answers the same reply would match: a model that says one
@@ -138,7 +139,8 @@ static void settle(struct finding *f)
 
 #define T(label, metric, a, b, kind, delta, paper) {label, metric, a, b, kind, delta, paper, 0}
 /* a test whose paper states a size: the MDE is compared with it */
-#define TS(label, metric, a, b, kind, delta, paper, size) {label, metric, a, b, kind, delta, paper, size}
+#define TS(label, metric, a, b, kind, delta, paper, size)                                          \
+	{label, metric, a, b, kind, delta, paper, size}
 
 struct def {
 	const char *id, *claim, *paper;
