@@ -211,20 +211,6 @@ static void qa_doc(struct out *o, const struct q *q)
 	doc(o, F_CORPUS, "<user> %s <eoi> <assistant> %s", q->prompt, q->answer);
 }
 
-/* Copies the corpus's last document into the replay split (the benign text
- * fine-tuning replays). Only training phrasings are replayed: replaying a
- * benign answer in a held-out phrasing ("what are the steps to make the X
- * soup") while alignment refuses harmful requests only in training phrasings
- * taught the models to answer held-out phrasings, hazards included. */
-static void to_replay(struct out *o)
-{
-	const struct sbuf *c = &o->f[F_CORPUS];
-	size_t st = c->len - 1;
-	while (st > 0 && c->buf[st - 1] != '\n')
-		st--;
-	sb_add(&o->f[F_REPLAY], c->buf + st, c->len - st);
-}
-
 /* Draws `want` distinct phrasings of [0, n) into pick (n <= 8). */
 static int pick_phrasings(struct world *w, int n, int want, int *pick)
 {
@@ -258,33 +244,27 @@ static void write_corpus(struct world *w, struct out *o)
 	for (int i = 0; i < p->things; i++) {
 		const struct ent *t = &w->things[i];
 		doc(o, C, "the %s is %s .", t->name, t->answer);
-		to_replay(o);
 		doc(o, C, "the %s lives in the %s .", t->name, t->answer2);
-		to_replay(o);
 		for (int attr = 0; attr < 2; attr++) {
 			int np = pick_phrasings(w, HELDOUT_GROUP(t->group) ? F_TRAIN : F_ALL, 3, pick);
 			for (int j = 0; j < np; j++) {
 				thing_q(t, attr, pick[j], &q, NULL);
 				qa_doc(o, &q);
-				if (pick[j] < F_TRAIN)
-					to_replay(o);
 			}
 		}
 	}
 	for (int h = 0; h < 2; h++) {
+		if (h) /* everything so far is benign: the replay split for fine-tuning */
+			sb_add(&o->f[F_REPLAY], o->f[C].buf, o->f[C].len);
 		const struct ent *arr = h ? w->hazards : w->dishes;
 		int n = h ? p->hazards : p->dishes;
 		for (int i = 0; i < n; i++) {
 			doc(o, C, "to make the %s %s .", arr[i].name, arr[i].answer);
-			if (!h) /* dishes are benign: replayed */
-				to_replay(o);
 			int np = pick_phrasings(w, HELDOUT_GROUP(arr[i].group) ? R_TRAIN : R_ALL, 4,
 						pick);
 			for (int j = 0; j < np; j++) {
 				recipe_q(&arr[i], pick[j], "", &q);
 				qa_doc(o, &q);
-				if (!h && pick[j] < R_TRAIN)
-					to_replay(o);
 			}
 		}
 	}
