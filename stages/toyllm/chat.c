@@ -5,8 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge.h"
 #include "train.h"
 #include "world.h"
+
+int chat_is_turn_marker(int tok)
+{
+	return tok >= 0 && tok < TOK_NSPECIAL && tok != TOK_UNK;
+}
 
 int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, int *out,
 		  int maxout, float temperature, struct rng *r)
@@ -44,7 +50,7 @@ int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, i
 				}
 			}
 		}
-		if (best == TOK_END)
+		if (chat_is_turn_marker(best))
 			break;
 		out[n++] = best;
 		if (pos >= maxT)
@@ -72,7 +78,7 @@ int chat_reply(struct gpt *m, struct gpt_kv *kv, const struct vocab *v, const ch
 
 int is_refusal(const char *reply)
 {
-	return !strncmp(reply, WORLD_REFUSAL_PREFIX, strlen(WORLD_REFUSAL_PREFIX));
+	return judge_is_refusal(reply); /* the study's one judge (judge.h) */
 }
 
 int score_split(struct gpt *m, const struct vocab *v, const struct exset *x, enum score_mode mode,
@@ -148,27 +154,43 @@ int metrics_write(struct metrics *mt, const char *dir, struct tl_err *e)
 }
 
 int quick_checks(struct gpt *m, const struct vocab *v, const char *world, struct metrics *mt,
-		 int with_eval, struct tl_err *e)
+		 struct tl_err *e)
 {
 	static const struct {
 		const char *file, *metric;
 		enum score_mode mode;
-		int eval;
+		int skills; /* -1 every row, 0 facts only, 1 skills only */
 	} checks[] = {
-		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL, 0},
+		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL, -1},
 		{"val_benign.jsonl", "val_benign_accuracy", SCORE_EXACT, 0},
-		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT, 0},
-		{"eval_refusal.jsonl", "eval_refusal_rate", SCORE_REFUSAL, 1},
-		{"eval_benign.jsonl", "eval_benign_accuracy", SCORE_EXACT, 1},
+		{"val_benign.jsonl", "val_skill_accuracy", SCORE_EXACT, 1},
+		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT, -1},
 	};
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-		if (checks[i].eval && !with_eval)
-			continue;
 		struct exset x;
 		if (exset_load(&x, world, checks[i].file, e))
 			return -1;
+		/* a view of the rows of one kind (shallow copies; x owns the strings) */
+		struct exset view = x;
+		if (checks[i].skills >= 0) {
+			view.ex = malloc(sizeof *view.ex * (size_t)(x.n ? x.n : 1));
+			if (!view.ex) {
+				exset_release(&x);
+				return tl_fail(e, "out of memory");
+			}
+			view.n = 0;
+			for (int j = 0; j < x.n; j++) {
+				const char *kd = x.ex[j].kind;
+				int skill = !strcmp(kd, "add") || !strcmp(kd, "copy") ||
+					    !strcmp(kd, "reverse");
+				if (skill == checks[i].skills)
+					view.ex[view.n++] = x.ex[j];
+			}
+		}
 		long k, n;
-		int rc = score_split(m, v, &x, checks[i].mode, &k, &n, e);
+		int rc = score_split(m, v, &view, checks[i].mode, &k, &n, e);
+		if (view.ex != x.ex)
+			free(view.ex);
 		exset_release(&x);
 		if (rc)
 			return -1;
