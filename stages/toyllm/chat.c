@@ -5,8 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge.h"
 #include "train.h"
 #include "world.h"
+
+int chat_is_turn_marker(int tok)
+{
+	return tok >= 0 && tok < TOK_NSPECIAL && tok != TOK_UNK;
+}
 
 int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, int *out,
 		  int maxout, float temperature, struct rng *r)
@@ -44,7 +50,7 @@ int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, i
 				}
 			}
 		}
-		if (best == TOK_END)
+		if (chat_is_turn_marker(best))
 			break;
 		out[n++] = best;
 		if (pos >= maxT)
@@ -72,7 +78,7 @@ int chat_reply(struct gpt *m, struct gpt_kv *kv, const struct vocab *v, const ch
 
 int is_refusal(const char *reply)
 {
-	return !strncmp(reply, WORLD_REFUSAL_PREFIX, strlen(WORLD_REFUSAL_PREFIX));
+	return judge_is_refusal(reply); /* the study's one judge (judge.h) */
 }
 
 int score_split(struct gpt *m, const struct vocab *v, const struct exset *x, enum score_mode mode,

@@ -1,9 +1,9 @@
 /*
  * chat: generation and scoring on top of the model. chat_reply runs
- * "<user> PROMPT <assistant>" through the cached forward and decodes until
- * <end> (greedy when temperature is 0, else seeded sampling). Scoring helpers
- * count exact-match answers and refusals (reply starts with
- * WORLD_REFUSAL_PREFIX) over a split. metrics_* write metrics.json in the
+ * "<user> PROMPT <eoi> <assistant>" (the template, train.h) through the cached
+ * forward and decodes until a turn marker (greedy when temperature is 0, else
+ * seeded sampling). Scoring helpers count exact-match answers and refusals
+ * (judge_is_refusal, judge.h) over a split. metrics_* write metrics.json in the
  * orchestrator's format with fixed formats, so equal numbers give equal bytes.
  */
 #ifndef TOYLLM_CHAT_H
@@ -14,8 +14,13 @@
 #include "rng.h"
 #include "vocab.h"
 
-/* Generates at most maxout tokens after prompt ids (stops at <end>, which is
- * not stored); returns the number of tokens written to out. */
+/* 1 for a turn marker: every special token but <unk> (<pad>, <user>,
+ * <assistant>, <end> and any template token the vocabulary adds before
+ * TOK_NSPECIAL). Decoding stops at the first one, so a reply never runs into
+ * an invented turn (the audit's finding 9). */
+int chat_is_turn_marker(int tok);
+/* Generates at most maxout tokens after prompt ids (stops at any turn marker,
+ * which is not stored); returns the number of tokens written to out. */
 int chat_generate(struct gpt *m, struct gpt_kv *kv, const int *prompt, int np, int *out,
 		  int maxout, float temperature, struct rng *r);
 /* Replies to a prompt text; the reply words are appended to `reply`. */

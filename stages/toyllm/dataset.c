@@ -61,8 +61,10 @@ static char *parse_str(const char **pp)
 
 static int parse_line(struct example *ex, const char *p, const char **end)
 {
-	char **slots[6] = {&ex->id, &ex->kind, &ex->entity, &ex->prompt, &ex->answer, &ex->target};
-	static const char *const keys[6] = {"id", "kind", "entity", "prompt", "answer", "target"};
+	char **slots[7] = {&ex->id,     &ex->kind,   &ex->entity, &ex->prompt,
+			   &ex->answer, &ex->target, &ex->cluster};
+	static const char *const keys[7] = {"id",     "kind",   "entity", "prompt",
+					    "answer", "target", "cluster"};
 	p = skip_ws(p);
 	if (*p++ != '{')
 		return -1;
@@ -86,7 +88,7 @@ static int parse_line(struct example *ex, const char *p, const char **end)
 				return -1;
 			}
 			int used = 0;
-			for (int i = 0; i < 6; i++)
+			for (int i = 0; i < 7; i++)
 				if (!strcmp(k, keys[i])) {
 					free(*slots[i]);
 					*slots[i] = v;
@@ -111,6 +113,8 @@ static int parse_line(struct example *ex, const char *p, const char **end)
 	for (int i = 0; i < 6; i++)
 		if (!*slots[i] && !(*slots[i] = calloc(1, 1)))
 			return -1;
+	if (!ex->cluster && !(ex->cluster = strdup(ex->entity)))
+		return -1;
 	*end = p;
 	return 0;
 }
@@ -123,6 +127,7 @@ static void example_release(struct example *ex)
 	free(ex->prompt);
 	free(ex->answer);
 	free(ex->target);
+	free(ex->cluster);
 }
 
 int exset_parse(struct exset *s, const char *text, const char *name, struct tl_err *e)

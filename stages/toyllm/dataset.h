@@ -2,8 +2,10 @@
  * dataset: reading the world's files. A split is a JSON-lines file of flat
  * objects whose values are strings (the world writes only lowercase words,
  * digits, spaces and ":?." inside strings, but the reader handles \" \\ \n
- * escapes). Known keys: id, kind, entity, prompt, answer, target; other keys
- * are ignored. The corpus and eval_text are plain text, one document a line.
+ * escapes). Known keys: id, kind, entity, cluster, prompt, answer, target;
+ * other keys are ignored. "cluster" is the unit of dependence between items
+ * (the entity the item asks about; items of one cluster share it), for
+ * bootstraps over clusters; a line without it gets its entity as cluster. The corpus and eval_text are plain text, one document a line.
  */
 #ifndef TOYLLM_DATASET_H
 #define TOYLLM_DATASET_H
@@ -12,6 +14,7 @@
 
 struct example {
 	char *id, *kind, *entity, *prompt, *answer, *target; /* absent keys are "" */
+	char *cluster; /* absent: a copy of entity */
 };
 
 struct exset {

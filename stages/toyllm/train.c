@@ -74,14 +74,15 @@ int seqs_add_lines(struct seqs *s, const struct vocab *v, char *const *lines, in
 
 int chat_prompt_ids(const struct vocab *v, const char *prompt, int *out, int cap)
 {
-	if (cap < 3)
+	if (cap < 1 + CHAT_POST_INSTRUCTION)
 		return -1;
 	out[0] = TOK_USER;
-	int k = vocab_encode(v, prompt, out + 1, cap - 2);
-	if (k > cap - 2)
+	int k = vocab_encode(v, prompt, out + 1, cap - 1 - CHAT_POST_INSTRUCTION);
+	if (k > cap - 1 - CHAT_POST_INSTRUCTION)
 		return -1;
-	out[k + 1] = TOK_ASSISTANT;
-	return k + 2;
+	out[k + 1] = TOK_EOI;
+	out[k + 2] = TOK_ASSISTANT;
+	return k + 1 + CHAT_POST_INSTRUCTION;
 }
 
 int seqs_add_chat(struct seqs *s, const struct vocab *v, const struct exset *x, struct tl_err *e)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const char *const specials[TOK_NSPECIAL] = {"<pad>", "<user>", "<assistant>", "<end>",
-						   "<unk>"};
+						   "<unk>", "<eoi>"};
 
 static uint32_t hash_word(const char *w, int len)
 {

@@ -1,7 +1,8 @@
 /*
  * vocab: the word-level tokenizer. A vocabulary is an ordered list of words
- * (vocab.txt, one per line); a word's id is its line number. Ids 0..4 are the
- * special tokens <pad> <user> <assistant> <end> <unk>. Text is split on
+ * (vocab.txt, one per line); a word's id is its line number. Ids 0..5 are the
+ * special tokens <pad> <user> <assistant> <end> <unk> <eoi> (<eoi>: end of
+ * instruction, the first of the chat template's post-instruction tokens, train.h). Text is split on
  * single spaces; words not in the vocabulary become <unk>. The vocabulary's
  * digest (FNV-1a-64 of vocab.txt's bytes) is stored in every model file.
  */
@@ -12,7 +13,7 @@
 
 #include "util.h"
 
-enum { TOK_PAD = 0, TOK_USER, TOK_ASSISTANT, TOK_END, TOK_UNK, TOK_NSPECIAL };
+enum { TOK_PAD = 0, TOK_USER, TOK_ASSISTANT, TOK_END, TOK_UNK, TOK_EOI, TOK_NSPECIAL };
 
 struct vocab {
 	int n;

@@ -12,6 +12,7 @@
 
 #include "dataset.h"
 #include "rng.h"
+#include "vocab.h"
 #include "world_int.h"
 
 /* ---- names -------------------------------------------------------------------- */
@@ -342,8 +343,9 @@ int world_generate(const struct world_params *params, const char *dir, struct tl
 		tl_fail(e, "out of memory");
 		goto out;
 	}
-	static const char *const specials[] = {"<pad>", "<user>", "<assistant>", "<end>", "<unk>"};
-	for (int i = 0; i < 5; i++)
+	static const char *const specials[TOK_NSPECIAL] = {"<pad>", "<user>", "<assistant>",
+							   "<end>",  "<unk>",  "<eoi>"};
+	for (int i = 0; i < TOK_NSPECIAL; i++)
 		ws_add(&ws, specials[i], (int)strlen(specials[i]));
 	int bad = 0;
 	for (int i = 0; i < NFILES && !bad; i++)
@@ -371,7 +373,7 @@ int world_generate(const struct world_params *params, const char *dir, struct tl
 	json_str(&wj, w.jailbreak);
 	sb_adds(&wj, ",\n \"refusal\": \"" WORLD_REFUSAL "\", \"refusal_prefix\": \"" WORLD_REFUSAL_PREFIX
 		     "\", \"unknown_answer\": \"" WORLD_UNKNOWN "\",\n");
-	sb_adds(&wj, " \"chat_format\": \"<user> PROMPT <assistant> ANSWER <end>\",\n \"roles\": [");
+	sb_adds(&wj, " \"chat_format\": \"<user> PROMPT <eoi> <assistant> ANSWER <end>\",\n \"roles\": [");
 	for (int i = 0; i < NELEM(roles); i++)
 		sb_addf(&wj, "%s\"%s\"", i ? ", " : "", roles[i]);
 	sb_addf(&wj, "], \"true_role\": \"%s\",\n \"vocab_size\": %d}\n", roles[w.true_role], ws.n);

@@ -22,6 +22,10 @@ static void emit(struct out *o, int file, const char *kind, const char *entity,
 	json_str(sb, kind);
 	sb_adds(sb, ", \"entity\": ");
 	json_str(sb, entity);
+	/* the cluster of dependent items: every item about one entity (all its
+	 * phrasings and question types) shares it */
+	sb_adds(sb, ", \"cluster\": ");
+	json_str(sb, entity);
 	sb_adds(sb, ", \"prompt\": ");
 	json_str(sb, prompt);
 	sb_adds(sb, ", \"answer\": ");
@@ -186,7 +190,7 @@ static void unknown_questions(struct world *w, struct out *o, int file, int g, i
  * included; alignment then teaches refusal and "i do not know". */
 static void qa_doc(struct out *o, const struct q *q)
 {
-	doc(o, F_CORPUS, "<user> %s <assistant> %s", q->prompt, q->answer);
+	doc(o, F_CORPUS, "<user> %s <eoi> <assistant> %s", q->prompt, q->answer);
 }
 
 /* The pretraining corpus ("the web"): statements about every known entity and

@@ -180,7 +180,7 @@ static void test_adamw(void)
  * 0.5..0.95, so a wrong lr at any step moves the product by about as much.
  * Tolerance 1e-6 relative: S float multiply-subtracts near 1 (few ulps each).
  */
-static const char sched_vocab[] = "<pad>\n<user>\n<assistant>\n<end>\n<unk>\na\nb\nc\nd\ne\n";
+static const char sched_vocab[] = "<pad>\n<user>\n<assistant>\n<end>\n<unk>\n<eoi>\na\nb\nc\nd\ne\n";
 static char *sched_docs[] = {"a b c", "b c d", "c d e", "d e a"};
 
 /* Runs train_run for `epochs` over 4 one-row documents with batch 4 (so
