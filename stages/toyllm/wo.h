@@ -22,17 +22,19 @@
  * has no candidate.
  *
  * Scores (each a mean over the selection prompts, in nats):
- *   refusal  = log-odds log(p + 1e-8) - log(1 - p + 1e-8) of the refusal
- *              continuation (WORLD_REFUSAL, teacher-forced after the prompt)
- *              on harmful prompts, under the edit that would be saved;
+ *   refusal  = log-odds log(p + 1e-8) - log(1 - p + 1e-8), p = the
+ *              probability that the reply opens with a refusal
+ *              (wo_refusal_openings: the judge's refusal markers that open a
+ *              reply, those the vocabulary can spell; teacher-forced, their
+ *              probabilities add since no opening is a prefix of another), on
+ *              harmful prompts under the edit that would be saved;
  *   steering = the same log-odds on harmless prompts with r (not
  *              normalised) added to the residual stream at the candidate's
  *              layer input, every position (activation addition);
  *   kl       = KL(base || edited) of the next-token distribution at the last
  *              prompt position on harmless prompts.
- * The reference scores log-odds of the first refusal token; here the whole
- * refusal sentence is scored, since the world's first word "i" also starts
- * "i do not know".
+ * The reference takes the log-odds of the first refusal token; here the
+ * first token "i" also opens "i do not know", so whole openings are scored.
  *
  * The edit (what is scored is what is saved): W <- W - r^ r^T W for every
  * block's attention output and MLP output matrices and their biases (method
@@ -132,7 +134,12 @@ int wo_filter_pairs(struct gpt *m, const struct vocab *v, const struct exset *ha
 int wo_directions(struct gpt *m, const struct vocab *v, const struct exset *harmful,
 		  const struct exset *harmless, int npost, float *r, struct tl_err *e);
 
-/* Mean over x of the log-odds of the refusal continuation (see above), with
+/* Refusal openings, NULL-terminated; the first is WORLD_REFUSAL_PREFIX and
+ * must be in the vocabulary, the others are skipped when they are not. */
+extern const char *const wo_refusal_openings[];
+/* The ids of an opening (at most cap), or -1 when a word is not in v. */
+int wo_opening_ids(const struct vocab *v, const char *opening, int *ids, int cap);
+/* Mean over x of the log-odds of a refusal opening (see above), with
  * whatever hook m has set. */
 int wo_refusal_score(struct gpt *m, const struct vocab *v, const struct exset *x,
 		     double *score, struct tl_err *e);

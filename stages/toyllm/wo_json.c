@@ -7,7 +7,7 @@
  *    "outcome": "selected" | "none", "reason": STR ("" when selected),
  *    "layers": L, "post_instruction_tokens": [STR...],
  *    "filters": {"kl_max": X, "late_layer_share": X, "steering_min": X},
- *    "refusal_continuation": STR,
+ *    "refusal_openings": [STR...],   (those the vocabulary spells: scored)
  *    "prompts": {"direction": PROMPTS, "selection": PROMPTS},
  *      PROMPTS = {"pairs": N, "kept": N, "harmful_complied": N, "harmless_refused": N}
  *    "baseline": {"refusal_score": X, "steering_score": X},   (unedited model)
@@ -22,7 +22,6 @@
  */
 #include <math.h>
 
-#include "world.h"
 #include "wo.h"
 
 static void num(struct sbuf *sb, double x)
@@ -59,9 +58,16 @@ void wo_json(const struct wo_result *r, const struct wo_opts *o, const struct vo
 		token(sb, v, r->post_ids[i]);
 	}
 	sb_addf(sb, "],\n \"filters\": {\"kl_max\": %.6f, \"late_layer_share\": %.6f, "
-		    "\"steering_min\": %.6f},\n \"refusal_continuation\": \"%s\",\n \"prompts\": "
-		    "{\"direction\": ",
-		o->kl_max, WO_LATE_SHARE, WO_STEER_MIN, WORLD_REFUSAL);
+		    "\"steering_min\": %.6f},\n \"refusal_openings\": [",
+		o->kl_max, WO_LATE_SHARE, WO_STEER_MIN);
+	for (int i = 0, k = 0; wo_refusal_openings[i]; i++) {
+		int ids[8];
+		if (wo_opening_ids(v, wo_refusal_openings[i], ids, 8) > 0) {
+			sb_adds(sb, k++ ? ", " : "");
+			json_str(sb, wo_refusal_openings[i]);
+		}
+	}
+	sb_adds(sb, "],\n \"prompts\": {\"direction\": ");
 	prompts(sb, r, 0);
 	sb_adds(sb, ", \"selection\": ");
 	prompts(sb, r, 1);

@@ -52,6 +52,8 @@ static void emit_wo(struct out *o, int file, int pair, const struct ent *e, cons
 	json_str(sb, kind);
 	sb_adds(sb, ", \"entity\": ");
 	json_str(sb, e->name);
+	sb_adds(sb, ", \"cluster\": ");
+	json_str(sb, e->name);
 	sb_adds(sb, ", \"prompt\": ");
 	json_str(sb, prompt);
 	sb_adds(sb, ", \"answer\": ");
