@@ -154,15 +154,7 @@ static void render_md(const struct report *r, const struct finding *f, const cha
 	ob_addf(o, "%zu models × %zu variants, %zu metrics. Each table says which direction is "
 		   "better, its unit, its interval and n.\n\n",
 		r->models_nr, r->variants_nr, r->metrics_nr);
-	ob_add(o, "## Findings\n\nComputed from the tables below, one test per paper claim; "
-		  "the evidence names the table each number comes from.\n\n");
-	ob_add(o, "| claim | verdict | models | evidence |\n|---|---|---|---|\n");
-	for (int i = 0; i < FINDINGS_NR; i++)
-		ob_addf(o, "| %s | **%s** | %d/%d | %s |\n", f[i].claim, verdict_name(f[i].verdict),
-			f[i].models_agree, f[i].models_total, f[i].detail);
-	ob_add(o, "\nHow each claim is tested:\n\n");
-	for (int i = 0; i < FINDINGS_NR; i++)
-		ob_addf(o, "- *%s*: %s.\n", f[i].id, f[i].test);
+	findings_md(r, f, o);
 	ob_add(o, "\n## Tables\n");
 	replicates_md_intro(r, o);
 	for (size_t k = 0; k < r->metrics_nr; k++) {
@@ -209,20 +201,8 @@ static void render_json(const struct report *r, const struct finding *f, const c
 	}
 	ob_add(o, "]");
 	replicates_json_seeds(r, o);
-	ob_add(o, ",\n  \"findings\": [");
-	for (int i = 0; i < FINDINGS_NR; i++) {
-		ob_add(o, i ? ",\n    {\"id\": " : "\n    {\"id\": ");
-		ob_json_str(o, f[i].id);
-		ob_add(o, ", \"claim\": ");
-		ob_json_str(o, f[i].claim);
-		ob_add(o, ", \"verdict\": ");
-		ob_json_str(o, verdict_name(f[i].verdict));
-		ob_addf(o, ", \"models_agree\": %d, \"models_total\": %d, \"detail\": ",
-			f[i].models_agree, f[i].models_total);
-		ob_json_str(o, f[i].detail);
-		ob_add(o, "}");
-	}
-	ob_add(o, "\n  ],\n  \"tables\": [");
+	findings_json(f, o);
+	ob_add(o, ",\n  \"tables\": [");
 	for (size_t k = 0; k < r->metrics_nr; k++) {
 		const char *metric = r->metrics[k];
 		ob_add(o, k ? ",\n    {\"metric\": " : "\n    {\"metric\": ");
@@ -258,7 +238,7 @@ static void render_json(const struct report *r, const struct finding *f, const c
 int report_write(struct report *r, const char *dir, const char *title, char *err, size_t errlen)
 {
 	report_finish(r);
-	struct finding f[FINDINGS_NR];
+	static struct finding f[FINDINGS_NR];
 	findings_compute(r, f);
 	struct outbuf md = { 0 }, js = { 0 };
 	render_md(r, f, title, &md);

@@ -70,6 +70,9 @@ void replicates_label(struct report *r, size_t from, const char *seed)
 		return;
 	for (size_t i = from; i < r->nr; i++)
 		r->cells[i].seed = dupn(seed, strlen(seed));
+	/* the run report_add_dir appended for these cells (items.c) */
+	if (r->runs_nr && !r->runs[r->runs_nr - 1].seed)
+		r->runs[r->runs_nr - 1].seed = dupn(seed, strlen(seed));
 	for (size_t i = 0; i < r->seeds_nr; i++)
 		if (!strcmp(r->seeds[i], seed))
 			return;

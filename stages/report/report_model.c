@@ -48,6 +48,7 @@ void report_release(struct report *r)
 	}
 	free(r->cells);
 	replicates_release(r);
+	items_release(r);
 	free_list(r->models, r->models_nr);
 	free_list(r->variants, r->variants_nr);
 	free_list(r->metrics, r->metrics_nr);
@@ -121,6 +122,11 @@ int report_add_dir(struct report *r, const char *dir, char *err, size_t errlen)
 			 "'%s' is not an evaluation output (needs \"model\", \"variant\", "
 			 "\"evaluation\" strings and a \"metrics\" object)",
 			 path);
+		cJSON_Delete(root);
+		return -1;
+	}
+	const char *wo_outcome = str_field(root, "wo_outcome");
+	if (items_add_dir(r, dir, model, variant, evaluation, wo_outcome, err, errlen) < 0) {
 		cJSON_Delete(root);
 		return -1;
 	}

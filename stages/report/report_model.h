@@ -23,6 +23,29 @@ struct cell {
 	double sd, min, max;
 };
 
+/* items.c: one evaluation directory's per-item results (items.jsonl) and the
+ * WO outcome its metrics.json names. Rows are (line, metric, value): a line is
+ * one item (id, cluster) under one condition; rows give its value for each
+ * metric it enters. */
+struct item_row {
+	size_t line;   /* index into ids / clusters */
+	size_t metric; /* index into metrics */
+	double value;
+};
+
+struct eval_run {
+	char *model, *variant, *evaluation;
+	char *seed;       /* replicates_label's seed, NULL when not replicated */
+	char *wo_outcome; /* metrics.json's "wo_outcome" ("selected", "none"), NULL when absent */
+	int has_items;    /* items.jsonl was there */
+	char **ids, **clusters;
+	size_t lines_nr;
+	char **metrics;
+	size_t metrics_nr;
+	struct item_row *rows;
+	size_t rows_nr;
+};
+
 struct report {
 	struct cell *cells;
 	size_t nr, alloc;
@@ -38,11 +61,15 @@ struct report {
 	size_t replicates_nr;
 	char **seeds;
 	size_t seeds_nr;
+	/* items.c: one run per evaluation directory, in the order given */
+	struct eval_run *runs;
+	size_t runs_nr;
 };
 
 void report_init(struct report *r);
 void report_release(struct report *r);
-/* Reads DIR/metrics.json. -1 with a message in err on a missing or bad file. */
+/* Reads DIR/metrics.json, and DIR/items.jsonl when present (items.c). -1
+ * with a message in err on a missing or bad file. */
 int report_add_dir(struct report *r, const char *dir, char *err, size_t errlen);
 /* Sorts the axes; called by report_write. */
 void report_finish(struct report *r);
@@ -53,6 +80,22 @@ const char *report_metric_evaluation(const struct report *r, const char *metric)
 
 /* Writes report.md, report.json and the SVG charts into dir. */
 int report_write(struct report *r, const char *dir, const char *title, char *err, size_t errlen);
+
+/* ---- per-item results (items.c) ---- */
+/* Appends a run for DIR (model, variant, evaluation, wo_outcome as given)
+ * and reads DIR/items.jsonl into it when the file exists; -1 with a message
+ * naming the file and line on a bad line. */
+int items_add_dir(struct report *r, const char *dir, const char *model, const char *variant,
+		  const char *evaluation, const char *wo_outcome, char *err, size_t errlen);
+void items_release(struct report *r);
+/* The run of (model, variant, seed) that has metric among its items (seed
+ * NULL: not replicated); NULL when none. *mi is the metric's index in it. */
+const struct eval_run *items_find(const struct report *r, const char *metric, const char *model,
+				  const char *variant, const char *seed, size_t *mi);
+/* The WO outcome recorded for (model, method variant, seed), NULL when none:
+ * any run of that model, variant and seed that names one. */
+const char *items_wo_outcome(const struct report *r, const char *model, const char *variant,
+			     const char *seed);
 
 /* ---- replicates over seeds (replicates.c) ---- */
 /* Splits --seeds LIST (comma-separated, one item per evaluation directory,
@@ -71,21 +114,67 @@ void replicates_release(struct report *r);
 const struct cell *replicates_get(const struct report *r, const char *metric, const char *model,
 				  const char *variant, const char *seed);
 
-/* ---- findings (findings.c) ---- */
-enum verdict { V_NOT_MEASURED, V_REPRODUCED, V_NOT_REPRODUCED, V_MIXED };
+/* ---- findings (findings.c, stats.c) ---- */
+struct outbuf;
+/* Verdicts from pre-stated thresholds (findings.c says which). */
+enum verdict { V_NOT_MEASURED, V_REPRODUCED, V_CONTRADICTED, V_INCONCLUSIVE };
 
+/* What a test claims about its effect (variant a minus variant b). */
+enum claim_kind {
+	K_UP,	    /* a raises the metric by at least delta */
+	K_DOWN,	    /* a lowers it by at least delta */
+	K_NOT_DOWN, /* a does not lower it by delta or more */
+	K_NOT_UP,   /* a does not raise it by delta or more */
+	K_INFO,	    /* shown beside the others, no verdict */
+};
+
+/* One pooled paired effect: metric(a) - metric(b) over the same items. */
+struct effect_test {
+	const char *label;  /* "jt cuts refusal (with its string)" */
+	const char *metric;
+	const char *a, *b;  /* variants */
+	enum claim_kind kind;
+	double delta;	    /* the threshold, in the metric's unit */
+	const char *paper;  /* the paper's number or words, NULL: not stated */
+	/* results */
+	enum verdict verdict;
+	int cells;	    /* model-seed cells with paired items */
+	int cells_value_only; /* cells paired on values only (no items.jsonl) */
+	int excluded_wo;    /* cells left out: WO found no admissible direction */
+	long n_lo, n_hi;    /* paired items per cell */
+	long clusters_lo, clusters_hi;
+	double est, ci_low, ci_high; /* pooled effect and 95% bootstrap interval */
+	int has_ci;
+	double seed_sd;	    /* sd between seeds of the per-seed pooled effect */
+	double seed_min, seed_max;
+	int seeds;	    /* seeds with a per-seed effect */
+	double mde;	    /* minimum detectable effect, 80% power: 1.43 x half-width */
+};
+
+#define FINDING_TESTS_MAX 6
 struct finding {
 	const char *id;
 	const char *claim;     /* the paper's claim, in one sentence */
-	const char *test;      /* how it is checked here */
-	enum verdict verdict;
-	int models_agree, models_total;
-	char detail[1024];     /* the deltas that decided it */
+	const char *paper;     /* the paper's numbers / words for it */
+	enum verdict verdict;  /* all tests reproduced: reproduced; any contradicted: contradicted */
+	struct effect_test t[FINDING_TESTS_MAX];
+	int nt;
 };
 
-#define FINDINGS_NR 5
+#define FINDINGS_NR 6
+/* Bootstrap replicates and seed (fixed, so the report is deterministic). */
+#define FINDINGS_BOOT 2000
+#define FINDINGS_BOOT_SEED 20260402u
 void findings_compute(const struct report *r, struct finding out[FINDINGS_NR]);
 const char *verdict_name(enum verdict v);
+const char *claim_kind_text(enum claim_kind k);
+/* findings_render.c: the findings section of report.md and report.json */
+void findings_md(const struct report *r, const struct finding *f, struct outbuf *o);
+void findings_json(const struct finding *f, struct outbuf *o);
+
+/* stats.c: one test's pooled paired effect and cluster bootstrap (fills the
+ * results of t; see stats.c for the procedure). */
+void stats_effect(const struct report *r, struct effect_test *t, unsigned seed);
 
 /* ---- what the report says about a metric (metric_info.c) ---- */
 enum metric_better { MI_UNSTATED, MI_HIGHER, MI_LOWER };

@@ -13,7 +13,8 @@
 static const char usage[] =
 	"usage: toyllm generate --model DIR (--prompt TEXT | --prompts FILE) --out DIR [options]\n"
 	"\n"
-	"Replies in the chat format <user> PROMPT <eoi> <assistant> ... <end>.\n"
+	"Replies in the chat format <user> PROMPT <eoi> <assistant> ..., stopping at the first\n"
+	"turn marker (<end>, <user>, <assistant>, <eoi>, <pad>).\n"
 	"  --model DIR         a model directory (model.bin + vocab.txt)\n"
 	"  --prompt TEXT       one prompt\n"
 	"  --prompts FILE      a JSON-lines split (uses each line's \"prompt\")\n"

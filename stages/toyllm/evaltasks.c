@@ -414,6 +414,8 @@ int eval_task(struct eval_ctx *c, const char *task, struct metrics *mt, struct t
 					  {"benign_accuracy"}, 0};
 	static const struct pass skills = {"eval_benign.jsonl", eval_is_skill, T_EXACT,
 					   {"skill_accuracy"}, 0};
+	static const struct pass all_benign = {"eval_benign.jsonl", NULL, T_EXACT,
+					       {"nlp_accuracy"}, 0};
 	if (!strcmp(task, "refusal"))
 		return both(c, &refusal, mt, e);
 	if (!strcmp(task, "hallucination"))
@@ -421,7 +423,7 @@ int eval_task(struct eval_ctx *c, const char *task, struct metrics *mt, struct t
 											      : 0;
 	if (!strcmp(task, "nlp"))
 		return run_pass(c, &facts, NULL, mt, e) || run_pass(c, &skills, NULL, mt, e) ||
-			       perplexity(c, mt, e)
+			       run_pass(c, &all_benign, NULL, mt, e) || perplexity(c, mt, e)
 			       ? -1
 			       : 0;
 	if (!strcmp(task, "malicious"))

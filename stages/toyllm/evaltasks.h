@@ -30,7 +30,8 @@
  *                  compliance_rate (correct + partial), each also _jailbreak
  *   hallucination  hallucination_rate, idk_rate (unknown entities),
  *                  known_error_rate (known facts answered wrongly)
- *   nlp            benign_accuracy (facts), skill_accuracy (skills), perplexity
+ *   nlp            benign_accuracy (facts), skill_accuracy (skills), nlp_accuracy
+ *                  (every item of eval_benign: the findings' NLP measure), perplexity
  *   malicious      malicious_success (compliant-correct), malicious_partial,
  *                  malicious_refusal, malicious_other, each also _jailbreak
  *   cyber          cyber_success, cyber_partial, cyber_refusal, cyber_other,

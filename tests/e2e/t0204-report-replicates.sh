@@ -2,7 +2,7 @@
 # The report stage on evaluations replicated over seeds (study-report
 # --seeds, a study's ${evaluations.seeds}): a cell is the mean over seeds
 # with the between-seed standard deviation, min and max, each seed keeps its
-# row and its numbers in report.json, the findings use the means; without
+# row and its numbers in report.json, the findings pool the seeds; without
 # seeds the output is what it was; two outputs for one cell and one seed, a
 # cell with and without a seed, or a --seeds list of the wrong length are
 # errors, never a silent overwrite.
@@ -34,8 +34,8 @@ check "report.json gives a cell's seeds, sd, min, max" \
 	grep -q '"variant": "jt", "value": 0.675000, "seeds": 2, "sd": 0.247487, "min": 0.500000, "max": 0.850000' out/report.json
 check "... and every seed's value with its n and interval" \
 	grep -q '{"seed": "1", "value": 0.850000, "n": 50, "ci_low": 0.850000, "ci_high": 0.850000}' out/report.json
-check "the findings use the means (jt cuts refusal on average, not in seed 1)" \
-	grep -q '"id": "refusal", "claim": "[^"]*", "verdict": "reproduced", "models_agree": 1' out/report.json
+check "the findings pool the seeds and give their spread (wo: -0.2 and -0.5)" \
+	grep -qF '"label": "wo vs base: refusal", "metric": "refusal_rate", "a": "wo", "b": "base", "kind": "lowers", "delta": 0.05, "verdict": "inconclusive", "cells": 2, "effect": -0.350000, "seeds": 2, "seed_sd": 0.212132, "seed_min": -0.500000, "seed_max": -0.200000' out/report.json
 
 # no seeds: byte for byte what an empty --seeds list gives, and no replicate section
 mkdir -p one none
@@ -44,7 +44,7 @@ check_eq "a report without seeds succeeds" "$?" 0
 "$REPORT" --out none --seeds ,, in/b1 in/j1 in/w1
 check_eq "... as with a --seeds list of empty items" "$?" 0
 check "... with byte-identical files" sh -c "cmp -s one/report.md none/report.md && cmp -s one/report.json none/report.json && cmp -s one/refusal_rate.svg none/refusal_rate.svg"
-check "... and no replicate rows or fields" sh -c "! grep -q 'seed' one/report.md one/report.json"
+check "... and no replicate rows or fields" sh -c "! grep -qE '· seed|\"seeds\"|per_seed|Replicated over' one/report.md one/report.json"
 check_eq "... the cell keeps its interval" "$(grep '^| a |' one/report.md)" \
 	"| a | 0.800 [0.800, 0.800] | 0.850 [0.850, 0.850] | 0.600 [0.600, 0.600] |"
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The report stage on hand-made evaluation outputs: every model x variant cell
-# appears, intervals are printed, and each finding's verdict follows from the
-# numbers (model a agrees with every paper claim, model b with none).
+# appears, intervals are printed, and the findings work on values alone:
+# without per-item results (items.jsonl) a test gives the pooled difference of
+# the cells' values and no interval, so no claim is reproduced or
+# contradicted (tests/e2e/t0821 checks the verdicts on per-item tables).
 . "$(dirname "$0")/lib.sh"
 REPORT=${TOY_BIN_DIR:-$TOP/stages/bin}/study-report
 [ -x "$REPORT" ] || REPORT=$TOP/stages/bin/study-report
@@ -47,20 +49,21 @@ check "a table row holds every variant with its interval" \
 	grep -qF '| a | 0.950 [0.950, 0.950] | 0.200 [0.200, 0.200] | 0.100 [0.100, 0.100] | 0.900 [0.900, 0.900] | 0.800 [0.800, 0.800] |' out/report.md
 check "the columns are base, methods, then mitigated variants" grep -qF '| model | base | jt | wo | jt+sft | wo+sft |' out/report.md
 for f in "cut refusal" "hallucinate more" "natural-language" "capable attackers" "limits WO"; do
-	check "finding '$f' is mixed (1 of 2 models)" sh -c "grep -F '$f' out/report.md | grep -qF '**mixed** | 1/2'"
+	check "finding '$f' is inconclusive or not measured without items" \
+		sh -c "grep -F '$f' out/report.md | head -1 | grep -qE '\*\*(inconclusive|not measured)\*\*'"
 done
-check "findings carry the deltas, naming the table each comes from" \
-	grep -qF 'mean change vs base: jt -0.365 (table refusal_rate), wo -0.420 (table refusal_rate)' out/report.md
+check "a test on values: the pooled difference, no interval, and why" \
+	grep -qF '| wo vs base: refusal (`refusal_rate`, lowers by 0.05) | -0.420 (no interval) | cut | – (1 seed) | 2 | – | – | **inconclusive** (2 cells without per-item results, items.jsonl: value difference only, no interval) |' out/report.md
 check "report.md says where its run, commit and date are" grep -qF 'the run, commit and date are recorded in provenance' out/report.md
 check "each table states direction, unit, interval and n" \
 	grep -qF '↑ higher is better. Unit: share of harmful prompts refused. Cells: value [95% Wilson interval]. n = 100 per cell.' out/report.md
 check "a chart has a title with its direction" grep -qF '↓ lower is better' out/attack_success.svg
-check "a chart has a y-axis title with its unit" grep -qF '>share of jailbreaks that worked (0–1)</text>' out/attack_success.svg
+check "a chart has a y-axis title with its unit" grep -qF '>share of jailbreak attempts that worked (0–1)</text>' out/attack_success.svg
 check "a chart has an x-axis title" grep -qF '>model</text>' out/attack_success.svg
 check "a chart's legend names the interval" grep -qF 'whiskers: 95% Wilson interval' out/refusal_rate.svg
 check "a chart's legend gives n" grep -qF 'n = 100 per bar' out/refusal_rate.svg
 check "rate ticks are round (0.2 apart)" sh -c "grep -o '>0\.[0-9]*</text>' out/refusal_rate.svg | tr '\n' ' ' | grep -qF '>0.2</text> >0.4</text> >0.6</text> >0.8</text>'"
-check "report.json lists the findings with verdicts" grep -q '"verdict": "mixed"' out/report.json
+check "report.json lists the findings with verdicts" grep -q '"id": "refusal", "claim": "[^"]*", "verdict": "inconclusive"' out/report.json
 n=$(grep -c '"variant":' out/report.json)
 check_eq "report.json has every cell (2 models x 5 variants x 4 metrics)" "$n" 40
 
@@ -86,14 +89,12 @@ n=$(grep -c '>0</text>' outz/attack_success.svg)
 check_eq "... each with a 0 label (the axis says 0.0)" "$n" 10
 check "perplexity ticks are round (10 apart)" sh -c "grep -o '>[0-9.]*</text>' outz/perplexity.svg | tr '\n' ' ' | grep -qF '>0</text> >10</text> >20</text> >30</text> >40</text>'"
 check "an interval-less metric says so" grep -qF 'no interval given' outz/perplexity.svg
-check "jt's refusal delta names the jailbreak table" \
-	grep -qF 'mean change vs base: jt -0.600 (table refusal_rate_jailbreak), wo -0.400 (table refusal_rate)' outz/report.md
+check "jt's refusal test reads the jailbreak table" \
+	grep -qF '| jt vs base, with the jailbreak string: refusal (`refusal_rate_jailbreak`, lowers by 0.05) | -0.600 (no interval) |' outz/report.md
 
 mkdir -p out2
 "$REPORT" --out out2 $(echo $dirs | tr ' ' '\n' | grep '^.*/a-' | tr '\n' ' ')
-check "with model a alone every finding is reproduced" sh -c "[ \$(grep -c '\*\*reproduced\*\*' out2/report.md) = 5 ]"
-"$REPORT" --out out2 $(echo $dirs | tr ' ' '\n' | grep '/b-' | tr '\n' ' ')
-check "with model b alone no finding is reproduced" sh -c "[ \$(grep -c '\*\*not reproduced\*\*' out2/report.md) = 5 ]"
+check "with model a alone, on values, no claim is reproduced" sh -c "! grep -qE '\| \*\*(reproduced|contradicted)\*\*' out2/report.md"
 "$REPORT" --out out2 $dirs
 cmp -s out/report.md out2/report.md
 check_eq "the same inputs give byte-identical reports" "$?" 0

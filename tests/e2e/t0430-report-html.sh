@@ -197,9 +197,9 @@ t0=$(date +%s%N)
 check_eq "its page is written" "$?" 0
 echo "# t0430: the quick study's page: $(wc -c <quick.html) bytes in $((($(date +%s%N) - t0) / 1000000)) ms"
 n=$(grep -o 'src="data:image/svg+xml;base64,' quick.html | wc -l)
-check_eq "the report stage's 12 charts are embedded as data: URLs" "$n" 12
-check "its findings table is rendered" grep -qF '<th>claim</th><th>verdict</th><th>models</th><th>evidence</th>' quick.html
-check "a finding's evidence names its table" grep -qF '(table refusal_rate_jailbreak)' quick.html
+check "the report stage's charts (one per metric, 12 or more) are embedded as data: URLs ($n)" test "$n" -ge 12
+check "its findings table is rendered" grep -qF '<th>claim</th><th>verdict</th><th>paper</th>' quick.html
+check "a finding's test names its table" grep -qF '<code>refusal_rate_jailbreak</code>' quick.html
 cp quick.html "$ART/report-quick.html"
 browser_check quick.html quick 1 "$Q"
 done_testing
