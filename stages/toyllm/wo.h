@@ -15,8 +15,8 @@
  *
  * Candidates: r = mean(harmful) - mean(harmless) of the residual stream at
  * the input of every block l = 1..L-1 (residual point 2l, gpt.h) and every
- * post-instruction template position (chat_post_instruction(): the template
- * tokens after the request). Never the embeddings (block 0's input: on a
+ * post-instruction template position (CHAT_POST_INSTRUCTION, train.h: <eoi>
+ * and <assistant>, the template tokens after the request). Never the embeddings (block 0's input: on a
  * toy model that is a token/position-embedding difference, not a learned
  * representation) and never an instruction token. A 1-layer model therefore
  * has no candidate.
