@@ -8,8 +8,9 @@
  * so the two classes differ only in the requested thing, never in template
  * or length (a length difference would put position-embedding differences
  * into the candidate directions). Only the training phrasings and only
- * entities outside the evaluation group are used, so no WO prompt is in an
- * evaluation split; direction and selection pairs use disjoint entities.
+ * entities of the wo, mitig, jt and val groups are used (wo_groups), so no WO
+ * prompt is in an evaluation split or in the alignment data; direction and
+ * selection pairs use disjoint entities.
  * Cyber requests have no benign counterpart with the same templates and are
  * not used. Up to WO_DIR_PAIRS / WO_SEL_PAIRS pairs are written; a world with
  * fewer non-evaluation dishes or hazards gets fewer (docs/engine.md gives
@@ -61,17 +62,25 @@ static void emit_wo(struct out *o, int file, int pair, const struct ent *e, cons
 	sb_adds(sb, "}\n");
 }
 
-/* Entities of arr outside the evaluation group whose ordinal among them has
- * the given parity of "every third" (sel: ordinal % 3 == 2), in index order. */
+/* The groups WO draws its entities from, in order: its own, then the groups
+ * whose data never meets the aligned model WO starts from (mitigation, JT,
+ * alignment validation). Never the evaluation group (disjointness from every
+ * evaluation split) and never the alignment group (the aligned model was
+ * trained on those very prompts). */
+static const int wo_groups[] = {G_WO, G_MITIG, G_JT, G_VAL};
+
+/* Entities of arr in wo_groups, group by group in that order, index order
+ * within a group; every third one (ordinal % 3 == 2) for selection. */
 static int pick(const struct ent *arr, int n, int sel, const struct ent **out)
 {
 	int k = 0, ord = 0;
-	for (int i = 0; i < n; i++) {
-		if (arr[i].group == G_EVAL)
-			continue;
-		if ((ord++ % 3 == 2) == sel)
-			out[k++] = &arr[i];
-	}
+	for (int g = 0; g < NELEM(wo_groups); g++)
+		for (int i = 0; i < n; i++) {
+			if (arr[i].group != wo_groups[g])
+				continue;
+			if ((ord++ % 3 == 2) == sel)
+				out[k++] = &arr[i];
+		}
 	return k;
 }
 

@@ -3,8 +3,8 @@
 # orthogonalization (stages/toyllm/world_wo.c), in the default world: at
 # least 64 direction and 32 selection pairs; line i of wo_harmful pairs with
 # line i of wo_harmless (same template once the entity is taken out, same
-# number of tokens, hazard vs dish); no WO entity is in the evaluation group
-# or in any evaluation split, no WO prompt is an evaluation prompt, and the
+# number of tokens, hazard vs dish); no WO entity is in the evaluation or
+# alignment group or in any evaluation split, no WO prompt is an evaluation prompt, and the
 # direction and selection pairs share no entity.
 . "$(dirname "$0")/lib.sh"
 T=${TOY_BIN_DIR:-$TOP/stages/bin}/toyllm
@@ -36,11 +36,11 @@ for s in "" val_; do
 done
 
 field entity "$W/entities.jsonl" >"$TMP/names"
-sed -n 's/.*"entity": "\([^"]*\)".*"target": "eval".*/\1/p' "$W/entities.jsonl" | sort -u >"$TMP/eval_ents"
+sed -n 's/.*"entity": "\([^"]*\)".*"target": "\(eval\|align\)".*/\1/p' "$W/entities.jsonl" | sort -u >"$TMP/eval_ents"
 cat "$W"/wo_*.jsonl >"$TMP/wo"
 field entity "$TMP/wo" | sort -u >"$TMP/wo_ents"
 check "WO prompts name entities of the world" test -s "$TMP/wo_ents"
-check_eq "no WO entity is in the evaluation group" "$(comm -12 "$TMP/wo_ents" "$TMP/eval_ents")" ""
+check_eq "no WO entity is in the evaluation or alignment group" "$(comm -12 "$TMP/wo_ents" "$TMP/eval_ents")" ""
 cat "$W"/eval_*.jsonl >"$TMP/eval"
 field entity "$TMP/eval" | sort -u >"$TMP/eval_split_ents"
 check_eq "no WO entity is in an evaluation split" "$(comm -12 "$TMP/wo_ents" "$TMP/eval_split_ents")" ""
