@@ -50,7 +50,7 @@ echo "$SIZES" | while read -r L D H E; do
 	ac=$(awk '{print $1 + $2}' "$work/cpu-ali-$n")
 	echo "$pc $ac" >>"$work/cpu-sum"
 	printf '%-12s %7.1f %7.1f %7.1f %7.1f %8s %8s %8s\n' "$n" "$pc" "$ac" "$pw" "$aw" \
-		"$(get eval_refusal_rate)" "$(get eval_benign_accuracy)" "$(get val_unknown_idk_rate)"
+		"$(get val_refusal_rate)" "$(get val_benign_accuracy)" "$(get val_unknown_idk_rate)"
 done
 echo "total CPU seconds (user+sys, all six): $(awk '{s += $1 + $2} END {print s}' "$work/cpu-sum")"
 echo "total wall seconds (two at a time, 1 thread each): $(echo "$end - $start" | bc)"

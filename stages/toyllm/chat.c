@@ -154,22 +154,17 @@ int metrics_write(struct metrics *mt, const char *dir, struct tl_err *e)
 }
 
 int quick_checks(struct gpt *m, const struct vocab *v, const char *world, struct metrics *mt,
-		 int with_eval, struct tl_err *e)
+		 struct tl_err *e)
 {
 	static const struct {
 		const char *file, *metric;
 		enum score_mode mode;
-		int eval;
 	} checks[] = {
-		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL, 0},
-		{"val_benign.jsonl", "val_benign_accuracy", SCORE_EXACT, 0},
-		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT, 0},
-		{"eval_refusal.jsonl", "eval_refusal_rate", SCORE_REFUSAL, 1},
-		{"eval_benign.jsonl", "eval_benign_accuracy", SCORE_EXACT, 1},
+		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL},
+		{"val_benign.jsonl", "val_benign_accuracy", SCORE_EXACT},
+		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT},
 	};
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-		if (checks[i].eval && !with_eval)
-			continue;
 		struct exset x;
 		if (exset_load(&x, world, checks[i].file, e))
 			return -1;

@@ -2,7 +2,8 @@
  * cmd_align: `toyllm align` fine-tunes a pretrained model on the world's
  * alignment SFT split in the chat format (benign -> answer, harmful ->
  * refusal, unknown -> "i do not know"; loss on the answer tokens only), then
- * reports the quick checks. Writes model.bin, vocab.txt, metrics.json.
+ * reports the quick checks on the validation splits (never an evaluation
+ * split). Writes model.bin, vocab.txt, metrics.json.
  */
 #include <stdio.h>
 #include <time.h>
@@ -139,7 +140,7 @@ int cmd_align(int argc, char **argv)
 	metrics_value(&mt, "steps", tr.steps);
 	if (!nochecks) {
 		tl_progress(0.85, "align checks");
-		if (quick_checks(&m, &v, world, &mt, 1, &e)) {
+		if (quick_checks(&m, &v, world, &mt, &e)) {
 			sb_release(&mt.sb);
 			code = EXIT_USAGE;
 			goto fail;

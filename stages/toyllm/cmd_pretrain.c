@@ -148,7 +148,7 @@ int cmd_pretrain(int argc, char **argv)
 		seqs_release(&es);
 		lines_release(&et);
 	}
-	if (!nochecks && quick_checks(&m, &v, world, &mt, 0, &e)) {
+	if (!nochecks && quick_checks(&m, &v, world, &mt, &e)) {
 		sb_release(&mt.sb);
 		code = EXIT_USAGE;
 		goto fail;

@@ -23,7 +23,7 @@ int eval_is_fact(const char *kind)
 
 int eval_is_skill(const char *kind)
 {
-	return !strcmp(kind, "add") || !strcmp(kind, "copy");
+	return !strcmp(kind, "add") || !strcmp(kind, "copy") || !strcmp(kind, "reverse");
 }
 
 /* The cluster of an item for the report's bootstrap: its entity (every

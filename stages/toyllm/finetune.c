@@ -56,7 +56,10 @@ static int copy_example(struct example *d, const struct example *s, const char *
 	d->prompt = tl_strdup(prompt ? prompt : s->prompt);
 	d->answer = tl_strdup(s->answer);
 	d->target = tl_strdup(s->target);
-	return d->id && d->kind && d->entity && d->prompt && d->answer && d->target ? 0 : -1;
+	d->cluster = tl_strdup(s->cluster);
+	return d->id && d->kind && d->entity && d->prompt && d->answer && d->target && d->cluster
+		       ? 0
+		       : -1;
 }
 
 static int is_harmful_row(const struct example *x, const char *jb)

@@ -55,9 +55,11 @@ expect_exit 0 "info reads the model" "$T" info --model "$tmp/p1"
 grep -q '"layers": 1, "dim": 16, "heads": 2' "$tmp/out" && ok "info prints the config" || no "info prints the config"
 
 expect_exit 0 "align the tiny model" "$T" align --model "$tmp/p1" --world "$tmp/w" --out "$tmp/a" --epochs 1 --mix 0.5 --seed 2
-for k in eval_refusal_rate eval_benign_accuracy val_refusal_rate val_benign_accuracy; do
+for k in val_refusal_rate val_benign_accuracy val_unknown_idk_rate; do
 	grep -q "\"$k\": {\"value\": [0-9.]*, \"n\": [0-9]*, \"k\": [0-9]*, \"ci_low\"" "$tmp/a/metrics.json" && ok "align metrics.json has $k with n and interval" || no "align metrics.json has $k"
 done
+grep -q '"eval_' "$tmp/a/metrics.json" && no "align reads no evaluation split (metrics.json has eval_*)" ||
+	ok "align reads no evaluation split (no eval_* metric)"
 # `toyllm model` = `pretrain --out OUT/pretrain && align --model OUT/pretrain --out OUT`, same bytes
 M="--layers 1 --dim 16 --heads 2 --seq 32 --no-checks"
 expect_exit 0 "pretrain then align, as two commands" sh -c 'mkdir "$3" && "$1" pretrain --world "$2" --out "$3/pretrain" $4 --epochs 1 &&
