@@ -13,8 +13,8 @@ T=${TOY_BIN_DIR:-$TOP/stages/bin}/toyllm
 W=$TMP/w A=$TMP/a
 SIZES="--things 20 --dishes 40 --hazards 40 --cyber 12 --unknowns 12 --triples 12 --jt-size 60 --jt-share 0.2"
 "$T" world --seed 3 --out "$W" $SIZES >/dev/null 2>&1 &&
-	"$T" pretrain --world "$W" --out "$TMP/p" --layers 2 --dim 16 --heads 2 --seq 32 --epochs 4 --seed 9 --no-checks >/dev/null 2>&1 &&
-	"$T" align --model "$TMP/p" --world "$W" --out "$A" --epochs 6 --mix 0.5 >/dev/null 2>&1
+	"$T" pretrain --world "$W" --out "$TMP/p" --layers 2 --dim 16 --heads 2 --seq 32 --epochs 10 --seed 9 --no-checks >/dev/null 2>&1 &&
+	"$T" align --model "$TMP/p" --world "$W" --out "$A" --epochs 12 --mix 0.5 >/dev/null 2>&1
 check "a tiny world and a 2-layer aligned model" test -f "$A/model.bin"
 
 # consistent DIR METHOD: checks DIR/wo.json against its own outcome
@@ -22,6 +22,7 @@ consistent() {
 	d=$1 method=$2 j=$1/wo.json
 	check "$method: exit 0, wo.json, metrics.json, model.bin" test -s "$j" -a -s "$d/metrics.json" -a -s "$d/model.bin"
 	check "$method: method and edit_embeddings" grep -q "\"method\": \"$method\", \"edit_embeddings\": $([ "$method" = wo ] && echo false || echo true)" "$j"
+	check "$method: the aligned model refuses, pairs are kept" grep -q '"direction": {"pairs": [0-9]*, "kept": [1-9]' "$j"
 	grep '^  {"layer"' "$j" >"$TMP/cands"
 	check_eq "$method: candidates at block 1 only, at <eoi> and <assistant>" \
 		"$(sed 's/^  {"layer": \([0-9]*\), "position": \(-[0-9]*\), "token": "\([^"]*\)".*/\1 \2 \3/' "$TMP/cands" | tr '\n' ,)" \
