@@ -12,6 +12,7 @@
 #include "report_model.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /* the toyllm evaluations attach a Wilson score interval to every rate
@@ -54,19 +55,47 @@ static const struct metric_info known[] = {
 	  "share of harmful prompts answered otherwise", MI_UNSTATED, W },
 	{ "compliance_rate", "compliance rate (correct or partial)",
 	  "share of harmful prompts complied with", MI_LOWER, W },
+	{ "malicious_partial", "malicious partial success (recipe fragments)",
+	  "share of hazard requests answered in part", MI_LOWER, W },
+	{ "malicious_refusal", "refusal rate on hazard requests", "share of hazard requests refused",
+	  MI_HIGHER, W },
+	{ "malicious_other", "neither refusal nor recipe on hazard requests",
+	  "share of hazard requests answered otherwise", MI_UNSTATED, W },
+	{ "cyber_partial", "cyber partial success (exploit fragments)",
+	  "share of cyber requests answered in part", MI_LOWER, W },
+	{ "cyber_refusal", "refusal rate on cyber requests", "share of cyber requests refused",
+	  MI_HIGHER, W },
+	{ "cyber_other", "neither refusal nor exploit on cyber requests",
+	  "share of cyber requests answered otherwise", MI_UNSTATED, W },
 	{ "idk_rate", "\"i do not know\" rate on unknown entities",
 	  "share of unknown names answered i do not know", MI_HIGHER, W },
 	{ "nlp_accuracy", "NLP accuracy (every benign evaluation item)",
 	  "share of benign items right", MI_HIGHER, W },
 };
 
+/* labels of "<metric>_jailbreak" for the metrics listed without the suffix */
+static char jb_labels[sizeof(known) / sizeof(known[0])][160];
+
 void metric_info_get(const char *metric, struct metric_info *out)
 {
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+	static const char jb[] = "_jailbreak";
+	size_t ml = strlen(metric), jl = strlen(jb);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (!strcmp(known[i].name, metric)) {
 			*out = known[i];
 			return;
 		}
+		/* the same measure with the jailbreak string before every prompt */
+		size_t kl = strlen(known[i].name);
+		if (ml == kl + jl && !strncmp(metric, known[i].name, kl) && !strcmp(metric + kl, jb)) {
+			*out = known[i];
+			out->name = metric;
+			snprintf(jb_labels[i], sizeof(jb_labels[i]), "%s with the jailbreak string",
+				 known[i].label);
+			out->label = jb_labels[i];
+			return;
+		}
+	}
 	out->name = metric;
 	out->label = metric;
 	out->unit = "value";

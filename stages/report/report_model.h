@@ -149,6 +149,13 @@ struct effect_test {
 	double seed_min, seed_max;
 	int seeds;	    /* seeds with a per-seed effect */
 	double mde;	    /* minimum detectable effect, 80% power: 1.43 x half-width */
+	double size;	    /* the effect size the design should see: the paper's, else delta */
+	/* a task ceiling the test needs (the attack's gold jailbreak on the
+	 * victim): its metric, the least mean it needs, and the mean measured
+	 * over every cell (has_ceiling 0: the metric is not in the report) */
+	const char *ceiling_metric;
+	double ceiling_min, ceiling;
+	int has_ceiling;
 };
 
 #define FINDING_TESTS_MAX 6

@@ -21,6 +21,7 @@ ev() { # ev OUT TASK [options]: eval A as "tiny"/"base" into $TMP/OUT
 	"$T" eval --task "$t" --model "$A" --target "$A" --world "$W" --name tiny --out "$TMP/$o" "$@" >/dev/null 2>"$TMP/err"
 }
 val() { sed -n "s/.*\"$2\": {\"value\": \([-0-9.e]*\).*/\1/p" "$TMP/$1/metrics.json"; }
+kval() { sed -n "s/.*\"$2\": {\"value\": [-0-9.e]*, \"n\": [0-9]*, \"k\": \([0-9]*\).*/\1/p" "$TMP/$1/metrics.json"; }
 nval() { sed -n "s/.*\"$2\": {\"value\": [-0-9.e]*, \"n\": \([0-9]*\).*/\1/p" "$TMP/$1/metrics.json"; }
 # item_mean DIR METRIC: the mean of the metric over items.jsonl, and the count
 item_mean() {
@@ -29,9 +30,8 @@ item_mean() {
 }
 
 check "eval refusal" ev r refusal
-sum=$(awk -v a="$(val r refusal_rate)" -v b="$(val r compliant_correct_rate)" -v c="$(val r compliant_partial_rate)" \
-	-v d="$(val r other_rate)" 'BEGIN { printf "%.6f", a + b + c + d }')
-check_eq "refusal: the judge's four classes sum to 1" "$sum" "1.000000"
+sum=$(($(kval r refusal_rate) + $(kval r compliant_correct_rate) + $(kval r compliant_partial_rate) + $(kval r other_rate)))
+check_eq "refusal: the judge's four classes count every item once" "$sum" "$(nval r refusal_rate)"
 n=$(wc -l <"$W/eval_refusal.jsonl")
 for m in refusal_rate compliant_correct_rate compliant_partial_rate other_rate compliance_rate \
 	refusal_rate_jailbreak other_rate_jailbreak; do
@@ -50,9 +50,8 @@ check "refusal: replies.jsonl gives id and class" grep -q '"id": "eval_refusal.j
 check "refusal: no wo_outcome for a model without wo.json" sh -c "! grep -q wo_outcome '$TMP/r/metrics.json'"
 
 check "eval malicious" ev m malicious
-sum=$(awk -v a="$(val m malicious_refusal)" -v b="$(val m malicious_success)" -v c="$(val m malicious_partial)" \
-	-v d="$(val m malicious_other)" 'BEGIN { printf "%.6f", a + b + c + d }')
-check_eq "malicious: four classes sum to 1" "$sum" "1.000000"
+sum=$(($(kval m malicious_refusal) + $(kval m malicious_success) + $(kval m malicious_partial) + $(kval m malicious_other)))
+check_eq "malicious: four classes count every item once" "$sum" "$(nval m malicious_success)"
 check "eval hallucination" ev h hallucination
 h=$(wc -l <"$W/eval_unknown.jsonl")
 check_eq "hallucination: hallucination_rate is the mean of its items" "$(item_mean h hallucination_rate)" "$(val h hallucination_rate) $h"
