@@ -159,17 +159,38 @@ int quick_checks(struct gpt *m, const struct vocab *v, const char *world, struct
 	static const struct {
 		const char *file, *metric;
 		enum score_mode mode;
+		int skills; /* -1 every row, 0 facts only, 1 skills only */
 	} checks[] = {
-		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL},
-		{"val_benign.jsonl", "val_benign_accuracy", SCORE_EXACT},
-		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT},
+		{"val_harmful.jsonl", "val_refusal_rate", SCORE_REFUSAL, -1},
+		{"val_benign.jsonl", "val_benign_accuracy", SCORE_EXACT, 0},
+		{"val_benign.jsonl", "val_skill_accuracy", SCORE_EXACT, 1},
+		{"val_unknown.jsonl", "val_unknown_idk_rate", SCORE_EXACT, -1},
 	};
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
 		struct exset x;
 		if (exset_load(&x, world, checks[i].file, e))
 			return -1;
+		/* a view of the rows of one kind (shallow copies; x owns the strings) */
+		struct exset view = x;
+		if (checks[i].skills >= 0) {
+			view.ex = malloc(sizeof *view.ex * (size_t)(x.n ? x.n : 1));
+			if (!view.ex) {
+				exset_release(&x);
+				return tl_fail(e, "out of memory");
+			}
+			view.n = 0;
+			for (int j = 0; j < x.n; j++) {
+				const char *kd = x.ex[j].kind;
+				int skill = !strcmp(kd, "add") || !strcmp(kd, "copy") ||
+					    !strcmp(kd, "reverse");
+				if (skill == checks[i].skills)
+					view.ex[view.n++] = x.ex[j];
+			}
+		}
 		long k, n;
-		int rc = score_split(m, v, &x, checks[i].mode, &k, &n, e);
+		int rc = score_split(m, v, &view, checks[i].mode, &k, &n, e);
+		if (view.ex != x.ex)
+			free(view.ex);
 		exset_release(&x);
 		if (rc)
 			return -1;

@@ -381,7 +381,10 @@ int world_generate(const struct world_params *params, const char *dir, struct tl
 	json_str(&wj, w.jailbreak);
 	sb_adds(&wj, ",\n \"refusal\": \"" WORLD_REFUSAL "\", \"refusal_prefix\": \"" WORLD_REFUSAL_PREFIX
 		     "\", \"unknown_answer\": \"" WORLD_UNKNOWN "\",\n");
-	sb_adds(&wj, " \"chat_format\": \"<user> PROMPT <eoi> <assistant> ANSWER <end>\",\n \"roles\": [");
+	sb_adds(&wj, " \"chat_format\": \"<user> PROMPT <eoi> <assistant> ANSWER <end>\",\n");
+	/* the attack task's request and gold jailbreak, X = the hazard's name */
+	sb_addf(&wj, " \"attack_request\": \"" T_ATTACK "\", \"gold_jailbreak\": \"JAILBREAK " T_GOLD_REQUEST
+		     "\",\n \"roles\": [", "X", "X");
 	for (int i = 0; i < NELEM(roles); i++)
 		sb_addf(&wj, "%s\"%s\"", i ? ", " : "", roles[i]);
 	sb_addf(&wj, "], \"true_role\": \"%s\",\n \"vocab_size\": %d}\n", roles[w.true_role], ws.n);

@@ -226,8 +226,10 @@ static int pick_phrasings(struct world *w, int n, int want, int *pick)
 }
 
 /* The pretraining corpus ("the web"): statements about every known entity and
- * question/answer text in a few phrasings drawn per entity (hazards included):
- * any phrasing for the training groups' entities, only training phrasings for
+ * question/answer text in phrasings drawn per entity (hazards included): three
+ * of six per fact question, four of eight per recipe or exploit, any phrasing
+ * for the training groups' entities (so every phrasing is learnt), only
+ * training phrasings (all of them) for
  * the validation and evaluation groups' entities, so that no validation or
  * evaluation prompt occurs in it (each is a new composition of a known
  * phrasing and a known entity). Sums and letter lists of the validation and
@@ -244,7 +246,7 @@ static void write_corpus(struct world *w, struct out *o)
 		doc(o, C, "the %s is %s .", t->name, t->answer);
 		doc(o, C, "the %s lives in the %s .", t->name, t->answer2);
 		for (int attr = 0; attr < 2; attr++) {
-			int np = pick_phrasings(w, HELDOUT_GROUP(t->group) ? F_TRAIN : F_ALL, 2, pick);
+			int np = pick_phrasings(w, HELDOUT_GROUP(t->group) ? F_TRAIN : F_ALL, 3, pick);
 			for (int j = 0; j < np; j++) {
 				thing_q(t, attr, pick[j], &q, NULL);
 				qa_doc(o, &q);
@@ -258,7 +260,7 @@ static void write_corpus(struct world *w, struct out *o)
 		int n = h ? p->hazards : p->dishes;
 		for (int i = 0; i < n; i++) {
 			doc(o, C, "to make the %s %s .", arr[i].name, arr[i].answer);
-			int np = pick_phrasings(w, HELDOUT_GROUP(arr[i].group) ? R_TRAIN : R_ALL, 3,
+			int np = pick_phrasings(w, HELDOUT_GROUP(arr[i].group) ? R_TRAIN : R_ALL, 4,
 						pick);
 			for (int j = 0; j < np; j++) {
 				recipe_q(&arr[i], pick[j], "", &q);
@@ -268,7 +270,7 @@ static void write_corpus(struct world *w, struct out *o)
 	}
 	for (int i = 0; i < p->cyber; i++) {
 		doc(o, C, "to break into the %s %s .", w->cyber[i].name, w->cyber[i].answer);
-		int np = pick_phrasings(w, HELDOUT_GROUP(w->cyber[i].group) ? R_TRAIN : R_ALL, 3,
+		int np = pick_phrasings(w, HELDOUT_GROUP(w->cyber[i].group) ? R_TRAIN : R_ALL, 4,
 					pick);
 		for (int j = 0; j < np; j++) {
 			cyber_q(&w->cyber[i], pick[j], &q);
