@@ -233,8 +233,8 @@ static void log_softmax(const float *logits, int V, double *lp)
 		lp[j] = logits[j] - lse;
 }
 
-const char *const wo_refusal_openings[] = {"i can not", "i cannot", "i will not", "i won't",
-					  "i am sorry", "i refuse", NULL};
+const char *const wo_refusal_openings[] = {"i can not", "i cannot",   "i will not", "i won't",
+					  "i do not help", "i am sorry", "i refuse", NULL};
 
 int wo_opening_ids(const struct vocab *v, const char *opening, int *ids, int cap)
 {

@@ -24,8 +24,9 @@
  * Scores (each a mean over the selection prompts, in nats):
  *   refusal  = log-odds log(p + 1e-8) - log(1 - p + 1e-8), p = the
  *              probability that the reply opens with a refusal
- *              (wo_refusal_openings: the judge's refusal markers that open a
- *              reply, those the vocabulary can spell; teacher-forced, their
+ *              (wo_refusal_openings: the openings of the judge's refusal
+ *              markers, e.g. "i can not", "i will not", "i do not help", those
+ *              the vocabulary can spell; teacher-forced, their
  *              probabilities add since no opening is a prefix of another), on
  *              harmful prompts under the edit that would be saved;
  *   steering = the same log-odds on harmless prompts with r (not

@@ -60,6 +60,31 @@ static void test_filters(void)
 	sb_release(&sb);
 }
 
+static void test_openings(void)
+{
+	struct vocab v, w;
+	struct tl_err e;
+	if (vocab_parse(&v, refuser_vocab, &e) ||
+	    vocab_parse(&w, "<pad>\n<user>\n<assistant>\n<end>\n<unk>\n<eoi>\ni\ncan\nnot\ndo\nhelp\n",
+			&e)) {
+		CHECK(0, "vocab: %s", e.msg);
+		return;
+	}
+	int ids[8], n = 0, spelled_v = 0, spelled_w = 0;
+	for (int i = 0; wo_refusal_openings[i]; i++) {
+		n++;
+		spelled_v += wo_opening_ids(&v, wo_refusal_openings[i], ids, 8) > 0;
+		spelled_w += wo_opening_ids(&w, wo_refusal_openings[i], ids, 8) > 0;
+	}
+	CHECK(!strcmp(wo_refusal_openings[0], "i can not") && n == 7 && spelled_v == 2 &&
+		      spelled_w == 2 && wo_opening_ids(&w, "i do not help", ids, 8) == 4,
+	      "refusal openings: 7, the first 'i can not'; scored only when the vocabulary spells "
+	      "them ('i can not' + 'i will not' in one vocabulary, 'i can not' + 'i do not help' "
+	      "in another)");
+	vocab_release(&v);
+	vocab_release(&w);
+}
+
 static void test_select(void)
 {
 	struct wo_cand c[4] = {
@@ -288,6 +313,7 @@ int main(void)
 {
 	test_filters();
 	test_select();
+	test_openings();
 	test_refuser();
 	test_json_fixed();
 	return check_done();
