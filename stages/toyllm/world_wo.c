@@ -63,10 +63,10 @@ static void emit_wo(struct out *o, int file, int pair, const struct ent *e, cons
 }
 
 /* The groups WO draws its entities from, in order: its own, then the groups
- * whose data never meets the aligned model WO starts from (mitigation, JT,
- * alignment validation). Never the evaluation group (disjointness from every
- * evaluation split) and never the alignment group (the aligned model was
- * trained on those very prompts). */
+ * whose prompts the aligned model WO starts from was never fine-tuned on
+ * (mitigation, JT, alignment validation). Never the evaluation group
+ * (disjointness from every evaluation split) and never the alignment group
+ * (the aligned model was trained on those very prompts). */
 static const int wo_groups[] = {G_WO, G_MITIG, G_JT, G_VAL};
 
 /* Entities of arr in wo_groups, group by group in that order, index order
