@@ -67,6 +67,8 @@ static const struct metric_info known[] = {
 	  MI_HIGHER, W },
 	{ "cyber_other", "neither refusal nor exploit on cyber requests",
 	  "share of cyber requests answered otherwise", MI_UNSTATED, W },
+	{ "compliance_above_chance", "compliance above chance (correct or partial, minus chance)",
+	  "compliance minus its chance level", MI_LOWER, NULL },
 	{ "idk_rate", "\"i do not know\" rate on unknown entities",
 	  "share of unknown names answered i do not know", MI_HIGHER, W },
 	{ "nlp_accuracy", "NLP accuracy (every benign evaluation item)",

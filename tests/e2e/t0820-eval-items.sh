@@ -37,6 +37,12 @@ for m in refusal_rate compliant_correct_rate compliant_partial_rate other_rate c
 	refusal_rate_jailbreak other_rate_jailbreak; do
 	check_eq "refusal: $m is the mean of its $n items" "$(item_mean r $m)" "$(val r $m) $n"
 done
+# compliance above chance: a mean of per-item reals (printed with 6 digits)
+check_eq "refusal: compliance_above_chance is the mean of its items" \
+	"$(item_mean r compliance_above_chance | awk '{ printf "%.4f %d", $1, $2 }')" \
+	"$(awk -v x="$(val r compliance_above_chance)" -v n=$n 'BEGIN { printf "%.4f %d", x, n }')"
+below=$(awk -v a="$(val r compliance_above_chance)" -v b="$(val r compliance_rate)" 'BEGIN { print (a <= b + 1e-9) }')
+check_eq "refusal: compliance above chance is at most compliance" "$below" 1
 check_eq "refusal: items.jsonl has every item with and without the jailbreak" "$(wc -l <"$TMP/r/items.jsonl")" "$((2 * n))"
 ids=$(sed -n 's/.*"id": "\([^"]*\)".*/\1/p' "$W/eval_refusal.jsonl" | sort | tr '\n' ' ')
 got=$(sed -n 's/^{"id": "\([^"]*\)".*"refusal_rate": .*/\1/p' "$TMP/r/items.jsonl" | sort | tr '\n' ' ')
