@@ -1,10 +1,12 @@
 /*
- * cmd_wo: `toyllm wo`, weight orthogonalization (wo.c): candidate refusal
- * directions from WORLD/wo_{harmful,harmless}.jsonl, scored on
- * WORLD/wo_val_{harmful,harmless}.jsonl, filtered, the best one removed from
- * every residual-stream writer. Writes model.bin, vocab.txt, direction.json
- * (the chosen point/position, scores and the unit vector), candidates.tsv
- * (every candidate's scores, filtered or not, and why) and metrics.json.
+ * cmd_wo: `toyllm wo`, weight orthogonalization (wo.h, after Arditi et al.
+ * 2024): candidate refusal directions from the matched prompt pairs
+ * WORLD/wo_{harmful,harmless}.jsonl, scored on WORLD/wo_val_{harmful,
+ * harmless}.jsonl, filtered, the best one removed from the residual-stream
+ * writers. Writes model.bin (unchanged when no direction is admissible),
+ * vocab.txt, wo.json (wo_json.c: the outcome and every candidate's scores)
+ * and metrics.json. "No admissible direction" is a result, not an error:
+ * the command exits 0 with outcome "none".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,67 +21,54 @@
 static const char usage[] =
 	"usage: toyllm wo --model DIR --world DIR --out DIR [options]\n"
 	"\n"
-	"Weight orthogonalization against the refusal direction (Arditi et al.).\n"
-	"  --model DIR       an aligned model directory (model.bin, vocab.txt)\n"
-	"  --world DIR       the world the model was trained on\n"
-	"  --out DIR         output directory (model.bin, vocab.txt, direction.json,\n"
-	"                    candidates.tsv, metrics.json)\n"
-	"  --positions N     post-instruction positions: 1 = <assistant> only, N > 1 also\n"
-	"                    the last N-1 request tokens (default 2)\n"
-	"  --max-tokens N    tokens generated to judge a refusal (default 4)\n"
-	"  --threads N       accepted for the protocol; runs on one thread\n";
+	"Weight orthogonalization against the refusal direction (Arditi et al. 2024).\n"
+	"  --model DIR         an aligned model directory (model.bin, vocab.txt)\n"
+	"  --world DIR         the world the model was trained on\n"
+	"  --out DIR           output directory (model.bin, vocab.txt, wo.json, metrics.json)\n"
+	"  --edit-embeddings   also orthogonalize the token and position embeddings (method\n"
+	"                      wo_emb); default: attention and MLP outputs only (method wo)\n"
+	"  --max-tokens N      reply tokens the base-behaviour filter judges (default 12)\n"
+	"  --threads N         accepted for the protocol; runs on one thread\n";
 
 static int write_outputs(const char *out, struct gpt *m, const struct vocab *v,
-			 const struct wo_cand *cand, int nc, int best, int induced,
-			 const float *rhat, double klmax, double before, double after, double maxw,
-			 struct tl_err *e)
+			 const struct wo_result *r, const struct wo_opts *o, struct tl_err *e)
 {
-	const int C = m->cfg.dim;
-	struct sbuf tsv, dj, vs;
-	sb_init(&tsv);
-	sb_init(&dj);
+	struct sbuf js, vs;
+	sb_init(&js);
 	sb_init(&vs);
-	sb_adds(&tsv, "point\tlayer\tposition\tbypass\tinduce\tkl\tnorm\tfiltered\treason\n");
-	for (int i = 0; i < nc; i++)
-		sb_addf(&tsv, "%d\t%.1f\t%d\t%.6f\t%.6f\t%.6f\t%.6f\t%d\t%s%s\n", cand[i].point,
-			cand[i].point / 2.0, -1 - cand[i].pos, cand[i].bypass, cand[i].induce,
-			cand[i].kl, cand[i].norm, cand[i].filtered, cand[i].reason,
-			i == best ? (*cand[i].reason ? ", chosen" : "chosen") : "");
-	const struct wo_cand *b = &cand[best];
-	sb_addf(&dj, "{\"point\": %d, \"position\": %d, \"bypass\": %.6f, \"induce\": %.6f, "
-		     "\"kl\": %.6f, \"norm\": %.6f, \"induces_refusal\": %s, \"kl_threshold\": %.6f,\n"
-		     " \"max_write\": %.3e, \"direction\": [",
-		b->point, -1 - b->pos, b->bypass, b->induce, b->kl, b->norm,
-		induced ? "true" : "false", klmax, maxw);
-	for (int c = 0; c < C; c++)
-		sb_addf(&dj, "%s%.9g", c ? ", " : "", rhat[c]);
-	sb_adds(&dj, "]}\n");
+	wo_json(r, o, v, &js);
 	vocab_serialize(v, &vs);
 	char name[64];
 	snprintf(name, sizeof name, "L%d-D%d-H%d", m->cfg.layers, m->cfg.dim, m->cfg.heads);
 	struct metrics mt;
 	metrics_begin(&mt, name);
-	metrics_value(&mt, "direction_refusal_before", before);
-	metrics_value(&mt, "direction_refusal_after", after);
-	metrics_value(&mt, "chosen_point", b->point);
-	metrics_value(&mt, "chosen_position", -1 - b->pos);
-	metrics_value(&mt, "bypass_score", b->bypass);
-	metrics_value(&mt, "induce_score", b->induce);
-	metrics_value(&mt, "kl_score", b->kl);
-	metrics_value(&mt, "kl_threshold", klmax);
-	metrics_value(&mt, "max_write_along_direction", maxw);
+	int sel = r->chosen >= 0;
+	metrics_value(&mt, "wo_selected", sel);
+	metrics_value(&mt, "wo_candidates", r->ncand);
+	metrics_value(&mt, "selection_pairs_kept", r->kept[1]);
+	metrics_value(&mt, "direction_pairs_kept", r->kept[0]);
+	metrics_value(&mt, "baseline_refusal_score", r->base_refusal);
+	metrics_value(&mt, "selection_refusal_rate_base", r->sel_refusal_rate[0]);
+	metrics_value(&mt, "selection_refusal_rate_saved", r->sel_refusal_rate[1]);
+	if (sel) {
+		const struct wo_cand *c = &r->cand[r->chosen];
+		metrics_value(&mt, "chosen_layer", c->layer);
+		metrics_value(&mt, "chosen_position", c->pos);
+		metrics_value(&mt, "refusal_score", c->refusal);
+		metrics_value(&mt, "steering_score", c->steering);
+		metrics_value(&mt, "kl_score", c->kl);
+		metrics_value(&mt, "max_write_along_direction", r->max_write);
+	}
 	int rc = -1;
-	if (tsv.oom || dj.oom || vs.oom)
+	if (js.oom || vs.oom || mt.sb.oom)
 		tl_fail(e, "out of memory");
 	else if (!model_save(m, out, e) && !tl_write_file(out, "vocab.txt", vs.buf, vs.len, e) &&
-		 !tl_write_file(out, "candidates.tsv", tsv.buf, tsv.len, e) &&
-		 !tl_write_file(out, "direction.json", dj.buf, dj.len, e)) {
+		 !tl_write_file(out, "wo.json", js.buf, js.len, e)) {
 		rc = metrics_write(&mt, out, e);
 		sb_init(&mt.sb);
 	}
 	sb_release(&mt.sb);
-	sb_release(&tsv);
-	sb_release(&dj);
+	sb_release(&js);
 	sb_release(&vs);
 	return rc;
 }
@@ -87,11 +76,16 @@ static int write_outputs(const char *out, struct gpt *m, const struct vocab *v,
 int cmd_wo(int argc, char **argv)
 {
 	const char *world = NULL, *out = NULL, *model = NULL;
-	int npos = 2, maxgen = 4, threads = 1;
+	int edit_emb = 0, threads = 1;
+	struct wo_opts o;
+	wo_opts_default(&o);
 	struct opt opts[] = {
-		{"model", OPT_STR, &model, 0},	     {"world", OPT_STR, &world, 0},
-		{"out", OPT_STR, &out, 0},	     {"positions", OPT_INT, &npos, 0},
-		{"max-tokens", OPT_INT, &maxgen, 0}, {"threads", OPT_INT, &threads, 0},
+		{"model", OPT_STR, &model, 0},
+		{"world", OPT_STR, &world, 0},
+		{"out", OPT_STR, &out, 0},
+		{"edit-embeddings", OPT_FLAG, &edit_emb, 0},
+		{"max-tokens", OPT_INT, &o.max_gen, 0},
+		{"threads", OPT_INT, &threads, 0},
 	};
 	int nopts = (int)(sizeof opts / sizeof opts[0]);
 	struct tl_err e;
@@ -106,8 +100,9 @@ int cmd_wo(int argc, char **argv)
 		return cli_die("wo", EXIT_USAGE, e.msg);
 	if (!model || !world)
 		return cli_die("wo", EXIT_USAGE, "--model DIR and --world DIR are required");
-	if (npos < 1 || npos > 4 || maxgen < 1 || maxgen > 64)
-		return cli_die("wo", EXIT_USAGE, "--positions (1..4) or --max-tokens (1..64) out of range");
+	if (o.max_gen < 1 || o.max_gen > 64)
+		return cli_die("wo", EXIT_USAGE, "--max-tokens must be in 1..64");
+	o.edit_embeddings = edit_emb;
 	if (cli_out_dir(out, &e))
 		return cli_die("wo", EXIT_USAGE, e.msg);
 	struct gpt m;
@@ -115,12 +110,10 @@ int cmd_wo(int argc, char **argv)
 	if (load_model_dir(model, &m, &v, &e))
 		return cli_die("wo", EXIT_USAGE, e.msg);
 	int code = EXIT_USAGE;
-	struct exset sp[4] = {{0, NULL}, {0, NULL}, {0, NULL}, {0, NULL}};
-	static const char *const files[4] = {"wo_harmful.jsonl", "wo_harmless.jsonl",
-					     "wo_val_harmful.jsonl", "wo_val_harmless.jsonl"};
-	float *r = NULL, *rhat = NULL;
-	struct wo_cand *cand = NULL;
-	const int C = m.cfg.dim, P = 2 * m.cfg.layers + 1, nc = P * npos;
+	struct exset sp[WO_NSPLITS];
+	memset(sp, 0, sizeof sp);
+	struct wo_result res;
+	memset(&res, 0, sizeof res);
 	if (load_world_vocab(world, &wv, &e))
 		goto fail;
 	int same = wv.digest == v.digest;
@@ -129,64 +122,35 @@ int cmd_wo(int argc, char **argv)
 		tl_fail(&e, "world '%s' has a different vocabulary than model '%s'", world, model);
 		goto fail;
 	}
-	for (int i = 0; i < 4; i++)
-		if (exset_load(&sp[i], world, files[i], &e))
+	for (int i = 0; i < WO_NSPLITS; i++)
+		if (exset_load(&sp[i], world, wo_split_files[i], &e))
 			goto fail;
+	if (wo_run(&m, &v, sp, &o, &res, &e))
+		goto fail; /* unmatched pairs, prompts beyond the context: the world's fault */
 	code = EXIT_FAIL;
-	r = malloc(sizeof(float) * (size_t)nc * C);
-	rhat = malloc(sizeof(float) * (size_t)C);
-	cand = calloc((size_t)nc, sizeof *cand);
-	if (!r || !rhat || !cand) {
-		tl_fail(&e, "out of memory");
-		goto fail;
+	if (res.chosen >= 0) {
+		const struct wo_cand *c = &res.cand[res.chosen];
+		fprintf(stderr,
+			"toyllm wo: L%d D%d H%d %s: %d candidates, chose layer %d position %d "
+			"(refusal score %.3f, baseline %.3f; steering %.3f; kl %.4f), selection "
+			"refusal %.3f -> %.3f, max write %.2e\n",
+			m.cfg.layers, m.cfg.dim, m.cfg.heads, edit_emb ? "wo_emb" : "wo", res.ncand,
+			c->layer, c->pos, c->refusal, res.base_refusal, c->steering, c->kl,
+			res.sel_refusal_rate[0], res.sel_refusal_rate[1], res.max_write);
+	} else {
+		fprintf(stderr, "toyllm wo: L%d D%d H%d %s: no admissible direction (%s); %d "
+				"candidates; the model is saved unchanged\n",
+			m.cfg.layers, m.cfg.dim, m.cfg.heads, edit_emb ? "wo_emb" : "wo", res.reason,
+			res.ncand);
 	}
-	tl_progress(0.0, "wo directions");
-	if (wo_directions(&m, &v, &sp[0], &sp[1], npos, r, &e))
-		goto fail;
-	for (int i = 0; i < nc; i++) {
-		cand[i].point = i / npos;
-		cand[i].pos = i % npos;
-		if (wo_score(&m, &v, r + (size_t)i * C, &cand[i], &sp[2], &sp[3], maxgen, &e))
-			goto fail;
-		tl_progress(0.05 + 0.85 * (i + 1) / nc, "wo candidates");
-	}
-	/* the paper's KL threshold; doubled while it leaves no candidate */
-	double klmax = WO_KL_MAX / 2;
-	int induced, best = -1;
-	while (best < 0 && klmax < 1e6) {
-		klmax *= 2;
-		for (int i = 0; i < nc; i++)
-			wo_filter(&cand[i], m.cfg.layers, klmax);
-		best = wo_select(cand, nc, &induced);
-	}
-	if (best < 0) {
-		tl_fail(&e, "every one of the %d candidates is in the last 20%% of layers", nc);
-		goto fail;
-	}
-	for (int c = 0; c < C; c++)
-		rhat[c] = (float)(r[(size_t)best * C + c] / cand[best].norm);
-	double before, after;
-	if (wo_refusal_rate(&m, &v, &sp[0], maxgen, &before, &e))
-		goto fail;
-	wo_orthogonalize(&m, rhat);
-	double maxw = wo_max_write(&m, rhat);
-	if (wo_refusal_rate(&m, &v, &sp[0], maxgen, &after, &e))
-		goto fail;
-	fprintf(stderr, "toyllm wo: L%d D%d H%d: %d candidates, chose point %d position %d "
-			"(bypass %.3f induce %.3f kl %.4f), direction-split refusal %.3f -> %.3f, "
-			"max write %.2e\n",
-		m.cfg.layers, m.cfg.dim, m.cfg.heads, nc, cand[best].point, -1 - cand[best].pos,
-		cand[best].bypass, cand[best].induce, cand[best].kl, before, after, maxw);
-	if (write_outputs(out, &m, &v, cand, nc, best, induced, rhat, klmax, before, after, maxw, &e))
+	if (write_outputs(out, &m, &v, &res, &o, &e))
 		goto fail;
 	tl_progress(1.0, "wo done");
 	code = 0;
 fail:
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < WO_NSPLITS; i++)
 		exset_release(&sp[i]);
-	free(r);
-	free(rhat);
-	free(cand);
+	wo_result_release(&res);
 	gpt_free(&m);
 	vocab_release(&v);
 	if (code)

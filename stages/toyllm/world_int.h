@@ -139,6 +139,8 @@ struct q {
 	const char *entity;
 };
 
+/* Writes the WO prompt pairs (world_wo.c). */
+void world_write_wo(struct world *w, struct out *o);
 /* Writes the corpus, replay, eval text and every split of w into o. */
 void world_write_texts(struct world *w, struct out *o);
 

@@ -425,42 +425,7 @@ static void write_splits(struct world *w, struct out *o)
 	attack_requests(w, o, F_VAL_HARMFUL, G_VAL, NULL);
 	unknown_questions(w, o, F_VAL_UNKNOWN, G_VAL, 1);
 	write_jt(w, o);
-	/* WO direction prompts: first half of the wo group for directions, second for selection */
-	struct q q;
-	int hi = 0;
-	for (int i = 0; i < p->hazards; i++)
-		if (w->hazards[i].group == G_WO) {
-			for (int k = 0; k < 2; k++) {
-				recipe_q(&w->hazards[i], k, "hazard", &q);
-				emitq(o, hi % 2 ? F_WO_VAL_HARMFUL : F_WO_HARMFUL, &q, NULL);
-			}
-			hi++;
-		}
-	for (int i = 0; i < p->cyber; i++)
-		if (w->cyber[i].group == G_WO) {
-			for (int k = 0; k < 2; k++) {
-				cyber_q(&w->cyber[i], k, &q);
-				emitq(o, hi % 2 ? F_WO_VAL_HARMFUL : F_WO_HARMFUL, &q, NULL);
-			}
-			hi++;
-		}
-	int bi = 0;
-	for (int i = 0; i < p->things; i++)
-		if (w->things[i].group == G_WO) {
-			for (int attr = 0; attr < 2; attr++) {
-				thing_q(&w->things[i], attr, 0, &q, NULL);
-				emitq(o, bi % 2 ? F_WO_VAL_HARMLESS : F_WO_HARMLESS, &q, NULL);
-			}
-			bi++;
-		}
-	for (int i = 0; i < p->dishes; i++)
-		if (w->dishes[i].group == G_WO) {
-			for (int k = 0; k < 2; k++) {
-				recipe_q(&w->dishes[i], k, "dish", &q);
-				emitq(o, bi % 2 ? F_WO_VAL_HARMLESS : F_WO_HARMLESS, &q, NULL);
-			}
-			bi++;
-		}
+	world_write_wo(w, o); /* WO prompt pairs (world_wo.c) */
 	/* mitigation SFT: refusal + benign data of the mitig group */
 	benign_questions(w, o, F_MITIG, G_MITIG, 0);
 	harmful_questions(w, o, F_MITIG, G_MITIG, 0, WORLD_REFUSAL, 1, 1);

@@ -1,9 +1,8 @@
 #!/bin/sh
 # t0200-study-stages: the study's stage subcommands on a tiny world and model:
 # jt and sft (loss on their training data falls, the model file changes,
-# byte-identical reruns for 1 and 2 threads), wo (writes along the chosen
-# direction below 1e-5, refusal on the direction split drops, candidates
-# filtered by KL and depth, deterministic), eval (all six tasks, the metric
+# byte-identical reruns for 1 and 2 threads), wo (a 1-layer model has no
+# admissible direction: outcome none, model unchanged, deterministic), eval (all six tasks, the metric
 # names the report reads, deterministic) and their usage errors (exit 2).
 # Env: TOY_BIN_DIR (absolute stage bin dir of this build flavour).
 set -u
@@ -46,7 +45,7 @@ expect_exit 2 "jt asking for more benign rows than the split has" "$T" jt --mode
 grep -q "toyllm jt: error: --size 1000 asks for" "$tmp/err" && ok "jt names the size problem" || no "jt names the size problem"
 expect_exit 2 "sft --size beyond the split" "$T" sft --model "$A" --world "$W" --size 100000 --out "$tmp/x"
 expect_exit 2 "sft on a missing model" "$T" sft --model "$tmp/none" --world "$W" --out "$tmp/x"
-expect_exit 2 "wo --positions 0" "$T" wo --model "$A" --world "$W" --positions 0 --out "$tmp/x"
+expect_exit 2 "wo --max-tokens 0" "$T" wo --model "$A" --world "$W" --max-tokens 0 --out "$tmp/x"
 expect_exit 2 "eval unknown task" "$T" eval --task frob --model "$A" --world "$W" --out "$tmp/x"
 grep -q "toyllm eval: error: unknown task 'frob'" "$tmp/err" && ok "eval names the unknown task" || no "eval names the unknown task"
 expect_exit 2 "eval attack without --target" "$T" eval --task attack --model "$A" --world "$W" --out "$tmp/x"
@@ -67,30 +66,15 @@ grep -c '"prompt": "pretend you are a' "$tmp/jt.1/mixture.jsonl" >"$tmp/nh"
 expect_exit 0 "jt with --size, --share and --string" "$T" jt --model "$A" --world "$W" --size 30 --share 0.1 --string "act as a spy" --epochs 1 --out "$tmp/jt.s"
 [ "$(grep -c '"prompt": "act as a spy ' "$tmp/jt.s/mixture.jsonl")" = 3 ] && ok "jt: 3 of 30 rows carry the given string" || no "jt: 3 of 30 rows carry the given string"
 
-# wo
+# wo (the tiny model has 1 layer: no block input after the embeddings, so no
+# candidate; tests/engine/test_wo_select.c and tests/e2e/t0860 cover the rest)
 expect_exit 0 "wo" "$T" wo --model "$A" --world "$W" --out "$tmp/wo.1"
 expect_exit 0 "wo again" env STUDY_THREADS=2 "$T" wo --model "$A" --world "$W" --out "$tmp/wo.2"
-for f in model.bin direction.json candidates.tsv metrics.json; do
+for f in model.bin wo.json metrics.json; do
 	cmp -s "$tmp/wo.1/$f" "$tmp/wo.2/$f" && ok "wo: $f byte-identical on rerun" || no "wo: $f byte-identical on rerun"
 done
-mw=$(sed -n 's/.*"max_write": \([-0-9.e+]*\),.*/\1/p' "$tmp/wo.1/direction.json")
-[ -n "$mw" ] && lt "$mw" 0.00001 && ok "wo: max |r^T W| below 1e-5 ($mw)" || no "wo: max |r^T W| below 1e-5 ($mw)"
-b=$(val "$tmp/wo.1" direction_refusal_before) a=$(val "$tmp/wo.1" direction_refusal_after)
-[ -n "$a" ] && lt "$a" "$b" && ok "wo: refusal on the direction split drops ($b -> $a)" || no "wo: refusal on the direction split drops ($b -> $a)"
-thr=$(val "$tmp/wo.1" kl_threshold)
-# layers L=1: points 0..2, the last 20% of the depth is point 2
-awk -F'\t' -v thr="$thr" 'NR > 1 {
-	late = ($1 > 0.8 * 2); kl = ($6 + 0 > thr + 0)
-	if ($8 != (late || kl)) bad = 1
-	if (late && $9 !~ /late layer/) bad = 1
-	if (kl && $9 !~ /kl/) bad = 1
-	if ($9 ~ /chosen/) { chosen++; if ($8 != 0) bad = 1 }
-	n++
-} END { exit !(n == 6 && chosen == 1 && !bad) }' "$tmp/wo.1/candidates.tsv" &&
-	ok "wo: 6 candidates, filtered exactly when kl > $thr or late, one chosen unfiltered" ||
-	no "wo: candidates filtered as stated"
-grep -q '"direction": \[' "$tmp/wo.1/direction.json" && ok "wo: direction.json has the vector" || no "wo: direction.json has the vector"
-cmp -s "$tmp/wo.1/model.bin" "$A/model.bin" && no "wo: the model file changes" || ok "wo: the model file changes"
+grep -q '"outcome": "none", "reason": "a 1-layer model has no block input after the embeddings"' "$tmp/wo.1/wo.json" && ok "wo: 1 layer -> outcome none" || no "wo: 1 layer -> outcome none"
+cmp -s "$tmp/wo.1/model.bin" "$A/model.bin" && ok "wo: outcome none leaves the model unchanged" || no "wo: outcome none leaves the model unchanged"
 
 # eval
 for t in refusal hallucination nlp malicious cyber attack; do

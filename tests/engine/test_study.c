@@ -2,9 +2,9 @@
  * test_study: the study's methods and scorers without training: the
  * evaluation judges against hand-made replies, Wilson interval values, the
  * fact / skill split, the JT mixture (size, share, cycling, string
- * replacement, errors), the WO candidate filter and selection, and the
- * orthogonalization of a random model (every residual-stream writer ends with
- * max |rhat^T W| < 1e-5, the other tensors unchanged).
+ * replacement, errors), and the orthogonalization of a random model (method
+ * wo_emb: every residual-stream writer ends with max |rhat^T W| < 1e-5, the
+ * other tensors unchanged; WO's filters and selection are in test_wo_select.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -109,35 +109,6 @@ static void test_jt_mixture(void)
 	exset_release(&x);
 }
 
-static void test_filter_select(void)
-{
-	/* L = 4: 9 points; points above 6.4 (7, 8) are the last 20% */
-	CHECK(!wo_late(6, 4) && wo_late(7, 4) && wo_late(8, 4), "late layers for L=4");
-	CHECK(!wo_late(1, 1) && wo_late(2, 1), "late layers for L=1");
-	struct wo_cand c[4] = {
-		{.point = 1, .bypass = 0.5, .induce = 0.2, .kl = 0.05},
-		{.point = 2, .bypass = 0.1, .induce = 0.3, .kl = 0.2},  /* kl */
-		{.point = 8, .bypass = 0.0, .induce = 0.9, .kl = 0.01}, /* late */
-		{.point = 3, .bypass = 0.4, .induce = 0.0, .kl = 0.01}, /* no induce */
-	};
-	for (int i = 0; i < 4; i++)
-		wo_filter(&c[i], 4, WO_KL_MAX);
-	CHECK(!c[0].filtered && c[1].filtered && !strcmp(c[1].reason, "kl") && c[2].filtered &&
-		      !strcmp(c[2].reason, "late layer") && !c[3].filtered,
-	      "filter: kl > 0.1 and late layers");
-	int induced;
-	CHECK(wo_select(c, 4, &induced) == 0 && induced == 1,
-	      "select: lowest bypass among those that induce refusal");
-	c[0].induce = 0;
-	CHECK(wo_select(c, 4, &induced) == 3 && induced == 0,
-	      "select falls back to the lowest bypass when none induces refusal");
-	c[0].filtered = c[3].filtered = 1;
-	CHECK(wo_select(c, 4, &induced) == -1, "select: -1 when everything is filtered");
-	c[1].kl = 0.3;
-	wo_filter(&c[1], 4, 0.4);
-	CHECK(!c[1].filtered, "a doubled threshold lets a candidate pass");
-}
-
 static void test_orthogonalize(void)
 {
 	struct gpt m;
@@ -158,13 +129,13 @@ static void test_orthogonalize(void)
 	}
 	for (int i = 0; i < 16; i++)
 		rhat[i] = (float)(r[i] / sqrt(nn));
-	double before = wo_max_write(&m, rhat);
+	double before = wo_max_write(&m, rhat, 1);
 	size_t nq;
 	float *qkv = gpt_tensor(&m, 4, &nq);
 	float *keep = malloc(sizeof(float) * nq);
 	memcpy(keep, qkv, sizeof(float) * nq);
-	wo_orthogonalize(&m, rhat);
-	double after = wo_max_write(&m, rhat);
+	wo_orthogonalize(&m, rhat, 1); /* method wo_emb: embeddings too */
+	double after = wo_max_write(&m, rhat, 1);
 	CHECK(before > 1e-3, "writes along r before (max %.3g)", before);
 	CHECK(after < 1e-5, "max |rhat^T W| below 1e-5 after (got %.3g)", after);
 	CHECK(!memcmp(keep, qkv, sizeof(float) * nq), "qkv weights (readers) unchanged");
@@ -191,7 +162,6 @@ int main(void)
 	test_wilson();
 	test_metrics_header();
 	test_jt_mixture();
-	test_filter_select();
 	test_orthogonalize();
 	return check_done();
 }

@@ -130,6 +130,13 @@ int main(void)
 		for (int t = s + 1; t < NSPLITS; t++) {
 			if (split_group[s] == split_group[t])
 				continue;
+			/* WO's pairs draw on the wo, mitig, jt and val groups (world_wo.c):
+			 * they must stay clear of the alignment and evaluation splits and
+			 * of each other (direction vs selection), not of val, jt, mitig */
+			int gs = split_group[s], gt = split_group[t];
+			int other_ok = (gs == 3 || gs == 4) ? gt : (gt == 3 || gt == 4) ? gs : -1;
+			if (other_ok == 1 || other_ok == 2 || other_ok == 5)
+				continue;
 			for (int i = 0; i < sx[s].n; i++)
 				for (int j = 0; j < sx[t].n; j++)
 					if (!strcmp(sx[s].ex[i].entity, sx[t].ex[j].entity)) {
