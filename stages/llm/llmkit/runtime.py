@@ -163,6 +163,7 @@ def main(prog, fn):
         sys.exit(2)
     ok = False
     try:
+        threads()  # a bad STUDY_THREADS fails before any work
         rc = fn()
         ok = True
     except KitError as e:
