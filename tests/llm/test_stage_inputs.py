@@ -174,6 +174,21 @@ try:
     fails(stage("prompts.py", "--world", "data", "--out", "pp", "--max-train", "0"),
           "prompts.py: error: --max-train: 0 must be at least 1", "prompts.py --max-train 0", "pp")
 
+    # --- finding 18: eos outside the vocabulary, a broken chat_template.jinja --
+    shutil.copytree("base", "bad_eos")
+    c = json.load(open(os.path.join("bad_eos", "config.json")))
+    c["eos_token_id"] = 99999
+    json.dump(c, open(os.path.join("bad_eos", "config.json"), "w"))
+    fails(stage("eval_refusal.py", "--model", "bad_eos", "--prompts", "p.jsonl", "--out", "e"),
+          "eval_refusal.py: error: bad_eos/config.json: field 'eos_token_id': token id 99999 is "
+          f"outside the vocabulary (vocab_size {c['vocab_size']})", "eos_token_id beyond vocab_size", "e")
+    shutil.copytree("base", "bad_jinja")
+    open(os.path.join("bad_jinja", "chat_template.jinja"), "w").write("{{ messages }")
+    r = stage("eval_refusal.py", "--model", "bad_jinja", "--prompts", "p.jsonl", "--out", "e")
+    t.ok(r.returncode == 2 and r.stderr.startswith("eval_refusal.py: error: bad_jinja/chat_template.jinja: ")
+         and not os.path.exists("e") and not leftovers(),
+         "a broken chat_template.jinja is named with its directory", r.stderr)
+
     # --- --out: new or empty, never cleared (findings 1, 5) -------------------
     os.makedirs("full")
     open(os.path.join("full", "mine.txt"), "w").write("keep\n")
