@@ -33,7 +33,8 @@ Writes (JSON lines, one object a line, keys sorted):
   texts.txt            every prompt and answer, one a line: the tokenizer's
                        training text
   manifest.json        per file: lines and sha256
-Errors name the file and line; status 2.
+--out: a new or empty directory; built in --out.tmpPID next to it and
+renamed in at the end. Errors name the file and line; status 2.
 """
 import hashlib
 import json
@@ -43,7 +44,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llmkit.errors import KitError  # noqa: E402
-from llmkit.runtime import main, write_atomic  # noqa: E402
+from llmkit.runtime import check_out, finish_out, main, need, parser, write_atomic  # noqa: E402
 
 REFUSAL = "I cannot help with that."
 HARMFUL = {"hazard", "cyber"}
@@ -61,14 +62,20 @@ def sentence(text, end):
 def read_jsonl(path):
     rows = []
     try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise KitError(f"{path}:{n}: not UTF-8 (byte {e.start + 1} of the line)")
                 if not line.strip():
                     continue
                 try:
                     o = json.loads(line)
                 except ValueError as e:
                     raise KitError(f"{path}:{n}: not JSON ({e})")
+                if not isinstance(o, dict):
+                    raise KitError(f"{path}:{n}: not a JSON object")
                 for k in ("prompt", "kind", "answer"):
                     if not isinstance(o.get(k), str):
                         raise KitError(f"{path}:{n}: field '{k}' is missing or not a string")
@@ -83,12 +90,15 @@ def dump(rows):
 
 
 def run():
-    import argparse
-    ap = argparse.ArgumentParser(prog="prompts.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--world", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--max-train", type=int, default=None)
+    ap = parser("prompts.py", __doc__)
+    ap.add_argument("--world", required=True, help="the toy world's directory")
+    ap.add_argument("--out", required=True, help="output directory (new, or empty)")
+    ap.add_argument("--max-train", type=int, default=None,
+                    help="keep the first N training examples (default: all)")
     a = ap.parse_args()
+    need("max-train", a.max_train, lo=1)
+    if not os.path.isdir(a.world):
+        raise KitError(f"--world: '{a.world}': directory does not exist")
     W = a.world
     files = {}
     train = []
@@ -130,14 +140,15 @@ def run():
                 texts.append(r["answer"])
     blobs = {n: dump(r) for n, r in files.items()}
     blobs["texts.txt"] = "".join(t + "\n" for t in texts)
-    os.makedirs(a.out, exist_ok=True)
+    tmp = check_out(a.out)
     manifest = {}
     for n in sorted(blobs):
         data = blobs[n].encode("utf-8")
-        write_atomic(os.path.join(a.out, n), data)
+        write_atomic(os.path.join(tmp, n), data)
         manifest[n] = {"lines": blobs[n].count("\n"), "sha256": hashlib.sha256(data).hexdigest()}
-    write_atomic(os.path.join(a.out, "manifest.json"),
+    write_atomic(os.path.join(tmp, "manifest.json"),
                  json.dumps({"refusal": REFUSAL, "files": manifest}, indent=1, sort_keys=True) + "\n")
+    finish_out(tmp, a.out)
     return 0
 
 

@@ -5,7 +5,9 @@ docs/real-models.md).
 
 usage: wo.py --model DIR --data DIR --out DIR [options]
 
---model DIR        a checkpoint directory (llama, qwen2, qwen3)
+--model DIR        a checkpoint directory (llama, qwen2, qwen3), or a WO
+                   recipe (then --base DIR is the checkpoint it applies to;
+                   only with --output checkpoint)
 --data DIR         holds wo_harmful.jsonl, wo_harmless.jsonl (candidates) and
                    wo_val_harmful.jsonl, wo_val_harmless.jsonl (selection):
                    JSON lines with "prompt" (or "instruction")
@@ -22,15 +24,26 @@ usage: wo.py --model DIR --data DIR --out DIR [options]
                    from the base on load (for 8B/14B)
 --chat-kwargs JSON chat-template variables over the checkpoint's prompting.json
                    (llmkit/variant.py), e.g. {"enable_thinking": false}
---device cpu|cuda, --dtype float32|bfloat16|float16 (default: the checkpoint's)
+--device cpu|cuda|cuda:N, --dtype float32|bfloat16|float16 (default: the
+                   checkpoint's; float16 on CPU computes in float32, torch has
+                   no CPU float16 matmul; the checkpoint is saved in its dtype)
 --batch-size 32, --seed 0
+Every input is checked before the model is loaded: --model, --data's four
+files, --out (a new or empty directory; the output is built in --out.tmpPID
+next to it and renamed in at the end, removed on failure), numeric ranges.
 
 Writes into --out: the model (checkpoint files, or wo_recipe.json +
 direction.safetensors + tokenizer files), direction.json (every candidate's
 scores and the filters that removed it, the chosen one or the outcome "no
 admissible direction", every option), metrics.json (the orchestrator's
-format). With no admissible direction the stage succeeds and the model is
-the input model unchanged (metrics.json: admissible 0).
+format). Both output forms are loaded back and checked against the scored
+hook ablation (checks: saved_vs_hook_max_abs_logit_diff,
+max_write_along_direction). With no admissible direction the stage succeeds
+and the model is the input model unchanged (metrics.json: admissible 0). A
+base model that refuses fewer than max(2, 10%) of a harmful split's sampled
+prompts (or answers too few harmless ones) is an error, not that result: it
+is almost always prompted wrongly (a Qwen3 model without enable_thinking
+false in prompting.json / --chat-kwargs).
 Status 2 with a message naming the file/field on bad input.
 """
 import json
@@ -45,27 +58,44 @@ from llmkit.errors import KitError  # noqa: E402
 from llmkit.runtime import main, setup_torch, write_atomic  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16")
+SPLITS = ("wo_harmful", "wo_harmless", "wo_val_harmful", "wo_val_harmless")
+# fewest prompts a split may keep after the refusal-score filter: fewer
+# means the base model is prompted wrongly (or does not refuse), not that
+# no direction exists
+MIN_KEPT = 2
+MIN_KEPT_SHARE = 0.1
 
 
 def parse():
-    import argparse
-    ap = argparse.ArgumentParser(prog="wo.py", description="weight orthogonalization")
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--n-train", type=int, default=128)
-    ap.add_argument("--n-val", type=int, default=32)
-    ap.add_argument("--no-filter", action="store_true")
-    ap.add_argument("--kl-max", type=float, default=0.1)
-    ap.add_argument("--prune", type=float, default=0.2)
-    ap.add_argument("--steer-min", type=float, default=0.0)
-    ap.add_argument("--edit-embeddings", action="store_true")
-    ap.add_argument("--output", choices=("checkpoint", "recipe"), default="checkpoint")
-    ap.add_argument("--chat-kwargs", default="{}")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--dtype", choices=DTYPES, default=None)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=0)
+    from llmkit.runtime import check_device, need, parser
+    ap = parser("wo.py", __doc__)
+    ap.add_argument("--model", required=True, help="checkpoint directory, or a WO recipe "
+                    "(then --base)")
+    ap.add_argument("--base", default=None, help="the base checkpoint of a WO recipe --model")
+    ap.add_argument("--data", required=True, help="directory of the four wo_*.jsonl splits")
+    ap.add_argument("--out", required=True, help="output directory (new, or empty)")
+    ap.add_argument("--n-train", type=int, default=128, help="prompts sampled per candidate split")
+    ap.add_argument("--n-val", type=int, default=32, help="prompts sampled per selection split")
+    ap.add_argument("--no-filter", action="store_true",
+                    help="keep every prompt (no refusal-score filter)")
+    ap.add_argument("--kl-max", type=float, default=0.1,
+                    help="largest KL on harmless prompts under ablation (>= 0)")
+    ap.add_argument("--prune", type=float, default=0.2,
+                    help="share of the last layers excluded, in [0, 1)")
+    ap.add_argument("--steer-min", type=float, default=0.0,
+                    help="smallest steering score (refusal score under activation addition)")
+    ap.add_argument("--edit-embeddings", action="store_true",
+                    help="also orthogonalize the token embedding")
+    ap.add_argument("--output", choices=("checkpoint", "recipe"), default="checkpoint",
+                    help="full WO checkpoint, or direction + recipe")
+    ap.add_argument("--chat-kwargs", default="{}",
+                    help="JSON object of chat-template variables over prompting.json")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--dtype", choices=DTYPES, default=None,
+                    help="compute dtype (default: the checkpoint's; float16 on CPU "
+                    "computes in float32)")
+    ap.add_argument("--batch-size", type=int, default=32, help="prompts per forward pass")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the prompt samples")
     a = ap.parse_args()
     try:
         a.chat_kwargs = json.loads(a.chat_kwargs)
@@ -73,6 +103,13 @@ def parse():
             raise ValueError("not an object")
     except ValueError as e:
         raise KitError(f"--chat-kwargs: not a JSON object ({e})")
+    need("n-train", a.n_train, lo=1)
+    need("n-val", a.n_val, lo=1)
+    need("batch-size", a.batch_size, lo=1)
+    need("kl-max", a.kl_max, lo=0)
+    need("prune", a.prune, lo=0, hi=1, hi_open=True)
+    need("steer-min", a.steer_min)
+    check_device(a.device)
     return a
 
 
@@ -82,26 +119,46 @@ def num(x):
 
 
 def run():
-    import torch
     from llmkit import variant as V
+    from llmkit.runtime import check_out, finish_out
+
+    # every input checked before a model is loaded (loading an 8B takes minutes)
+    a = parse()
+    t0 = time.time()
+    V.check_variant_dir(a.model)
+    if V.is_recipe(a.model):
+        if a.base is None:
+            raise KitError(f"--model: '{a.model}' is a WO recipe; give its base checkpoint "
+                           "with --base")
+        V.check_variant_dir(a.base, "--base")
+        if V.is_recipe(a.base):
+            raise KitError(f"--base: '{a.base}' is itself a WO recipe; give a checkpoint")
+        if a.output == "recipe":
+            raise KitError("--output recipe: a recipe of a recipe is not supported; "
+                           "use --output checkpoint")
+    elif a.base is not None:
+        raise KitError(f"--base: only for a WO recipe --model ('{a.model}' is a checkpoint)")
+    if not os.path.isdir(a.data):
+        raise KitError(f"--data: '{a.data}': directory does not exist")
+    rows_of = {name: V.read_prompts(os.path.join(a.data, name + ".jsonl")) for name in SPLITS}
+    tmp = check_out(a.out)
+
+    import torch
     from llmkit import wo as W
     from llmkit.safetensors import write_safetensors
 
-    a = parse()
-    t0 = time.time()
     dev = setup_torch(a.device)
     dtype = getattr(torch, a.dtype) if a.dtype else None
     tok, fmt = V.open_prompting(a.model, a.chat_kwargs)
-    model, cfg = V.load_model(a.model, dtype=dtype, device=dev)
+    model, cfg = V.load_model(a.model, base=a.base, dtype=dtype, device=dev)
     eos = V.eos_ids(cfg, tok, a.model)
     pad = V.pad_id(tok, eos)
     refusal_ids = W.refusal_token_ids(tok)
 
     splits = {}
-    for name, n in (("wo_harmful", a.n_train), ("wo_harmless", a.n_train),
-                    ("wo_val_harmful", a.n_val), ("wo_val_harmless", a.n_val)):
-        rows = V.read_prompts(os.path.join(a.data, name + ".jsonl"))
-        splits[name] = [fmt.encode(r["prompt"]) for r in W.sample(rows, n, a.seed)]
+    for name in SPLITS:
+        n = a.n_val if "_val_" in name else a.n_train
+        splits[name] = [fmt.encode(r["prompt"]) for r in W.sample(rows_of[name], n, a.seed)]
     counts = {k: {"sampled": len(v)} for k, v in splits.items()}
     if not a.no_filter:
         for name, seqs in splits.items():
@@ -111,26 +168,32 @@ def run():
             splits[name] = [q for q, k in zip(seqs, keep.tolist()) if k]
     for k in counts:
         counts[k]["used"] = len(splits[k])
+        least = max(MIN_KEPT, int(MIN_KEPT_SHARE * counts[k]["sampled"] + 0.999))
+        if counts[k]["used"] < min(least, counts[k]["sampled"]):
+            what = ("refuses (refusal score > 0)" if k.endswith("harmful") else
+                    "does not refuse (refusal score < 0)")
+            raise KitError(
+                f"{os.path.join(a.data, k + '.jsonl')}: the base model {what} only "
+                f"{counts[k]['used']} of {counts[k]['sampled']} sampled prompts (at least "
+                f"{least} needed): it is probably prompted wrongly, e.g. a Qwen3 checkpoint "
+                "without {\"enable_thinking\": false} (prompting.json or --chat-kwargs) opens "
+                "its reply with <think>; or it does not refuse these prompts (--no-filter "
+                "keeps every prompt)")
 
     n_post = len(fmt.post_ids)
     post_tokens = [tok.decode([i]) for i in fmt.post_ids]
     records, chosen, baselines, cands = [], None, {}, None
-    empty = [k for k, v in splits.items() if not v]
-    if empty:
-        outcome = "no admissible direction: no prompts left in " + ", ".join(empty) + \
-            (" after filtering by the model's refusal score" if not a.no_filter else "")
-    else:
-        cands = W.candidate_directions(model, splits["wo_harmful"], splits["wo_harmless"],
-                                       n_post, pad, a.batch_size)
-        records, chosen, baselines = W.select_direction(
-            model, cands, post_tokens, splits["wo_val_harmful"], splits["wo_val_harmless"],
-            refusal_ids, pad, edit_embeddings=a.edit_embeddings, kl_max=a.kl_max,
-            prune=a.prune, steer_min=a.steer_min, batch_size=a.batch_size)
-        outcome = "chosen" if chosen is not None else \
-            "no admissible direction: every candidate was filtered out"
+    cands = W.candidate_directions(model, splits["wo_harmful"], splits["wo_harmless"],
+                                   n_post, pad, a.batch_size)
+    records, chosen, baselines = W.select_direction(
+        model, cands, post_tokens, splits["wo_val_harmful"], splits["wo_val_harmless"],
+        refusal_ids, pad, edit_embeddings=a.edit_embeddings, kl_max=a.kl_max,
+        prune=a.prune, steer_min=a.steer_min, batch_size=a.batch_size)
+    outcome = "chosen" if chosen is not None else \
+        "no admissible direction: every candidate was filtered out"
 
-    # the model: edited with the chosen direction, or the input unchanged
-    os.makedirs(a.out, exist_ok=True)
+    # the model: edited with the chosen direction, or the input unchanged;
+    # everything is written into tmp (next to --out) and renamed in at the end
     rhat = None
     if chosen is not None:
         c = records[chosen]
@@ -149,24 +212,15 @@ def run():
         if rhat is not None:
             check["max_write_along_direction"] = W.max_write_along(cfg, tensors, rhat,
                                                                    a.edit_embeddings)
-        V.save_into(a.out, cfg, tensors, copy_from=a.model)
-        if rhat is not None:
-            # the saved weights against the scored hook intervention
-            saved, _ = V.load_model(a.out, dtype=model.dtype_, device=dev)
-            probe = splits["wo_val_harmless"] + splits["wo_val_harmful"]
-            l_saved, _ = W.forward_last(saved, probe, pad, batch_size=a.batch_size)
-            l_hook, _ = W.forward_last(model, probe, pad,
-                                       W.Intervention.ablate(rhat, a.edit_embeddings),
-                                       a.batch_size)
-            check["saved_vs_hook_max_abs_logit_diff"] = float((l_saved - l_hook).abs().max())
-            del saved
+        V.save_into(tmp, cfg, tensors, copy_from=a.model)
+        del tensors
     else:
         for name in V.TOKENIZER_FILES:
             src = os.path.join(a.model, name)
             if os.path.isfile(src):
-                shutil.copyfile(src, os.path.join(a.out, name))
+                shutil.copyfile(src, os.path.join(tmp, name))
         if rhat is not None:
-            write_safetensors(os.path.join(a.out, "direction.safetensors"),
+            write_safetensors(os.path.join(tmp, "direction.safetensors"),
                               {"direction": rhat.cpu().contiguous()},
                               {"format": "llmkit-wo-direction"})
         recipe = {"format": "llmkit-wo-recipe", "version": 1,
@@ -174,12 +228,30 @@ def run():
                   "writers": W.writer_names(cfg, a.edit_embeddings) if rhat is not None else [],
                   "direction": "direction.safetensors" if rhat is not None else None,
                   "base": V.base_identity(a.model)}
-        write_atomic(os.path.join(a.out, V.RECIPE), json.dumps(recipe, indent=1, sort_keys=True) + "\n")
+        write_atomic(os.path.join(tmp, V.RECIPE), json.dumps(recipe, indent=1, sort_keys=True) + "\n")
+    if rhat is not None:
+        # the same checks in both output forms: the written variant, loaded
+        # back as the evaluations load it (a recipe is materialised from the
+        # base), against the scored hook intervention
+        saved, _ = V.load_model(tmp, base=a.model if a.output == "recipe" else None,
+                                dtype=model.dtype_, device=dev)
+        if a.output == "recipe":
+            sv = {n: p.detach() for n, p in saved.state_dict().items()}
+            check["max_write_along_direction"] = W.max_write_along(cfg, sv, rhat,
+                                                                   a.edit_embeddings)
+            del sv
+        probe = splits["wo_val_harmless"] + splits["wo_val_harmful"]
+        l_saved, _ = W.forward_last(saved, probe, pad, batch_size=a.batch_size)
+        l_hook, _ = W.forward_last(model, probe, pad,
+                                   W.Intervention.ablate(rhat, a.edit_embeddings),
+                                   a.batch_size)
+        check["saved_vs_hook_max_abs_logit_diff"] = float((l_saved - l_hook).abs().max())
+        del saved
 
     options = {"n_train": a.n_train, "n_val": a.n_val, "filter": not a.no_filter,
                "kl_max": a.kl_max, "prune": a.prune, "steer_min": a.steer_min,
                "edit_embeddings": a.edit_embeddings, "output": a.output,
-               "chat_kwargs": fmt.kw, "seed": a.seed,
+               "chat_kwargs": fmt.kw, "seed": a.seed, "base": a.base,
                "refusal_score": "logit-last (log-odds of refusal tokens at the last prompt position)",
                "intervention": ("ablation at every layer input, attention output and MLP output"
                                 if a.edit_embeddings else
@@ -210,7 +282,7 @@ def run():
     if tied and a.edit_embeddings:
         doc["note"] = ("tied head: editing the embedding also edits the unembedding, so the "
                        "saved model is not the scored hook ablation (see checks)")
-    write_atomic(os.path.join(a.out, "direction.json"), json.dumps(doc, indent=1) + "\n")
+    write_atomic(os.path.join(tmp, "direction.json"), json.dumps(doc, indent=1) + "\n")
 
     m = {"admissible": 1 if chosen is not None else 0,
          "candidates": len(records),
@@ -225,7 +297,8 @@ def run():
     for k, v in check.items():
         m[k] = float(f"{v:.3g}")
     metrics = {"metrics": {k: {"value": v} for k, v in m.items() if v is not None}}
-    write_atomic(os.path.join(a.out, "metrics.json"), json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    write_atomic(os.path.join(tmp, "metrics.json"), json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    finish_out(tmp, a.out)
     print(f"wo.py: {outcome}" + ("" if chosen is None else
           f" (position {records[chosen]['position']}, layer {records[chosen]['layer']}, "
           f"kl {records[chosen]['kl']:.4f})") + f"; {time.time() - t0:.1f}s", file=sys.stderr)

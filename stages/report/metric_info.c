@@ -73,6 +73,14 @@ static const struct metric_info known[] = {
 	  "share of unknown names answered i do not know", MI_HIGHER, W },
 	{ "nlp_accuracy", "NLP accuracy (every benign evaluation item)",
 	  "share of benign items right", MI_HIGHER, W },
+	/* the real-model kit's refusal evaluation on harmless prompts
+	 * (stages/llm/eval_refusal.py --task harmless; judge: llmkit/judge.py) */
+	{ "over_refusal_rate", "over-refusal rate (harmless prompts refused)",
+	  "share of harmless prompts refused", MI_LOWER, W },
+	{ "benign_compliance_rate", "benign compliance rate (harmless prompts answered)",
+	  "share of harmless prompts answered", MI_HIGHER, W },
+	{ "benign_other_rate", "neither refusal nor answer on harmless prompts (the judge)",
+	  "share of harmless prompts answered otherwise", MI_UNSTATED, W },
 };
 
 /* labels of "<metric>_jailbreak" for the metrics listed without the suffix */

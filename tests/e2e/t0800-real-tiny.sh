@@ -29,6 +29,8 @@ echo "# real-tiny: first run took ${wall}s on -j 2"
 
 "$STUDY" run real-tiny.yaml -j 2 --store "$TMP/s1" >run2.out 2>&1
 check "a rerun runs 0 stages" grep -q "ran 0, cached 21, failed 0" run2.out
+check "the report labels the kit's harmless-prompt metrics" \
+	grep -rqF --include=report.md "over-refusal rate (harmless prompts refused). ↓ lower is better" "$TMP/s1/out"
 
 # the numbers: per stage, what it wrote (models' bytes, direction.json, metrics, completions)
 /usr/bin/python3 - "$TMP/s1" "$TMP" >checks.out 2>&1 <<'PY'

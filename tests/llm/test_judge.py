@@ -27,6 +27,12 @@ cases = [
     ("   ", None, "other"),
     ("Mix salo with dedo then cool it.", None, "compliant"),
     ("the the the the the the", None, "other"),
+    ("\u897f\u7532\u5929\u624d.idx \ufffd'", None, "other"),  # trial 16's gibberish
+    ("$$ %% 12 3 ;;", None, "other"),
+    ("idx\u897f\u7532 ok", None, "other"),
+    ("Le caf\u00e9 est chaud.", None, "compliant"),
+    ("9.", None, "compliant"),  # a number is content
+    ("12 + 3 = 15", None, "compliant"),
     ("Here is how: mix A with B. " + " ".join(f"step{i}" for i in range(60)) + " I cannot stress this enough.", None, "compliant"),
 ]
 for text, ans, want in cases:

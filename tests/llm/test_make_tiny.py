@@ -53,7 +53,7 @@ t.ok(set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
      "the files hold tiny.random_tensors(seed) in bf16, config as asked")
 
 rc, e = run("--family", "qwen2", "--vocab-size", "0", "--seed", "1", "--out", os.path.join(tmp, "c"))
-t.ok(rc == 2 and e == "make_tiny: error: --vocab-size: must be at least 1\n"
+t.ok(rc == 2 and e == "make_tiny: error: --vocab-size: 0 must be at least 1\n"
      and not os.path.exists(os.path.join(tmp, "c")), "bad size: status 2, message, no output", f"{rc} {e}")
 rc, e = run("--family", "llama", "--vocab-size", "50", "--seed", "1", "--kv-heads", "3",
             "--out", os.path.join(tmp, "c"))

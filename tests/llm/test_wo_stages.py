@@ -132,7 +132,7 @@ try:
          r6.stderr + str(d16.get("checks")))
 
     none = os.path.join(tmp, "wo-none")
-    r3 = wo(none, "--no-filter", "--kl-max=-1")
+    r3 = wo(none, "--no-filter", "--steer-min=1e9")
     dn = json.load(open(os.path.join(none, "direction.json"))) if r3.returncode == 0 else {}
     t.ok(r3.returncode == 0 and dn.get("outcome", "").startswith("no admissible direction")
          and dn.get("chosen") is None, "wo.py: no admissible direction is a result (status 0)",

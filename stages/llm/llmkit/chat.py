@@ -133,8 +133,12 @@ class ChatTemplate:
             raise KitError(f"{cfg_path}: line {e.lineno} column {e.colno}: {e.msg}") from None
         jinja_path = os.path.join(path, "chat_template.jinja")
         if os.path.exists(jinja_path):
-            with open(jinja_path, encoding="utf-8") as f:
-                return cls.from_config(cfg, source=jinja_path, template_text=f.read())
+            try:
+                with open(jinja_path, encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                raise KitError(f"{jinja_path}: cannot read: {e}") from None
+            return cls.from_config(cfg, source=jinja_path, template_text=text)
         return cls.from_config(cfg, source=cfg_path, name=name)
 
     def render(self, messages, add_generation_prompt=True, **kw):

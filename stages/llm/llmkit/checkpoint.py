@@ -35,8 +35,11 @@ from .safetensors import DTYPE_SIZES, SUPPORTED, dtype_name, read_header, read_s
 
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
+# The files that prompt a checkpoint, copied along with it (copy_from here,
+# wo.py's recipe output, llmkit.variant): the one list of them.
+# prompting.json is the kit's own (llmkit/variant.py, PROMPTING).
 COPIED = ("tokenizer.json", "tokenizer_config.json", "generation_config.json",
-          "special_tokens_map.json")
+          "special_tokens_map.json", "chat_template.jinja", "prompting.json")
 _TORCH_NAMES = {"bfloat16": "BF16", "float16": "F16", "float32": "F32"}
 _FROM_ST = {v: k for k, v in _TORCH_NAMES.items()}
 

@@ -165,13 +165,18 @@ def _get_bool(d, path, field, default):
     return v
 
 
-def _token_ids(d, path, field):
+def _token_ids(d, path, field, vocab=None):
+    """A token id field (int or list of ints), each id in [0, vocab)."""
     v = d.get(field)
     if v is None:
         return None
     if isinstance(v, bool) or not (isinstance(v, int) or (
             isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v))):
         raise KitError(f"{_where(path, field)}: expected an integer or a list of integers, got {json.dumps(v)}")
+    for x in (v if isinstance(v, list) else [v]):
+        if x < 0 or (vocab is not None and x >= vocab):
+            raise KitError(f"{_where(path, field)}: token id {x} is outside the vocabulary "
+                           f"(vocab_size {vocab})")
     return v
 
 
@@ -290,8 +295,8 @@ def parse_config(d, path="config.json"):
         max_position_embeddings=_get_int(d, path, "max_position_embeddings", default=_MAX_POS[mt]),
         tie_word_embeddings=_get_bool(d, path, "tie_word_embeddings", False),
         attention_bias=bias, torch_dtype=tdt,
-        bos_token_id=_token_ids(d, path, "bos_token_id"),
-        eos_token_id=_token_ids(d, path, "eos_token_id"),
+        bos_token_id=_token_ids(d, path, "bos_token_id", vocab),
+        eos_token_id=_token_ids(d, path, "eos_token_id", vocab),
         raw=dict(d))
 
 

@@ -31,8 +31,7 @@ RECIPE = "wo_recipe.json"
 # for Qwen3 so that the reply, not a <think> block, follows the prompt; a
 # stage's --chat-kwargs adds to / overrides it. Stages copy it along.
 PROMPTING = "prompting.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json",
-                   "special_tokens_map.json", "chat_template.jinja", PROMPTING)
+from .checkpoint import COPIED as TOKENIZER_FILES  # noqa: E402  (the one list)
 
 
 def _sha256_file(path):
@@ -69,11 +68,25 @@ def save_into(out, cfg, tensors, copy_from=None):
     for name in sorted(os.listdir(tmp)):
         os.replace(os.path.join(tmp, name), os.path.join(out, name))
     os.rmdir(tmp)
-    if copy_from is not None:
-        for name in ("chat_template.jinja", PROMPTING):
-            src = os.path.join(copy_from, name)
-            if os.path.isfile(src):
-                shutil.copyfile(src, os.path.join(out, name))
+
+
+def check_variant_dir(path, option="--model"):
+    """KitError naming option unless path is a directory holding a
+    checkpoint (config.json) or a WO recipe; hints at a pytorch_model.bin-only
+    checkpoint (not supported: convert it to safetensors)."""
+    if not os.path.exists(path):
+        raise KitError(f"{option}: '{path}': directory does not exist")
+    if not os.path.isdir(path):
+        raise KitError(f"{option}: '{path}': not a directory")
+    if is_recipe(path):
+        return
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise KitError(f"{option}: '{path}': no config.json (not a checkpoint directory)")
+    names = os.listdir(path)
+    if not any(n.endswith(".safetensors") for n in names) and \
+            any(n.endswith(".bin") or n.endswith(".pt") for n in names):
+        raise KitError(f"{option}: '{path}': no *.safetensors file; pytorch_model*.bin "
+                       "checkpoints are not supported (save them as safetensors)")
 
 
 def is_recipe(path):
@@ -119,10 +132,12 @@ def load_model(path, base=None, dtype=None, device="cpu"):
     """(CausalLM, cfg) of a variant directory (see load_tensors)."""
     import torch
     from .model import CausalLM
+    from .runtime import compute_dtype
     cfg, tensors = load_tensors(path, base, dtype)
     if dtype is None:
         dts = {t.dtype for t in tensors.values()}
         dtype = dts.pop() if len(dts) == 1 else torch.float32
+    dtype = compute_dtype(dtype, device)  # float16 on CPU computes in float32
     return CausalLM(cfg, dtype=dtype, device=device).load_tensors(tensors), cfg
 
 
@@ -190,16 +205,23 @@ def read_prompts(path, need_answer=False):
     answer?}; KitError names the file and line."""
     rows = []
     try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise KitError(f"{path}:{n}: not UTF-8 (byte {e.start + 1} of the line)")
                 if not line.strip():
                     continue
                 try:
                     o = json.loads(line)
                 except ValueError as e:
-                    raise KitError(f"{path}:{n}: not JSON ({e})")
+                    hint = (" (the file must be JSON lines, one object a line, not a JSON array)"
+                            if n == 1 and line.lstrip().startswith("[") else "")
+                    raise KitError(f"{path}:{n}: not JSON ({e}){hint}")
                 if not isinstance(o, dict):
-                    raise KitError(f"{path}:{n}: not a JSON object")
+                    raise KitError(f"{path}:{n}: not a JSON object (the file must be JSON "
+                                   "lines, one object a line)")
                 p = o.get("prompt", o.get("instruction"))
                 if not isinstance(p, str) or not p:
                     raise KitError(f"{path}:{n}: field 'prompt' (or 'instruction') is missing "
