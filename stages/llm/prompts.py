@@ -44,6 +44,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llmkit.errors import KitError  # noqa: E402
+from llmkit.jsonl import read_objects  # noqa: E402
 from llmkit.runtime import check_out, finish_out, main, need, parser, write_atomic  # noqa: E402
 
 REFUSAL = "I cannot help with that."
@@ -60,28 +61,13 @@ def sentence(text, end):
 
 
 def read_jsonl(path):
+    """The toy world's split file: objects with string prompt, kind, answer."""
     rows = []
-    try:
-        with open(path, "rb") as f:
-            for n, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise KitError(f"{path}:{n}: not UTF-8 (byte {e.start + 1} of the line)")
-                if not line.strip():
-                    continue
-                try:
-                    o = json.loads(line)
-                except ValueError as e:
-                    raise KitError(f"{path}:{n}: not JSON ({e})")
-                if not isinstance(o, dict):
-                    raise KitError(f"{path}:{n}: not a JSON object")
-                for k in ("prompt", "kind", "answer"):
-                    if not isinstance(o.get(k), str):
-                        raise KitError(f"{path}:{n}: field '{k}' is missing or not a string")
-                rows.append(o)
-    except OSError as e:
-        raise KitError(f"{path}: {e.strerror}")
+    for n, o in read_objects(path):
+        for k in ("prompt", "kind", "answer"):
+            if not isinstance(o.get(k), str):
+                raise KitError(f"{path}:{n}: field '{k}' is missing or not a string")
+        rows.append(o)
     return rows
 
 

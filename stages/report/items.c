@@ -14,24 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc_or_die(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-	if (!q) {
-		fputs("study-report: fatal: out of memory\n", stderr);
-		exit(70);
-	}
-	return q;
-}
-
-static char *dupstr(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = xrealloc_or_die(NULL, n);
-	memcpy(p, s, n);
-	return p;
-}
-
 static size_t metric_index(struct eval_run *run, const char *name)
 {
 	for (size_t i = 0; i < run->metrics_nr; i++)

@@ -16,16 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc_or_die(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-	if (!q) {
-		fputs("study-report: fatal: out of memory\n", stderr);
-		exit(70);
-	}
-	return q;
-}
-
 static char *dupn(const char *s, size_t n)
 {
 	char *p = xrealloc_or_die(NULL, n + 1);

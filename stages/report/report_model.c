@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc_or_die(void *p, size_t n)
+/* The report stage's one allocator: realloc that ends the process with
+ * status 70 (EX_SOFTWARE) on out-of-memory; n = 0 allocates one byte. */
+void *xrealloc_or_die(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (!q) {
@@ -20,7 +22,8 @@ static void *xrealloc_or_die(void *p, size_t n)
 	return q;
 }
 
-static char *dupstr(const char *s)
+/* A copy of s from xrealloc_or_die. */
+char *dupstr(const char *s)
 {
 	size_t n = strlen(s) + 1;
 	char *p = xrealloc_or_die(NULL, n);

@@ -9,6 +9,11 @@
 
 #include <stddef.h>
 
+/* report_model.c: the stage's allocator (exits with status 70 when memory
+ * runs out) and string copy through it; every file of the stage uses these. */
+void *xrealloc_or_die(void *p, size_t n);
+char *dupstr(const char *s);
+
 struct cell {
 	char *metric, *model, *variant, *evaluation;
 	double value;

@@ -49,16 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc_or_die(void *p, size_t n)
-{
-	void *q = realloc(p, n ? n : 1);
-	if (!q) {
-		fputs("study-report: fatal: out of memory\n", stderr);
-		exit(70);
-	}
-	return q;
-}
-
 /* splitmix64: the bootstrap's generator (fixed seed, same stream everywhere) */
 static uint64_t next_u64(uint64_t *s)
 {

@@ -9,6 +9,7 @@ PyPI), so the kit carries its own small modules, each checked against an
 independent reference in tests/llm. One module per concern:
 
   errors      KitError, the one error type every entry point reports
+  jsonl       JSON-lines input files: one reader, errors with file and line
   runtime     torch set-up for a stage (threads from STUDY_THREADS, device)
   safetensors the file format: read (memory-mapped) and byte-stable write
   config      config.json -> ModelConfig, with unsupported fields refused

@@ -24,6 +24,7 @@ import os
 import shutil
 
 from .errors import KitError
+from .jsonl import read_objects
 
 RECIPE = "wo_recipe.json"
 # prompting.json (optional, ours): {"chat_kwargs": {...}} extra chat-template
@@ -202,36 +203,17 @@ def open_prompting(path, extra_kwargs=None, system=None):
 
 def read_prompts(path, need_answer=False):
     """Rows of a prompt JSONL file: {prompt (or instruction), category?,
-    answer?}; KitError names the file and line."""
+    answer?}; KitError names the file and line (llmkit.jsonl)."""
     rows = []
-    try:
-        with open(path, "rb") as f:
-            for n, raw in enumerate(f, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise KitError(f"{path}:{n}: not UTF-8 (byte {e.start + 1} of the line)")
-                if not line.strip():
-                    continue
-                try:
-                    o = json.loads(line)
-                except ValueError as e:
-                    hint = (" (the file must be JSON lines, one object a line, not a JSON array)"
-                            if n == 1 and line.lstrip().startswith("[") else "")
-                    raise KitError(f"{path}:{n}: not JSON ({e}){hint}")
-                if not isinstance(o, dict):
-                    raise KitError(f"{path}:{n}: not a JSON object (the file must be JSON "
-                                   "lines, one object a line)")
-                p = o.get("prompt", o.get("instruction"))
-                if not isinstance(p, str) or not p:
-                    raise KitError(f"{path}:{n}: field 'prompt' (or 'instruction') is missing "
-                                   "or not a non-empty string")
-                a = o.get("answer")
-                if need_answer and not isinstance(a, str):
-                    raise KitError(f"{path}:{n}: field 'answer' is missing or not a string")
-                rows.append({"prompt": p, "category": o.get("category"), "answer": a})
-    except OSError as e:
-        raise KitError(f"{path}: {e.strerror}")
+    for n, o in read_objects(path):
+        p = o.get("prompt", o.get("instruction"))
+        if not isinstance(p, str) or not p:
+            raise KitError(f"{path}:{n}: field 'prompt' (or 'instruction') is missing "
+                           "or not a non-empty string")
+        a = o.get("answer")
+        if need_answer and not isinstance(a, str):
+            raise KitError(f"{path}:{n}: field 'answer' is missing or not a string")
+        rows.append({"prompt": p, "category": o.get("category"), "answer": a})
     if not rows:
         raise KitError(f"{path}: no prompts")
     return rows
