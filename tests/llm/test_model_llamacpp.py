@@ -134,8 +134,18 @@ def main():
     t = Tap()
     r = subprocess.run(["sh", os.path.join(HERE, "npm-refs.sh")], capture_output=True, text=True)
     names = ["llama", "qwen2", "qwen3"]
+    why = None
     if r.returncode == 3:
         why = (r.stderr.strip().splitlines() or ["npm-refs.sh exited 3"])[0]
+    elif r.returncode == 0:
+        # the pinned node-llama-cpp declares engines.node >= 20 (Debian 12's
+        # own nodejs is 18): an older node is a missing reference, not a fault
+        v = subprocess.run(["node", "-p", "process.versions.node"], capture_output=True, text=True)
+        major = int((v.stdout.strip() or "0").split(".")[0]) if v.returncode == 0 else 0
+        if major < 20:
+            why = (f"node-llama-cpp 3.21.1 needs node >= 20; this node is "
+                   f"{v.stdout.strip() or 'unknown'}")
+    if why:
         for fam in names:
             t.skip(f"{fam}: forward agrees with llama.cpp", why)
         return t.done()
