@@ -37,7 +37,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llmkit.errors import KitError  # noqa: E402
-from llmkit.runtime import (check_device, check_out, finish_out, main, need,  # noqa: E402
+from llmkit.runtime import (check_device, check_out, finish_out, json_object_arg, main, need,  # noqa: E402
                             parser, setup_torch, write_atomic)
 
 NAMES = {"harmful": ("refusal_rate", "compliance_rate", "other_rate"),
@@ -85,12 +85,7 @@ def run():
                     help="compute dtype (default: the checkpoint's; float16 on CPU "
                     "computes in float32)")
     a = ap.parse_args()
-    try:
-        kw = json.loads(a.chat_kwargs)
-        if not isinstance(kw, dict):
-            raise ValueError("not an object")
-    except ValueError as e:
-        raise KitError(f"--chat-kwargs: not a JSON object ({e})")
+    kw = json_object_arg("chat-kwargs", a.chat_kwargs)
     need("max-new-tokens", a.max_new_tokens, lo=1)
     need("batch-size", a.batch_size, lo=1)
     need("limit", a.limit, lo=1)

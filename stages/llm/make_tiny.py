@@ -40,7 +40,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from llmkit.runtime import check_out, finish_out, main, need, parser  # noqa: E402
+from llmkit.runtime import check_out, finish_out, json_object_arg, main, need, parser  # noqa: E402
 
 
 def run():
@@ -129,12 +129,7 @@ def trained(a):
     if not os.path.isdir(a.data):
         raise KitError(f"--data: '{a.data}': directory does not exist")
     setup_torch("cpu")
-    try:
-        kw = json.loads(a.chat_kwargs)
-        if not isinstance(kw, dict):
-            raise ValueError("not an object")
-    except ValueError as e:
-        raise KitError(f"--chat-kwargs: not a JSON object ({e})")
+    kw = json_object_arg("chat-kwargs", a.chat_kwargs)
     tpath = os.path.join(a.data, "texts.txt")
     try:
         with open(tpath, encoding="utf-8") as f:

@@ -55,7 +55,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the tree (the study hashes the sources)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llmkit.errors import KitError  # noqa: E402
-from llmkit.runtime import main, setup_torch, write_atomic  # noqa: E402
+from llmkit.runtime import json_object_arg, main, setup_torch, write_atomic  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16")
 SPLITS = ("wo_harmful", "wo_harmless", "wo_val_harmful", "wo_val_harmless")
@@ -97,12 +97,7 @@ def parse():
     ap.add_argument("--batch-size", type=int, default=32, help="prompts per forward pass")
     ap.add_argument("--seed", type=int, default=0, help="seed of the prompt samples")
     a = ap.parse_args()
-    try:
-        a.chat_kwargs = json.loads(a.chat_kwargs)
-        if not isinstance(a.chat_kwargs, dict):
-            raise ValueError("not an object")
-    except ValueError as e:
-        raise KitError(f"--chat-kwargs: not a JSON object ({e})")
+    a.chat_kwargs = json_object_arg("chat-kwargs", a.chat_kwargs)
     need("n-train", a.n_train, lo=1)
     need("n-val", a.n_val, lo=1)
     need("batch-size", a.batch_size, lo=1)

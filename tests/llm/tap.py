@@ -38,6 +38,18 @@ class Tap:
             return self.ok(False, name, traceback.format_exc())
         return self.ok(False, name, "no exception raised")
 
+    def msg_is(self, fn, exc_type, want, name):
+        """Checks that fn() raises exc_type with exactly the message want
+        (any other outcome is shown as the message got)."""
+        try:
+            fn()
+            got = "no error"
+        except exc_type as e:
+            got = str(e)
+        except Exception as e:  # noqa: BLE001
+            got = f"unexpected {type(e).__name__}: {e}"
+        return self.ok(got == want, name, f"got:  {got}\nwant: {want}")
+
     def skip(self, name, why):
         self.count += 1
         print(f"ok - {name} # SKIP {why}")

@@ -31,19 +31,8 @@ def p(*parts):
     return os.path.join(tmp, *parts)
 
 
-def err(fn):
-    try:
-        fn()
-    except KitError as e:
-        return str(e)
-    except Exception as e:  # noqa: BLE001
-        return f"unexpected {type(e).__name__}: {e}"
-    return "no error"
-
-
 def msg_is(fn, want, name):
-    got = err(fn)
-    t.ok(got == want, name, f"got:  {got}\nwant: {want}")
+    t.msg_is(fn, KitError, want, name)
 
 
 def tree(d):

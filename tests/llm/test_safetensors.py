@@ -34,19 +34,8 @@ def raw_file(name, header, data=b"", n=None):
     return p(name)
 
 
-def err(fn):
-    try:
-        fn()
-    except KitError as e:
-        return str(e)
-    except Exception as e:  # noqa: BLE001
-        return f"unexpected {type(e).__name__}: {e}"
-    return "no error"
-
-
 def msg_is(fn, want, name):
-    got = err(fn)
-    t.ok(got == want, name, f"got:  {got}\nwant: {want}")
+    t.msg_is(fn, KitError, want, name)
 
 
 def file_bytes(path):

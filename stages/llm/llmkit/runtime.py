@@ -97,6 +97,20 @@ def need(name, value, lo=None, hi=None, lo_open=False, hi_open=False):
     return value
 
 
+def json_object_arg(name, text):
+    """The dict a JSON-object option (--chat-kwargs) holds; KitError
+    '--name: not a JSON object (why)' otherwise."""
+    import json
+    from .errors import KitError
+    try:
+        obj = json.loads(text)
+        if not isinstance(obj, dict):
+            raise ValueError("not an object")
+    except ValueError as e:
+        raise KitError(f"--{name}: not a JSON object ({e})")
+    return obj
+
+
 def check_out(out):
     """--out, checked before any work: a directory that does not exist yet
     (its parent must) or an empty one (a stage's ${out}). A non-empty
